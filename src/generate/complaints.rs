@@ -1,0 +1,434 @@
+//! About 1.1 million hotline complaints, 2018-01 to 2023-07: heavy-tailed over compounds,
+//! seasonal, growing with hotline use, falling after the campaign began in late April 2023,
+//! with West Coast's half-year figures as the bureau reported them. Written as the hotline's
+//! CSV export (addresses as callers say them, fake names and phones), plus a ground-truth file.
+
+use super::city::{DistrictCtx, StreetCtx};
+use super::estates::Estates;
+use super::names;
+use crate::model::Category;
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use rand::distributions::WeightedIndex;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_distr::{Distribution, LogNormal, Normal};
+use std::io::Write;
+use std::path::Path;
+
+pub const COMPLAINTS: f64 = 1_100_000.0;
+/// Months from 2018-01 to 2023-07.
+pub const MONTHS: usize = 67;
+const HUANGDAO: &str = "370211";
+
+/// Column headers of the hotline export.
+pub const HEADERS: [&str; 12] = [
+    "工单编号",
+    "受理时间",
+    "诉求类别",
+    "来源渠道",
+    "诉求地址",
+    "经度",
+    "纬度",
+    "办理状态",
+    "满意度",
+    "来电人",
+    "联系电话",
+    "诉求内容",
+];
+
+/// Text encoding of the written export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Gbk,
+}
+
+fn month_start(m: usize) -> NaiveDate {
+    let y = 2018 + (m / 12) as i32;
+    NaiveDate::from_ymd_opt(y, (m % 12) as u32 + 1, 1).unwrap_or_default()
+}
+
+/// Relative complaint volume per month for a district.
+pub fn month_weights(district_code: &str) -> Vec<f64> {
+    let mut w: Vec<f64> = (0..MONTHS)
+        .map(|m| {
+            let month = (m % 12) as f64 + 1.0;
+            let growth = 1.10f64.powf(m as f64 / 12.0);
+            let season = 1.0 + 0.22 * (2.0 * std::f64::consts::PI * (month - 7.0) / 12.0).cos();
+            let campaign = match m {
+                63 => 0.92,   // 2023-04: the campaign starts late in the month
+                64.. => 0.70, // 2023-05 on
+                _ => 1.0,
+            };
+            growth * season * campaign
+        })
+        .collect();
+    if district_code == HUANGDAO {
+        // West Coast: H1 2023 7% below H1 2022 and 27% below H2 2022.
+        let sum = |w: &[f64], a: usize, b: usize| w[a..b].iter().sum::<f64>();
+        let h1_22 = sum(&w, 48, 54);
+        let f2 = (0.93 / 0.73) * h1_22 / sum(&w, 54, 60);
+        let f3 = 0.93 * h1_22 / sum(&w, 60, 66);
+        w[54..60].iter_mut().for_each(|x| *x *= f2);
+        w[60..66].iter_mut().for_each(|x| *x *= f3);
+    }
+    w
+}
+
+const BASE_MIX: [(Category, f64); 10] = [
+    (Category::Sanitation, 0.20),
+    (Category::Order, 0.16),
+    (Category::FireLane, 0.06),
+    (Category::FireFacility, 0.05),
+    (Category::StairwellClutter, 0.09),
+    (Category::FlyingWire, 0.05),
+    (Category::Repairs, 0.22),
+    (Category::Greening, 0.06),
+    (Category::Fees, 0.08),
+    (Category::Committee, 0.03),
+];
+
+fn content<R: Rng>(rng: &mut R, c: Category) -> &'static str {
+    let options: &[&str] = match c {
+        Category::Sanitation => &[
+            "小区垃圾桶满溢无人清运，气味很大。",
+            "楼下垃圾堆放多日，物业不处理。",
+            "小区卫生差，保洁不到位。",
+        ],
+        Category::Order => &[
+            "小区停车混乱，车辆乱停乱放。",
+            "外来车辆随意进出，门岗不管。",
+            "地下车库管理混乱。",
+        ],
+        Category::FireLane => &[
+            "消防通道被划成停车位，消防车进不来。",
+            "消防通道长期被车辆占用。",
+            "物业在消防通道上画车位收费。",
+        ],
+        Category::FireFacility => &[
+            "楼道灭火器过期，消火栓没有水。",
+            "消防设施损坏无人维修。",
+            "烟感报警器失灵。",
+        ],
+        Category::StairwellClutter => &[
+            "楼道里堆满杂物，影响通行。",
+            "邻居在楼道堆放纸箱旧家具。",
+            "楼道杂物多年未清理，存在隐患。",
+        ],
+        Category::FlyingWire => &[
+            "有人从窗户拉线给电动车充电。",
+            "楼下飞线充电，很危险。",
+            "电动车在楼道充电，物业不管。",
+        ],
+        Category::Repairs => &[
+            "楼道灯坏了很久没人修。",
+            "雨水管漏水，墙面渗水。",
+            "小区道路破损，井盖松动。",
+            "单元门禁坏了。",
+        ],
+        Category::Greening => &[
+            "小区绿化带被毁，种菜现象严重。",
+            "树木遮挡采光，物业不修剪。",
+            "绿地长期无人养护。",
+        ],
+        Category::Fees => &[
+            "物业费收支不公开。",
+            "物业乱收费，停车费上涨。",
+            "公共收益去向不明，要求公示。",
+        ],
+        Category::Committee => &[
+            "业委会选举不公开。",
+            "业委会长期不开会，账目不透明。",
+            "要求成立业主委员会，街道不回应。",
+        ],
+    };
+    options.choose(rng).copied().unwrap_or("反映物业问题。")
+}
+
+/// One complaint before it is written: indexes into the estates, compact.
+struct Draft {
+    at: NaiveDateTime,
+    estate: u32,
+    unit: u32,
+    category: Category,
+}
+
+pub struct Summary {
+    pub complaints: usize,
+    pub with_gps: usize,
+}
+
+#[allow(clippy::too_many_lines, clippy::too_many_arguments)]
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    scale: f64,
+    districts: &[DistrictCtx],
+    streets: &[StreetCtx],
+    estates: &Estates,
+    out_dir: &Path,
+    encoding: Encoding,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Summary> {
+    let n = (COMPLAINTS * scale).round() as usize;
+    let lognormal = LogNormal::new(0.0, 0.8)?;
+    let noise = LogNormal::new(0.0, 0.35)?;
+    let weights: Vec<f64> = estates
+        .estates
+        .iter()
+        .map(|e| f64::from(e.compound.households.max(1)) * lognormal.sample(rng) * e.hot)
+        .collect();
+    let pick_estate = WeightedIndex::new(&weights)?;
+    let month_pick: Vec<WeightedIndex<f64>> = districts
+        .iter()
+        .map(|d| WeightedIndex::new(month_weights(&d.district.code)))
+        .collect::<Result<_, _>>()?;
+    let mut cat_pick = Vec::with_capacity(estates.estates.len());
+    let mut unit_pick = Vec::with_capacity(estates.estates.len());
+    for e in &estates.estates {
+        let w: Vec<f64> = BASE_MIX
+            .iter()
+            .map(|(c, w)| {
+                let boost = e
+                    .boosts
+                    .iter()
+                    .find(|(b, _)| b == c)
+                    .map_or(1.0, |(_, f)| *f);
+                w * noise.sample(rng) * boost
+            })
+            .collect();
+        cat_pick.push(WeightedIndex::new(&w)?);
+        let first = estates.unit_start[e.buildings.start];
+        let last = estates.unit_start[e.buildings.end];
+        let uw: Vec<f64> = (first..last)
+            .map(|u| f64::from(estates.units[u].households.max(1)))
+            .collect();
+        unit_pick.push((first, WeightedIndex::new(&uw)?));
+    }
+
+    progress.set_length(n as u64);
+    let mut drafts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ei = pick_estate.sample(rng);
+        let e = &estates.estates[ei];
+        let m = month_pick[e.district_idx].sample(rng);
+        let start = month_start(m);
+        let days = month_start(m + 1)
+            .signed_duration_since(start)
+            .num_days()
+            .max(1);
+        let day = start + chrono::Duration::days(rng.gen_range(0..days));
+        let hour = *[
+            7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+        ]
+        .choose(rng)
+        .unwrap_or(&9);
+        let at = day
+            .and_hms_opt(hour, rng.gen_range(0..60), rng.gen_range(0..60))
+            .unwrap_or_default();
+        let (first, up) = &unit_pick[ei];
+        drafts.push(Draft {
+            at,
+            estate: ei as u32,
+            unit: (first + up.sample(rng)) as u32,
+            category: BASE_MIX[cat_pick[ei].sample(rng)].0,
+        });
+    }
+    drafts.sort_by_key(|d| d.at);
+
+    let suffix = if encoding == Encoding::Gbk {
+        ".gbk"
+    } else {
+        ""
+    };
+    let csv_path = out_dir.join(format!("complaints{suffix}.csv"));
+    let truth_path = out_dir.join("complaints_truth.csv");
+    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv_path)?);
+    let mut truth = csv::Writer::from_path(&truth_path)?;
+    truth.write_record([
+        "ticket_id",
+        "compound_id",
+        "building_id",
+        "unit_id",
+        "address_form",
+    ])?;
+
+    // Building index per unit, for the truth file and addresses.
+    let mut unit_building = vec![0usize; estates.units.len()];
+    for b in 0..estates.buildings.len() {
+        unit_building[estates.unit_start[b]..estates.unit_start[b + 1]].fill(b);
+    }
+    let gps_noise = Normal::new(0.0, 15.0)?;
+    let channels = [
+        ("12345热线", 70),
+        ("微信", 12),
+        ("网站", 8),
+        ("APP", 8),
+        ("信件", 2),
+    ];
+    let channel_pick = WeightedIndex::new(channels.iter().map(|c| c.1))?;
+    let satisfaction = [
+        ("满意", 55),
+        ("基本满意", 25),
+        ("不满意", 12),
+        ("未评价", 8),
+    ];
+    let sat_pick = WeightedIndex::new(satisfaction.iter().map(|c| c.1))?;
+    let close = NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default();
+
+    let new_chunk = || csv::WriterBuilder::new().from_writer(Vec::with_capacity(4 << 20));
+    let mut chunk = new_chunk();
+    chunk.write_record(HEADERS)?;
+    let mut with_gps = 0;
+    let mut day_seq = (NaiveDate::MIN, 0u32);
+    for (i, d) in drafts.iter().enumerate() {
+        if i % 8192 == 0 {
+            progress.set_position(i as u64);
+        }
+        let date = d.at.date();
+        day_seq = if day_seq.0 == date {
+            (date, day_seq.1 + 1)
+        } else {
+            (date, 1)
+        };
+        let ticket = format!(
+            "{:04}{:02}{:02}{:05}",
+            date.year(),
+            date.month(),
+            date.day(),
+            day_seq.1
+        );
+        let e = &estates.estates[d.estate as usize];
+        let unit = &estates.units[d.unit as usize];
+        let shape = estates.unit_shapes[d.unit as usize];
+        let b = unit_building[d.unit as usize];
+        let building = &estates.buildings[b];
+        let bno = building.name.trim_end_matches("号楼");
+        let uno = unit.name.trim_end_matches("单元");
+        let floor = rng.gen_range(1..=shape.floors.max(1));
+        let room = format!("{}{:02}", floor, rng.gen_range(1..=shape.per_floor.max(1)));
+        let street = &streets[e.street_idx].street.name;
+        let district = &districts[e.district_idx].district.name;
+        let cname = if !e.compound.aliases.is_empty() && rng.gen_bool(0.15) {
+            e.compound.aliases.choose(rng).cloned().unwrap_or_default()
+        } else {
+            e.compound.name.clone()
+        };
+        let cname = if rng.gen_bool(0.05) {
+            names::typo(rng, &cname)
+        } else {
+            cname
+        };
+        let roll: f64 = rng.gen();
+        let compound_level = matches!(
+            d.category,
+            Category::Order | Category::Fees | Category::Committee | Category::Greening
+        ) && rng.gen_bool(0.05);
+        let (address, form) = if compound_level {
+            (format!("青岛市{district}{street}{cname}"), "compound")
+        } else if roll < 0.30 {
+            (
+                format!("青岛市{district}{street}{cname}{bno}号楼{uno}单元{room}"),
+                "full",
+            )
+        } else if roll < 0.50 {
+            (format!("{street}{cname}{bno}号楼{uno}单元{room}"), "street")
+        } else if roll < 0.70 {
+            (format!("{cname}{bno}-{uno}-{room}"), "short")
+        } else if roll < 0.80 {
+            (format!("{district}{cname}{bno}栋{uno}单元{room}"), "dong")
+        } else if roll < 0.87 {
+            (format!("{cname}{bno}#{uno}单元"), "hash")
+        } else if roll < 0.94 {
+            (format!("{district}{cname}{bno}号楼"), "building")
+        } else {
+            (format!("{cname}{bno}号{uno}单元{room}室"), "hao")
+        };
+        let (lon, lat) = if rng.gen_bool(0.2) {
+            with_gps += 1;
+            let dx = gps_noise.sample(rng) / (111_320.0 * unit.geom.y().to_radians().cos());
+            let dy = gps_noise.sample(rng) / 110_574.0;
+            (
+                format!("{:.6}", unit.geom.x() + dx),
+                format!("{:.6}", unit.geom.y() + dy),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let (status, sat) = if date < close {
+            if rng.gen_bool(0.97) {
+                ("已办结", satisfaction[sat_pick.sample(rng)].0)
+            } else {
+                ("已退回", "")
+            }
+        } else {
+            ("办理中", "")
+        };
+        let caller = names::person(rng);
+        let phone = names::phone(rng);
+        let text = content(rng, d.category);
+        let text = if rng.gen_bool(0.1) {
+            format!("我是{caller}，电话{phone}，{text}")
+        } else {
+            text.to_string()
+        };
+        chunk.write_record([
+            ticket.as_str(),
+            &d.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            d.category.label(),
+            channels[channel_pick.sample(rng)].0,
+            &address,
+            &lon,
+            &lat,
+            status,
+            sat,
+            &caller,
+            &phone,
+            &text,
+        ])?;
+        let building_id = if compound_level {
+            String::new()
+        } else {
+            building.id.to_string()
+        };
+        let unit_id = if compound_level {
+            String::new()
+        } else {
+            unit.id.to_string()
+        };
+        truth.write_record([
+            ticket.as_str(),
+            &e.compound.id.to_string(),
+            &building_id,
+            &unit_id,
+            form,
+        ])?;
+        if chunk.get_ref().len() > (4 << 20) - 4096 || i + 1 == drafts.len() {
+            let buf = std::mem::replace(&mut chunk, new_chunk())
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("csv buffer: {e}"))?;
+            match encoding {
+                Encoding::Utf8 => csv_out.write_all(&buf)?,
+                Encoding::Gbk => {
+                    let text = String::from_utf8(buf)?;
+                    let (bytes, _, _) = encoding_rs::GBK.encode(&text);
+                    csv_out.write_all(&bytes)?;
+                }
+            }
+        }
+    }
+    if drafts.is_empty() {
+        let buf = chunk
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("csv buffer: {e}"))?;
+        csv_out.write_all(&buf)?;
+    }
+    csv_out.flush()?;
+    truth.flush()?;
+    progress.set_position(n as u64);
+    Ok(Summary {
+        complaints: n,
+        with_gps,
+    })
+}

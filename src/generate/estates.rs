@@ -1,0 +1,821 @@
+//! Compounds, buildings and units: plans calibrated to the city's totals, laid out like Chinese
+//! residential estates (rows of slabs facing south, towers, villas), placed inside their
+//! street without overlapping one another.
+
+use super::city::{DistrictCtx, StreetCtx, DISTRICT_COMPOUNDS};
+use super::names::{self, NameBook};
+use crate::model::{Building, Category, Compound, Unit};
+use geo::{BoundingRect, Contains, Intersects};
+use geo_types::{coord, Coord, LineString, MultiPolygon, Point, Polygon};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_distr::{Distribution, LogNormal, Normal};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+/// City totals at scale 1.0 (DOMAIN.md).
+pub const BUILDINGS: f64 = 63_800.0;
+pub const UNITS: f64 = 209_000.0;
+pub const HOUSEHOLDS: f64 = 2_550_000.0;
+pub const COMPANIES: f64 = 924.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BKind {
+    Slab,
+    Tower,
+    Villa,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BPlan {
+    pub kind: BKind,
+    pub floors: i32,
+    pub units: i32,
+    pub hh_per_floor: i32,
+}
+
+impl BPlan {
+    fn slab(floors: i32, units: i32) -> BPlan {
+        BPlan {
+            kind: BKind::Slab,
+            floors,
+            units,
+            hh_per_floor: 2,
+        }
+    }
+    fn tower(floors: i32, units: i32) -> BPlan {
+        BPlan {
+            kind: BKind::Tower,
+            floors,
+            units,
+            hh_per_floor: 2,
+        }
+    }
+    pub fn hh_per_unit(&self) -> i32 {
+        match self.kind {
+            BKind::Villa => 1,
+            _ => self.floors * self.hh_per_floor,
+        }
+    }
+    pub fn households(&self) -> i32 {
+        self.units * self.hh_per_unit()
+    }
+    /// Footprint length (along the entrance side) and depth in metres.
+    fn footprint(&self, unit_w: f64) -> (f64, f64) {
+        match self.kind {
+            BKind::Slab => (f64::from(self.units) * unit_w, 11.5),
+            BKind::Tower => match self.units {
+                1 => (22.0, 20.0),
+                u => (f64::from(u) * 18.0, 18.0),
+            },
+            BKind::Villa => (12.0 + 10.0 * f64::from(self.units - 1), 11.0),
+        }
+    }
+}
+
+/// A compound the demo city must contain, with its story (DOMAIN.md).
+pub struct Named {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub district: &'static str,
+    pub street: &'static str,
+    pub year: i32,
+    pub plan: fn() -> Vec<BPlan>,
+    pub target_area_m2: Option<f64>,
+    /// Complaint weight multiplier (hot compounds carry much of the load).
+    pub hot: f64,
+    pub boosts: &'static [(Category, f64)],
+}
+
+pub const NAMED: &[Named] = &[
+    Named {
+        name: "金秋桂园",
+        aliases: &["金秋小区"],
+        district: "370213",
+        street: "虎山路街道",
+        year: 2004,
+        plan: || {
+            (0..18)
+                .map(|i| BPlan::slab(6, if i % 3 == 0 { 4 } else { 3 }))
+                .collect()
+        },
+        target_area_m2: None,
+        hot: 9.0,
+        boosts: &[(Category::FireLane, 9.0), (Category::Order, 2.5)],
+    },
+    Named {
+        name: "金光丽园",
+        aliases: &["金光小区"],
+        district: "370212",
+        street: "中韩街道",
+        year: 2011,
+        plan: || {
+            (0..46)
+                .map(|_| BPlan::tower(26, 2))
+                .chain((0..44).map(|_| BPlan::slab(6, 3)))
+                .collect()
+        },
+        target_area_m2: Some(200_000.0),
+        hot: 2.2,
+        boosts: &[
+            (Category::StairwellClutter, 6.0),
+            (Category::Sanitation, 1.5),
+        ],
+    },
+    Named {
+        name: "碧海花园",
+        aliases: &["碧海小区"],
+        district: "370211",
+        street: "黄岛街道",
+        year: 1997,
+        plan: || {
+            (0..24)
+                .map(|i| BPlan::slab(if i % 4 == 0 { 5 } else { 6 }, 3))
+                .collect()
+        },
+        target_area_m2: None,
+        hot: 6.0,
+        boosts: &[
+            (Category::FlyingWire, 8.0),
+            (Category::StairwellClutter, 4.0),
+            (Category::Sanitation, 2.0),
+        ],
+    },
+    Named {
+        name: "海信慧园二期",
+        aliases: &["慧园二期"],
+        district: "370202",
+        street: "湛山街道",
+        year: 2003,
+        plan: || {
+            (0..12)
+                .map(|_| BPlan::slab(6, 3))
+                .chain((0..2).map(|_| BPlan::tower(18, 2)))
+                .collect()
+        },
+        target_area_m2: None,
+        hot: 3.0,
+        boosts: &[
+            (Category::Repairs, 2.5),
+            (Category::Committee, 5.0),
+            (Category::Order, 2.0),
+        ],
+    },
+    Named {
+        name: "海延雅居",
+        aliases: &["海延小区"],
+        district: "370202",
+        street: "金湖路街道",
+        year: 2002,
+        plan: || (0..10).map(|_| BPlan::slab(7, 3)).collect(),
+        target_area_m2: None,
+        hot: 6.0,
+        boosts: &[(Category::Fees, 3.0), (Category::Repairs, 2.0)],
+    },
+    Named {
+        name: "海岸馨园",
+        aliases: &[],
+        district: "370211",
+        street: "薛家岛街道",
+        year: 2009,
+        plan: || {
+            (0..16)
+                .map(|_| BPlan::slab(6, 4))
+                .chain((0..4).map(|_| BPlan::tower(24, 2)))
+                .collect()
+        },
+        target_area_m2: None,
+        hot: 6.0,
+        boosts: &[(Category::Sanitation, 2.5), (Category::Order, 2.0)],
+    },
+    Named {
+        name: "华易春之都",
+        aliases: &["春之都"],
+        district: "370214",
+        street: "城阳街道",
+        year: 2008,
+        plan: || {
+            (0..14)
+                .map(|_| BPlan::slab(6, 3))
+                .chain((0..6).map(|_| BPlan::tower(28, 2)))
+                .collect()
+        },
+        target_area_m2: None,
+        hot: 6.0,
+        boosts: &[(Category::Fees, 2.5), (Category::FireFacility, 2.5)],
+    },
+    Named {
+        name: "温哥华小区",
+        aliases: &["温哥华花园"],
+        district: "370213",
+        street: "李村街道",
+        year: 2006,
+        plan: || (0..20).map(|_| BPlan::slab(6, 3)).collect(),
+        target_area_m2: None,
+        hot: 4.5,
+        boosts: &[(Category::Repairs, 2.0), (Category::Greening, 2.0)],
+    },
+];
+
+/// One generated compound with everything the complaint generator needs.
+pub struct Estate {
+    pub compound: Compound,
+    pub street_idx: usize,
+    pub district_idx: usize,
+    pub buildings: std::ops::Range<usize>,
+    pub hot: f64,
+    pub boosts: Vec<(Category, f64)>,
+}
+
+/// Per-unit facts for room numbers ("301"): floors and households a floor.
+#[derive(Clone, Copy)]
+pub struct UnitShape {
+    pub floors: i32,
+    pub per_floor: i32,
+}
+
+pub struct Estates {
+    pub estates: Vec<Estate>,
+    pub buildings: Vec<Building>,
+    pub units: Vec<Unit>,
+    pub unit_shapes: Vec<UnitShape>,
+    /// First unit index of each building (units of building i are `unit_start[i]..unit_start[i+1]`).
+    pub unit_start: Vec<usize>,
+    pub unplaced: usize,
+}
+
+struct Draft {
+    name: String,
+    aliases: Vec<String>,
+    street_idx: usize,
+    year: i32,
+    plan: Vec<BPlan>,
+    target_area: Option<f64>,
+    hot: f64,
+    boosts: Vec<(Category, f64)>,
+    fixed: bool,
+}
+
+fn largest_remainder(total: usize, weights: &[f64]) -> Vec<usize> {
+    let sum: f64 = weights.iter().sum();
+    if sum <= 0.0 {
+        return vec![0; weights.len()];
+    }
+    let raw: Vec<f64> = weights.iter().map(|w| w / sum * total as f64).collect();
+    let mut out: Vec<usize> = raw.iter().map(|r| r.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|a, b| (raw[*b] - raw[*b].floor()).total_cmp(&(raw[*a] - raw[*a].floor())));
+    let mut left = total.saturating_sub(out.iter().sum());
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    out
+}
+
+fn draw_plan<R: Rng>(rng: &mut R, urban: bool) -> Vec<BPlan> {
+    let roll: f64 = rng.gen();
+    let (p_tower, p_mixed, p_villa) = if urban {
+        (0.10, 0.14, 0.03)
+    } else {
+        (0.15, 0.17, 0.05)
+    };
+    let n_lognormal = |rng: &mut R, mean: f64| -> usize {
+        let d = LogNormal::new(mean.ln() - 0.18, 0.6)
+            .unwrap_or_else(|_| LogNormal::new(0.0, 1.0).expect("valid"));
+        (d.sample(rng).round() as usize).clamp(1, 160)
+    };
+    let slab = |rng: &mut R| BPlan::slab(6, *[2, 3, 3, 4, 4, 5].choose(rng).unwrap_or(&3));
+    let tower = |rng: &mut R| BPlan::tower(rng.gen_range(18..=33), rng.gen_range(1..=2));
+    if roll < p_tower {
+        (0..n_lognormal(rng, 9.0)).map(|_| tower(rng)).collect()
+    } else if roll < p_tower + p_mixed {
+        (0..n_lognormal(rng, 15.0))
+            .map(|_| {
+                if rng.gen_bool(0.3) {
+                    tower(rng)
+                } else {
+                    slab(rng)
+                }
+            })
+            .collect()
+    } else if roll < p_tower + p_mixed + p_villa {
+        (0..n_lognormal(rng, 22.0))
+            .map(|_| BPlan {
+                kind: BKind::Villa,
+                floors: 3,
+                units: rng.gen_range(1..=2),
+                hh_per_floor: 1,
+            })
+            .collect()
+    } else {
+        (0..n_lognormal(rng, 17.0)).map(|_| slab(rng)).collect()
+    }
+}
+
+/// Nudges the plans (never the named compounds) until buildings, units and households meet
+/// the city's totals for this scale.
+fn calibrate<R: Rng>(rng: &mut R, drafts: &mut [Draft], scale: f64) {
+    let target_b = (BUILDINGS * scale).round() as i64;
+    let target_u = (UNITS * scale).round() as i64;
+    let target_h = (HOUSEHOLDS * scale).round() as i64;
+    let free: Vec<usize> = (0..drafts.len()).filter(|i| !drafts[*i].fixed).collect();
+    if free.is_empty() {
+        return;
+    }
+    let count_b = |d: &[Draft]| d.iter().map(|x| x.plan.len() as i64).sum::<i64>();
+    let mut b = count_b(drafts);
+    let mut guard = 0;
+    while b != target_b && guard < 10_000_000 {
+        guard += 1;
+        let i = *free.choose(rng).unwrap_or(&free[0]);
+        let d = &mut drafts[i];
+        if b < target_b {
+            let template = *d.plan.choose(rng).unwrap_or(&BPlan::slab(6, 3));
+            d.plan.push(template);
+            b += 1;
+        } else if d.plan.len() > 2 {
+            d.plan.pop();
+            b -= 1;
+        }
+    }
+    let slabs: Vec<(usize, usize)> = free
+        .iter()
+        .flat_map(|&i| {
+            drafts[i]
+                .plan
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == BKind::Slab)
+                .map(move |(j, _)| (i, j))
+        })
+        .collect();
+    if slabs.is_empty() {
+        return;
+    }
+    let count_u = |d: &[Draft]| {
+        d.iter()
+            .flat_map(|x| x.plan.iter())
+            .map(|p| i64::from(p.units))
+            .sum::<i64>()
+    };
+    let mut u = count_u(drafts);
+    guard = 0;
+    while u != target_u && guard < 10_000_000 {
+        guard += 1;
+        let (i, j) = *slabs.choose(rng).unwrap_or(&slabs[0]);
+        let p = &mut drafts[i].plan[j];
+        if u < target_u && p.units < 6 {
+            p.units += 1;
+            u += 1;
+        } else if u > target_u && p.units > 1 {
+            p.units -= 1;
+            u -= 1;
+        }
+    }
+    let count_h = |d: &[Draft]| {
+        d.iter()
+            .flat_map(|x| x.plan.iter())
+            .map(|p| i64::from(p.households()))
+            .sum::<i64>()
+    };
+    let mut h = count_h(drafts);
+    guard = 0;
+    while (h - target_h).abs() > 12 && guard < 10_000_000 {
+        guard += 1;
+        let (i, j) = *slabs.choose(rng).unwrap_or(&slabs[0]);
+        let p = &mut drafts[i].plan[j];
+        let step = i64::from(p.units * p.hh_per_floor);
+        if h < target_h && p.floors < 7 {
+            p.floors += 1;
+            h += step;
+        } else if h > target_h && p.floors > 3 {
+            p.floors -= 1;
+            h -= step;
+        } else if h < target_h && p.floors == 7 && p.hh_per_floor == 2 && rng.gen_bool(0.02) {
+            p.hh_per_floor = 3;
+            h += i64::from(p.units * p.floors);
+        }
+    }
+}
+
+/// A compound laid out in its own frame (metres, centred, unrotated).
+/// A building's footprint ring and its entrance points, in the compound's frame.
+type PlacedBuilding = (Vec<Coord<f64>>, Vec<Coord<f64>>);
+
+struct Layout {
+    outline: Vec<Coord<f64>>,
+    half: (f64, f64),
+    buildings: Vec<PlacedBuilding>,
+}
+
+fn layout<R: Rng>(rng: &mut R, plan: &[BPlan], target_area: Option<f64>) -> Layout {
+    let unit_w = rng.gen_range(12.0..14.5);
+    let dims: Vec<(f64, f64)> = plan.iter().map(|p| p.footprint(unit_w)).collect();
+    let max_len = dims.iter().map(|d| d.0).fold(0.0, f64::max);
+    let max_dep = dims.iter().map(|d| d.1).fold(0.0, f64::max);
+    let has_tower = plan.iter().any(|p| p.kind == BKind::Tower);
+    let all_villa = plan.iter().all(|p| p.kind == BKind::Villa);
+    let (gap_x, gap_y) = if all_villa {
+        (8.0, 10.0)
+    } else if has_tower {
+        (16.0, 30.0)
+    } else {
+        (9.0, 20.0)
+    };
+    let mut cell_w = max_len + gap_x;
+    let mut cell_h = max_dep + gap_y;
+    let n = plan.len();
+    let ratio = rng.gen_range(0.7..1.5);
+    let cols = ((n as f64 * cell_h / cell_w * ratio).sqrt().round() as usize).clamp(1, n);
+    let mut rows = n.div_ceil(cols);
+    let (mut cut_c, mut cut_r) = (0, 0);
+    if rows >= 3 && cols >= 3 && rng.gen_bool(0.25) {
+        cut_c = cols / 2;
+        cut_r = rows / 3;
+        while rows * cols - cut_c * cut_r < n {
+            rows += 1;
+        }
+    }
+    let margin = 12.0;
+    if let Some(target) = target_area {
+        let area = (cols as f64 * cell_w + 2.0 * margin) * (rows as f64 * cell_h + 2.0 * margin);
+        let k = (target / area).sqrt();
+        cell_w = (cell_w * k).max(max_len + 6.0);
+        cell_h = (cell_h * k).max(max_dep + 8.0);
+    }
+    let w = cols as f64 * cell_w + 2.0 * margin;
+    let h = rows as f64 * cell_h + 2.0 * margin;
+    let (x0, y0) = (-w / 2.0, -h / 2.0);
+    let outline = if cut_c > 0 {
+        let xc = x0 + margin + (cols - cut_c) as f64 * cell_w;
+        let yc = -y0 - margin - cut_r as f64 * cell_h;
+        vec![
+            coord! { x: x0, y: y0 },
+            coord! { x: -x0, y: y0 },
+            coord! { x: -x0, y: yc },
+            coord! { x: xc, y: yc },
+            coord! { x: xc, y: -y0 },
+            coord! { x: x0, y: -y0 },
+            coord! { x: x0, y: y0 },
+        ]
+    } else {
+        vec![
+            coord! { x: x0, y: y0 },
+            coord! { x: -x0, y: y0 },
+            coord! { x: -x0, y: -y0 },
+            coord! { x: x0, y: -y0 },
+            coord! { x: x0, y: y0 },
+        ]
+    };
+    let mut buildings = Vec::with_capacity(n);
+    let mut k = 0;
+    'rows: for r in 0..rows {
+        for c in 0..cols {
+            if k == n {
+                break 'rows;
+            }
+            // Rows are counted from the north edge; the cut is the north-east block.
+            if r < cut_r && c >= cols - cut_c {
+                continue;
+            }
+            let (len, dep) = dims[k];
+            let jx = (cell_w - len - 4.0).max(0.0) * 0.3 * rng.gen_range(-1.0..1.0);
+            let cx = x0 + margin + (c as f64 + 0.5) * cell_w + jx;
+            let cy = -y0 - margin - (r as f64 + 0.5) * cell_h;
+            let (hx, hy) = (len / 2.0, dep / 2.0);
+            let fp = vec![
+                coord! { x: cx - hx, y: cy - hy },
+                coord! { x: cx + hx, y: cy - hy },
+                coord! { x: cx + hx, y: cy + hy },
+                coord! { x: cx - hx, y: cy + hy },
+                coord! { x: cx - hx, y: cy - hy },
+            ];
+            let p = plan[k];
+            // Slabs open to the north (living rooms face south); towers and villas to the south.
+            let ey = if p.kind == BKind::Slab {
+                cy + hy + 1.5
+            } else {
+                cy - hy - 1.5
+            };
+            let entrances = (0..p.units)
+                .map(|u| coord! { x: cx - hx + (f64::from(u) + 0.5) * len / f64::from(p.units), y: ey })
+                .collect();
+            buildings.push((fp, entrances));
+            k += 1;
+        }
+    }
+    Layout {
+        outline,
+        half: (w / 2.0, h / 2.0),
+        buildings,
+    }
+}
+
+fn place(c: Coord<f64>, theta: f64, at: Coord<f64>) -> Coord<f64> {
+    let (s, co) = theta.sin_cos();
+    coord! { x: at.x + c.x * co - c.y * s, y: at.y + c.x * s + c.y * co }
+}
+
+fn ring(points: &[Coord<f64>], theta: f64, at: Coord<f64>) -> Polygon<f64> {
+    Polygon::new(
+        LineString::from(
+            points
+                .iter()
+                .map(|c| place(*c, theta, at))
+                .collect::<Vec<_>>(),
+        ),
+        vec![],
+    )
+}
+
+struct StreetIndex {
+    vertices: RTree<[f64; 2]>,
+}
+
+/// Everything placed so far, to keep compounds apart.
+struct Occupied {
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    outlines: Vec<Polygon<f64>>,
+}
+
+fn try_place(
+    lay: &Layout,
+    theta: f64,
+    at: Coord<f64>,
+    street: &StreetCtx,
+    sidx: &StreetIndex,
+    occ: &Occupied,
+) -> Option<Polygon<f64>> {
+    let outline = ring(&lay.outline, theta, at);
+    // All corners inside the street, and no street boundary vertex inside the outline.
+    if !outline
+        .exterior()
+        .0
+        .iter()
+        .all(|c| street.geom_m.contains(&Point(*c)))
+    {
+        return None;
+    }
+    let bb = outline.bounding_rect()?;
+    let env = AABB::from_corners([bb.min().x, bb.min().y], [bb.max().x, bb.max().y]);
+    if sidx
+        .vertices
+        .locate_in_envelope(&env)
+        .any(|v| outline.contains(&Point::new(v[0], v[1])))
+    {
+        return None;
+    }
+    // At least 7 m of road to every neighbour.
+    let road = 7.0;
+    let (hx, hy) = (lay.half.0 + road, lay.half.1 + road);
+    let claim = ring(
+        &[
+            coord! { x: -hx, y: -hy },
+            coord! { x: hx, y: -hy },
+            coord! { x: hx, y: hy },
+            coord! { x: -hx, y: hy },
+            coord! { x: -hx, y: -hy },
+        ],
+        theta,
+        at,
+    );
+    let cb = claim.bounding_rect()?;
+    let cenv = AABB::from_corners([cb.min().x, cb.min().y], [cb.max().x, cb.max().y]);
+    if occ
+        .tree
+        .locate_in_envelope_intersecting(&cenv)
+        .any(|g| occ.outlines[g.data].intersects(&claim))
+    {
+        return None;
+    }
+    Some(outline)
+}
+
+#[allow(clippy::too_many_lines)]
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    scale: f64,
+    districts: &[DistrictCtx],
+    streets: &[StreetCtx],
+    n_companies: usize,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Estates> {
+    let mut book = NameBook::new(NAMED.iter().map(|n| n.name.to_string()));
+    let mut drafts: Vec<Draft> = Vec::new();
+    for n in NAMED {
+        let street_idx = streets
+            .iter()
+            .position(|s| s.street.district_code == n.district && s.street.name == n.street)
+            .ok_or_else(|| anyhow::anyhow!("street {} of {} not found", n.street, n.name))?;
+        drafts.push(Draft {
+            name: n.name.into(),
+            aliases: n.aliases.iter().map(|s| (*s).to_string()).collect(),
+            street_idx,
+            year: n.year,
+            plan: (n.plan)(),
+            target_area: n.target_area_m2,
+            hot: n.hot,
+            boosts: n.boosts.to_vec(),
+            fixed: true,
+        });
+    }
+    for (di, d) in districts.iter().enumerate() {
+        let share = DISTRICT_COMPOUNDS
+            .iter()
+            .find(|(c, _)| *c == d.district.code)
+            .map_or(0, |(_, n)| *n);
+        let named_here = NAMED
+            .iter()
+            .filter(|n| n.district == d.district.code)
+            .count();
+        let total = ((f64::from(share) * scale).round() as usize).saturating_sub(named_here);
+        let idx: Vec<usize> = (0..streets.len())
+            .filter(|i| streets[*i].district_idx == di)
+            .collect();
+        let weights: Vec<f64> = idx.iter().map(|i| streets[*i].weight).collect();
+        let per_street = largest_remainder(total, &weights);
+        let urban = d.urban_share >= 0.95;
+        for (k, &si) in idx.iter().enumerate() {
+            for _ in 0..per_street[k] {
+                let name = book.compound(rng);
+                let aliases = names::aliases(rng, &name);
+                let old_city = matches!(d.district.code.as_str(), "370202" | "370203");
+                let year = if old_city {
+                    rng.gen_range(1982..=2016)
+                } else {
+                    rng.gen_range(1990..=2022)
+                };
+                let hot = if rng.gen_bool(0.07) {
+                    rng.gen_range(2.5..6.0)
+                } else {
+                    1.0
+                };
+                drafts.push(Draft {
+                    name,
+                    aliases,
+                    street_idx: si,
+                    year,
+                    plan: draw_plan(rng, urban),
+                    target_area: None,
+                    hot,
+                    boosts: Vec::new(),
+                    fixed: false,
+                });
+            }
+        }
+    }
+    calibrate(rng, &mut drafts, scale);
+    // Large estates first: they are the hard ones to fit; the named ones before all.
+    drafts.sort_by_key(|d| (!d.fixed, std::cmp::Reverse(d.plan.len())));
+
+    // Street spatial helpers and orientations.
+    let street_idx: Vec<StreetIndex> = streets
+        .iter()
+        .map(|s| StreetIndex {
+            vertices: RTree::bulk_load(
+                s.geom_m
+                    .0
+                    .iter()
+                    .flat_map(|p| {
+                        p.exterior()
+                            .0
+                            .iter()
+                            .chain(p.interiors().iter().flat_map(|r| r.0.iter()))
+                            .map(|c| [c.x, c.y])
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            ),
+        })
+        .collect();
+    let street_theta: Vec<f64> = streets.iter().map(|_| rng.gen_range(-0.3..0.3)).collect();
+    let mut occupied: Vec<Occupied> = districts
+        .iter()
+        .map(|_| Occupied {
+            tree: RTree::new(),
+            outlines: Vec::new(),
+        })
+        .collect();
+
+    // Companies: a few large firms run many compounds, most run a handful.
+    let company_weights: Vec<f64> = (0..n_companies).map(|i| 1.0 / (i as f64 + 8.0)).collect();
+    let company_pick = rand::distributions::WeightedIndex::new(&company_weights)?;
+
+    let mut out = Estates {
+        estates: Vec::new(),
+        buildings: Vec::new(),
+        units: Vec::new(),
+        unit_shapes: Vec::new(),
+        unit_start: Vec::new(),
+        unplaced: 0,
+    };
+    progress.set_length(drafts.len() as u64);
+    for draft in drafts {
+        progress.inc(1);
+        let lay = layout(rng, &draft.plan, draft.target_area);
+        let home = &streets[draft.street_idx];
+        let di = home.district_idx;
+        let d = &districts[di];
+        // Candidate streets: the home street first, then the district's others by weight.
+        let mut candidates = vec![draft.street_idx];
+        if !draft.fixed {
+            let mut others: Vec<usize> = (0..streets.len())
+                .filter(|i| streets[*i].district_idx == di && *i != draft.street_idx)
+                .collect();
+            others.sort_by(|a, b| streets[*b].weight.total_cmp(&streets[*a].weight));
+            candidates.extend(others);
+        }
+        let mut placed = None;
+        'search: for &si in &candidates {
+            let s = &streets[si];
+            let Some(bbox) = s.geom_m.bounding_rect() else {
+                continue;
+            };
+            let sigma = (s.area_m2.sqrt() * 0.18).max(600.0);
+            let tries = if si == draft.street_idx { 300 } else { 60 };
+            for t in 0..tries {
+                let at = if d.urban_share < 0.95 && t < tries / 2 {
+                    let n = Normal::new(0.0, sigma)?;
+                    coord! { x: s.seed_m.x + n.sample(rng), y: s.seed_m.y + n.sample(rng) }
+                } else {
+                    coord! { x: rng.gen_range(bbox.min().x..=bbox.max().x), y: rng.gen_range(bbox.min().y..=bbox.max().y) }
+                };
+                let theta = street_theta[si] + rng.gen_range(-0.08..0.08);
+                if let Some(outline) = try_place(&lay, theta, at, s, &street_idx[si], &occupied[di])
+                {
+                    placed = Some((si, theta, at, outline));
+                    break 'search;
+                }
+            }
+        }
+        let Some((si, theta, at, outline)) = placed else {
+            out.unplaced += 1;
+            tracing::debug!(district = %d.district.name, buildings = draft.plan.len(), "compound could not be placed");
+            continue;
+        };
+        let occ = &mut occupied[di];
+        if let Some(bb) = outline.bounding_rect() {
+            let r = Rectangle::from_corners([bb.min().x, bb.min().y], [bb.max().x, bb.max().y]);
+            occ.tree.insert(GeomWithData::new(r, occ.outlines.len()));
+        }
+        occ.outlines.push(outline.clone());
+
+        let compound_id = out.estates.len() as i64 + 1;
+        let b_start = out.buildings.len();
+        let mut households = 0;
+        for (k, ((fp, entrances), p)) in lay.buildings.iter().zip(draft.plan.iter()).enumerate() {
+            let building_id = out.buildings.len() as i64 + 1;
+            out.unit_start.push(out.units.len());
+            for (u, e) in entrances.iter().enumerate() {
+                out.units.push(Unit {
+                    id: out.units.len() as i64 + 1,
+                    building_id,
+                    name: format!("{}单元", u + 1),
+                    households: p.hh_per_unit(),
+                    geom: Point(d.frame.to_ll(place(*e, theta, at))),
+                });
+                out.unit_shapes.push(UnitShape {
+                    floors: p.floors,
+                    per_floor: if p.kind == BKind::Villa {
+                        1
+                    } else {
+                        p.hh_per_floor
+                    },
+                });
+            }
+            households += p.households();
+            out.buildings.push(Building {
+                id: building_id,
+                compound_id,
+                name: format!("{}号楼", k + 1),
+                floors: p.floors,
+                households: p.households(),
+                geom: d.frame.geom_to_ll(&ring(fp, theta, at)),
+            });
+        }
+        out.estates.push(Estate {
+            compound: Compound {
+                id: compound_id,
+                name: draft.name,
+                aliases: draft.aliases,
+                district_code: d.district.code.clone(),
+                street_code: streets[si].street.code.clone(),
+                company_id: company_pick.sample(rng) as i64 + 1,
+                year_built: draft.year,
+                households,
+                geom: MultiPolygon(vec![d.frame.geom_to_ll(&outline)]),
+            },
+            street_idx: si,
+            district_idx: di,
+            buildings: b_start..out.buildings.len(),
+            hot: draft.hot,
+            boosts: draft.boosts,
+        });
+    }
+    out.unit_start.push(out.units.len());
+    Ok(out)
+}

@@ -1,0 +1,34 @@
+//! `GET /health`: the store's kind and its counts per table; 503 when the store is unreachable.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.store.counts().await {
+        Ok(counts) => Json(serde_json::json!({
+            "status": "ok",
+            "store": state.store.kind(),
+            "counts": counts,
+        }))
+        .into_response(),
+        Err(e) => {
+            let mut resp = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({
+                    "status": "unavailable",
+                    "store": state.store.kind(),
+                    "error": { "code": "store_unavailable", "message": e.to_string() },
+                })),
+            )
+                .into_response();
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+            resp
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! FlatGeobuf layers: written with a packed R-tree index and EPSG:4326, read back with header,
+//! CRS and per-feature checks.
+
+use super::records::{ColType, Value};
+use super::{FeatureProblem, FormatError, GeometryRules, Props, RawFeature, Record};
+use flatgeobuf::{
+    ColumnType, FallibleStreamingIterator, FeatureProperties, FgbCrs, FgbReader, FgbWriter,
+    FgbWriterOptions, GeometryType,
+};
+use geozero::{ColumnValue, PropertyProcessor, ToGeo};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+/// CRS codes we accept as longitude/latitude: WGS 84 and CGCS2000 (equal at map scale).
+pub const LONLAT_CODES: [i32; 2] = [4326, 4490];
+
+/// Writes records to `path` (through a temporary file renamed into place, so a crash never
+/// leaves a half-written layer).
+pub fn write_layer<T: Record>(path: &Path, records: &[T]) -> Result<(), FormatError> {
+    let io_err = |e: &dyn std::fmt::Display| FormatError::file(path, format!("cannot write: {e}"));
+    let geometry_type = match T::GEOMETRY {
+        super::records::GeomKind::MultiPolygon => GeometryType::MultiPolygon,
+        super::records::GeomKind::Polygon => GeometryType::Polygon,
+        super::records::GeomKind::Point => GeometryType::Point,
+    };
+    let mut fgb = FgbWriter::create_with_options(
+        T::LAYER.name(),
+        geometry_type,
+        FgbWriterOptions {
+            write_index: true,
+            promote_to_multi: true,
+            crs: FgbCrs {
+                code: 4326,
+                org: Some("EPSG"),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .map_err(|e| io_err(&e))?;
+    for (name, ty) in T::COLUMNS {
+        let ct = match ty {
+            ColType::Str => ColumnType::String,
+            ColType::Int => ColumnType::Int,
+            ColType::Long => ColumnType::Long,
+        };
+        fgb.add_column(name, ct, |_, col| col.nullable = false);
+    }
+    for rec in records {
+        let values = rec.values();
+        fgb.add_feature_geom(rec.geometry(), |feat| {
+            for (i, ((name, _), v)) in T::COLUMNS.iter().zip(values.iter()).enumerate() {
+                let cv = match v {
+                    Value::Str(s) => ColumnValue::String(s),
+                    Value::Owned(s) => ColumnValue::String(s.as_str()),
+                    Value::Int(n) => ColumnValue::Int(*n),
+                    Value::Long(n) => ColumnValue::Long(*n),
+                };
+                // Writing to the in-memory feature buffer cannot fail for these types.
+                let _ = feat.property(i, name, &cv);
+            }
+        })
+        .map_err(|e| io_err(&e))?;
+    }
+    let tmp = path.with_extension("fgb.tmp");
+    let file = File::create(&tmp).map_err(|e| io_err(&e))?;
+    let mut out = BufWriter::new(file);
+    fgb.write(&mut out).map_err(|e| io_err(&e))?;
+    out.flush().map_err(|e| io_err(&e))?;
+    out.get_ref().sync_all().map_err(|e| io_err(&e))?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(|e| io_err(&e))?;
+    Ok(())
+}
+
+struct PropCollector<'a>(&'a mut Props);
+
+impl PropertyProcessor for PropCollector<'_> {
+    fn property(&mut self, _i: usize, name: &str, v: &ColumnValue) -> geozero::error::Result<bool> {
+        use serde_json::Value as J;
+        let j = match v {
+            ColumnValue::Byte(n) => J::from(*n),
+            ColumnValue::UByte(n) => J::from(*n),
+            ColumnValue::Bool(b) => J::from(*b),
+            ColumnValue::Short(n) => J::from(*n),
+            ColumnValue::UShort(n) => J::from(*n),
+            ColumnValue::Int(n) => J::from(*n),
+            ColumnValue::UInt(n) => J::from(*n),
+            ColumnValue::Long(n) => J::from(*n),
+            ColumnValue::ULong(n) => J::from(*n),
+            ColumnValue::Float(f) => J::from(f64::from(*f)),
+            ColumnValue::Double(f) => J::from(*f),
+            ColumnValue::String(s) | ColumnValue::DateTime(s) => J::from(*s),
+            ColumnValue::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| J::from(*s)),
+            ColumnValue::Binary(_) => J::Null,
+        };
+        self.0.insert(name.to_string(), j);
+        Ok(false)
+    }
+}
+
+/// Reads and validates every feature of a FlatGeobuf layer.
+///
+/// `assume_crs` stands in for a file whose header carries no CRS.
+pub fn read_layer<T: Record>(
+    path: &Path,
+    rules: GeometryRules,
+    assume_crs: Option<i32>,
+) -> Result<Vec<T>, FormatError> {
+    let file =
+        File::open(path).map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
+    let mut reader = BufReader::new(file);
+    let fgb = FgbReader::open(&mut reader).map_err(|e| {
+        FormatError::file(
+            path,
+            format!("not a readable FlatGeobuf file (truncated or corrupt header): {e}"),
+        )
+    })?;
+    let header = fgb.header();
+    let crs_code = header
+        .crs()
+        .map(|c| c.code())
+        .filter(|c| *c != 0)
+        .or(assume_crs);
+    match crs_code {
+        Some(c) if LONLAT_CODES.contains(&c) => {}
+        Some(c) => {
+            return Err(FormatError::file(
+                path,
+                format!("CRS is EPSG:{c}; expected EPSG:4326 or EPSG:4490 (reproject with ogr2ogr -t_srs EPSG:4326)"),
+            ))
+        }
+        None => {
+            return Err(FormatError::file(
+                path,
+                "the file declares no CRS; if it is longitude/latitude, import with --crs 4326",
+            ))
+        }
+    }
+    let declared = usize::try_from(header.features_count()).unwrap_or(usize::MAX);
+    let mut iter = fgb
+        .select_all()
+        .map_err(|e| FormatError::file(path, format!("cannot read features: {e}")))?;
+    let mut out = Vec::with_capacity(declared.min(1 << 20));
+    let mut number = 0usize;
+    loop {
+        let feature = match iter.next() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(FormatError {
+                    file: path.to_path_buf(),
+                    feature: Some(number + 1),
+                    id: None,
+                    field: None,
+                    message: format!("cannot read feature (file truncated or corrupt?): {e}"),
+                })
+            }
+        };
+        number += 1;
+        let mut props = Props::new();
+        let geom = feature.to_geo().ok();
+        let prop_result = feature.process_properties(&mut PropCollector(&mut props));
+        let raw = RawFeature {
+            number,
+            geom,
+            props,
+        };
+        if let Err(e) = prop_result {
+            return Err(FormatError::feature(
+                path,
+                &raw,
+                FeatureProblem {
+                    field: None,
+                    message: format!("unreadable properties: {e}"),
+                },
+            ));
+        }
+        let rec =
+            T::from_raw(raw.clone(), rules).map_err(|p| FormatError::feature(path, &raw, p))?;
+        out.push(rec);
+    }
+    if declared != 0 && number != declared {
+        return Err(FormatError::file(
+            path,
+            format!("the header declares {declared} features but {number} could be read (file truncated?)"),
+        ));
+    }
+    Ok(out)
+}
+
+/// The layer a FlatGeobuf file declares in its header name, if any.
+pub fn header_name(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let mut reader = BufReader::new(file);
+    let fgb = FgbReader::open(&mut reader).ok()?;
+    fgb.header().name().map(str::to_string)
+}

@@ -1,0 +1,40 @@
+//! compound-atlas: a map server for property-management complaint work.
+//!
+//! Data walks one way: [`ingest`] → [`store`] → analytics → tiles / queries → [`http`].
+//! [`model`] holds the plain types, [`io`] the file formats, [`generate`] the demo city.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod http;
+pub mod ingest;
+pub mod io;
+pub mod model;
+pub mod store;
+
+pub use http::{app, AppState};
+
+use config::{Settings, StoreChoice};
+use std::sync::Arc;
+use store::{embedded::EmbeddedStore, postgis::PostgisStore, Store, StoreError};
+
+/// Opens the configured store: the only place that connects to anything. For PostGIS the
+/// migrations are applied; when the database is away, the store still opens (lazily) and
+/// answers "unavailable" until it is back.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    match &settings.store {
+        StoreChoice::Embedded(dir) => {
+            let dir = dir.clone();
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+            Ok(Arc::new(store))
+        }
+        StoreChoice::Postgis(url) => {
+            let store = PostgisStore::connect_lazy(url, &settings.pool)?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
+    }
+}

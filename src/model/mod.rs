@@ -1,0 +1,287 @@
+//! Plain domain types: the housing geography (districts → streets → compounds → buildings →
+//! units), property companies and hotline complaints. No I/O, no storage, no HTTP here.
+
+use geo_types::{MultiPolygon, Point, Polygon};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+mod category;
+pub use category::Category;
+
+/// A district-level area (区 / 县级市), identified by its 6-digit administrative code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct District {
+    pub code: String,
+    pub name: String,
+    pub name_en: String,
+    pub geom: MultiPolygon<f64>,
+}
+
+/// A sub-district street (街道) or town (镇), identified by its 9-digit NBS code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Street {
+    pub code: String,
+    pub name: String,
+    pub district_code: String,
+    /// `街道` or `镇`.
+    pub kind: String,
+    pub geom: MultiPolygon<f64>,
+}
+
+/// A property-management company registered on the city platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Company {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A gated residential compound (小区 / 物业项目).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compound {
+    pub id: i64,
+    pub name: String,
+    /// Other names callers use for it ("金秋小区" for "金秋桂园").
+    pub aliases: Vec<String>,
+    pub district_code: String,
+    pub street_code: String,
+    pub company_id: i64,
+    pub year_built: i32,
+    pub households: i32,
+    pub geom: MultiPolygon<f64>,
+}
+
+/// A residential building footprint inside a compound ("5号楼").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Building {
+    pub id: i64,
+    pub compound_id: i64,
+    pub name: String,
+    pub floors: i32,
+    pub households: i32,
+    pub geom: Polygon<f64>,
+}
+
+/// A stairwell entrance of a building ("2单元"); households hang off it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub id: i64,
+    pub building_id: i64,
+    pub name: String,
+    pub households: i32,
+    pub geom: Point<f64>,
+}
+
+/// One hotline complaint as the store keeps it. The complainant's name, phone and free text
+/// live apart in [`ComplaintContact`] and never leave the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Complaint {
+    pub ticket_id: String,
+    pub received_at: chrono::NaiveDateTime,
+    pub category: Category,
+    pub channel: String,
+    pub address: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub status: String,
+    pub satisfaction: Option<String>,
+}
+
+/// Personal data of a complainant: stored, never served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplaintContact {
+    pub ticket_id: String,
+    pub caller_name: String,
+    pub caller_phone: String,
+    pub content: String,
+}
+
+/// The geography layers, in the order they must be loaded (parents before children).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Districts,
+    Streets,
+    Companies,
+    Compounds,
+    Buildings,
+    Units,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 6] = [
+        Layer::Districts,
+        Layer::Streets,
+        Layer::Companies,
+        Layer::Compounds,
+        Layer::Buildings,
+        Layer::Units,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Districts => "districts",
+            Layer::Streets => "streets",
+            Layer::Companies => "companies",
+            Layer::Compounds => "compounds",
+            Layer::Buildings => "buildings",
+            Layer::Units => "units",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of geography records, as read from files or generated, ready for a store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dataset {
+    pub districts: Vec<District>,
+    pub streets: Vec<Street>,
+    pub companies: Vec<Company>,
+    pub compounds: Vec<Compound>,
+    pub buildings: Vec<Building>,
+    pub units: Vec<Unit>,
+}
+
+impl Dataset {
+    pub fn len(&self, layer: Layer) -> usize {
+        match layer {
+            Layer::Districts => self.districts.len(),
+            Layer::Streets => self.streets.len(),
+            Layer::Companies => self.companies.len(),
+            Layer::Compounds => self.compounds.len(),
+            Layer::Buildings => self.buildings.len(),
+            Layer::Units => self.units.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        Layer::ALL.iter().all(|l| self.len(*l) == 0)
+    }
+
+    /// Appends another dataset's records (used when several files are imported at once).
+    pub fn extend(&mut self, other: Dataset) {
+        self.districts.extend(other.districts);
+        self.streets.extend(other.streets);
+        self.companies.extend(other.companies);
+        self.compounds.extend(other.compounds);
+        self.buildings.extend(other.buildings);
+        self.units.extend(other.units);
+    }
+}
+
+/// Row counts per table, as `/health` reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub districts: i64,
+    pub streets: i64,
+    pub companies: i64,
+    pub compounds: i64,
+    pub buildings: i64,
+    pub units: i64,
+    pub households: i64,
+    pub complaints: i64,
+}
+
+impl Dataset {
+    /// Checks that every reference points at a record of the dataset: streets → districts,
+    /// compounds → districts, streets and companies, buildings → compounds, units → buildings.
+    /// Also that no key appears twice in a layer.
+    pub fn check_references(&self) -> Result<(), String> {
+        use std::collections::HashSet;
+        fn unique<'a>(
+            layer: &str,
+            keys: impl Iterator<Item = String> + 'a,
+        ) -> Result<HashSet<String>, String> {
+            let mut set = HashSet::new();
+            for k in keys {
+                if !set.insert(k.clone()) {
+                    return Err(format!("{layer}: key {k} appears twice"));
+                }
+            }
+            Ok(set)
+        }
+        let districts = unique("districts", self.districts.iter().map(|d| d.code.clone()))?;
+        let streets = unique("streets", self.streets.iter().map(|s| s.code.clone()))?;
+        let companies = unique("companies", self.companies.iter().map(|c| c.id.to_string()))?;
+        let compounds = unique("compounds", self.compounds.iter().map(|c| c.id.to_string()))?;
+        let buildings = unique("buildings", self.buildings.iter().map(|b| b.id.to_string()))?;
+        unique("units", self.units.iter().map(|u| u.id.to_string()))?;
+        let missing = |layer: &str, id: &str, field: &str, value: &str, target: &str| {
+            format!(
+                "{layer} {id}: field `{field}` refers to {target} {value}, which does not exist"
+            )
+        };
+        for s in &self.streets {
+            if !districts.contains(&s.district_code) {
+                return Err(missing(
+                    "street",
+                    &s.code,
+                    "district_code",
+                    &s.district_code,
+                    "district",
+                ));
+            }
+        }
+        for c in &self.compounds {
+            let id = c.id.to_string();
+            if !districts.contains(&c.district_code) {
+                return Err(missing(
+                    "compound",
+                    &id,
+                    "district_code",
+                    &c.district_code,
+                    "district",
+                ));
+            }
+            if !streets.contains(&c.street_code) {
+                return Err(missing(
+                    "compound",
+                    &id,
+                    "street_code",
+                    &c.street_code,
+                    "street",
+                ));
+            }
+            if !companies.contains(&c.company_id.to_string()) {
+                return Err(missing(
+                    "compound",
+                    &id,
+                    "company_id",
+                    &c.company_id.to_string(),
+                    "company",
+                ));
+            }
+        }
+        for b in &self.buildings {
+            if !compounds.contains(&b.compound_id.to_string()) {
+                return Err(missing(
+                    "building",
+                    &b.id.to_string(),
+                    "compound_id",
+                    &b.compound_id.to_string(),
+                    "compound",
+                ));
+            }
+        }
+        for u in &self.units {
+            if !buildings.contains(&u.building_id.to_string()) {
+                return Err(missing(
+                    "unit",
+                    &u.id.to_string(),
+                    "building_id",
+                    &u.building_id.to_string(),
+                    "building",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

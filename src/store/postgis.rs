@@ -1,0 +1,467 @@
+//! The PostGIS store: a sqlx pool with timeouts, migrations from `sql/migrations`, imports by
+//! COPY into staging tables and one upsert per layer, all in one transaction.
+
+use super::{Bbox, ImportReport, Store, StoreError};
+use crate::io::Record;
+use crate::model::{Building, Compound, Counts, Dataset, Layer, Unit};
+use async_trait::async_trait;
+use geozero::wkb::Wkb;
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Executor, Row};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct PostgisStore {
+    pool: PgPool,
+}
+
+/// Maps a database error to what it means for a client or an operator.
+pub fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default().to_string();
+            let detail = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| pg.detail().map(str::to_string))
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            match code.as_str() {
+                "23503" | "23505" | "23514" | "23502" | "22P02" | "XX000" => {
+                    StoreError::Rejected(format!("{}{detail}", db.message()))
+                }
+                "57014" => StoreError::Unavailable("statement timed out".into()),
+                c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+                    StoreError::Unavailable(db.message().to_string())
+                }
+                _ => StoreError::Database(format!("{}{detail}", db.message())),
+            }
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+impl PostgisStore {
+    /// Connects (lazily: the server starts even while the database is away) and sets the
+    /// statement timeout on every connection.
+    pub fn connect_lazy(url: &str, settings: &PoolSettings) -> Result<PostgisStore, StoreError> {
+        let timeout_ms = settings.statement_timeout.as_millis();
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET statement_timeout = {timeout_ms}").as_str())
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        Ok(PostgisStore { pool })
+    }
+
+    /// Applies the migrations of `sql/migrations` that are not applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./sql/migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(inner) => map_err(inner),
+                other => StoreError::Database(other.to_string()),
+            })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Escapes a value for COPY's text format.
+fn copy_text(out: &mut String, s: &str) {
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A PostgreSQL array literal of texts, e.g. `{"金秋小区","x"}`.
+fn array_literal(items: &[&str]) -> String {
+    let mut s = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('"');
+        for ch in item.chars() {
+            if ch == '"' || ch == '\\' {
+                s.push('\\');
+            }
+            s.push(ch);
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
+fn copy_row<T: Record>(out: &mut String, rec: &T) -> Result<(), StoreError> {
+    use crate::io::RecordValue as V;
+    for ((name, _), v) in T::COLUMNS.iter().zip(rec.values()) {
+        match v {
+            // `aliases` travels as "a|b" in files and as text[] in PostGIS.
+            V::Owned(s) if *name == "aliases" => {
+                let items: Vec<&str> = s.split('|').filter(|x| !x.is_empty()).collect();
+                copy_text(out, &array_literal(&items));
+            }
+            V::Str(s) => copy_text(out, s),
+            V::Owned(s) => copy_text(out, &s),
+            V::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            V::Long(n) => {
+                let _ = write!(out, "{n}");
+            }
+        }
+        out.push('\t');
+    }
+    let wkb = rec
+        .geometry()
+        .to_ewkb(CoordDimensions::xy(), Some(4326))
+        .map_err(|e| {
+            StoreError::Rejected(format!(
+                "{} {}: cannot encode geometry: {e}",
+                T::LAYER,
+                rec.key()
+            ))
+        })?;
+    out.push_str(&hex::encode(wkb));
+    out.push('\n');
+    Ok(())
+}
+
+async fn stage(conn: &mut PgConnection, layer: Layer) -> Result<(), StoreError> {
+    let t = layer.name();
+    conn.execute(
+        format!("CREATE TEMP TABLE stage_{t} (LIKE {t} INCLUDING DEFAULTS) ON COMMIT DROP")
+            .as_str(),
+    )
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn copy_in(
+    conn: &mut PgConnection,
+    layer: Layer,
+    body: Vec<String>,
+) -> Result<(), StoreError> {
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY stage_{} FROM STDIN", layer.name()))
+        .await
+        .map_err(map_err)?;
+    for chunk in body {
+        copy.send(chunk.into_bytes()).await.map_err(map_err)?;
+    }
+    copy.finish().await.map_err(map_err)?;
+    Ok(())
+}
+
+fn upsert_sql(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Districts => include_str!("../../sql/queries/upsert_districts.sql"),
+        Layer::Streets => include_str!("../../sql/queries/upsert_streets.sql"),
+        Layer::Companies => include_str!("../../sql/queries/upsert_companies.sql"),
+        Layer::Compounds => include_str!("../../sql/queries/upsert_compounds.sql"),
+        Layer::Buildings => include_str!("../../sql/queries/upsert_buildings.sql"),
+        Layer::Units => include_str!("../../sql/queries/upsert_units.sql"),
+    }
+}
+
+/// Encodes records as COPY text in chunks of about 1 MiB.
+fn encode<T: Record>(records: &[T]) -> Result<Vec<String>, StoreError> {
+    let mut chunks = Vec::new();
+    let mut cur = String::with_capacity(1 << 20);
+    for r in records {
+        copy_row(&mut cur, r)?;
+        if cur.len() > (1 << 20) {
+            chunks.push(std::mem::replace(&mut cur, String::with_capacity(1 << 20)));
+        }
+    }
+    if !cur.is_empty() {
+        chunks.push(cur);
+    }
+    Ok(chunks)
+}
+
+fn geo_of(wkb: &[u8], what: &str) -> Result<geo_types::Geometry<f64>, StoreError> {
+    Wkb(wkb.to_vec())
+        .to_geo()
+        .map_err(|e| StoreError::Database(format!("{what}: unreadable geometry: {e}")))
+}
+
+fn compound_from(row: &sqlx::postgres::PgRow) -> Result<Compound, StoreError> {
+    let id: i64 = row.try_get("id").map_err(map_err)?;
+    let geom = match geo_of(row.try_get::<&[u8], _>("wkb").map_err(map_err)?, "compound")? {
+        geo_types::Geometry::MultiPolygon(mp) => mp,
+        geo_types::Geometry::Polygon(p) => geo_types::MultiPolygon(vec![p]),
+        _ => {
+            return Err(StoreError::Database(format!(
+                "compound {id}: not a polygon"
+            )))
+        }
+    };
+    Ok(Compound {
+        id,
+        name: row.try_get("name").map_err(map_err)?,
+        aliases: row.try_get("aliases").map_err(map_err)?,
+        district_code: row.try_get("district_code").map_err(map_err)?,
+        street_code: row.try_get("street_code").map_err(map_err)?,
+        company_id: row.try_get("company_id").map_err(map_err)?,
+        year_built: row.try_get("year_built").map_err(map_err)?,
+        households: row.try_get("households").map_err(map_err)?,
+        geom,
+    })
+}
+
+const COMPOUND_COLUMNS: &str =
+    "id, name, aliases, district_code, street_code, company_id, year_built, households, ST_AsBinary(geom) AS wkb";
+
+#[async_trait]
+impl Store for PostgisStore {
+    fn kind(&self) -> &'static str {
+        "postgis"
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        let row = sqlx::query(include_str!("../../sql/queries/counts.sql"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let get = |k: &str| row.try_get::<i64, _>(k).map_err(map_err);
+        Ok(Counts {
+            districts: get("districts")?,
+            streets: get("streets")?,
+            companies: get("companies")?,
+            compounds: get("compounds")?,
+            buildings: get("buildings")?,
+            units: get("units")?,
+            households: get("households")?,
+            complaints: get("complaints")?,
+        })
+    }
+
+    async fn import(&self, data: Dataset) -> Result<ImportReport, StoreError> {
+        // Encode before opening the transaction: a bad geometry fails without touching the store.
+        let mut bodies: Vec<(Layer, Vec<String>, usize)> = Vec::new();
+        let companies: Vec<String> = {
+            let mut s = String::new();
+            for c in &data.companies {
+                let _ = write!(s, "{}\t", c.id);
+                copy_text(&mut s, &c.name);
+                s.push('\n');
+            }
+            if s.is_empty() {
+                Vec::new()
+            } else {
+                vec![s]
+            }
+        };
+        bodies.push((
+            Layer::Districts,
+            encode(&data.districts)?,
+            data.districts.len(),
+        ));
+        bodies.push((Layer::Streets, encode(&data.streets)?, data.streets.len()));
+        bodies.push((Layer::Companies, companies, data.companies.len()));
+        bodies.push((
+            Layer::Compounds,
+            encode(&data.compounds)?,
+            data.compounds.len(),
+        ));
+        bodies.push((
+            Layer::Buildings,
+            encode(&data.buildings)?,
+            data.buildings.len(),
+        ));
+        bodies.push((Layer::Units, encode(&data.units)?, data.units.len()));
+
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        tx.execute("SET LOCAL statement_timeout = 0")
+            .await
+            .map_err(map_err)?;
+        let mut report = ImportReport::default();
+        for (layer, body, n) in bodies {
+            if n == 0 {
+                continue;
+            }
+            stage(&mut tx, layer).await?;
+            copy_in(&mut tx, layer, body).await?;
+            // A key twice in one import would make the upsert touch a row twice.
+            let dup: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT {k}::text FROM stage_{t} GROUP BY {k} HAVING count(*) > 1 LIMIT 1",
+                k = if matches!(layer, Layer::Districts | Layer::Streets) {
+                    "code"
+                } else {
+                    "id"
+                },
+                t = layer.name()
+            ))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some(k) = dup {
+                return Err(StoreError::Rejected(format!(
+                    "{layer}: key {k} appears twice in the import"
+                )));
+            }
+            sqlx::query(upsert_sql(layer))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match map_err(e) {
+                    StoreError::Rejected(m) => StoreError::Rejected(format!("{layer}: {m}")),
+                    other => other,
+                })?;
+            report.written.insert(layer, n);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(report)
+    }
+
+    async fn compound(&self, id: i64) -> Result<Option<Compound>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COMPOUND_COLUMNS} FROM compounds WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(compound_from).transpose()
+    }
+
+    async fn compounds_in_bbox(
+        &self,
+        bbox: Bbox,
+        limit: usize,
+    ) -> Result<Vec<Compound>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COMPOUND_COLUMNS} FROM compounds \
+             WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) ORDER BY id LIMIT $5"
+        ))
+        .bind(bbox[0])
+        .bind(bbox[1])
+        .bind(bbox[2])
+        .bind(bbox[3])
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(compound_from).collect()
+    }
+
+    async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb \
+             FROM buildings WHERE compound_id = $1 ORDER BY id",
+        )
+        .bind(compound_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id").map_err(map_err)?;
+                let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")?
+                {
+                    geo_types::Geometry::Polygon(p) => p,
+                    _ => {
+                        return Err(StoreError::Database(format!(
+                            "building {id}: not a polygon"
+                        )))
+                    }
+                };
+                Ok(Building {
+                    id,
+                    compound_id: r.try_get("compound_id").map_err(map_err)?,
+                    name: r.try_get("name").map_err(map_err)?,
+                    floors: r.try_get("floors").map_err(map_err)?,
+                    households: r.try_get("households").map_err(map_err)?,
+                    geom,
+                })
+            })
+            .collect()
+    }
+
+    async fn units_of(&self, building_id: i64) -> Result<Vec<Unit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y \
+             FROM units WHERE building_id = $1 ORDER BY id",
+        )
+        .bind(building_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Unit {
+                    id: r.try_get("id").map_err(map_err)?,
+                    building_id: r.try_get("building_id").map_err(map_err)?,
+                    name: r.try_get("name").map_err(map_err)?,
+                    households: r.try_get("households").map_err(map_err)?,
+                    geom: geo_types::Point::new(
+                        r.try_get("x").map_err(map_err)?,
+                        r.try_get("y").map_err(map_err)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_control_characters() {
+        let mut s = String::new();
+        copy_text(&mut s, "a\tb\\c\nd");
+        assert_eq!(s, "a\\tb\\\\c\\nd");
+    }
+
+    #[test]
+    fn array_literal_quotes_items() {
+        assert_eq!(
+            array_literal(&["金秋小区", "a\"b"]),
+            r#"{"金秋小区","a\"b"}"#
+        );
+        assert_eq!(array_literal(&[]), "{}");
+    }
+}
