@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = cli.log.clone().unwrap_or_else(|| "info".into());
+    let filter = cli.log.clone().unwrap_or_else(|| "info,sqlx=warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
@@ -74,7 +74,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = store.import(data).await?;
             println!(
                 "{}",
-                serde_json::json!({ "store": store.kind(), "written": report.written, "seconds": started.elapsed().as_secs_f64() })
+                serde_json::json!({
+                    "store": store.kind(),
+                    "read": report.read,
+                    "changed": report.changed,
+                    "seconds": started.elapsed().as_secs_f64(),
+                })
             );
             Ok(())
         }

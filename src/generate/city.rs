@@ -5,7 +5,7 @@
 use super::frame::Frame;
 use crate::model::{District, Street};
 use geo::orient::Direction;
-use geo::{Area, BooleanOps, BoundingRect, Contains, Orient};
+use geo::{Area, BooleanOps, BoundingRect, Buffer, Contains, Orient, Validation};
 use geo_types::{coord, Coord, LineString, MultiPolygon, Point, Polygon};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -243,9 +243,15 @@ pub fn streets<R: Rng>(rng: &mut R, districts: &[DistrictCtx]) -> anyhow::Result
                 .into_iter()
                 .filter(|p| p.unsigned_area() > 20_000.0)
                 .collect();
-            let geom_m = MultiPolygon(parts).orient(Direction::Default);
+            // Where the district outline pinches (rings touching at a point), the overlay
+            // returns self-touching rings, which OGC calls invalid: shrinking by a metre opens
+            // every pinch into separate parts.
+            let geom_m = MultiPolygon(parts).buffer(-1.0).orient(Direction::Default);
             let area_m2 = geom_m.unsigned_area();
             let geom = d.frame.geom_to_ll(&geom_m);
+            if let Err(e) = geom.check_validation() {
+                anyhow::bail!("street {} came out invalid: {e}", r.name);
+            }
             out.push(StreetCtx {
                 street: Street {
                     code: r.code.clone(),

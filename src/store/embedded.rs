@@ -109,24 +109,33 @@ impl EmbeddedStore {
 }
 
 /// Upserts `incoming` into `base` by key, keeping the base order and appending new records.
-fn merge<T>(base: &mut Vec<T>, incoming: Vec<T>, key: impl Fn(&T) -> String) -> usize {
+/// Returns (records offered, records inserted or changed).
+fn merge<T: PartialEq>(
+    base: &mut Vec<T>,
+    incoming: Vec<T>,
+    key: impl Fn(&T) -> String,
+) -> (usize, usize) {
     let n = incoming.len();
-    if n == 0 {
-        return 0;
-    }
+    let mut changed = 0;
     let mut at: HashMap<String, usize> =
         base.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
     for rec in incoming {
         let k = key(&rec);
         match at.get(&k) {
-            Some(&i) => base[i] = rec,
+            Some(&i) => {
+                if base[i] != rec {
+                    base[i] = rec;
+                    changed += 1;
+                }
+            }
             None => {
                 at.insert(k, base.len());
                 base.push(rec);
+                changed += 1;
             }
         }
     }
-    n
+    (n, changed)
 }
 
 #[async_trait]
@@ -155,9 +164,10 @@ impl Store for EmbeddedStore {
         let current = self.snap();
         let mut data = current.data.clone();
         let mut report = ImportReport::default();
-        let mut put = |layer: Layer, n: usize| {
-            if n > 0 {
-                report.written.insert(layer, n);
+        let mut put = |layer: Layer, (read, changed): (usize, usize)| {
+            if read > 0 {
+                report.read.insert(layer, read);
+                report.changed.insert(layer, changed);
             }
         };
         put(
@@ -187,6 +197,9 @@ impl Store for EmbeddedStore {
             merge(&mut data.units, incoming.units, Record::key),
         );
         data.check_references().map_err(StoreError::Rejected)?;
+        if report.changed.values().all(|n| *n == 0) {
+            return Ok(report);
+        }
 
         let dir = self.dir.clone();
         let generation = current.generation + 1;
@@ -207,12 +220,13 @@ impl Store for EmbeddedStore {
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         // The new manifest is in place: the old generation's files are garbage now.
-        if let Some(old) = old {
-            for f in old.layers.values() {
-                let new = Manifest::read(&self.dir).ok();
-                if new.is_some_and(|n| !n.layers.values().any(|x| x == f)) {
-                    let _ = std::fs::remove_file(self.dir.join(f));
-                }
+        if let (Some(old), Ok(new)) = (old, Manifest::read(&self.dir)) {
+            for f in old
+                .layers
+                .values()
+                .filter(|f| !new.layers.values().any(|x| x == *f))
+            {
+                let _ = std::fs::remove_file(self.dir.join(f));
             }
         }
         let snap = Arc::new(Snapshot::build(generation.max(2), data));

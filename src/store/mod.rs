@@ -27,10 +27,12 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
-/// What an import wrote, per layer.
+/// What an import did, per layer: records offered, and records inserted or changed (an
+/// unchanged record offered again is not rewritten).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
-    pub written: BTreeMap<Layer, usize>,
+    pub read: BTreeMap<Layer, usize>,
+    pub changed: BTreeMap<Layer, usize>,
 }
 
 /// A bounding box in longitude/latitude: west, south, east, north.

@@ -7,9 +7,11 @@ use crate::model::{Building, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
 use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
 use sqlx::{Executor, Row};
 use std::fmt::Write as _;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Connection settings.
@@ -68,6 +70,10 @@ impl PostgisStore {
     /// statement timeout on every connection.
     pub fn connect_lazy(url: &str, settings: &PoolSettings) -> Result<PostgisStore, StoreError> {
         let timeout_ms = settings.statement_timeout.as_millis();
+        // Slow statements are ours to log with context (tile z/x/y, import file), not sqlx's.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -78,8 +84,7 @@ impl PostgisStore {
                     Ok(())
                 })
             })
-            .connect_lazy(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+            .connect_lazy_with(options);
         Ok(PostgisStore { pool })
     }
 
@@ -342,14 +347,16 @@ impl Store for PostgisStore {
                     "{layer}: key {k} appears twice in the import"
                 )));
             }
-            sqlx::query(upsert_sql(layer))
+            let done = sqlx::query(upsert_sql(layer))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match map_err(e) {
                     StoreError::Rejected(m) => StoreError::Rejected(format!("{layer}: {m}")),
                     other => other,
                 })?;
-            report.written.insert(layer, n);
+            report.read.insert(layer, n);
+            let changed = usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+            report.changed.insert(layer, changed);
         }
         tx.commit().await.map_err(map_err)?;
         Ok(report)

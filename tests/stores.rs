@@ -1,0 +1,232 @@
+//! Both stores, loaded from the same generated files, hold the same data: same counts, same
+//! features; imports are idempotent and all-or-nothing. PostGIS here is the suite's real one.
+
+mod common;
+
+use compound_atlas::config::{Settings, StoreArgs};
+use compound_atlas::ingest::{self, ImportOptions};
+use compound_atlas::model::Layer;
+use compound_atlas::store::{embedded::EmbeddedStore, postgis::PostgisStore, Store, StoreError};
+use std::sync::Arc;
+
+async fn postgis(tag: &str) -> PostgisStore {
+    let url = common::fresh_db(tag).await;
+    let s = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    s.migrate().await.unwrap();
+    s
+}
+
+/// Bounding boxes over the old city, Licang, the West Coast and a rural corner.
+const BOXES: [[f64; 4]; 5] = [
+    [120.30, 36.04, 120.42, 36.12],
+    [120.38, 36.14, 120.48, 36.22],
+    [120.10, 35.90, 120.25, 36.02],
+    [119.60, 36.60, 120.10, 37.00],
+    [119.0, 35.0, 122.0, 38.0],
+];
+
+async fn assert_same(a: &dyn Store, b: &dyn Store) {
+    assert_eq!(a.counts().await.unwrap(), b.counts().await.unwrap());
+    for bbox in BOXES {
+        let ca = a.compounds_in_bbox(bbox, 10_000).await.unwrap();
+        let cb = b.compounds_in_bbox(bbox, 10_000).await.unwrap();
+        assert_eq!(ca.len(), cb.len(), "compounds in {bbox:?}");
+        assert_eq!(ca, cb, "compounds in {bbox:?} differ");
+    }
+    let sample = a.compounds_in_bbox(BOXES[4], 10_000).await.unwrap();
+    for c in sample.iter().step_by(7) {
+        assert_eq!(
+            a.compound(c.id).await.unwrap(),
+            b.compound(c.id).await.unwrap()
+        );
+        let ba = a.buildings_of(c.id).await.unwrap();
+        assert_eq!(
+            ba,
+            b.buildings_of(c.id).await.unwrap(),
+            "buildings of {}",
+            c.id
+        );
+        for bld in ba.iter().take(3) {
+            assert_eq!(
+                a.units_of(bld.id).await.unwrap(),
+                b.units_of(bld.id).await.unwrap()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_stores_report_the_same_counts_and_return_the_same_features() {
+    let dir = common::city(0.05, 11);
+    let embedded = EmbeddedStore::open(&dir).unwrap();
+    let pg = postgis("same").await;
+    let data = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+    let report = pg.import(data).await.unwrap();
+    assert_eq!(
+        report.changed[&Layer::Units],
+        embedded.counts().await.unwrap().units as usize
+    );
+    let counts = pg.counts().await.unwrap();
+    assert!(
+        counts.compounds > 150 && counts.buildings > 3000,
+        "{counts:?}"
+    );
+    assert_same(&embedded, &pg).await;
+    assert!(pg.compound(999_999).await.unwrap().is_none());
+    assert!(embedded.compound(999_999).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn importing_the_same_files_twice_changes_nothing_in_either_store() {
+    let src = common::city(0.02, 12);
+    let dir = common::copy_dir(&src);
+    let empty = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedStore::open(empty.path()).unwrap();
+    let pg = postgis("twice").await;
+    for store in [&embedded as &dyn Store, &pg as &dyn Store] {
+        let data = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+        let first = store.import(data.clone()).await.unwrap();
+        let counts = store.counts().await.unwrap();
+        let second = store.import(data).await.unwrap();
+        assert!(first.changed.values().all(|n| *n > 0), "{first:?}");
+        assert!(
+            second.changed.values().all(|n| *n == 0),
+            "{} rewrote rows: {second:?}",
+            store.kind()
+        );
+        assert_eq!(store.counts().await.unwrap(), counts);
+    }
+    assert_same(&embedded, &pg).await;
+    // The embedded store wrote its own dataset, readable again from disk.
+    let reopened = EmbeddedStore::open(empty.path()).unwrap();
+    assert_same(&reopened, &pg).await;
+}
+
+#[tokio::test]
+async fn an_import_that_breaks_a_reference_leaves_both_stores_as_they_were() {
+    let dir = common::city(0.02, 13);
+    let copy = common::copy_dir(&dir);
+    let embedded = EmbeddedStore::open(&copy).unwrap();
+    let pg = postgis("atomic").await;
+    pg.import(ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap())
+        .await
+        .unwrap();
+    let before_manifest = std::fs::read(copy.join("manifest.json")).unwrap();
+
+    // A valid change to one compound and a building that points at no compound, in one import.
+    let mut bad = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+    bad.districts.clear();
+    bad.streets.clear();
+    bad.companies.clear();
+    bad.units.clear();
+    bad.compounds.truncate(1);
+    bad.compounds[0].name = "改名小区".into();
+    bad.buildings.truncate(2);
+    bad.buildings[1].compound_id = 987_654;
+    for store in [&embedded as &dyn Store, &pg as &dyn Store] {
+        let before = store.counts().await.unwrap();
+        let err = store.import(bad.clone()).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Rejected(_)),
+            "{}: {err}",
+            store.kind()
+        );
+        assert!(
+            err.to_string().contains("987654"),
+            "{}: the error names the missing compound: {err}",
+            store.kind()
+        );
+        assert_eq!(store.counts().await.unwrap(), before);
+        let c = store.compound(bad.compounds[0].id).await.unwrap().unwrap();
+        assert_ne!(
+            c.name,
+            "改名小区",
+            "{}: half of the import landed",
+            store.kind()
+        );
+    }
+    assert_eq!(
+        std::fs::read(copy.join("manifest.json")).unwrap(),
+        before_manifest
+    );
+    assert_same(&embedded, &pg).await;
+}
+
+#[tokio::test]
+async fn health_reports_counts_from_either_store() {
+    use tower::ServiceExt;
+    let dir = common::city(0.02, 14);
+    let pg = postgis("health").await;
+    pg.import(ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap())
+        .await
+        .unwrap();
+    let stores: [Arc<dyn Store>; 2] = [Arc::new(EmbeddedStore::open(&dir).unwrap()), Arc::new(pg)];
+    for store in stores {
+        let kind = store.kind();
+        let app = compound_atlas::app(compound_atlas::AppState { store });
+        let resp = app
+            .oneshot(
+                axum::http::Request::get("/health")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["status"], "ok");
+        assert_eq!(json["store"], kind);
+        assert_eq!(json["counts"]["districts"], 10);
+        assert_eq!(json["counts"]["streets"], 134);
+        assert!(json["counts"]["compounds"].as_i64().unwrap() >= 84);
+    }
+}
+
+#[tokio::test]
+async fn health_answers_503_when_postgis_is_unreachable() {
+    use tower::ServiceExt;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = Settings::resolve(
+        &StoreArgs {
+            data: None,
+            database_url: Some(format!("postgres://postgres@127.0.0.1:{port}/x")),
+        },
+        None,
+        &Default::default(),
+    );
+    let compound_atlas::config::StoreChoice::Postgis(url) = &settings.store else {
+        panic!()
+    };
+    let mut pool = settings.pool.clone();
+    pool.acquire_timeout = std::time::Duration::from_millis(500);
+    let store = PostgisStore::connect_lazy(url, &pool).unwrap();
+    let app = compound_atlas::app(compound_atlas::AppState {
+        store: Arc::new(store),
+    });
+    let resp = app
+        .oneshot(
+            axum::http::Request::get("/health")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["status"], "unavailable");
+    assert_eq!(json["store"], "postgis");
+}
