@@ -2,6 +2,8 @@
 //! street and apart, buildings inside their compound and apart, the named compounds where
 //! they really are, complaints shaped as the bureau described them.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
 mod common;
 
 use compound_atlas::io::{dataset, manifest::Manifest};

@@ -1,6 +1,8 @@
 //! Both stores, loaded from the same generated files, hold the same data: same counts, same
 //! features; imports are idempotent and all-or-nothing. PostGIS here is the suite's real one.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
 mod common;
 
 use compound_atlas::config::{Settings, StoreArgs};
@@ -60,7 +62,8 @@ async fn both_stores_report_the_same_counts_and_return_the_same_features() {
     let dir = common::city(0.05, 11);
     let embedded = EmbeddedStore::open(&dir).unwrap();
     let pg = postgis("same").await;
-    let data = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+    let data =
+        ingest::read_paths(std::slice::from_ref(&dir), &ImportOptions::default(), false).unwrap();
     let report = pg.import(data).await.unwrap();
     assert_eq!(
         report.changed[&Layer::Units],
@@ -84,7 +87,8 @@ async fn importing_the_same_files_twice_changes_nothing_in_either_store() {
     let embedded = EmbeddedStore::open(empty.path()).unwrap();
     let pg = postgis("twice").await;
     for store in [&embedded as &dyn Store, &pg as &dyn Store] {
-        let data = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+        let data = ingest::read_paths(std::slice::from_ref(&dir), &ImportOptions::default(), false)
+            .unwrap();
         let first = store.import(data.clone()).await.unwrap();
         let counts = store.counts().await.unwrap();
         let second = store.import(data).await.unwrap();
@@ -108,13 +112,16 @@ async fn an_import_that_breaks_a_reference_leaves_both_stores_as_they_were() {
     let copy = common::copy_dir(&dir);
     let embedded = EmbeddedStore::open(&copy).unwrap();
     let pg = postgis("atomic").await;
-    pg.import(ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap())
-        .await
-        .unwrap();
+    pg.import(
+        ingest::read_paths(std::slice::from_ref(&dir), &ImportOptions::default(), false).unwrap(),
+    )
+    .await
+    .unwrap();
     let before_manifest = std::fs::read(copy.join("manifest.json")).unwrap();
 
     // A valid change to one compound and a building that points at no compound, in one import.
-    let mut bad = ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap();
+    let mut bad =
+        ingest::read_paths(std::slice::from_ref(&dir), &ImportOptions::default(), false).unwrap();
     bad.districts.clear();
     bad.streets.clear();
     bad.companies.clear();
@@ -157,9 +164,11 @@ async fn health_reports_counts_from_either_store() {
     use tower::ServiceExt;
     let dir = common::city(0.02, 14);
     let pg = postgis("health").await;
-    pg.import(ingest::read_paths(&[dir.clone()], &ImportOptions::default(), false).unwrap())
-        .await
-        .unwrap();
+    pg.import(
+        ingest::read_paths(std::slice::from_ref(&dir), &ImportOptions::default(), false).unwrap(),
+    )
+    .await
+    .unwrap();
     let stores: [Arc<dyn Store>; 2] = [Arc::new(EmbeddedStore::open(&dir).unwrap()), Arc::new(pg)];
     for store in stores {
         let kind = store.kind();

@@ -1,6 +1,6 @@
 //! Shared fixtures: a throwaway database per test on the suite's PostGIS, generated demo
 //! cities (made once per test binary), and the `atlas` binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use compound_atlas::generate;
 use std::collections::HashMap;
