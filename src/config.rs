@@ -39,11 +39,12 @@ pub enum Command {
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct StoreArgs {
-    /// Embedded data directory (default ./data).
-    #[arg(long, env = "ATLAS_DATA")]
+    /// Embedded data directory (default ./data; env ATLAS_DATA). Beats DATABASE_URL from the
+    /// environment: a flag always wins over the environment.
+    #[arg(long)]
     pub data: Option<PathBuf>,
-    /// PostgreSQL/PostGIS URL; when set, PostGIS is the store.
-    #[arg(long, env = "DATABASE_URL")]
+    /// PostgreSQL/PostGIS URL (env DATABASE_URL); when set, PostGIS is the store.
+    #[arg(long)]
     pub database_url: Option<String>,
 }
 
@@ -51,8 +52,8 @@ pub struct StoreArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long, env = "ATLAS_BIND")]
+    /// Address to listen on (default 127.0.0.1:8080; env ATLAS_BIND).
+    #[arg(long)]
     pub bind: Option<String>,
 }
 
