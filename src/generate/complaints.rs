@@ -177,7 +177,10 @@ pub fn generate<R: Rng>(
     let weights: Vec<f64> = estates
         .estates
         .iter()
-        .map(|e| f64::from(e.compound.households.max(1)) * lognormal.sample(rng) * e.hot)
+        .map(|e| {
+            let luck = lognormal.sample(rng);
+            f64::from(e.compound.households.max(1)) * if e.named { 1.0 } else { luck } * e.hot
+        })
         .collect();
     let pick_estate = WeightedIndex::new(&weights)?;
     let month_pick: Vec<WeightedIndex<f64>> = districts

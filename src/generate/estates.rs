@@ -3,7 +3,7 @@
 //! street without overlapping one another.
 
 use super::city::{DistrictCtx, StreetCtx, DISTRICT_COMPOUNDS};
-use super::names::{self, NameBook};
+use super::names::NameBook;
 use crate::model::{Building, Category, Compound, Unit};
 use geo::{BoundingRect, Contains, Intersects};
 use geo_types::{coord, Coord, LineString, MultiPolygon, Point, Polygon};
@@ -225,6 +225,8 @@ pub struct Estate {
     pub buildings: std::ops::Range<usize>,
     pub hot: f64,
     pub boosts: Vec<(Category, f64)>,
+    /// One of the named compounds of DOMAIN.md (its story is set, not drawn).
+    pub named: bool,
 }
 
 /// Per-unit facts for room numbers ("301"): floors and households a floor.
@@ -604,7 +606,12 @@ pub fn generate<R: Rng>(
     n_companies: usize,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Estates> {
-    let mut book = NameBook::new(NAMED.iter().map(|n| n.name.to_string()));
+    let mut book = NameBook::new(
+        NAMED
+            .iter()
+            .flat_map(|n| std::iter::once(n.name).chain(n.aliases.iter().copied()))
+            .map(str::to_string),
+    );
     let mut drafts: Vec<Draft> = Vec::new();
     for n in NAMED {
         let street_idx = streets
@@ -642,7 +649,7 @@ pub fn generate<R: Rng>(
         for (k, &si) in idx.iter().enumerate() {
             for _ in 0..per_street[k] {
                 let name = book.compound(rng);
-                let aliases = names::aliases(rng, &name);
+                let aliases = book.aliases(rng, &name);
                 let old_city = matches!(d.district.code.as_str(), "370202" | "370203");
                 let year = if old_city {
                     rng.gen_range(1982..=2016)
@@ -814,6 +821,7 @@ pub fn generate<R: Rng>(
             buildings: b_start..out.buildings.len(),
             hot: draft.hot,
             boosts: draft.boosts,
+            named: draft.fixed,
         });
     }
     out.unit_start.push(out.units.len());

@@ -80,18 +80,27 @@ impl NameBook {
     }
 }
 
-/// Other names callers use: the prefix with "小区", or the name without its phase.
-pub fn aliases<R: Rng>(rng: &mut R, name: &str) -> Vec<String> {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = Vec::new();
-    if chars.len() >= 4 && rng.gen_bool(0.45) {
-        let prefix: String = chars[..2].iter().collect();
-        let alias = format!("{prefix}小区");
-        if alias != name {
-            out.push(alias);
+impl NameBook {
+    /// Other names callers use: the prefix with "小区" or "花园", when no other compound has
+    /// that name or alias already (a shared alias would be a name no one could place).
+    pub fn aliases<R: Rng>(&mut self, rng: &mut R, name: &str) -> Vec<String> {
+        let chars: Vec<char> = name.chars().collect();
+        let mut out = Vec::new();
+        if chars.len() >= 4 && rng.gen_bool(0.45) {
+            let prefix: String = chars[..2].iter().collect();
+            for alias in [
+                format!("{prefix}小区"),
+                format!("{prefix}花园"),
+                format!("{prefix}家园"),
+            ] {
+                if alias != name && self.used.insert(alias.clone()) {
+                    out.push(alias);
+                    break;
+                }
+            }
         }
+        out
     }
-    out
 }
 
 /// A caller's fake name.

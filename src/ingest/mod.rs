@@ -118,3 +118,5 @@ pub fn read_paths(
     }
     Ok(all)
 }
+pub mod complaints;
+pub mod geocode;

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod category;
+mod month;
 pub use category::Category;
+pub use month::{Month, Quarter};
 
 /// A district-level area (区 / 县级市), identified by its 6-digit administrative code.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +86,55 @@ pub struct Complaint {
     pub lat: Option<f64>,
     pub status: String,
     pub satisfaction: Option<String>,
+    /// Where the geocoder placed it.
+    pub place: Placement,
+}
+
+/// How a complaint was placed on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMethod {
+    /// Its coordinates fall inside the compound.
+    Gps,
+    /// Its address names the compound exactly (name or alias).
+    Text,
+    /// Its address names the compound with a slip (typo, dropped character).
+    Fuzzy,
+    /// Not placed; `Placement::reason` says why.
+    #[default]
+    Unmatched,
+}
+
+impl MatchMethod {
+    pub fn code(self) -> &'static str {
+        match self {
+            MatchMethod::Gps => "gps",
+            MatchMethod::Text => "text",
+            MatchMethod::Fuzzy => "fuzzy",
+            MatchMethod::Unmatched => "unmatched",
+        }
+    }
+    pub fn parse(s: &str) -> Option<MatchMethod> {
+        [
+            MatchMethod::Gps,
+            MatchMethod::Text,
+            MatchMethod::Fuzzy,
+            MatchMethod::Unmatched,
+        ]
+        .into_iter()
+        .find(|m| m.code() == s)
+    }
+}
+
+/// A complaint's place: compound, building and unit as far as they could be told.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Placement {
+    pub compound_id: Option<i64>,
+    pub building_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    pub method: MatchMethod,
+    /// Why it is unmatched, or what could not be told (a building number not in the compound).
+    pub note: Option<String>,
 }
 
 /// Personal data of a complainant: stored, never served.
