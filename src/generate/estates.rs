@@ -534,8 +534,9 @@ fn ring(points: &[Coord<f64>], theta: f64, at: Coord<f64>) -> Polygon<f64> {
     )
 }
 
+/// A street's boundary segments, to tell exactly whether an outline stays inside.
 struct StreetIndex {
-    vertices: RTree<[f64; 2]>,
+    edges: RTree<geo_types::Line<f64>>,
 }
 
 /// Everything placed so far, to keep compounds apart.
@@ -553,25 +554,8 @@ fn try_place(
     occ: &Occupied,
 ) -> Option<Polygon<f64>> {
     let outline = ring(&lay.outline, theta, at);
-    // All corners inside the street, and no street boundary vertex inside the outline.
-    if !outline
-        .exterior()
-        .0
-        .iter()
-        .all(|c| street.geom_m.contains(&Point(*c)))
-    {
-        return None;
-    }
-    let bb = outline.bounding_rect()?;
-    let env = AABB::from_corners([bb.min().x, bb.min().y], [bb.max().x, bb.max().y]);
-    if sidx
-        .vertices
-        .locate_in_envelope(&env)
-        .any(|v| outline.contains(&Point::new(v[0], v[1])))
-    {
-        return None;
-    }
-    // At least 7 m of road to every neighbour.
+    // The outline with a road around it (7 m): it must stay clear of neighbours and of the
+    // street boundary, so that rounding coordinates never pushes a corner across.
     let road = 7.0;
     let (hx, hy) = (lay.half.0 + road, lay.half.1 + road);
     let claim = ring(
@@ -585,6 +569,22 @@ fn try_place(
         theta,
         at,
     );
+    // Inside the street: a corner inside, and no edge crossing the street boundary.
+    if !street.geom_m.contains(&Point(claim.exterior().0[0])) {
+        return None;
+    }
+    let bb = claim.bounding_rect()?;
+    let line_env = AABB::from_corners(
+        Point::new(bb.min().x, bb.min().y),
+        Point::new(bb.max().x, bb.max().y),
+    );
+    if sidx
+        .edges
+        .locate_in_envelope_intersecting(&line_env)
+        .any(|e| claim.exterior().lines().any(|l| l.intersects(e)))
+    {
+        return None;
+    }
     let cb = claim.bounding_rect()?;
     let cenv = AABB::from_corners([cb.min().x, cb.min().y], [cb.max().x, cb.max().y]);
     if occ
@@ -683,17 +683,14 @@ pub fn generate<R: Rng>(
     let street_idx: Vec<StreetIndex> = streets
         .iter()
         .map(|s| StreetIndex {
-            vertices: RTree::bulk_load(
+            edges: RTree::bulk_load(
                 s.geom_m
                     .0
                     .iter()
                     .flat_map(|p| {
-                        p.exterior()
-                            .0
-                            .iter()
-                            .chain(p.interiors().iter().flat_map(|r| r.0.iter()))
-                            .map(|c| [c.x, c.y])
-                            .collect::<Vec<_>>()
+                        std::iter::once(p.exterior())
+                            .chain(p.interiors().iter())
+                            .flat_map(|r| r.lines())
                     })
                     .collect(),
             ),
