@@ -35,6 +35,17 @@ pub enum Command {
     Import(ImportArgs),
     /// Apply the PostGIS schema migrations.
     Migrate(StoreArgs),
+    /// Recompute complaint statistics and red/yellow/blue grades; print a quarter's grades.
+    Grade(GradeArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GradeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The quarter to print, as YYYYQn (default: the latest graded quarter).
+    #[arg(long)]
+    pub period: Option<String>,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -89,6 +100,9 @@ pub struct ImportArgs {
     /// EPSG code to assume for FlatGeobuf files without a CRS (4326 or 4490).
     #[arg(long)]
     pub crs: Option<i32>,
+    /// Text encoding of hotline exports (default: detected, UTF-8 or GBK).
+    #[arg(long, value_enum)]
+    pub encoding: Option<crate::ingest::complaints::TextEncoding>,
 }
 
 fn parse_layer(s: &str) -> Result<crate::model::Layer, String> {
@@ -115,6 +129,54 @@ pub struct FileConfig {
     pub postgis: PostgisFile,
     #[serde(default)]
     pub demo: DemoFile,
+    /// The grading rule (see analytics::grade); every field optional.
+    #[serde(default)]
+    pub grading: Option<crate::analytics::Rule>,
+    #[serde(default)]
+    pub auth: AuthFile,
+    #[serde(default)]
+    pub privacy: PrivacyFile,
+}
+
+/// Bearer tokens and their roles.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    #[serde(default)]
+    pub tokens: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub token: String,
+    /// `planner` or `admin`.
+    pub role: Role,
+    /// Who holds it (recorded as the author of grade overrides).
+    pub name: String,
+}
+
+/// What a caller may do: public (no token), planner (detail, exports, routes), admin (imports,
+/// grade overrides). Each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Public,
+    Planner,
+    Admin,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyFile {
+    /// Building- and unit-level counts below this are suppressed in public outputs (default 3).
+    pub min_count: u64,
+}
+
+impl Default for PrivacyFile {
+    fn default() -> Self {
+        PrivacyFile { min_count: 3 }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,30 +233,47 @@ pub struct Settings {
     pub pool: crate::store::postgis::PoolSettings,
     pub demo_scale: f64,
     pub demo_seed: u64,
+    pub rule: crate::analytics::Rule,
+    pub tokens: Vec<TokenEntry>,
+    pub min_count: u64,
 }
 
 impl Settings {
+    /// Resolves flags > environment > file > defaults, reading the environment itself.
     pub fn resolve(args: &StoreArgs, bind: Option<&str>, file: &FileConfig) -> Settings {
-        let url = args
-            .database_url
-            .clone()
-            .or_else(|| file.database_url.clone())
-            .filter(|u| !u.is_empty());
-        let data = args
-            .data
-            .clone()
-            .or_else(|| file.data.clone())
-            .unwrap_or_else(|| PathBuf::from("data"));
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Settings::resolve_with(args, bind, file, env)
+    }
+
+    /// [`Settings::resolve`] with the environment given (for tests).
+    pub fn resolve_with(
+        args: &StoreArgs,
+        bind: Option<&str>,
+        file: &FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Settings {
+        // The store: a flag of either kind beats the environment, which beats the file.
+        let store = if let Some(u) = &args.database_url {
+            StoreChoice::Postgis(u.clone())
+        } else if let Some(d) = &args.data {
+            StoreChoice::Embedded(d.clone())
+        } else if let Some(u) = env("DATABASE_URL") {
+            StoreChoice::Postgis(u)
+        } else if let Some(d) = env("ATLAS_DATA") {
+            StoreChoice::Embedded(PathBuf::from(d))
+        } else if let Some(u) = file.database_url.clone().filter(|u| !u.is_empty()) {
+            StoreChoice::Postgis(u)
+        } else {
+            StoreChoice::Embedded(file.data.clone().unwrap_or_else(|| PathBuf::from("data")))
+        };
         let defaults = crate::store::postgis::PoolSettings::default();
         Settings {
             bind: bind
                 .map(str::to_string)
+                .or_else(|| env("ATLAS_BIND"))
                 .or_else(|| file.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
-            store: match url {
-                Some(u) => StoreChoice::Postgis(u),
-                None => StoreChoice::Embedded(data),
-            },
+            store,
             pool: crate::store::postgis::PoolSettings {
                 max_connections: file
                     .postgis
@@ -211,6 +290,26 @@ impl Settings {
             },
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
+            rule: file.grading.clone().unwrap_or_default(),
+            tokens: {
+                let mut t = file.auth.tokens.clone();
+                if let Some(token) = env("ATLAS_ADMIN_TOKEN") {
+                    t.push(TokenEntry {
+                        token,
+                        role: Role::Admin,
+                        name: "admin".into(),
+                    });
+                }
+                if let Some(token) = env("ATLAS_PLANNER_TOKEN") {
+                    t.push(TokenEntry {
+                        token,
+                        role: Role::Planner,
+                        name: "planner".into(),
+                    });
+                }
+                t
+            },
+            min_count: file.privacy.min_count,
         }
     }
 }
@@ -220,25 +319,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flags_beat_the_file() {
+    fn flags_beat_the_environment_which_beats_the_file() {
         let file: FileConfig = toml::from_str(
-            "bind = \"0.0.0.0:9\"\ndata = \"/srv/a\"\n[postgis]\nmax_connections = 4",
+            "bind = \"0.0.0.0:9\"\ndata = \"/srv/a\"\ndatabase_url = \"postgres://file\"\n[postgis]\nmax_connections = 4",
         )
         .unwrap();
-        let s = Settings::resolve(
-            &StoreArgs {
-                data: Some("/x".into()),
-                database_url: None,
-            },
-            None,
-            &file,
+        let no_env = |_: &str| None;
+        let pg_env = |k: &str| (k == "DATABASE_URL").then(|| "postgres://env".to_string());
+        let data_flag = StoreArgs {
+            data: Some("/x".into()),
+            database_url: None,
+        };
+        let s = Settings::resolve_with(&data_flag, None, &file, pg_env);
+        assert_eq!(
+            s.store,
+            StoreChoice::Embedded("/x".into()),
+            "--data beats DATABASE_URL"
         );
-        assert_eq!(s.store, StoreChoice::Embedded("/x".into()));
         assert_eq!(s.bind, "0.0.0.0:9");
         assert_eq!(s.pool.max_connections, 4);
-        let s = Settings::resolve(&StoreArgs::default(), Some("127.0.0.1:1"), &file);
+        let s = Settings::resolve_with(&StoreArgs::default(), None, &file, pg_env);
+        assert_eq!(
+            s.store,
+            StoreChoice::Postgis("postgres://env".into()),
+            "env beats the file"
+        );
+        let s = Settings::resolve_with(&StoreArgs::default(), Some("127.0.0.1:1"), &file, no_env);
         assert_eq!(s.bind, "127.0.0.1:1");
-        assert_eq!(s.store, StoreChoice::Embedded("/srv/a".into()));
+        assert_eq!(s.store, StoreChoice::Postgis("postgres://file".into()));
+        let s = Settings::resolve_with(&StoreArgs::default(), None, &FileConfig::default(), no_env);
+        assert_eq!(s.store, StoreChoice::Embedded("data".into()));
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        let admin = |k: &str| (k == "ATLAS_ADMIN_TOKEN").then(|| "s3cret".to_string());
+        let s = Settings::resolve_with(&StoreArgs::default(), None, &FileConfig::default(), admin);
+        assert_eq!(s.tokens.len(), 1);
+        assert_eq!(s.tokens[0].role, Role::Admin);
     }
 
     #[test]

@@ -15,6 +15,12 @@ pub enum Error {
     BadRequest(String),
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -4,6 +4,7 @@
 //! [`model`] holds the plain types, [`io`] the file formats, [`generate`] the demo city.
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 pub mod config;
 pub mod error;
 pub mod generate;

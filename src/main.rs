@@ -2,9 +2,12 @@
 
 use anyhow::Context;
 use clap::Parser;
+use compound_atlas::analytics::{service::ComplaintReport, Atlas};
 use compound_atlas::config::{Cli, Command, FileConfig, ServeArgs, Settings, StoreChoice};
 use compound_atlas::{generate, ingest, io::manifest::Manifest, open_store, AppState};
 use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -66,21 +69,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 reorient: args.reorient,
                 assume_crs: args.crs,
             };
-            let paths = args.paths.clone();
+            // Hotline exports go through the geocoder; everything else is geography.
+            let (exports, geodata): (Vec<_>, Vec<_>) = args
+                .paths
+                .iter()
+                .cloned()
+                .partition(|p| p.is_file() && ingest::complaints::looks_like_export(p));
             let started = std::time::Instant::now();
-            let data =
-                tokio::task::spawn_blocking(move || ingest::read_paths(&paths, &opts, progress))
-                    .await??;
+            let data = if geodata.is_empty() {
+                None
+            } else {
+                Some(
+                    tokio::task::spawn_blocking(move || {
+                        ingest::read_paths(&geodata, &opts, progress)
+                    })
+                    .await??,
+                )
+            };
             let store = open_store(&settings).await?;
-            let report = store.import(data).await?;
+            if let Some(data) = data {
+                let report = store.import(data).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "store": store.kind(),
+                        "read": report.read,
+                        "changed": report.changed,
+                        "seconds": started.elapsed().as_secs_f64(),
+                    })
+                );
+            }
+            let atlas = Atlas::new(store, settings.rule.clone());
+            for path in exports {
+                let report = import_export(&atlas, &path, args.encoding, progress).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            Ok(())
+        }
+        Command::Grade(args) => {
+            let settings = Settings::resolve(&args.store, None, &file);
+            let store = open_store(&settings).await?;
+            let atlas = Atlas::new(store, settings.rule.clone());
+            let book = atlas.grades().await?;
+            atlas.store.save_grades(&book).await?;
+            let period =
+                compound_atlas::analytics::grade::parse_period(args.period.as_deref(), &book)
+                    .map_err(anyhow::Error::msg)?;
+            let data = atlas.store.geography().await?;
+            let mut districts = Vec::new();
+            for d in &data.districts {
+                let (red, yellow, blue) = book.counts(period, Some(&d.code));
+                let mut reds: Vec<_> = book
+                    .records
+                    .values()
+                    .filter(|r| r.period == period && r.district == d.code && r.grade == compound_atlas::analytics::Grade::Red)
+                    .map(|r| {
+                        let name = data.compounds.iter().find(|c| c.id == r.compound_id).map_or("", |c| c.name.as_str());
+                        serde_json::json!({ "id": r.compound_id, "name": name, "rate": r.rate, "rank": r.rank, "held": r.held })
+                    })
+                    .collect();
+                reds.sort_by_key(|v| v["rank"].as_u64());
+                districts.push(serde_json::json!({
+                    "code": d.code, "name": d.name, "red": red, "yellow": yellow, "blue": blue, "red_compounds": reds,
+                }));
+            }
             println!(
                 "{}",
-                serde_json::json!({
-                    "store": store.kind(),
-                    "read": report.read,
-                    "changed": report.changed,
-                    "seconds": started.elapsed().as_secs_f64(),
-                })
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "period": period.to_string(),
+                    "periods_graded": book.periods.len(),
+                    "rule": atlas.rule,
+                    "districts": districts,
+                }))?
             );
             Ok(())
         }
@@ -94,6 +154,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn spinner(show: bool, msg: String) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let s = indicatif::ProgressBar::new_spinner();
+    s.set_message(msg);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
+}
+
+/// Reads, places and stores one hotline export, and says how it went on stderr.
+async fn import_export(
+    atlas: &Atlas,
+    path: &Path,
+    encoding: Option<ingest::complaints::TextEncoding>,
+    progress: bool,
+) -> anyhow::Result<ComplaintReport> {
+    let s = spinner(progress, format!("reading {}", path.display()));
+    let p = path.to_path_buf();
+    let parsed =
+        tokio::task::spawn_blocking(move || ingest::complaints::read_file(&p, encoding)).await??;
+    s.set_message(format!(
+        "placing and storing {} complaints",
+        parsed.rows.len()
+    ));
+    let report = atlas
+        .import_complaints(parsed, &path.display().to_string())
+        .await?;
+    s.finish_and_clear();
+    eprintln!(
+        "{}: {} rows, {} loaded, {} unchanged, {} rejected, {} unmatched ({:.1} s)",
+        path.display(),
+        report.rows,
+        report.loaded,
+        report.unchanged,
+        report.rejected.len(),
+        report.unmatched,
+        report.seconds
+    );
+    for r in report.rejected.iter().take(20) {
+        eprintln!("  line {}: field `{}`: {}", r.line, r.field, r.reason);
+    }
+    if report.rejected.len() > 20 {
+        eprintln!(
+            "  … and {} more (see the JSON report)",
+            report.rejected.len() - 20
+        );
+    }
+    Ok(report)
 }
 
 async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
@@ -129,6 +240,23 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "store ready"
     );
+    let atlas = Arc::new(Atlas::new(Arc::clone(&store), settings.rule.clone()));
+    // A generated data directory whose complaints are not loaded yet: load its hotline export.
+    if let StoreChoice::Embedded(dir) = &settings.store {
+        let export = Manifest::read(dir)
+            .ok()
+            .and_then(|m| m.complaints_csv)
+            .map(|f| dir.join(f));
+        if let Some(export) = export.filter(|p| p.exists()) {
+            if store.counts().await?.complaints == 0 {
+                eprintln!(
+                    "loading the demo city's hotline export {}…",
+                    export.display()
+                );
+                import_export(&atlas, &export, None, progress).await?;
+            }
+        }
+    }
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -137,7 +265,7 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         "compound-atlas serving http://{addr}/ ({} store)",
         store.kind()
     );
-    let app = compound_atlas::app(AppState { store });
+    let app = compound_atlas::app(AppState::new(atlas, &settings));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -172,7 +172,7 @@ async fn health_reports_counts_from_either_store() {
     let stores: [Arc<dyn Store>; 2] = [Arc::new(EmbeddedStore::open(&dir).unwrap()), Arc::new(pg)];
     for store in stores {
         let kind = store.kind();
-        let app = compound_atlas::app(compound_atlas::AppState { store });
+        let app = compound_atlas::app(compound_atlas::AppState::for_store(store));
         let resp = app
             .oneshot(
                 axum::http::Request::get("/health")
@@ -218,9 +218,7 @@ async fn health_answers_503_when_postgis_is_unreachable() {
     let mut pool = settings.pool.clone();
     pool.acquire_timeout = std::time::Duration::from_millis(500);
     let store = PostgisStore::connect_lazy(url, &pool).unwrap();
-    let app = compound_atlas::app(compound_atlas::AppState {
-        store: Arc::new(store),
-    });
+    let app = compound_atlas::app(compound_atlas::AppState::for_store(Arc::new(store)));
     let resp = app
         .oneshot(
             axum::http::Request::get("/health")

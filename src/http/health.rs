@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    match state.store.counts().await {
+    match state.atlas.store.counts().await {
         Ok(counts) => Json(serde_json::json!({
             "status": "ok",
-            "store": state.store.kind(),
+            "store": state.atlas.store.kind(),
             "counts": counts,
         }))
         .into_response(),
@@ -19,7 +19,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(serde_json::json!({
                     "status": "unavailable",
-                    "store": state.store.kind(),
+                    "store": state.atlas.store.kind(),
                     "error": { "code": "store_unavailable", "message": e.to_string() },
                 })),
             )

@@ -1,24 +1,68 @@
 //! The HTTP surface: one file per surface, one error mapping for all.
 
+mod api;
+mod auth;
 mod health;
 
+use crate::analytics::Atlas;
+use crate::config::{Settings, TokenEntry};
 use crate::error::Error;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{routing::get, Json, Router};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use std::sync::Arc;
+
+pub use auth::Caller;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub atlas: Arc<Atlas>,
+    pub tokens: Arc<Vec<TokenEntry>>,
+    /// Building- and unit-level counts below this are suppressed for public callers.
+    pub min_count: u64,
 }
+
+impl AppState {
+    pub fn new(atlas: Arc<Atlas>, settings: &Settings) -> AppState {
+        AppState {
+            atlas,
+            tokens: Arc::new(settings.tokens.clone()),
+            min_count: settings.min_count,
+        }
+    }
+
+    /// A store served with the default rule, no tokens and the default privacy minimum.
+    pub fn for_store(store: Arc<dyn crate::store::Store>) -> AppState {
+        AppState {
+            atlas: Arc::new(Atlas::new(store, crate::analytics::Rule::default())),
+            tokens: Arc::new(Vec::new()),
+            min_count: crate::config::PrivacyFile::default().min_count,
+        }
+    }
+}
+
+/// Hotline exports can be large: this much body is accepted on the import route.
+const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
 /// The router, built apart from `main` so tests drive it without a port.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .route(
+            "/api/complaints",
+            post(api::post_complaints)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/api/stats/trend", get(api::trend))
+        .route("/api/grades", get(api::grades))
+        .route("/api/compounds/{id}", get(api::compound))
+        .route(
+            "/api/compounds/{id}/grade",
+            get(api::explain_grade).post(api::override_grade),
+        )
         .fallback(not_found)
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -42,6 +86,12 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
             axum::http::HeaderValue::from_static("5"),
         );
     }
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+    }
     resp
 }
 
@@ -50,6 +100,13 @@ impl IntoResponse for Error {
         match &self {
             Error::BadRequest(m) => error_response(StatusCode::BAD_REQUEST, "bad_request", m),
             Error::NotFound(m) => error_response(StatusCode::NOT_FOUND, "not_found", m),
+            Error::Unauthorized(m) => error_response(StatusCode::UNAUTHORIZED, "unauthorized", m),
+            Error::Forbidden(m) => error_response(StatusCode::FORBIDDEN, "forbidden", m),
+            Error::UnsupportedMedia(m) => error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
+            ),
             Error::Format(e) => error_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_data",

@@ -60,5 +60,12 @@ pub fn read(dir: &Path, manifest: &Manifest) -> Result<Dataset, FormatError> {
             Layer::Units => data.units = super::fgb::read_layer(&path, rules, None)?,
         }
     }
+    // FlatGeobuf stores features in spatial (Hilbert) order; keep records in key order.
+    data.districts.sort_by(|a, b| a.code.cmp(&b.code));
+    data.streets.sort_by(|a, b| a.code.cmp(&b.code));
+    data.companies.sort_by_key(|c| c.id);
+    data.compounds.sort_by_key(|c| c.id);
+    data.buildings.sort_by_key(|b| b.id);
+    data.units.sort_by_key(|u| u.id);
     Ok(data)
 }

@@ -22,6 +22,14 @@ pub struct Manifest {
     pub complaints_csv: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complaints_truth: Option<String>,
+    /// Stored complaints (public part and placement) and, apart, their callers' contacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaints: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<String>,
+    /// Manual grade overrides (the audit trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
     /// How the dataset was generated (seed, scale), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<serde_json::Value>,

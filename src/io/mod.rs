@@ -4,6 +4,7 @@
 //! Every reader validates as it goes and reports problems as [`FormatError`]s naming the file,
 //! the feature and the field, so that an operator can fix the file.
 
+pub mod complaints;
 pub mod csv;
 pub mod dataset;
 pub mod fgb;

@@ -1,33 +1,42 @@
 //! The embedded store: the data directory's FlatGeobuf layers held in memory with R-tree
-//! indexes. Reads take a snapshot (`Arc`) and never wait for a writer; an import builds a new
-//! snapshot, writes its files under a new generation, renames the manifest into place last,
-//! and then swaps the snapshot in.
+//! indexes, and the complaints reduced to monthly statistics. Reads take a snapshot (`Arc`)
+//! and never wait for a writer; every write makes new files under a new generation, renames
+//! the manifest into place last, and then swaps the snapshot in.
 
-use super::{Bbox, ImportReport, Store, StoreError};
+use super::{Bbox, ComplaintImport, ImportReport, Store, StoreError};
+use crate::analytics::{Override, Stats};
 use crate::io::{self, manifest::Manifest, Record};
-use crate::model::{Building, Compound, Counts, Dataset, Layer, Unit};
+use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
 use geo::BoundingRect;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 type BoxTree = RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>;
 
 /// One consistent state of the store.
 struct Snapshot {
-    generation: u64,
-    data: Dataset,
+    manifest: Manifest,
+    data: Arc<Dataset>,
     compound_index: HashMap<i64, usize>,
     compound_tree: BoxTree,
     buildings_by_compound: HashMap<i64, Vec<usize>>,
     units_by_building: HashMap<i64, Vec<usize>>,
+    stats: Arc<Stats>,
+    overrides: Arc<Vec<Override>>,
 }
 
 impl Snapshot {
-    fn build(generation: u64, data: Dataset) -> Snapshot {
+    fn build(
+        manifest: Manifest,
+        data: Arc<Dataset>,
+        stats: Arc<Stats>,
+        overrides: Arc<Vec<Override>>,
+    ) -> Snapshot {
         let compound_index = data
             .compounds
             .iter()
@@ -58,12 +67,14 @@ impl Snapshot {
             units_by_building.entry(u.building_id).or_default().push(i);
         }
         Snapshot {
-            generation,
+            manifest,
             compound_tree: RTree::bulk_load(boxes),
             compound_index,
             buildings_by_compound,
             units_by_building,
             data,
+            stats,
+            overrides,
         }
     }
 }
@@ -72,6 +83,22 @@ pub struct EmbeddedStore {
     dir: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
     writer: tokio::sync::Mutex<()>,
+    version: AtomicU64,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn read_overrides(path: &Path) -> Result<Vec<Override>, StoreError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| corrupt(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        corrupt(format!(
+            "{}: not a valid override list: {e}",
+            path.display()
+        ))
+    })
 }
 
 impl EmbeddedStore {
@@ -79,20 +106,57 @@ impl EmbeddedStore {
     /// file; an empty directory is an empty store (a manifest is written on first import).
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let (generation, data) = if Manifest::exists(dir) {
+        let (manifest, data, stats, overrides) = if Manifest::exists(dir) {
             let m = Manifest::read(dir).map_err(StoreError::Corrupt)?;
-            let data =
-                io::dataset::read(dir, &m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let (data, facts) = std::thread::scope(|scope| {
+                let facts = scope.spawn(|| -> Result<Vec<crate::analytics::Fact>, StoreError> {
+                    let mut facts = Vec::new();
+                    if let Some(f) = &m.complaints {
+                        io::complaints::read_complaints(&dir.join(f), |c| {
+                            facts.push(io::complaints::fact(&c))
+                        })
+                        .map_err(corrupt)?;
+                    }
+                    Ok(facts)
+                });
+                let data = io::dataset::read(dir, &m).map_err(corrupt);
+                (
+                    data,
+                    facts
+                        .join()
+                        .unwrap_or_else(|_| Err(corrupt("complaint reader panicked"))),
+                )
+            });
+            let data = data?;
             data.check_references()
                 .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
-            (m.generation, data)
+            let overrides = match &m.overrides {
+                Some(f) => read_overrides(&dir.join(f))?,
+                None => Vec::new(),
+            };
+            let stats = Stats::from_facts(&facts?);
+            (m, data, stats, overrides)
         } else {
-            (0, Dataset::default())
+            (
+                Manifest {
+                    format: 1,
+                    ..Manifest::default()
+                },
+                Dataset::default(),
+                Stats::default(),
+                Vec::new(),
+            )
         };
         Ok(EmbeddedStore {
             dir: dir.to_path_buf(),
-            snapshot: RwLock::new(Arc::new(Snapshot::build(generation, data))),
+            snapshot: RwLock::new(Arc::new(Snapshot::build(
+                manifest,
+                Arc::new(data),
+                Arc::new(stats),
+                Arc::new(overrides),
+            ))),
             writer: tokio::sync::Mutex::new(()),
+            version: AtomicU64::new(1),
         })
     }
 
@@ -105,6 +169,32 @@ impl EmbeddedStore {
             Ok(g) => Arc::clone(&g),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Makes `next` current: the manifest is renamed into place (the commit point), files of
+    /// the old generation that the new manifest no longer names are removed, the snapshot swapped.
+    fn commit(&self, old: &Manifest, next: Snapshot) -> Result<(), StoreError> {
+        next.manifest.write(&self.dir)?;
+        let names = |m: &Manifest| -> Vec<String> {
+            m.layers
+                .values()
+                .cloned()
+                .chain(m.complaints.clone())
+                .chain(m.contacts.clone())
+                .chain(m.overrides.clone())
+                .collect()
+        };
+        let keep = names(&next.manifest);
+        for f in names(old).into_iter().filter(|f| !keep.contains(f)) {
+            let _ = std::fs::remove_file(self.dir.join(f));
+        }
+        let next = Arc::new(next);
+        match self.snapshot.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        self.version.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -138,10 +228,25 @@ fn merge<T: PartialEq>(
     (n, changed)
 }
 
+fn same_content(a: &Complaint, b: &Complaint) -> bool {
+    a.received_at == b.received_at
+        && a.category == b.category
+        && a.channel == b.channel
+        && a.address == b.address
+        && a.lon == b.lon
+        && a.lat == b.lat
+        && a.status == b.status
+        && a.satisfaction == b.satisfaction
+}
+
 #[async_trait]
 impl Store for EmbeddedStore {
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -155,14 +260,14 @@ impl Store for EmbeddedStore {
             buildings: d.buildings.len() as i64,
             units: d.units.len() as i64,
             households: d.compounds.iter().map(|c| i64::from(c.households)).sum(),
-            complaints: 0,
+            complaints: s.stats.total as i64,
         })
     }
 
     async fn import(&self, incoming: Dataset) -> Result<ImportReport, StoreError> {
         let _guard = self.writer.lock().await;
         let current = self.snap();
-        let mut data = current.data.clone();
+        let mut data = (*current.data).clone();
         let mut report = ImportReport::default();
         let mut put = |layer: Layer, (read, changed): (usize, usize)| {
             if read > 0 {
@@ -200,40 +305,27 @@ impl Store for EmbeddedStore {
         if report.changed.values().all(|n| *n == 0) {
             return Ok(report);
         }
-
         let dir = self.dir.clone();
-        let generation = current.generation + 1;
-        let (data, old) = tokio::task::spawn_blocking(
-            move || -> Result<(Dataset, Option<Manifest>), StoreError> {
-                let old = Manifest::read(&dir).ok();
-                let mut m = io::dataset::write(&dir, &data, generation.max(2))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if let Some(o) = &old {
-                    m.complaints_csv.clone_from(&o.complaints_csv);
-                    m.complaints_truth.clone_from(&o.complaints_truth);
-                    m.generator.clone_from(&o.generator);
-                }
-                m.write(&dir)?;
-                Ok((data, old))
-            },
-        )
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-        // The new manifest is in place: the old generation's files are garbage now.
-        if let (Some(old), Ok(new)) = (old, Manifest::read(&self.dir)) {
-            for f in old
-                .layers
-                .values()
-                .filter(|f| !new.layers.values().any(|x| x == *f))
-            {
-                let _ = std::fs::remove_file(self.dir.join(f));
-            }
-        }
-        let snap = Arc::new(Snapshot::build(generation.max(2), data));
-        match self.snapshot.write() {
-            Ok(mut g) => *g = snap,
-            Err(poisoned) => *poisoned.into_inner() = snap,
-        }
+        let generation = current.manifest.generation.max(1) + 1;
+        let old = current.manifest.clone();
+        let (data, manifest) =
+            tokio::task::spawn_blocking(move || -> Result<(Dataset, Manifest), StoreError> {
+                let written = io::dataset::write(&dir, &data, generation).map_err(corrupt)?;
+                let mut m = old;
+                m.format = 1;
+                m.generation = generation;
+                m.layers = written.layers;
+                Ok((data, m))
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        let next = Snapshot::build(
+            manifest,
+            Arc::new(data),
+            Arc::clone(&current.stats),
+            Arc::clone(&current.overrides),
+        );
+        self.commit(&current.manifest, next)?;
         Ok(report)
     }
 
@@ -280,5 +372,133 @@ impl Store for EmbeddedStore {
             .unwrap_or_default();
         out.sort_by_key(|u| u.id);
         Ok(out)
+    }
+
+    async fn geography(&self) -> Result<Arc<Dataset>, StoreError> {
+        Ok(Arc::clone(&self.snap().data))
+    }
+
+    async fn import_complaints(
+        &self,
+        rows: Vec<(Complaint, ComplaintContact)>,
+    ) -> Result<ComplaintImport, StoreError> {
+        let _guard = self.writer.lock().await;
+        let current = self.snap();
+        let dir = self.dir.clone();
+        let old = current.manifest.clone();
+        type Outcome = (
+            Option<Manifest>,
+            Vec<crate::analytics::Fact>,
+            ComplaintImport,
+        );
+        let (manifest, facts, report) =
+            tokio::task::spawn_blocking(move || -> Result<Outcome, StoreError> {
+                // What is stored already: by ticket, to tell repeats from conflicts.
+                let mut stored: HashMap<String, Complaint> = HashMap::new();
+                let mut facts = Vec::new();
+                if let Some(f) = &old.complaints {
+                    io::complaints::read_complaints(&dir.join(f), |c| {
+                        facts.push(io::complaints::fact(&c));
+                        stored.insert(c.ticket_id.clone(), c);
+                    })
+                    .map_err(corrupt)?;
+                }
+                let mut report = ComplaintImport::default();
+                let mut new_rows = Vec::new();
+                let mut new_contacts = Vec::new();
+                for (c, contact) in rows {
+                    match stored.get(&c.ticket_id) {
+                        Some(s) if same_content(s, &c) => report.unchanged += 1,
+                        Some(_) => report.conflicts.push(c.ticket_id.clone()),
+                        None => {
+                            facts.push(io::complaints::fact(&c));
+                            new_rows.push(c);
+                            new_contacts.push(contact);
+                        }
+                    }
+                }
+                report.new = new_rows.len();
+                if new_rows.is_empty() {
+                    return Ok((None, Vec::new(), report));
+                }
+                let generation = old.generation.max(1) + 1;
+                let cfile = format!("complaints.{generation}.csv");
+                let pfile = format!("contacts.{generation}.csv");
+                io::complaints::write_complaints(
+                    &dir.join(&cfile),
+                    old.complaints.as_ref().map(|f| dir.join(f)).as_deref(),
+                    &new_rows,
+                )
+                .map_err(corrupt)?;
+                io::complaints::write_contacts(
+                    &dir.join(&pfile),
+                    old.contacts.as_ref().map(|f| dir.join(f)).as_deref(),
+                    &new_contacts,
+                )
+                .map_err(corrupt)?;
+                let mut m = old;
+                m.format = 1;
+                m.generation = generation;
+                m.complaints = Some(cfile);
+                m.contacts = Some(pfile);
+                Ok((Some(m), facts, report))
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        let Some(manifest) = manifest else {
+            return Ok(report);
+        };
+        let stats = Arc::new(Stats::from_facts(&facts));
+        let next = Snapshot::build(
+            manifest,
+            Arc::clone(&current.data),
+            stats,
+            Arc::clone(&current.overrides),
+        );
+        self.commit(&current.manifest, next)?;
+        Ok(report)
+    }
+
+    async fn stats(&self) -> Result<Arc<Stats>, StoreError> {
+        Ok(Arc::clone(&self.snap().stats))
+    }
+
+    async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
+        Ok((*self.snap().overrides).clone())
+    }
+
+    async fn add_override(&self, o: Override) -> Result<(), StoreError> {
+        let _guard = self.writer.lock().await;
+        let current = self.snap();
+        if !current.compound_index.contains_key(&o.compound_id) {
+            return Err(StoreError::Rejected(format!(
+                "compound {} does not exist",
+                o.compound_id
+            )));
+        }
+        let mut all = (*current.overrides).clone();
+        all.push(o);
+        let generation = current.manifest.generation.max(1) + 1;
+        let file = format!("overrides.{generation}.json");
+        let tmp = self.dir.join(format!("{file}.tmp"));
+        let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.dir.join(&file))?;
+        let mut m = current.manifest.clone();
+        m.format = 1;
+        m.generation = generation;
+        m.overrides = Some(file);
+        let next = Snapshot::build(
+            m,
+            Arc::clone(&current.data),
+            Arc::clone(&current.stats),
+            Arc::new(all),
+        );
+        self.commit(&current.manifest, next)
     }
 }

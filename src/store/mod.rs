@@ -5,9 +5,11 @@
 pub mod embedded;
 pub mod postgis;
 
-use crate::model::{Building, Compound, Counts, Dataset, Layer, Unit};
+use crate::analytics::{Override, Stats};
+use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Errors a store reports, each saying what an operator needs to act.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,17 @@ pub struct ImportReport {
     pub changed: BTreeMap<Layer, usize>,
 }
 
+/// What a complaint import did in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ComplaintImport {
+    /// Complaints stored for the first time.
+    pub new: usize,
+    /// Complaints already stored with the same content (importing a file twice changes nothing).
+    pub unchanged: usize,
+    /// Tickets already stored with different content: rejected, the stored one kept.
+    pub conflicts: Vec<String>,
+}
+
 /// A bounding box in longitude/latitude: west, south, east, north.
 pub type Bbox = [f64; 4];
 
@@ -59,4 +72,27 @@ pub trait Store: Send + Sync {
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError>;
     /// The units of a building, by id.
     async fn units_of(&self, building_id: i64) -> Result<Vec<Unit>, StoreError>;
+
+    /// Everything geographic (for the geocoder's gazetteer and aggregates).
+    async fn geography(&self) -> Result<Arc<Dataset>, StoreError>;
+    /// Stores placed complaints, apart from their callers' contacts; all or nothing. A ticket
+    /// already stored with the same content is left alone, one with other content is refused.
+    /// The monthly statistics are refreshed for the compounds the import touches.
+    async fn import_complaints(
+        &self,
+        rows: Vec<(Complaint, ComplaintContact)>,
+    ) -> Result<ComplaintImport, StoreError>;
+    /// The monthly complaint statistics.
+    async fn stats(&self) -> Result<Arc<Stats>, StoreError>;
+    /// Every grade override ever made (the audit trail), oldest first.
+    async fn overrides(&self) -> Result<Vec<Override>, StoreError>;
+    /// Records a grade override.
+    async fn add_override(&self, o: Override) -> Result<(), StoreError>;
+    /// Increases with every change this process makes to the store (caches key on it).
+    fn version(&self) -> u64;
+    /// Persists computed grades where SQL clients read them (PostGIS); the embedded store
+    /// computes them on demand.
+    async fn save_grades(&self, _book: &crate::analytics::GradeBook) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -1,9 +1,14 @@
 //! The PostGIS store: a sqlx pool with timeouts, migrations from `sql/migrations`, imports by
 //! COPY into staging tables and one upsert per layer, all in one transaction.
 
+use super::ComplaintImport;
 use super::{Bbox, ImportReport, Store, StoreError};
+use crate::analytics::{Grade, Override, Stats};
 use crate::io::Record;
-use crate::model::{Building, Compound, Counts, Dataset, Layer, Unit};
+use crate::model::{
+    Building, Category, Company, Complaint, ComplaintContact, Compound, Counts, Dataset, District,
+    Layer, Month, Quarter, Street, Unit,
+};
 use async_trait::async_trait;
 use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
@@ -12,6 +17,8 @@ use sqlx::ConnectOptions;
 use sqlx::{Executor, Row};
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connection settings.
@@ -34,6 +41,8 @@ impl Default for PoolSettings {
 
 pub struct PostgisStore {
     pool: PgPool,
+    version: AtomicU64,
+    stats_cache: tokio::sync::Mutex<Option<(u64, Arc<Stats>)>>,
 }
 
 /// Maps a database error to what it means for a client or an operator.
@@ -85,7 +94,11 @@ impl PostgisStore {
                 })
             })
             .connect_lazy_with(options);
-        Ok(PostgisStore { pool })
+        Ok(PostgisStore {
+            pool,
+            version: AtomicU64::new(1),
+            stats_cache: tokio::sync::Mutex::new(None),
+        })
     }
 
     /// Applies the migrations of `sql/migrations` that are not applied yet.
@@ -254,6 +267,79 @@ fn compound_from(row: &sqlx::postgres::PgRow) -> Result<Compound, StoreError> {
         households: row.try_get("households").map_err(map_err)?,
         geom,
     })
+}
+
+/// Runs the statements of a script (separated by `;` at line ends) one by one.
+async fn run_script(conn: &mut PgConnection, script: &str) -> Result<(), StoreError> {
+    for stmt in script.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        conn.execute(stmt).await.map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The transaction of a complaint import: stage by COPY, tell repeats from conflicts, insert
+/// the new ones with their contacts, refresh the statistics of the compounds touched.
+async fn store_complaints(
+    pool: &PgPool,
+    complaints: String,
+    contacts: String,
+) -> Result<ComplaintImport, StoreError> {
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    tx.execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(map_err)?;
+    run_script(
+        &mut tx,
+        include_str!("../../sql/queries/stage_complaints.sql"),
+    )
+    .await?;
+    let mut copy = tx
+        .copy_in_raw("COPY stage_complaints FROM STDIN")
+        .await
+        .map_err(map_err)?;
+    copy.send(complaints.into_bytes()).await.map_err(map_err)?;
+    copy.finish().await.map_err(map_err)?;
+    let mut copy = tx
+        .copy_in_raw("COPY stage_contacts FROM STDIN")
+        .await
+        .map_err(map_err)?;
+    copy.send(contacts.into_bytes()).await.map_err(map_err)?;
+    copy.finish().await.map_err(map_err)?;
+    let mut report = ComplaintImport::default();
+    for r in sqlx::query(include_str!("../../sql/queries/complaint_repeats.sql"))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+    {
+        if r.try_get::<bool, _>("same").map_err(map_err)? {
+            report.unchanged += 1;
+        } else {
+            report
+                .conflicts
+                .push(r.try_get("ticket_id").map_err(map_err)?);
+        }
+    }
+    sqlx::query(
+        "DELETE FROM stage_complaints s USING complaints c WHERE s.ticket_id = c.ticket_id",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    let new: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_complaints")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    report.new = usize::try_from(new).unwrap_or(0);
+    if report.new > 0 {
+        run_script(
+            &mut tx,
+            include_str!("../../sql/queries/insert_complaints.sql"),
+        )
+        .await?;
+        run_script(&mut tx, include_str!("../../sql/queries/refresh_stats.sql")).await?;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(report)
 }
 
 const COMPOUND_COLUMNS: &str =
@@ -449,6 +535,278 @@ impl Store for PostgisStore {
                 })
             })
             .collect()
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    async fn geography(&self) -> Result<Arc<Dataset>, StoreError> {
+        let mp = |row: &sqlx::postgres::PgRow,
+                  what: &str|
+         -> Result<geo_types::MultiPolygon<f64>, StoreError> {
+            match geo_of(row.try_get::<&[u8], _>("wkb").map_err(map_err)?, what)? {
+                geo_types::Geometry::MultiPolygon(m) => Ok(m),
+                geo_types::Geometry::Polygon(p) => Ok(geo_types::MultiPolygon(vec![p])),
+                _ => Err(StoreError::Database(format!("{what}: not polygonal"))),
+            }
+        };
+        let mut d = Dataset::default();
+        for r in sqlx::query(
+            "SELECT code, name, name_en, ST_AsBinary(geom) AS wkb FROM districts ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        {
+            d.districts.push(District {
+                code: r.try_get("code").map_err(map_err)?,
+                name: r.try_get("name").map_err(map_err)?,
+                name_en: r.try_get("name_en").map_err(map_err)?,
+                geom: mp(&r, "district")?,
+            });
+        }
+        for r in sqlx::query("SELECT code, name, district_code, kind, ST_AsBinary(geom) AS wkb FROM streets ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+        {
+            d.streets.push(Street {
+                code: r.try_get("code").map_err(map_err)?,
+                name: r.try_get("name").map_err(map_err)?,
+                district_code: r.try_get("district_code").map_err(map_err)?,
+                kind: r.try_get("kind").map_err(map_err)?,
+                geom: mp(&r, "street")?,
+            });
+        }
+        for r in sqlx::query("SELECT id, name FROM companies ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+        {
+            d.companies.push(Company {
+                id: r.try_get("id").map_err(map_err)?,
+                name: r.try_get("name").map_err(map_err)?,
+            });
+        }
+        for r in sqlx::query(&format!(
+            "SELECT {COMPOUND_COLUMNS} FROM compounds ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        {
+            d.compounds.push(compound_from(&r)?);
+        }
+        for r in sqlx::query("SELECT id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb FROM buildings ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+        {
+            let id: i64 = r.try_get("id").map_err(map_err)?;
+            let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")? {
+                geo_types::Geometry::Polygon(p) => p,
+                _ => return Err(StoreError::Database(format!("building {id}: not a polygon"))),
+            };
+            d.buildings.push(Building {
+                id,
+                compound_id: r.try_get("compound_id").map_err(map_err)?,
+                name: r.try_get("name").map_err(map_err)?,
+                floors: r.try_get("floors").map_err(map_err)?,
+                households: r.try_get("households").map_err(map_err)?,
+                geom,
+            });
+        }
+        for r in sqlx::query("SELECT id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y FROM units ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+        {
+            d.units.push(Unit {
+                id: r.try_get("id").map_err(map_err)?,
+                building_id: r.try_get("building_id").map_err(map_err)?,
+                name: r.try_get("name").map_err(map_err)?,
+                households: r.try_get("households").map_err(map_err)?,
+                geom: geo_types::Point::new(r.try_get("x").map_err(map_err)?, r.try_get("y").map_err(map_err)?),
+            });
+        }
+        Ok(Arc::new(d))
+    }
+
+    async fn import_complaints(
+        &self,
+        rows: Vec<(Complaint, ComplaintContact)>,
+    ) -> Result<ComplaintImport, StoreError> {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "\\N".to_string());
+        let mut complaints = String::with_capacity(rows.len() * 160);
+        let mut contacts = String::with_capacity(rows.len() * 80);
+        for (c, p) in &rows {
+            let fields: [String; 14] = [
+                c.ticket_id.clone(),
+                c.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                c.category.code().to_string(),
+                c.channel.clone(),
+                c.address.clone(),
+                opt(c.lon.map(|v| v.to_string())),
+                opt(c.lat.map(|v| v.to_string())),
+                c.status.clone(),
+                opt(c.satisfaction.clone()),
+                opt(c.place.compound_id.map(|v| v.to_string())),
+                opt(c.place.building_id.map(|v| v.to_string())),
+                opt(c.place.unit_id.map(|v| v.to_string())),
+                c.place.method.code().to_string(),
+                opt(c.place.note.clone()),
+            ];
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    complaints.push('\t');
+                }
+                if f == "\\N" {
+                    complaints.push_str("\\N");
+                } else {
+                    copy_text(&mut complaints, f);
+                }
+            }
+            complaints.push('\n');
+            for (i, f) in [&p.ticket_id, &p.caller_name, &p.caller_phone, &p.content]
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    contacts.push('\t');
+                }
+                copy_text(&mut contacts, f);
+            }
+            contacts.push('\n');
+        }
+        let report = store_complaints(&self.pool, complaints, contacts).await?;
+        if report.new > 0 {
+            self.version.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(report)
+    }
+
+    async fn stats(&self) -> Result<Arc<Stats>, StoreError> {
+        let version = self.version();
+        let mut cache = self.stats_cache.lock().await;
+        if let Some((v, s)) = cache.as_ref() {
+            if *v == version {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let month = |d: chrono::NaiveDate| Month::of(d);
+        let row = sqlx::query(
+            "SELECT min(received_at)::date AS first, max(received_at)::date AS last, count(*) AS total, \
+             count(*) FILTER (WHERE compound_id IS NULL) AS unmatched FROM complaints",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let first: Option<chrono::NaiveDate> = row.try_get("first").map_err(map_err)?;
+        let last: Option<chrono::NaiveDate> = row.try_get("last").map_err(map_err)?;
+        let total: i64 = row.try_get("total").map_err(map_err)?;
+        let unmatched: i64 = row.try_get("unmatched").map_err(map_err)?;
+        let compound: Vec<(i64, chrono::NaiveDate, String, i32)> =
+            sqlx::query_as("SELECT compound_id, month, category, n FROM stats_compound_month")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let building: Vec<(i64, chrono::NaiveDate, i32)> =
+            sqlx::query_as("SELECT building_id, month, n FROM stats_building_month")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let unit: Vec<(i64, chrono::NaiveDate, i32)> =
+            sqlx::query_as("SELECT unit_id, month, n FROM stats_unit_month")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let stats = Arc::new(Stats::from_counts(
+            compound.into_iter().filter_map(|(c, m, cat, n)| {
+                Some((c, month(m), Category::parse(&cat)?, u32::try_from(n).ok()?))
+            }),
+            building
+                .into_iter()
+                .map(|(b, m, n)| (b, month(m), u32::try_from(n).unwrap_or(0))),
+            unit.into_iter()
+                .map(|(u, m, n)| (u, month(m), u32::try_from(n).unwrap_or(0))),
+            first.map(month),
+            last.map(month),
+            u64::try_from(total).unwrap_or(0),
+            u64::try_from(unmatched).unwrap_or(0),
+        ));
+        *cache = Some((version, Arc::clone(&stats)));
+        Ok(stats)
+    }
+
+    async fn save_grades(&self, book: &crate::analytics::GradeBook) -> Result<(), StoreError> {
+        let mut body = String::new();
+        for r in book.records.values() {
+            let _ = writeln!(
+                body,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                r.period,
+                r.compound_id,
+                r.grade.code(),
+                r.computed.code(),
+                r.rate,
+                r.rank,
+                r.of,
+                r.held,
+                r.rule_version
+            );
+        }
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        tx.execute("SET LOCAL statement_timeout = 0")
+            .await
+            .map_err(map_err)?;
+        tx.execute("DELETE FROM grades").await.map_err(map_err)?;
+        let mut copy = tx
+            .copy_in_raw("COPY grades FROM STDIN")
+            .await
+            .map_err(map_err)?;
+        copy.send(body.into_bytes()).await.map_err(map_err)?;
+        copy.finish().await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
+        let rows = sqlx::query("SELECT compound_id, period, grade, reason, author, at FROM grade_overrides ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let period: String = r.try_get("period").map_err(map_err)?;
+                let grade: String = r.try_get("grade").map_err(map_err)?;
+                Ok(Override {
+                    compound_id: r.try_get("compound_id").map_err(map_err)?,
+                    period: Quarter::parse(&period)
+                        .ok_or_else(|| StoreError::Database(format!("bad period {period}")))?,
+                    grade: Grade::parse(&grade)
+                        .ok_or_else(|| StoreError::Database(format!("bad grade {grade}")))?,
+                    reason: r.try_get("reason").map_err(map_err)?,
+                    author: r.try_get("author").map_err(map_err)?,
+                    at: r.try_get("at").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_override(&self, o: Override) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO grade_overrides (compound_id, period, grade, reason, author, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(o.compound_id)
+            .bind(o.period.to_string())
+            .bind(o.grade.code())
+            .bind(&o.reason)
+            .bind(&o.author)
+            .bind(o.at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        self.version.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -1,0 +1,11 @@
+-- Store the staged complaints that are new (repeats were removed from the stage first).
+INSERT INTO complaints (ticket_id, received_at, category, channel, address, lon, lat, status,
+                        satisfaction, compound_id, building_id, unit_id, match_method, unmatched_reason)
+SELECT ticket_id, received_at, category, channel, address, lon, lat, status,
+       satisfaction, compound_id, building_id, unit_id, match_method, unmatched_reason
+FROM stage_complaints;
+INSERT INTO private.complaint_contacts (ticket_id, caller_name, caller_phone, content)
+SELECT ct.ticket_id, ct.caller_name, ct.caller_phone, ct.content
+FROM stage_contacts ct JOIN stage_complaints s USING (ticket_id);
+CREATE TEMP TABLE touched ON COMMIT DROP AS
+SELECT DISTINCT compound_id FROM stage_complaints WHERE compound_id IS NOT NULL;

@@ -1,0 +1,20 @@
+-- Recompute the monthly statistics of the compounds in temp table `touched`.
+DELETE FROM stats_compound_month WHERE compound_id IN (SELECT compound_id FROM touched);
+INSERT INTO stats_compound_month (compound_id, month, category, n)
+SELECT compound_id, date_trunc('month', received_at)::date, category, count(*)
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
+GROUP BY 1, 2, 3;
+
+DELETE FROM stats_building_month
+WHERE building_id IN (SELECT b.id FROM buildings b JOIN touched t USING (compound_id));
+INSERT INTO stats_building_month (building_id, month, n)
+SELECT building_id, date_trunc('month', received_at)::date, count(*)
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched) AND building_id IS NOT NULL
+GROUP BY 1, 2;
+
+DELETE FROM stats_unit_month
+WHERE unit_id IN (SELECT u.id FROM units u JOIN buildings b ON b.id = u.building_id JOIN touched t USING (compound_id));
+INSERT INTO stats_unit_month (unit_id, month, n)
+SELECT unit_id, date_trunc('month', received_at)::date, count(*)
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched) AND unit_id IS NOT NULL
+GROUP BY 1, 2;

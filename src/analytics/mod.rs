@@ -1,0 +1,10 @@
+//! Complaint statistics, density and grades, computed the same way whatever the store: the
+//! stores deliver complaint facts (or their monthly counts), this module does the arithmetic.
+
+pub mod grade;
+pub mod service;
+pub mod stats;
+
+pub use grade::{Grade, GradeBook, GradeRecord, Override, Rule};
+pub use service::Atlas;
+pub use stats::{density, density_class, Fact, Stats, Window};

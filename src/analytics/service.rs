@@ -1,0 +1,357 @@
+//! The analytics service shared by the CLI and the HTTP surface: the geocoder's gazetteer and
+//! the grade book, cached per store version; complaint imports; trends.
+
+use super::grade::{GradeBook, Graded, Rule};
+use super::stats::{Stats, Window};
+use crate::ingest::complaints::{Parsed, Rejected, TextEncoding};
+use crate::ingest::geocode::Gazetteer;
+use crate::model::{Category, Dataset, Month};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// What an import of a hotline export did, as printed by the CLI and returned by the API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ComplaintReport {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<TextEncoding>,
+    /// Data rows read.
+    pub rows: usize,
+    /// New complaints stored.
+    pub loaded: usize,
+    /// Rows already stored with the same content, or repeated within the file.
+    pub unchanged: usize,
+    /// Rows refused, each with its line, field and reason.
+    pub rejected: Vec<Rejected>,
+    /// Stored complaints that could not be placed on a compound.
+    pub unmatched: usize,
+    /// How the stored complaints were placed: gps, text, fuzzy, unmatched.
+    pub by_method: BTreeMap<String, usize>,
+    pub seconds: f64,
+}
+
+/// One month of a trend.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendMonth {
+    pub month: String,
+    pub complaints: u64,
+    /// Change against the same month a year before (None when that month had none or no data).
+    pub yoy: Option<f64>,
+}
+
+/// One half-year of a trend.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendHalf {
+    pub half: String,
+    pub complaints: u64,
+    /// Whether all six months lie within the data.
+    pub complete: bool,
+    pub vs_previous_half: Option<f64>,
+    pub vs_same_half_last_year: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Trend {
+    pub from: String,
+    pub to: String,
+    pub compounds: usize,
+    pub months: Vec<TrendMonth>,
+    pub halves: Vec<TrendHalf>,
+}
+
+/// What a trend is about.
+#[derive(Debug, Clone, Default)]
+pub struct TrendFilter {
+    pub district: Option<String>,
+    pub street: Option<String>,
+    pub compound: Option<i64>,
+    pub category: Option<Category>,
+}
+
+pub struct Atlas {
+    pub store: Arc<dyn Store>,
+    pub rule: Rule,
+    gazetteer: Mutex<Option<(u64, Arc<Gazetteer>)>>,
+    grades: Mutex<Option<(u64, Arc<GradeBook>)>>,
+}
+
+fn change(now: u64, before: u64) -> Option<f64> {
+    (before > 0).then(|| ((now as f64 / before as f64 - 1.0) * 10_000.0).round() / 10_000.0)
+}
+
+impl Atlas {
+    pub fn new(store: Arc<dyn Store>, rule: Rule) -> Atlas {
+        Atlas {
+            store,
+            rule,
+            gazetteer: Mutex::new(None),
+            grades: Mutex::new(None),
+        }
+    }
+
+    /// The gazetteer of the store's current geography.
+    pub async fn gazetteer(&self) -> Result<Arc<Gazetteer>, StoreError> {
+        let mut g = self.gazetteer.lock().await;
+        let v = self.store.version();
+        if let Some((gv, gz)) = g.as_ref() {
+            if *gv == v {
+                return Ok(Arc::clone(gz));
+            }
+        }
+        let data = self.store.geography().await?;
+        let gz = Arc::new(
+            tokio::task::spawn_blocking(move || Gazetteer::new(&data))
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+        );
+        *g = Some((v, Arc::clone(&gz)));
+        Ok(gz)
+    }
+
+    /// All grades, computed from the store's statistics with overrides applied.
+    pub async fn grades(&self) -> Result<Arc<GradeBook>, StoreError> {
+        let mut g = self.grades.lock().await;
+        let v = self.store.version();
+        if let Some((gv, book)) = g.as_ref() {
+            if *gv == v {
+                return Ok(Arc::clone(book));
+            }
+        }
+        let stats = self.store.stats().await?;
+        let data = self.store.geography().await?;
+        let overrides = self.store.overrides().await?;
+        let rule = self.rule.clone();
+        let book = tokio::task::spawn_blocking(move || {
+            let compounds: Vec<Graded> = data
+                .compounds
+                .iter()
+                .map(|c| Graded {
+                    id: c.id,
+                    district: c.district_code.clone(),
+                    households: i64::from(c.households),
+                })
+                .collect();
+            GradeBook::compute(&stats, &compounds, &rule, &overrides)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let book = Arc::new(book);
+        *g = Some((v, Arc::clone(&book)));
+        Ok(book)
+    }
+
+    /// Places and stores the rows of a parsed export.
+    pub async fn import_complaints(
+        &self,
+        parsed: Parsed,
+        source: &str,
+    ) -> Result<ComplaintReport, StoreError> {
+        let started = std::time::Instant::now();
+        let gz = self.gazetteer().await?;
+        let mut report = ComplaintReport {
+            source: source.to_string(),
+            encoding: parsed.encoding,
+            rows: parsed.rows.len() + parsed.rejected.len() + parsed.repeated,
+            unchanged: parsed.repeated,
+            rejected: parsed.rejected,
+            ..ComplaintReport::default()
+        };
+        let mut rows = parsed.rows;
+        // Geocode on every core.
+        let rows = tokio::task::spawn_blocking(move || {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let chunk = rows.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                for part in rows.chunks_mut(chunk) {
+                    let gz = &gz;
+                    s.spawn(move || {
+                        for r in part {
+                            let c = &mut r.complaint;
+                            c.place = gz.place(&c.address, c.lon, c.lat);
+                        }
+                    });
+                }
+            });
+            rows
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let lines: std::collections::HashMap<String, usize> = rows
+            .iter()
+            .map(|r| (r.complaint.ticket_id.clone(), r.line))
+            .collect();
+        let mut methods: BTreeMap<String, usize> = BTreeMap::new();
+        let mut placed = Vec::with_capacity(rows.len());
+        for r in rows {
+            *methods
+                .entry(r.complaint.place.method.code().to_string())
+                .or_default() += 1;
+            placed.push((r.complaint, r.contact));
+        }
+        let unmatched_tickets: HashSet<String> = placed
+            .iter()
+            .filter(|(c, _)| c.place.compound_id.is_none())
+            .map(|(c, _)| c.ticket_id.clone())
+            .collect();
+        let stored = self.store.import_complaints(placed).await?;
+        report.loaded = stored.new;
+        report.unchanged += stored.unchanged;
+        let conflicts: HashSet<&String> = stored.conflicts.iter().collect();
+        for t in &stored.conflicts {
+            report.rejected.push(Rejected {
+                line: lines.get(t).copied().unwrap_or(0),
+                ticket_id: Some(t.clone()),
+                field: "ticket_id",
+                reason: "duplicate ticket with different content (already stored)".into(),
+            });
+        }
+        report.rejected.sort_by_key(|r| r.line);
+        report.unmatched = unmatched_tickets
+            .iter()
+            .filter(|t| !conflicts.contains(t))
+            .count();
+        if stored.new > 0 || stored.unchanged > 0 {
+            report.by_method = methods;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Monthly complaints of the compounds a filter selects, with year-on-year and
+    /// half-on-half changes.
+    pub async fn trend(
+        &self,
+        filter: &TrendFilter,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Trend, crate::error::Error> {
+        let stats = self.store.stats().await?;
+        let data = self.store.geography().await?;
+        let last = stats
+            .last
+            .ok_or_else(|| crate::error::Error::NotFound("no complaints stored yet".into()))?;
+        let window = Window::parse(from, to, last).map_err(crate::error::Error::BadRequest)?;
+        let ids = select_compounds(&data, filter)?;
+        Ok(trend_of(&stats, &ids, filter.category, window))
+    }
+}
+
+/// The compounds a filter names; an unknown district, street or compound is an error.
+pub fn select_compounds(data: &Dataset, f: &TrendFilter) -> Result<Vec<i64>, crate::error::Error> {
+    use crate::error::Error;
+    if let Some(d) = &f.district {
+        if !data.districts.iter().any(|x| &x.code == d || &x.name == d) {
+            return Err(Error::NotFound(format!("district `{d}`")));
+        }
+    }
+    if let Some(s) = &f.street {
+        if !data.streets.iter().any(|x| &x.code == s || &x.name == s) {
+            return Err(Error::NotFound(format!("street `{s}`")));
+        }
+    }
+    if let Some(c) = f.compound {
+        if !data.compounds.iter().any(|x| x.id == c) {
+            return Err(Error::NotFound(format!("compound {c}")));
+        }
+    }
+    let district_code = f
+        .district
+        .as_ref()
+        .and_then(|d| data.districts.iter().find(|x| &x.code == d || &x.name == d))
+        .map(|x| x.code.clone());
+    let street_codes: Option<HashSet<String>> = f.street.as_ref().map(|s| {
+        data.streets
+            .iter()
+            .filter(|x| &x.code == s || &x.name == s)
+            .map(|x| x.code.clone())
+            .collect()
+    });
+    Ok(data
+        .compounds
+        .iter()
+        .filter(|c| district_code.as_ref().is_none_or(|d| &c.district_code == d))
+        .filter(|c| {
+            street_codes
+                .as_ref()
+                .is_none_or(|s| s.contains(&c.street_code))
+        })
+        .filter(|c| f.compound.is_none_or(|id| c.id == id))
+        .map(|c| c.id)
+        .collect())
+}
+
+/// The trend arithmetic, on statistics already loaded.
+pub fn trend_of(stats: &Stats, ids: &[i64], category: Option<Category>, window: Window) -> Trend {
+    let (Some(first), Some(last)) = (stats.first, stats.last) else {
+        return Trend {
+            from: window.from.to_string(),
+            to: window.to.to_string(),
+            compounds: ids.len(),
+            months: vec![],
+            halves: vec![],
+        };
+    };
+    // Sum the selected compounds over every month of the data (and the window).
+    let lo = first.min(window.from.plus(-12));
+    let hi = last.max(window.to);
+    let all = Window { from: lo, to: hi };
+    let mut sums: BTreeMap<Month, u64> = BTreeMap::new();
+    for id in ids {
+        for (m, v) in stats.compound_series(*id, all, category) {
+            *sums.entry(m).or_default() += v;
+        }
+    }
+    let get = |m: Month| sums.get(&m).copied().unwrap_or(0);
+    let in_data = |m: Month| first <= m && m <= last;
+    let months = (window.from.0..=window.to.0)
+        .map(Month)
+        .map(|m| TrendMonth {
+            month: m.to_string(),
+            complaints: get(m),
+            yoy: if in_data(m.plus(-12)) {
+                change(get(m), get(m.plus(-12)))
+            } else {
+                None
+            },
+        })
+        .collect();
+    let half_of = |m: Month| m.year() * 2 + i32::from(m.month() > 6);
+    let half_total = |h: i32| -> (u64, bool) {
+        let start = Month::new(h.div_euclid(2), if h.rem_euclid(2) == 0 { 1 } else { 7 });
+        let total = (0..6).map(|k| get(start.plus(k))).sum();
+        let complete = (0..6).all(|k| in_data(start.plus(k)));
+        (total, complete)
+    };
+    let halves = (half_of(window.from)..=half_of(window.to))
+        .map(|h| {
+            let (n, complete) = half_total(h);
+            let (prev, prev_ok) = half_total(h - 1);
+            let (year, year_ok) = half_total(h - 2);
+            TrendHalf {
+                half: format!("{}H{}", h.div_euclid(2), h.rem_euclid(2) + 1),
+                complaints: n,
+                complete,
+                vs_previous_half: if complete && prev_ok {
+                    change(n, prev)
+                } else {
+                    None
+                },
+                vs_same_half_last_year: if complete && year_ok {
+                    change(n, year)
+                } else {
+                    None
+                },
+            }
+        })
+        .collect();
+    Trend {
+        from: window.from.to_string(),
+        to: window.to.to_string(),
+        compounds: ids.len(),
+        months,
+        halves,
+    }
+}

@@ -1,0 +1,383 @@
+//! `/api/…`: complaint import, trends, grades and compound detail.
+
+use super::{AppState, Caller};
+use crate::analytics::grade::{parse_period, window_of};
+use crate::analytics::service::TrendFilter;
+use crate::analytics::{density, density_class, Grade, Override, Window};
+use crate::config::Role;
+use crate::error::Error;
+use crate::ingest::complaints::{self, TextEncoding};
+use crate::model::Category;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Query parameters, parsed leniently so that a malformed query gets our JSON error.
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn parse(raw: Option<String>, allowed: &[&str]) -> Result<Params, Error> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+            .map_err(|e| Error::BadRequest(format!("malformed query string: {e}")))?;
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if !allowed.contains(&k.as_str()) {
+                return Err(Error::BadRequest(format!(
+                    "unknown parameter `{k}`; this path takes {}",
+                    allowed.join(", ")
+                )));
+            }
+            map.insert(k, v);
+        }
+        Ok(Params(map))
+    }
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+fn compound_id(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        Error::BadRequest(format!("a compound id is a positive integer, got `{raw}`"))
+    })
+}
+
+/// `POST /api/complaints`: a hotline export as CSV (`text/csv`, UTF-8 or GBK) or JSON lines
+/// (`application/x-ndjson`). Admin token required. Answers the import report.
+pub async fn post_complaints(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, Error> {
+    caller.require(Role::Admin)?;
+    let params = Params::parse(raw, &["encoding"])?;
+    let encoding = match params.get("encoding") {
+        None => None,
+        Some("utf8" | "utf-8") => Some(TextEncoding::Utf8),
+        Some("gbk") => Some(TextEncoding::Gbk),
+        Some(other) => {
+            return Err(Error::BadRequest(format!(
+                "unknown encoding `{other}`; use utf8 or gbk"
+            )))
+        }
+    };
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if body.is_empty() {
+        return Err(Error::BadRequest(
+            "empty body: send the hotline export".into(),
+        ));
+    }
+    let (text, enc) = complaints::decode(&body, encoding).map_err(Error::BadRequest)?;
+    let mut parsed = match ctype.as_str() {
+        "text/csv" | "application/csv" => {
+            complaints::parse_csv(&text, std::path::Path::new("request body"))?
+        }
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
+            complaints::parse_json_lines(&text)
+        }
+        other => {
+            return Err(Error::UnsupportedMedia(format!(
+                "Content-Type `{other}` is not an export: use text/csv or application/x-ndjson"
+            )))
+        }
+    };
+    parsed.encoding = Some(enc);
+    let report = state
+        .atlas
+        .import_complaints(parsed, "request body")
+        .await?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(anyhow::Error::from)?,
+    ))
+}
+
+fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
+    Ok(TrendFilter {
+        district: p.get("district").map(str::to_string),
+        street: p.get("street").map(str::to_string),
+        compound: p.get("compound").map(compound_id).transpose()?,
+        category: p
+            .get("category")
+            .map(|c| {
+                Category::parse(c)
+                    .ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
+            })
+            .transpose()?,
+    })
+}
+
+/// `GET /api/stats/trend?district=&street=&compound=&category=&from=&to=`
+pub async fn trend(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let p = Params::parse(
+        raw,
+        &["district", "street", "compound", "category", "from", "to"],
+    )?;
+    let filter = trend_filter(&p)?;
+    let t = state
+        .atlas
+        .trend(&filter, p.get("from"), p.get("to"))
+        .await?;
+    Ok(Json(json!({
+        "filter": {
+            "district": filter.district, "street": filter.street, "compound": filter.compound,
+            "category": filter.category.map(Category::code),
+        },
+        "trend": t,
+    })))
+}
+
+/// `GET /api/grades?period=&district=`: red/yellow/blue counts per district and the red and
+/// yellow compounds with their rates.
+pub async fn grades(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let p = Params::parse(raw, &["period", "district"])?;
+    let book = state.atlas.grades().await?;
+    let period = parse_period(p.get("period"), &book).map_err(Error::BadRequest)?;
+    let data = state.atlas.store.geography().await?;
+    let district = p.get("district");
+    if let Some(d) = district {
+        if !data.districts.iter().any(|x| x.code == d) {
+            return Err(Error::NotFound(format!("district `{d}`")));
+        }
+    }
+    let names: HashMap<i64, &str> = data
+        .compounds
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
+    let districts: Vec<Value> = data
+        .districts
+        .iter()
+        .filter(|d| district.is_none_or(|x| x == d.code))
+        .map(|d| {
+            let (red, yellow, blue) = book.counts(period, Some(&d.code));
+            json!({ "code": d.code, "name": d.name, "red": red, "yellow": yellow, "blue": blue })
+        })
+        .collect();
+    let mut flagged: Vec<_> = book
+        .records
+        .values()
+        .filter(|r| {
+            r.period == period && r.grade != Grade::Blue && district.is_none_or(|d| r.district == d)
+        })
+        .collect();
+    flagged.sort_by(|a, b| {
+        a.district
+            .cmp(&b.district)
+            .then(a.grade.cmp(&b.grade))
+            .then(a.rank.cmp(&b.rank))
+    });
+    let flagged: Vec<Value> = flagged
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.compound_id, "name": names.get(&r.compound_id), "district": r.district,
+                "grade": r.grade, "computed": r.computed, "rate": r.rate, "rank": r.rank, "of": r.of, "held": r.held,
+                "overridden": r.r#override.is_some(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "period": period.to_string(),
+        "periods": book.periods.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "rule_version": state.atlas.rule.version,
+        "districts": districts,
+        "compounds": flagged,
+    })))
+}
+
+fn explanation(r: &crate::analytics::GradeRecord, rule: &crate::analytics::Rule) -> Value {
+    let w = window_of(r.period, rule);
+    let why = match (r.grade, r.held, &r.r#override) {
+        (_, _, Some(o)) => format!("set by {} on {}: {}", o.author, o.at.format("%Y-%m-%d"), o.reason),
+        (Grade::Red, true, None) => "held red: it has not yet been below the yellow line for two consecutive quarters".into(),
+        (Grade::Red, false, None) => format!("ranked {} of {} in its district with a rate of {:.1}, within the red slots and above the red floor", r.rank, r.of, r.rate),
+        (Grade::Yellow, _, None) => format!("ranked {} of {} in its district with a rate of {:.1}, within the yellow slots and above the yellow floor", r.rank, r.of, r.rate),
+        (Grade::Blue, _, None) => format!("ranked {} of {} in its district with a rate of {:.1}, below the red and yellow lines", r.rank, r.of, r.rate),
+    };
+    json!({
+        "compound_id": r.compound_id,
+        "period": r.period.to_string(),
+        "grade": r.grade,
+        "computed_grade": r.computed,
+        "why": why,
+        "rate": r.rate,
+        "rate_unit": "severity-weighted complaints per 100 households per year",
+        "window": { "from": w.from.to_string(), "to": w.to.to_string() },
+        "rank": r.rank,
+        "of": r.of,
+        "district": r.district,
+        "held": r.held,
+        "red_line": if r.red_line.is_finite() { json!(r.red_line) } else { Value::Null },
+        "yellow_line": if r.yellow_line.is_finite() { json!(r.yellow_line) } else { Value::Null },
+        "floors": { "red": rule.red_floor, "yellow": rule.yellow_floor },
+        "top_categories": r.top_categories.iter().map(|(c, v)| json!({ "category": c.code(), "label": c.label(), "weighted": v })).collect::<Vec<_>>(),
+        "override": r.r#override,
+        "rule_version": r.rule_version,
+    })
+}
+
+/// `GET /api/compounds/{id}/grade?period=`: the grade and why.
+pub async fn explain_grade(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let id = compound_id(&id)?;
+    let p = Params::parse(raw, &["period"])?;
+    let book = state.atlas.grades().await?;
+    let period = parse_period(p.get("period"), &book).map_err(Error::BadRequest)?;
+    let r = book
+        .get(period, id)
+        .ok_or_else(|| Error::NotFound(format!("compound {id}")))?;
+    Ok(Json(explanation(r, &state.atlas.rule)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    period: String,
+    grade: String,
+    reason: String,
+}
+
+/// `POST /api/compounds/{id}/grade` `{"period":"2023Q2","grade":"yellow","reason":"…"}`: a
+/// manual grade (admin token), kept in the audit trail with its author and time.
+pub async fn override_grade(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, Error> {
+    caller.require(Role::Admin)?;
+    let id = compound_id(&id)?;
+    let b: OverrideBody =
+        serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("body: {e}")))?;
+    let period = crate::model::Quarter::parse(&b.period)
+        .ok_or_else(|| Error::BadRequest(format!("`period` must be YYYYQn, got `{}`", b.period)))?;
+    let grade = Grade::parse(&b.grade).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "`grade` must be red, yellow or blue, got `{}`",
+            b.grade
+        ))
+    })?;
+    if b.reason.trim().is_empty() {
+        return Err(Error::BadRequest("`reason` must say why".into()));
+    }
+    if state.atlas.store.compound(id).await?.is_none() {
+        return Err(Error::NotFound(format!("compound {id}")));
+    }
+    let o = Override {
+        compound_id: id,
+        period,
+        grade,
+        reason: b.reason.trim().to_string(),
+        author: caller.name,
+        at: chrono::Local::now().naive_local(),
+    };
+    state.atlas.store.add_override(o).await?;
+    let book = state.atlas.grades().await?;
+    let r = book.get(period, id).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "no grades for {period} (graded: {:?})",
+            book.periods
+                .first()
+                .zip(book.periods.last())
+                .map(|(a, b)| format!("{a}..{b}"))
+        ))
+    })?;
+    Ok(Json(explanation(r, &state.atlas.rule)))
+}
+
+/// `GET /api/compounds/{id}?from=&to=&period=`: one compound with its figures for the window,
+/// monthly series, category mix, buildings, grade history and property company. Building
+/// counts below the privacy minimum are withheld from public callers.
+pub async fn compound(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let id = compound_id(&id)?;
+    let p = Params::parse(raw, &["from", "to", "period"])?;
+    let store = &state.atlas.store;
+    let c = store
+        .compound(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("compound {id}")))?;
+    let stats = store.stats().await?;
+    let data = store.geography().await?;
+    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+    let w = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
+    let total = stats.compound_total(id, w);
+    let dens = density(total, i64::from(c.households), w.months());
+    let by_cat = stats.compound_by_category(id, w);
+    let book = state.atlas.grades().await?;
+    let period = match p.get("period") {
+        Some(_) => Some(parse_period(p.get("period"), &book).map_err(Error::BadRequest)?),
+        None => book.latest(),
+    };
+    let show_small = caller.role >= Role::Planner;
+    let mut buildings = Vec::new();
+    for b in store.buildings_of(id).await? {
+        let n = stats.building_total(b.id, w);
+        let units = store.units_of(b.id).await?.len();
+        let (count, suppressed) = if n < state.min_count && n > 0 && !show_small {
+            (Value::Null, true)
+        } else {
+            (json!(n), false)
+        };
+        let d = density(n, i64::from(b.households), w.months());
+        buildings.push(json!({
+            "id": b.id, "name": b.name, "floors": b.floors, "units": units, "households": b.households,
+            "complaints": count, "suppressed": suppressed,
+            "density": if suppressed { Value::Null } else { json!((d * 100.0).round() / 100.0) },
+            "density_class": if suppressed { Value::Null } else { json!(density_class(n, d)) },
+        }));
+    }
+    let district = data.districts.iter().find(|d| d.code == c.district_code);
+    let street = data.streets.iter().find(|s| s.code == c.street_code);
+    let company = data.companies.iter().find(|x| x.id == c.company_id);
+    let geometry = geojson::Geometry::from(&c.geom);
+    Ok(Json(json!({
+        "id": c.id,
+        "name": c.name,
+        "aliases": c.aliases,
+        "district": district.map(|d| json!({ "code": d.code, "name": d.name })),
+        "street": street.map(|s| json!({ "code": s.code, "name": s.name })),
+        "company": company.map(|x| json!({ "id": x.id, "name": x.name })),
+        "year_built": c.year_built,
+        "households": c.households,
+        "window": { "from": w.from.to_string(), "to": w.to.to_string() },
+        "complaints": total,
+        "density": (dens * 100.0).round() / 100.0,
+        "density_class": density_class(total, dens),
+        "categories": Category::ALL.iter().zip(by_cat.iter()).map(|(c, n)| json!({ "category": c.code(), "label": c.label(), "complaints": n })).collect::<Vec<_>>(),
+        "monthly": stats.compound_series(id, w, None).iter().map(|(m, n)| json!({ "month": m.to_string(), "complaints": n })).collect::<Vec<_>>(),
+        "grade": period.and_then(|q| book.get(q, id)).map(|r| explanation(r, &state.atlas.rule)),
+        "grade_history": book.history(id).iter().map(|r| json!({
+            "period": r.period.to_string(), "grade": r.grade, "computed": r.computed, "rate": r.rate,
+            "rank": r.rank, "of": r.of, "held": r.held, "override": r.r#override,
+        })).collect::<Vec<_>>(),
+        "buildings": buildings,
+        "geometry": geometry,
+    })))
+}

@@ -1,0 +1,519 @@
+//! Complaints end to end: hotline exports imported into both stores (placed, idempotent,
+//! conflicts refused with their line), the same statistics, grades and trends from both, the
+//! grading story of 李沧区, the West Coast figures, the import endpoint's roles, and no
+//! complainant's name or phone in any response.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use compound_atlas::analytics::service::TrendFilter;
+use compound_atlas::analytics::{Atlas, Grade, Rule, Window};
+use compound_atlas::config::{Role, Settings, StoreArgs, TokenEntry};
+use compound_atlas::ingest::{self, complaints, ImportOptions};
+use compound_atlas::model::Quarter;
+use compound_atlas::store::{embedded::EmbeddedStore, postgis::PostgisStore, Store};
+use std::path::Path;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+async fn embedded_with_complaints(city: &Path) -> Arc<Atlas> {
+    let dir = common::copy_dir(city);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let atlas = Arc::new(Atlas::new(store, Rule::default()));
+    let parsed = complaints::read_file(&dir.join("complaints.csv"), None).unwrap();
+    let report = atlas
+        .import_complaints(parsed, "complaints.csv")
+        .await
+        .unwrap();
+    assert!(
+        report.rejected.is_empty(),
+        "{:?}",
+        &report.rejected[..report.rejected.len().min(5)]
+    );
+    atlas
+}
+
+async fn postgis_with_complaints(city: &Path, tag: &str) -> Arc<Atlas> {
+    let url = common::fresh_db(tag).await;
+    let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    pg.migrate().await.unwrap();
+    pg.import(ingest::read_paths(&[city.to_path_buf()], &ImportOptions::default(), false).unwrap())
+        .await
+        .unwrap();
+    let atlas = Arc::new(Atlas::new(Arc::new(pg), Rule::default()));
+    let parsed = complaints::read_file(&city.join("complaints.csv"), None).unwrap();
+    atlas
+        .import_complaints(parsed, "complaints.csv")
+        .await
+        .unwrap();
+    atlas
+}
+
+#[tokio::test]
+async fn both_stores_give_the_same_statistics_grades_and_trends() {
+    let city = common::city(0.05, 41);
+    let e = embedded_with_complaints(&city).await;
+    let p = postgis_with_complaints(&city, "cstats").await;
+    assert_eq!(
+        e.store.counts().await.unwrap(),
+        p.store.counts().await.unwrap()
+    );
+    let (se, sp) = (
+        e.store.stats().await.unwrap(),
+        p.store.stats().await.unwrap(),
+    );
+    assert_eq!(
+        (se.first, se.last, se.total, se.unmatched),
+        (sp.first, sp.last, sp.total, sp.unmatched)
+    );
+    assert_eq!(se.last.unwrap().to_string(), "2023-07");
+    let data = e.store.geography().await.unwrap();
+    for w in [
+        Window::parse(None, None, se.last.unwrap()).unwrap(),
+        Window::parse(Some("2018-01"), Some("2023-07"), se.last.unwrap()).unwrap(),
+    ] {
+        for c in &data.compounds {
+            assert_eq!(
+                se.compound_by_category(c.id, w),
+                sp.compound_by_category(c.id, w),
+                "compound {} in {w:?}",
+                c.id
+            );
+        }
+        for b in data.buildings.iter().step_by(5) {
+            assert_eq!(se.building_total(b.id, w), sp.building_total(b.id, w));
+        }
+        for u in data.units.iter().step_by(11) {
+            assert_eq!(se.unit_total(u.id, w), sp.unit_total(u.id, w));
+        }
+    }
+    let (ge, gp) = (e.grades().await.unwrap(), p.grades().await.unwrap());
+    assert_eq!(ge.periods, gp.periods);
+    assert_eq!(ge.records.len(), gp.records.len());
+    for (k, r) in &ge.records {
+        let o = &gp.records[k];
+        assert_eq!(
+            (r.grade, r.rank, r.held),
+            (o.grade, o.rank, o.held),
+            "{k:?}"
+        );
+    }
+    let f = TrendFilter {
+        district: Some("370211".into()),
+        ..TrendFilter::default()
+    };
+    assert_eq!(
+        e.trend(&f, Some("2022-01"), Some("2023-07")).await.unwrap(),
+        p.trend(&f, Some("2022-01"), Some("2023-07")).await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn importing_an_export_twice_changes_nothing_and_conflicts_are_refused_by_line() {
+    let city = common::city(0.02, 42);
+    for atlas in [
+        embedded_with_complaints(&city).await,
+        postgis_with_complaints(&city, "ctwice").await,
+    ] {
+        let kind = atlas.store.kind();
+        let before = atlas.store.counts().await.unwrap();
+        let again = atlas
+            .import_complaints(
+                complaints::read_file(&city.join("complaints.csv"), None).unwrap(),
+                "again",
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.loaded, 0, "{kind}");
+        assert_eq!(again.unchanged as i64, before.complaints, "{kind}");
+        assert_eq!(atlas.store.counts().await.unwrap(), before);
+
+        // The first data row again, with another category; and a new good row.
+        let text = std::fs::read_to_string(city.join("complaints.csv")).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let mut changed = first.clone();
+        changed[2] = if first[2] == "绿化" {
+            "环境卫生"
+        } else {
+            "绿化"
+        };
+        let mut fresh = first.clone();
+        fresh[0] = "NEW-0001";
+        let body = format!("{header}\n{}\n{}\n", changed.join(","), fresh.join(","));
+        let parsed = complaints::parse_csv(&body, Path::new("x.csv")).unwrap();
+        let r = atlas.import_complaints(parsed, "x.csv").await.unwrap();
+        assert_eq!((r.loaded, r.rejected.len()), (1, 1), "{kind}: {r:?}");
+        assert_eq!(
+            (r.rejected[0].line, r.rejected[0].field),
+            (2, "ticket_id"),
+            "{kind}"
+        );
+        assert!(r.rejected[0].reason.contains("already stored"));
+        assert_eq!(
+            atlas.store.counts().await.unwrap().complaints,
+            before.complaints + 1,
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn licang_has_six_red_and_thirteen_yellow_in_2023q2_and_jinqiu_guiyuan_is_red() {
+    let city = common::city(1.0, 20_230_426);
+    let atlas = embedded_with_complaints(&city).await;
+    let book = atlas.grades().await.unwrap();
+    let q = Quarter::parse("2023Q2").unwrap();
+    assert_eq!(book.counts(q, Some("370213")), (6, 13, 380 - 19));
+    let data = atlas.store.geography().await.unwrap();
+    let jq = data
+        .compounds
+        .iter()
+        .find(|c| c.name == "金秋桂园")
+        .unwrap();
+    let r = book.get(q, jq.id).unwrap();
+    assert_eq!(r.grade, Grade::Red, "{r:?}");
+    assert_eq!(
+        r.top_categories[0].0,
+        compound_atlas::model::Category::FireLane,
+        "fire lanes weigh most: {r:?}"
+    );
+    // Every district's red list is about 1.5% of its compounds.
+    for d in &data.districts {
+        let n = data
+            .compounds
+            .iter()
+            .filter(|c| c.district_code == d.code)
+            .count();
+        let (red, _, _) = book.counts(q, Some(&d.code));
+        assert!(
+            red as f64 <= (0.015 * n as f64).round() + 3.0,
+            "{}: {red} red of {n}",
+            d.name
+        );
+    }
+
+    // West Coast through the trend: H1 2023 about 7% below H1 2022 and 27% below H2 2022.
+    let f = TrendFilter {
+        district: Some("黄岛区".into()),
+        ..TrendFilter::default()
+    };
+    let t = atlas
+        .trend(&f, Some("2022-01"), Some("2023-06"))
+        .await
+        .unwrap();
+    let h = |name: &str| t.halves.iter().find(|h| h.half == name).unwrap().clone();
+    let h1 = h("2023H1");
+    assert!(
+        (h1.vs_same_half_last_year.unwrap() + 0.07).abs() < 0.025,
+        "{h1:?}"
+    );
+    assert!(
+        (h1.vs_previous_half.unwrap() + 0.27).abs() < 0.025,
+        "{h1:?}"
+    );
+    assert_eq!(t.months.len(), 18);
+    assert!(t.months[12].yoy.is_some());
+}
+
+fn settings_with_tokens() -> Settings {
+    let mut s = Settings::resolve_with(&StoreArgs::default(), None, &Default::default(), |_| None);
+    s.tokens = vec![
+        TokenEntry {
+            token: "admin-secret".into(),
+            role: Role::Admin,
+            name: "licang-admin".into(),
+        },
+        TokenEntry {
+            token: "planner-secret".into(),
+            role: Role::Planner,
+            name: "planner".into(),
+        },
+    ];
+    s
+}
+
+async fn call(
+    app: &axum::Router,
+    req: axum::http::Request<axum::body::Body>,
+) -> (u16, serde_json::Value, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body).to_string();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        text,
+    )
+}
+
+fn get(uri: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_import_endpoint_wants_an_admin_token_and_reports_rows() {
+    let city = common::city(0.02, 43);
+    let dir = common::copy_dir(&city);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let atlas = Arc::new(Atlas::new(store, Rule::default()));
+    let app = compound_atlas::app(compound_atlas::AppState::new(
+        Arc::clone(&atlas),
+        &settings_with_tokens(),
+    ));
+    let csv = std::fs::read(city.join("complaints.csv")).unwrap();
+    let post = |token: Option<&str>, ctype: &str, body: Vec<u8>| {
+        let mut b = axum::http::Request::post("/api/complaints").header("content-type", ctype);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        b.body(axum::body::Body::from(body)).unwrap()
+    };
+    let (s, j, _) = call(&app, post(None, "text/csv", csv.clone())).await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (s, _, _) = call(&app, post(Some("wrong"), "text/csv", csv.clone())).await;
+    assert_eq!(s, 401);
+    let (s, j, _) = call(&app, post(Some("planner-secret"), "text/csv", csv.clone())).await;
+    assert_eq!((s, j["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (s, j, _) = call(
+        &app,
+        post(Some("admin-secret"), "application/pdf", csv.clone()),
+    )
+    .await;
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    assert_eq!(atlas.store.counts().await.unwrap().complaints, 0);
+
+    // GBK, as real exports often are: detected.
+    let (gbk, _, _) = encoding_rs::GBK.encode(std::str::from_utf8(&csv).unwrap());
+    let (s, j, text) = call(
+        &app,
+        post(
+            Some("admin-secret"),
+            "text/csv; charset=gbk",
+            gbk.into_owned(),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(j["encoding"], "gbk");
+    let rows = j["rows"].as_u64().unwrap();
+    assert_eq!(
+        j["loaded"].as_u64().unwrap() + j["rejected"].as_array().unwrap().len() as u64,
+        rows
+    );
+    assert_eq!(
+        atlas.store.counts().await.unwrap().complaints as u64,
+        j["loaded"].as_u64().unwrap()
+    );
+
+    let lines = "{\"ticket_id\":\"J1\",\"received_at\":\"2023-07-01 09:00:00\",\"category\":\"fire_lane\",\"address\":\"金秋桂园1号楼1单元101\"}\n{\"ticket_id\":\"J2\",\"received_at\":\"someday\",\"category\":\"fire_lane\",\"address\":\"x\"}\n";
+    let (s, j, text) = call(
+        &app,
+        post(
+            Some("admin-secret"),
+            "application/x-ndjson",
+            lines.as_bytes().to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(j["loaded"], 1);
+    assert_eq!(j["rejected"][0]["line"], 2);
+    assert_eq!(j["rejected"][0]["field"], "received_at");
+}
+
+#[tokio::test]
+async fn no_response_carries_a_complainants_name_phone_or_words() {
+    let city = common::city(0.02, 44);
+    let atlas = embedded_with_complaints(&city).await;
+    let settings = settings_with_tokens();
+    let app = compound_atlas::app(compound_atlas::AppState::new(Arc::clone(&atlas), &settings));
+    // The personal data of the export.
+    let mut needles = std::collections::HashSet::new();
+    let mut r = csv::Reader::from_path(city.join("complaints.csv")).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        needles.insert(rec[10].to_string()); // phone
+        if rec[9].chars().count() >= 3 {
+            needles.insert(rec[9].to_string()); // three-character names (two-character ones occur in place names)
+        }
+        needles.insert(rec[11].to_string()); // free text
+    }
+    let data = atlas.store.geography().await.unwrap();
+    let some = &data.compounds[..5];
+    let mut uris = vec![
+        "/health".to_string(),
+        "/api/grades".into(),
+        "/api/grades?period=2023Q2&district=370213".into(),
+        "/api/stats/trend".into(),
+        "/api/stats/trend?district=370213&category=fire_lane".into(),
+    ];
+    for c in some {
+        uris.push(format!("/api/compounds/{}", c.id));
+        uris.push(format!("/api/compounds/{}/grade", c.id));
+        uris.push(format!("/api/stats/trend?compound={}", c.id));
+    }
+    for uri in &uris {
+        for token in [None, Some("planner-secret"), Some("admin-secret")] {
+            let mut req = axum::http::Request::get(uri.as_str());
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            let (s, _, text) = call(&app, req.body(axum::body::Body::empty()).unwrap()).await;
+            assert_eq!(s, 200, "{uri}: {text}");
+            for n in &needles {
+                assert!(!text.contains(n.as_str()), "{uri} leaks `{n}`");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn small_building_counts_are_withheld_from_the_public_but_not_from_planners() {
+    let city = common::city(0.02, 44);
+    let atlas = embedded_with_complaints(&city).await;
+    let app = compound_atlas::app(compound_atlas::AppState::new(
+        Arc::clone(&atlas),
+        &settings_with_tokens(),
+    ));
+    let stats = atlas.store.stats().await.unwrap();
+    let w = Window::parse(None, None, stats.last.unwrap()).unwrap();
+    let data = atlas.store.geography().await.unwrap();
+    let b = data
+        .buildings
+        .iter()
+        .find(|b| (1..3).contains(&stats.building_total(b.id, w)))
+        .expect("a building with 1-2 complaints");
+    let (s, public, _) = call(&app, get(&format!("/api/compounds/{}", b.compound_id))).await;
+    assert_eq!(s, 200);
+    let entry = public["buildings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == b.id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (entry["complaints"].clone(), entry["suppressed"].clone()),
+        (serde_json::Value::Null, serde_json::json!(true))
+    );
+    let req = axum::http::Request::get(format!("/api/compounds/{}", b.compound_id))
+        .header("authorization", "Bearer planner-secret")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, planner, _) = call(&app, req).await;
+    let entry = planner["buildings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == b.id)
+        .unwrap()
+        .clone();
+    assert_eq!(entry["complaints"], stats.building_total(b.id, w));
+}
+
+#[tokio::test]
+async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
+    let city = common::city(0.05, 45);
+    for atlas in [
+        embedded_with_complaints(&city).await,
+        postgis_with_complaints(&city, "cover").await,
+    ] {
+        let kind = atlas.store.kind();
+        let app = compound_atlas::app(compound_atlas::AppState::new(
+            Arc::clone(&atlas),
+            &settings_with_tokens(),
+        ));
+        let (s, g, _) = call(&app, get("/api/grades?period=2023Q2")).await;
+        assert_eq!(s, 200);
+        let red = g["compounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["grade"] == "red")
+            .expect("a red compound")
+            .clone();
+        let id = red["id"].as_i64().unwrap();
+        let (s, e, _) = call(
+            &app,
+            get(&format!("/api/compounds/{id}/grade?period=2023Q2")),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert!(
+            e["why"].as_str().unwrap().contains("rank") || e["held"] == true,
+            "{e}"
+        );
+        assert_eq!(e["rule_version"], "rygb-1");
+        assert!(!e["top_categories"].as_array().unwrap().is_empty());
+
+        let body = r#"{"period":"2023Q2","grade":"yellow","reason":"整改到位, 区里决定降级"}"#;
+        let req = |token: &str| {
+            axum::http::Request::post(format!("/api/compounds/{id}/grade"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        let (s, _, _) = call(&app, req("planner-secret")).await;
+        assert_eq!(s, 403, "{kind}");
+        let (s, o, text) = call(&app, req("admin-secret")).await;
+        assert_eq!(s, 200, "{kind}: {text}");
+        assert_eq!(
+            (o["grade"].as_str(), o["computed_grade"].as_str()),
+            (Some("yellow"), Some("red"))
+        );
+        assert_eq!(o["override"]["author"], "licang-admin");
+        // A recomputation (a new import) keeps it.
+        let parsed = complaints::parse_csv(
+            "工单编号,受理时间,诉求类别,诉求地址\nX-1,2023-07-02 10:00:00,绿化,不存在的地方\n",
+            Path::new("x.csv"),
+        )
+        .unwrap();
+        atlas.import_complaints(parsed, "x").await.unwrap();
+        let (_, e, _) = call(&app, get(&format!("/api/compounds/{id}"))).await;
+        let h = e["grade_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["period"] == "2023Q2")
+            .unwrap()
+            .clone();
+        assert_eq!(h["grade"], "yellow", "{kind}: {h}");
+        assert_eq!(h["override"]["reason"], "整改到位, 区里决定降级");
+
+        for (uri, code) in [
+            ("/api/grades?period=2023Q9", 400),
+            ("/api/grades?period=2031Q1", 400),
+            ("/api/compounds/abc", 400),
+            ("/api/compounds/99999999", 404),
+            ("/api/stats/trend?district=999999", 404),
+            ("/api/stats/trend?from=2023-13", 400),
+            ("/api/stats/trend?from=2023-05&to=2023-01", 400),
+            ("/api/stats/trend?category=noise", 400),
+            ("/api/stats/trend?colour=red", 400),
+        ] {
+            let (s, j, text) = call(&app, get(uri)).await;
+            assert_eq!(s, code, "{kind} {uri}: {text}");
+            assert!(
+                j["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{uri}: {text}"
+            );
+        }
+    }
+}
