@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Complaint import benchmark: the full hotline export (1.1 M rows) read, validated, placed by
+# the geocoder and stored with its monthly statistics, into each store; beside a plain
+# PostgreSQL COPY of the same file into an unindexed table of text columns, in the same run.
+#   usage: benches/complaints.sh [SCALE]      (default 1.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/postgis.sh
+SCALE=${1:-1.0}
+command -v /usr/bin/time >/dev/null || apt_install time
+ensure_postgis
+cargo build --release --locked -q
+BIN=target/release/atlas
+WORK=$(mktemp -d /tmp/atlas-bench.XXXXXX)
+if [ -z "${DATABASE_URL:-}" ]; then start_cluster; trap 'stop_cluster; rm -rf "$WORK"' EXIT; else trap 'rm -rf "$WORK"' EXIT; fi
+BASE=${DATABASE_URL%/*}
+measure() {
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
+  read -r secs kib <"$WORK/time"
+  printf '%s\t%s\t%s\n' "$label" "$secs" "$((kib / 1024))" >>"$WORK/results"
+}
+"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
+ROWS=$(($(wc -l <"$WORK/city/complaints.csv") - 1))
+psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_cbench" -c "CREATE DATABASE atlas_cbench"
+"$BIN" import "$WORK/city" --database-url "$BASE/atlas_cbench" >/dev/null
+psql -q "$BASE/atlas_cbench" -c "CREATE UNLOGGED TABLE IF NOT EXISTS raw_copy (a text, b text, c text, d text, e text, f text, g text, h text, i text, j text, k text, l text)"
+cp -r "$WORK/city" "$WORK/embedded"
+
+measure "plain COPY into an unindexed table (baseline)" psql -q "$BASE/atlas_cbench" -c "\\copy raw_copy FROM '$WORK/city/complaints.csv' CSV HEADER"
+measure "atlas import → embedded (validate, geocode, store, statistics)" "$BIN" import "$WORK/city/complaints.csv" --data "$WORK/embedded"
+measure "atlas import → PostGIS (validate, geocode, store, statistics)" "$BIN" import "$WORK/city/complaints.csv" --database-url "$BASE/atlas_cbench"
+measure "atlas import → PostGIS again (all unchanged)" "$BIN" import "$WORK/city/complaints.csv" --database-url "$BASE/atlas_cbench"
+
+echo "## Complaint import — $(date -u +%Y-%m-%d), $(nproc) cores, $ROWS rows"
+echo
+echo "| step | seconds | peak MiB | × COPY |"
+echo "| --- | ---: | ---: | ---: |"
+copy=$(awk -F'\t' 'NR==1 {print $2}' "$WORK/results")
+awk -F'\t' -v c="$copy" '{printf "| %s | %s | %s | %.1f |\n", $1, $2, $3, $2 / c}' "$WORK/results"
