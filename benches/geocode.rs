@@ -7,7 +7,10 @@ use compound_atlas::ingest::geocode;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let scale: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1.0);
+    let scale: f64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1.0);
     let dir = tempfile::tempdir()?;
     generate::run(&generate::Options {
         out: dir.path().to_path_buf(),
@@ -19,14 +22,29 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let acc = geocode::evaluate(dir.path())?;
     let secs = started.elapsed().as_secs_f64();
-    println!("## Geocoder against ground truth — scale {scale}, {} complaints", acc.complaints);
+    println!(
+        "## Geocoder against ground truth — scale {scale}, {} complaints",
+        acc.complaints
+    );
     println!();
     println!("| measure | value |");
     println!("| --- | ---: |");
-    println!("| compound precision (right among placed) | {:.4} |", acc.compound_precision());
-    println!("| compound recall (right among all) | {:.4} |", acc.compound_recall());
-    println!("| building recall (right among those with a building) | {:.4} |", acc.building_recall());
-    println!("| unit recall (right among those with a unit) | {:.4} |", acc.unit_recall());
+    println!(
+        "| compound precision (right among placed) | {:.4} |",
+        acc.compound_precision()
+    );
+    println!(
+        "| compound recall (right among all) | {:.4} |",
+        acc.compound_recall()
+    );
+    println!(
+        "| building recall (right among those with a building) | {:.4} |",
+        acc.building_recall()
+    );
+    println!(
+        "| unit recall (right among those with a unit) | {:.4} |",
+        acc.unit_recall()
+    );
     println!("| unmatched share | {:.4} |", acc.unmatched_share());
     println!("| complaints read + placed per second (one thread, incl. gazetteer build and CSV read) | {:.0} |", acc.complaints as f64 / secs);
     Ok(())

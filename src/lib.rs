@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod io;
 pub mod model;
 pub mod store;
+pub mod tile;
 
 pub use http::{app, AppState};
 

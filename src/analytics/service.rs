@@ -31,6 +31,9 @@ pub struct ComplaintReport {
     /// How the stored complaints were placed: gps, text, fuzzy, unmatched.
     pub by_method: BTreeMap<String, usize>,
     pub seconds: f64,
+    /// The compounds whose complaints changed (for tile invalidation).
+    #[serde(skip)]
+    pub touched: Vec<i64>,
 }
 
 /// One month of a trend.
@@ -196,7 +199,14 @@ impl Atlas {
             .filter(|(c, _)| c.place.compound_id.is_none())
             .map(|(c, _)| c.ticket_id.clone())
             .collect();
+        let touched_all: HashSet<i64> = placed
+            .iter()
+            .filter_map(|(c, _)| c.place.compound_id)
+            .collect();
         let stored = self.store.import_complaints(placed).await?;
+        if stored.new > 0 {
+            report.touched = touched_all.into_iter().collect();
+        }
         report.loaded = stored.new;
         report.unchanged += stored.unchanged;
         let conflicts: HashSet<&String> = stored.conflicts.iter().collect();

@@ -246,12 +246,25 @@ pub fn streets<R: Rng>(rng: &mut R, districts: &[DistrictCtx]) -> anyhow::Result
             // Where the district outline pinches (rings touching at a point), the overlay
             // returns self-touching rings, which OGC calls invalid: shrinking by a metre opens
             // every pinch into separate parts.
-            let geom_m = MultiPolygon(parts).buffer(-1.0).orient(Direction::Default);
-            let area_m2 = geom_m.unsigned_area();
-            let geom = d.frame.geom_to_ll(&geom_m);
-            if let Err(e) = geom.check_validation() {
-                anyhow::bail!("street {} came out invalid: {e}", r.name);
+            // A few pinches need more than a metre; try wider until the result is valid.
+            let cell = MultiPolygon(parts);
+            let mut made = None;
+            for shrink in [1.0, 2.0, 4.0, 8.0, 16.0] {
+                let geom_m = cell.buffer(-shrink).orient(Direction::Default);
+                let geom = d.frame.geom_to_ll(&geom_m);
+                if geom.is_valid() && !geom.0.is_empty() {
+                    made = Some((geom_m, geom));
+                    break;
+                }
             }
+            let Some((geom_m, geom)) = made else {
+                anyhow::bail!(
+                    "street {} of {} cannot be made valid",
+                    r.name,
+                    d.district.name
+                );
+            };
+            let area_m2 = geom_m.unsigned_area();
             out.push(StreetCtx {
                 street: Street {
                     code: r.code.clone(),

@@ -99,6 +99,10 @@ pub async fn post_complaints(
         .atlas
         .import_complaints(parsed, "request body")
         .await?;
+    state
+        .tiles
+        .invalidate_compounds(&state.atlas, &report.touched)
+        .await?;
     Ok(Json(
         serde_json::to_value(report).map_err(anyhow::Error::from)?,
     ))
@@ -294,6 +298,10 @@ pub async fn override_grade(
         at: chrono::Local::now().naive_local(),
     };
     state.atlas.store.add_override(o).await?;
+    state
+        .tiles
+        .invalidate_compounds(&state.atlas, &[id])
+        .await?;
     let book = state.atlas.grades().await?;
     let r = book.get(period, id).ok_or_else(|| {
         Error::BadRequest(format!(

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod health;
+mod tiles;
 
 use crate::analytics::Atlas;
 use crate::config::{Settings, TokenEntry};
@@ -20,6 +21,7 @@ pub use auth::Caller;
 #[derive(Clone)]
 pub struct AppState {
     pub atlas: Arc<Atlas>,
+    pub tiles: Arc<crate::tile::service::TileService>,
     pub tokens: Arc<Vec<TokenEntry>>,
     /// Building- and unit-level counts below this are suppressed for public callers.
     pub min_count: u64,
@@ -29,6 +31,7 @@ impl AppState {
     pub fn new(atlas: Arc<Atlas>, settings: &Settings) -> AppState {
         AppState {
             atlas,
+            tiles: Arc::new(crate::tile::service::TileService::new(TILE_CACHE_BYTES)),
             tokens: Arc::new(settings.tokens.clone()),
             min_count: settings.min_count,
         }
@@ -38,11 +41,15 @@ impl AppState {
     pub fn for_store(store: Arc<dyn crate::store::Store>) -> AppState {
         AppState {
             atlas: Arc::new(Atlas::new(store, crate::analytics::Rule::default())),
+            tiles: Arc::new(crate::tile::service::TileService::new(TILE_CACHE_BYTES)),
             tokens: Arc::new(Vec::new()),
             min_count: crate::config::PrivacyFile::default().min_count,
         }
     }
 }
+
+/// The tile cache's bound.
+const TILE_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Hotline exports can be large: this much body is accepted on the import route.
 const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
@@ -57,6 +64,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .route("/api/stats/trend", get(api::trend))
+        .route("/tiles", get(tiles::catalog))
+        .route("/tiles/{file}", get(tiles::tilejson))
+        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
+        .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
         .route("/api/grades", get(api::grades))
         .route("/api/compounds/{id}", get(api::compound))
         .route(
@@ -65,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(not_found)
         .with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

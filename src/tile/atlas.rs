@@ -1,0 +1,599 @@
+//! The `atlas` tileset: seven layers (PRODUCT.md) built from the city's geography and the
+//! figures of one complaint window and grade period.
+//!
+//! How a tile is made:
+//! 1. [`CityIndex`] (per geography): R-trees of every layer, label points, names and counts;
+//! 2. [`Figures`] (per window × period): complaints, density and grade per compound, building
+//!    and unit, district and street aggregates, and the heat points (each placed complaint
+//!    at its unit, else its building, else its compound, so heat cells add up);
+//! 3. [`build`]: features whose box meets the tile, through the pipeline of [`super::mvt`],
+//!    with their attributes; empty tiles are `None`; tiles over 500 KB are thinned, finest
+//!    layer first, and say so.
+
+use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
+use crate::analytics::{density, density_class, Grade, GradeBook, Stats, Window};
+use crate::model::{Dataset, Quarter};
+use geo::{BoundingRect, Centroid, InteriorPoint};
+use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
+use geozero::mvt::{Message, Tile};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type BoxTree = RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>;
+type PointTree = RTree<GeomWithData<[f64; 2], usize>>;
+
+/// Zoom ranges of the layers (inclusive).
+pub const LAYERS: [(&str, u8, u8); 7] = [
+    ("districts", 0, 22),
+    ("streets", 9, 22),
+    ("heat", 0, 15),
+    ("compounds", 11, 22),
+    ("buildings", 14, 22),
+    ("units", 16, 22),
+    ("labels", 9, 22),
+];
+
+/// The largest tile we produce; above it layers are thinned.
+pub const MAX_TILE_BYTES: usize = 500 * 1024;
+const HEAT_CELLS: u32 = 16;
+
+fn boxes<T>(items: &[T], rect: impl Fn(&T) -> Option<Rect<f64>>) -> BoxTree {
+    RTree::bulk_load(
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, it)| {
+                let r = rect(it)?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    k,
+                ))
+            })
+            .collect(),
+    )
+}
+
+fn label_point(mp: &MultiPolygon<f64>) -> Point<f64> {
+    // The biggest part's interior point: inside the shape, and a single one per feature.
+    let biggest = mp.0.iter().max_by(|a, b| {
+        use geo::Area;
+        a.unsigned_area().total_cmp(&b.unsigned_area())
+    });
+    biggest
+        .and_then(InteriorPoint::interior_point)
+        .or_else(|| mp.centroid())
+        .unwrap_or_else(|| Point::new(0.0, 0.0))
+}
+
+/// The geography as tiles read it.
+pub struct CityIndex {
+    pub data: Arc<Dataset>,
+    districts: BoxTree,
+    streets: BoxTree,
+    compounds: BoxTree,
+    buildings: BoxTree,
+    units: PointTree,
+    district_label: Vec<Point<f64>>,
+    street_label: Vec<Point<f64>>,
+    compound_label: Vec<Point<f64>>,
+    district_name: HashMap<String, String>,
+    street_name: HashMap<String, String>,
+    company_name: HashMap<i64, String>,
+    buildings_of: HashMap<i64, Vec<usize>>,
+    units_of: HashMap<i64, Vec<usize>>,
+}
+
+impl CityIndex {
+    pub fn new(data: Arc<Dataset>) -> CityIndex {
+        let mut buildings_of: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (k, b) in data.buildings.iter().enumerate() {
+            buildings_of.entry(b.compound_id).or_default().push(k);
+        }
+        let mut units_of: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (k, x) in data.units.iter().enumerate() {
+            units_of.entry(x.building_id).or_default().push(k);
+        }
+        CityIndex {
+            districts: boxes(&data.districts, |d| d.geom.bounding_rect()),
+            streets: boxes(&data.streets, |d| d.geom.bounding_rect()),
+            compounds: boxes(&data.compounds, |d| d.geom.bounding_rect()),
+            buildings: boxes(&data.buildings, |d| d.geom.bounding_rect()),
+            units: RTree::bulk_load(
+                data.units
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| GeomWithData::new([x.geom.x(), x.geom.y()], k))
+                    .collect(),
+            ),
+            district_label: data
+                .districts
+                .iter()
+                .map(|d| label_point(&d.geom))
+                .collect(),
+            street_label: data.streets.iter().map(|d| label_point(&d.geom)).collect(),
+            compound_label: data
+                .compounds
+                .iter()
+                .map(|d| label_point(&d.geom))
+                .collect(),
+            district_name: data
+                .districts
+                .iter()
+                .map(|d| (d.code.clone(), d.name.clone()))
+                .collect(),
+            street_name: data
+                .streets
+                .iter()
+                .map(|d| (d.code.clone(), d.name.clone()))
+                .collect(),
+            company_name: data
+                .companies
+                .iter()
+                .map(|c| (c.id, c.name.clone()))
+                .collect(),
+            buildings_of,
+            units_of,
+            data,
+        }
+    }
+
+    /// The extent of the city in longitude/latitude.
+    pub fn bounds(&self) -> Option<[f64; 4]> {
+        let mut r: Option<Rect<f64>> = None;
+        for d in &self.data.districts {
+            if let Some(b) = d.geom.bounding_rect() {
+                r = Some(match r {
+                    None => b,
+                    Some(a) => Rect::new(
+                        geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                        geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+                    ),
+                });
+            }
+        }
+        r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+    }
+
+    /// The bounding boxes of the districts these compounds lie in (what a change to their
+    /// complaints touches: district and street figures, and the grade ranking).
+    pub fn district_boxes_of(&self, compounds: &[i64]) -> Vec<[f64; 4]> {
+        let codes: std::collections::HashSet<&str> = self
+            .data
+            .compounds
+            .iter()
+            .filter(|c| compounds.contains(&c.id))
+            .map(|c| c.district_code.as_str())
+            .collect();
+        self.data
+            .districts
+            .iter()
+            .filter(|d| codes.contains(d.code.as_str()))
+            .filter_map(|d| d.geom.bounding_rect())
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+            .collect()
+    }
+}
+
+/// Statistics of an area (district or street) for one window and period.
+#[derive(Debug, Clone, Default)]
+struct Agg {
+    compounds: u64,
+    households: i64,
+    complaints: u64,
+    red: u64,
+    yellow: u64,
+    blue: u64,
+}
+
+/// The figures of one complaint window and grade period.
+pub struct Figures {
+    pub window: Window,
+    pub period: Option<Quarter>,
+    compound: HashMap<i64, (u64, Option<Grade>)>,
+    building: HashMap<i64, u64>,
+    unit: HashMap<i64, u64>,
+    district: HashMap<String, Agg>,
+    street: HashMap<String, Agg>,
+    /// Heat points: (complaints, households) at a place.
+    heat: RTree<GeomWithData<[f64; 2], (u64, i64)>>,
+}
+
+impl Figures {
+    pub fn new(
+        city: &CityIndex,
+        stats: &Stats,
+        book: &GradeBook,
+        window: Window,
+        period: Option<Quarter>,
+    ) -> Figures {
+        let d = &city.data;
+        let mut compound = HashMap::with_capacity(d.compounds.len());
+        let mut district: HashMap<String, Agg> = HashMap::new();
+        let mut street: HashMap<String, Agg> = HashMap::new();
+        let mut heat = Vec::new();
+        for (k, c) in d.compounds.iter().enumerate() {
+            let n = stats.compound_total(c.id, window);
+            let grade = period.and_then(|q| book.get(q, c.id)).map(|r| r.grade);
+            compound.insert(c.id, (n, grade));
+            for agg in [
+                district.entry(c.district_code.clone()).or_default(),
+                street.entry(c.street_code.clone()).or_default(),
+            ] {
+                agg.compounds += 1;
+                agg.households += i64::from(c.households);
+                agg.complaints += n;
+                match grade {
+                    Some(Grade::Red) => agg.red += 1,
+                    Some(Grade::Yellow) => agg.yellow += 1,
+                    Some(Grade::Blue) => agg.blue += 1,
+                    None => {}
+                }
+            }
+            // Complaints placed on the compound only sit at its label point.
+            let mut on_buildings = 0;
+            for &bk in city.buildings_of.get(&c.id).map_or(&[][..], Vec::as_slice) {
+                let b = &d.buildings[bk];
+                let nb = stats.building_total(b.id, window);
+                on_buildings += nb;
+                let mut on_units = 0;
+                for &uk in city.units_of.get(&b.id).map_or(&[][..], Vec::as_slice) {
+                    let un = &d.units[uk];
+                    let nu = stats.unit_total(un.id, window);
+                    on_units += nu;
+                    heat.push(GeomWithData::new(
+                        [un.geom.x(), un.geom.y()],
+                        (nu, i64::from(un.households)),
+                    ));
+                }
+                if nb > on_units {
+                    let p = b.geom.centroid().unwrap_or(city.compound_label[k]);
+                    heat.push(GeomWithData::new([p.x(), p.y()], (nb - on_units, 0)));
+                }
+            }
+            if n > on_buildings {
+                let p = city.compound_label[k];
+                heat.push(GeomWithData::new([p.x(), p.y()], (n - on_buildings, 0)));
+            }
+        }
+        let building = d
+            .buildings
+            .iter()
+            .map(|b| (b.id, stats.building_total(b.id, window)))
+            .collect();
+        let unit = d
+            .units
+            .iter()
+            .map(|x| (x.id, stats.unit_total(x.id, window)))
+            .collect();
+        Figures {
+            window,
+            period,
+            compound,
+            building,
+            unit,
+            district,
+            street,
+            heat: RTree::bulk_load(heat),
+        }
+    }
+}
+
+/// Who asks: public callers get small building and unit counts withheld.
+#[derive(Debug, Clone, Copy)]
+pub struct Audience {
+    pub min_count: u64,
+    pub sees_small_counts: bool,
+}
+
+/// A built tile.
+pub struct Built {
+    pub bytes: Vec<u8>,
+    /// Layers left out to stay under [`MAX_TILE_BYTES`].
+    pub thinned: Vec<&'static str>,
+}
+
+fn in_zoom(layer: &str, z: u8) -> bool {
+    LAYERS
+        .iter()
+        .any(|(n, lo, hi)| *n == layer && (*lo..=*hi).contains(&z))
+}
+
+fn query<T: rstar::RTreeObject<Envelope = AABB<[f64; 2]>>>(
+    tree: &RTree<T>,
+    b: [f64; 4],
+) -> impl Iterator<Item = &T> {
+    tree.locate_in_envelope_intersecting(&AABB::from_corners([b[0], b[1]], [b[2], b[3]]))
+}
+
+fn agg_props<'a>(
+    a: &Agg,
+    months: i32,
+    mut props: Vec<(&'a str, geozero::mvt::TileValue)>,
+) -> Vec<(&'a str, geozero::mvt::TileValue)> {
+    props.extend([
+        ("compounds", u(a.compounds)),
+        ("households", i(a.households)),
+        ("complaints", u(a.complaints)),
+        ("density", f(density(a.complaints, a.households, months))),
+        ("red", u(a.red)),
+        ("yellow", u(a.yellow)),
+        ("blue", u(a.blue)),
+    ]);
+    props
+}
+
+/// Builds one tile of the `atlas` tileset; `None` when it holds nothing.
+#[allow(clippy::too_many_lines)]
+pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) -> Option<Built> {
+    let z = frame.z;
+    let q = frame.query_bbox();
+    let d = &city.data;
+    let months = fig.window.months();
+    let mut layers: Vec<(&'static str, LayerBuilder)> = Vec::new();
+
+    if in_zoom("districts", z) {
+        let mut l = LayerBuilder::new("districts");
+        for g in query(&city.districts, q) {
+            let x = &d.districts[g.data];
+            if let Some(t) = mvt::polygons(frame, &x.geom) {
+                let a = fig.district.get(&x.code).cloned().unwrap_or_default();
+                let props = agg_props(&a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
+                l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
+            }
+        }
+        layers.push(("districts", l));
+    }
+    if in_zoom("streets", z) {
+        let mut l = LayerBuilder::new("streets");
+        for g in query(&city.streets, q) {
+            let x = &d.streets[g.data];
+            if let Some(t) = mvt::polygons(frame, &x.geom) {
+                let a = fig.street.get(&x.code).cloned().unwrap_or_default();
+                let district = city
+                    .district_name
+                    .get(&x.district_code)
+                    .cloned()
+                    .unwrap_or_default();
+                let props = agg_props(
+                    &a,
+                    months,
+                    vec![
+                        ("code", s(&x.code)),
+                        ("name", s(&x.name)),
+                        ("district", s(&district)),
+                    ],
+                );
+                l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
+            }
+        }
+        layers.push(("streets", l));
+    }
+    if in_zoom("heat", z) {
+        let cell = f64::from(EXTENT / HEAT_CELLS);
+        let mut cells: HashMap<(u32, u32), (u64, i64)> = HashMap::new();
+        for g in query(&fig.heat, q) {
+            let (n, hh) = g.data;
+            if let Some(p) = mvt::point(frame, Point::new(g.geom()[0], g.geom()[1]), false) {
+                let key = ((p.x() / cell) as u32, (p.y() / cell) as u32);
+                let e = cells.entry(key).or_default();
+                e.0 += n;
+                e.1 += hh;
+            }
+        }
+        let mut l = LayerBuilder::new("heat");
+        let mut keys: Vec<_> = cells.into_iter().filter(|(_, v)| v.0 > 0).collect();
+        keys.sort_by_key(|(k, _)| *k);
+        for ((cx, cy), (n, hh)) in keys {
+            let (x0, y0) = (f64::from(cx) * cell, f64::from(cy) * cell);
+            let sq = Polygon::new(
+                // Positive area in tile coordinates: an MVT exterior ring.
+                geo_types::LineString::from(vec![
+                    (x0, y0),
+                    (x0 + cell, y0),
+                    (x0 + cell, y0 + cell),
+                    (x0, y0 + cell),
+                    (x0, y0),
+                ]),
+                vec![],
+            );
+            l.add(
+                None,
+                Geometry::Polygon(sq),
+                vec![("complaints", u(n)), ("density", f(density(n, hh, months)))],
+            );
+        }
+        layers.push(("heat", l));
+    }
+    if in_zoom("compounds", z) {
+        let mut l = LayerBuilder::new("compounds");
+        for g in query(&city.compounds, q) {
+            let c = &d.compounds[g.data];
+            let Some(t) = mvt::polygons(frame, &c.geom) else {
+                continue;
+            };
+            let (n, grade) = fig.compound.get(&c.id).copied().unwrap_or((0, None));
+            let dens = density(n, i64::from(c.households), months);
+            let mut props = vec![
+                ("id", i(c.id)),
+                ("name", s(&c.name)),
+                (
+                    "district",
+                    s(city
+                        .district_name
+                        .get(&c.district_code)
+                        .map_or("", String::as_str)),
+                ),
+                (
+                    "street",
+                    s(city
+                        .street_name
+                        .get(&c.street_code)
+                        .map_or("", String::as_str)),
+                ),
+                (
+                    "company",
+                    s(city
+                        .company_name
+                        .get(&c.company_id)
+                        .map_or("", String::as_str)),
+                ),
+                ("households", i(i64::from(c.households))),
+                (
+                    "buildings",
+                    u(city.buildings_of.get(&c.id).map_or(0, Vec::len) as u64),
+                ),
+                ("complaints", u(n)),
+                ("density", f(dens)),
+                ("density_class", u(u64::from(density_class(n, dens)))),
+            ];
+            if let Some(g) = grade {
+                props.push(("grade", s(g.code())));
+            }
+            l.add(u64::try_from(c.id).ok(), Geometry::MultiPolygon(t), props);
+        }
+        layers.push(("compounds", l));
+    }
+    let withheld = |n: u64| n > 0 && n < who.min_count && !who.sees_small_counts;
+    if in_zoom("buildings", z) {
+        let mut l = LayerBuilder::new("buildings");
+        for g in query(&city.buildings, q) {
+            let b = &d.buildings[g.data];
+            let Some(t) = mvt::polygons(frame, &MultiPolygon(vec![b.geom.clone()])) else {
+                continue;
+            };
+            let n = fig.building.get(&b.id).copied().unwrap_or(0);
+            let dens = density(n, i64::from(b.households), months);
+            let mut props = vec![
+                ("id", i(b.id)),
+                ("compound_id", i(b.compound_id)),
+                ("name", s(&b.name)),
+                ("floors", i(i64::from(b.floors))),
+                (
+                    "units",
+                    u(city.units_of.get(&b.id).map_or(0, Vec::len) as u64),
+                ),
+                ("households", i(i64::from(b.households))),
+            ];
+            if withheld(n) {
+                // Coarsened: "some" complaints, never how many.
+                props.push(("density_class", u(1)));
+                props.push(("suppressed", geozero::mvt::TileValue::Bool(true)));
+            } else {
+                props.push(("complaints", u(n)));
+                props.push(("density", f(dens)));
+                props.push(("density_class", u(u64::from(density_class(n, dens)))));
+            }
+            l.add(u64::try_from(b.id).ok(), Geometry::MultiPolygon(t), props);
+        }
+        layers.push(("buildings", l));
+    }
+    if in_zoom("units", z) {
+        let mut l = LayerBuilder::new("units");
+        for g in query(&city.units, q) {
+            let x = &d.units[g.data];
+            let Some(p) = mvt::point(frame, x.geom, true) else {
+                continue;
+            };
+            let n = fig.unit.get(&x.id).copied().unwrap_or(0);
+            let mut props = vec![
+                ("id", i(x.id)),
+                ("building_id", i(x.building_id)),
+                ("name", s(&x.name)),
+                ("households", i(i64::from(x.households))),
+            ];
+            if withheld(n) {
+                props.push(("suppressed", geozero::mvt::TileValue::Bool(true)));
+            } else {
+                props.push(("complaints", u(n)));
+            }
+            l.add(u64::try_from(x.id).ok(), Geometry::Point(p), props);
+        }
+        layers.push(("units", l));
+    }
+    if in_zoom("labels", z) {
+        let mut l = LayerBuilder::new("labels");
+        for g in query(&city.districts, q) {
+            let x = &d.districts[g.data];
+            if let Some(p) = mvt::point(frame, city.district_label[g.data], false) {
+                l.add(
+                    None,
+                    Geometry::Point(p),
+                    vec![
+                        ("kind", s("district")),
+                        ("id", s(&x.code)),
+                        ("name", s(&x.name)),
+                    ],
+                );
+            }
+        }
+        for g in query(&city.streets, q) {
+            let x = &d.streets[g.data];
+            if let Some(p) = mvt::point(frame, city.street_label[g.data], false) {
+                l.add(
+                    None,
+                    Geometry::Point(p),
+                    vec![
+                        ("kind", s("street")),
+                        ("id", s(&x.code)),
+                        ("name", s(&x.name)),
+                    ],
+                );
+            }
+        }
+        if in_zoom("compounds", z) {
+            for g in query(&city.compounds, q) {
+                let c = &d.compounds[g.data];
+                if let Some(p) = mvt::point(frame, city.compound_label[g.data], false) {
+                    let mut props = vec![
+                        ("kind", s("compound")),
+                        ("id", s(&c.id.to_string())),
+                        ("name", s(&c.name)),
+                    ];
+                    if let Some((_, Some(grade))) = fig.compound.get(&c.id) {
+                        props.push(("grade", s(grade.code())));
+                    }
+                    l.add(None, Geometry::Point(p), props);
+                }
+            }
+        }
+        layers.push(("labels", l));
+    }
+
+    let mut built: Vec<(&'static str, geozero::mvt::tile::Layer)> = layers
+        .into_iter()
+        .filter_map(|(n, l)| l.finish().map(|x| (n, x)))
+        .collect();
+    if built.is_empty() {
+        return None;
+    }
+    let mut thinned = Vec::new();
+    loop {
+        let tile = Tile {
+            layers: built.iter().map(|(_, l)| l.clone()).collect(),
+        };
+        let bytes = tile.encode_to_vec();
+        if bytes.len() <= MAX_TILE_BYTES || built.len() <= 1 {
+            return Some(Built { bytes, thinned });
+        }
+        // Drop the finest layer present and say so.
+        let finest = [
+            "units",
+            "buildings",
+            "labels",
+            "heat",
+            "compounds",
+            "streets",
+        ]
+        .into_iter()
+        .find(|n| built.iter().any(|(x, _)| x == n));
+        match finest {
+            Some(n) => {
+                built.retain(|(x, _)| *x != n);
+                thinned.push(n);
+            }
+            None => return Some(Built { bytes, thinned }),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Tile matrix sets (tile-grid, definitions in `tiles/`): WebMercatorQuad and WorldCRS84Quad
+//! (the geographic grid of EPSG:4326 / CGCS2000 that Tianditu's "c" basemaps use).
+
+use ogcapi_types::tiles::TileMatrixSet;
+use std::sync::OnceLock;
+use tile_grid::{TileMatrixSetOps, Tms, Xyz};
+
+const WEB_MERCATOR_QUAD: &str = include_str!("../../tiles/WebMercatorQuad.json");
+const WORLD_CRS84_QUAD: &str = include_str!("../../tiles/WorldCRS84Quad.json");
+/// WGS 84 semi-major axis, the Web Mercator sphere.
+const R: f64 = 6_378_137.0;
+/// The deepest zoom we serve.
+pub const MAX_ZOOM: u8 = 22;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Grid {
+    WebMercatorQuad,
+    WorldCrs84Quad,
+}
+
+struct Loaded {
+    def: TileMatrixSet,
+    tms: Tms,
+}
+
+fn load(json: &str) -> Loaded {
+    // The definitions ship with the binary and are checked by tests: a failure is a build bug.
+    let def = TileMatrixSet::from_json(json).expect("bundled tile matrix set parses");
+    let tms = Tms::try_from(&def).expect("bundled tile matrix set is usable");
+    Loaded { def, tms }
+}
+
+fn loaded(g: Grid) -> &'static Loaded {
+    static WM: OnceLock<Loaded> = OnceLock::new();
+    static C84: OnceLock<Loaded> = OnceLock::new();
+    match g {
+        Grid::WebMercatorQuad => WM.get_or_init(|| load(WEB_MERCATOR_QUAD)),
+        Grid::WorldCrs84Quad => C84.get_or_init(|| load(WORLD_CRS84_QUAD)),
+    }
+}
+
+/// Bounds in the grid's CRS units: west, south, east, north.
+pub type Bounds = [f64; 4];
+
+impl Grid {
+    pub const ALL: [Grid; 2] = [Grid::WebMercatorQuad, Grid::WorldCrs84Quad];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Grid::WebMercatorQuad => "WebMercatorQuad",
+            Grid::WorldCrs84Quad => "WorldCRS84Quad",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grid> {
+        Grid::ALL
+            .into_iter()
+            .find(|g| g.id().eq_ignore_ascii_case(s))
+    }
+
+    /// The OGC definition (for `/ogc/tileMatrixSets/{id}`).
+    pub fn definition(self) -> &'static TileMatrixSet {
+        &loaded(self).def
+    }
+
+    /// Whether z/x/y names a tile of this grid, with a reason when not.
+    pub fn check(self, z: u32, x: u64, y: u64) -> Result<(), String> {
+        if z > u32::from(MAX_ZOOM) {
+            return Err(format!("zoom {z} is beyond the deepest level {MAX_ZOOM}"));
+        }
+        let xyz = Xyz::new(x, y, z as u8);
+        if !loaded(self).tms.is_valid(&xyz) {
+            let (w, h) = self.matrix_size(z as u8);
+            return Err(format!(
+                "tile {z}/{x}/{y} is outside the {} matrix of zoom {z} ({w} × {h} tiles)",
+                self.id()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn matrix_size(self, z: u8) -> (u64, u64) {
+        match self {
+            Grid::WebMercatorQuad => (1 << z, 1 << z),
+            Grid::WorldCrs84Quad => (2 << z, 1 << z),
+        }
+    }
+
+    /// A tile's bounds in the grid's CRS (metres for Web Mercator, degrees for CRS84).
+    pub fn xy_bounds(self, z: u8, x: u64, y: u64) -> Bounds {
+        let b = loaded(self).tms.xy_bounds(&Xyz::new(x, y, z));
+        [b.left, b.bottom, b.right, b.top]
+    }
+
+    /// Longitude/latitude to the grid's CRS.
+    pub fn project(self, lon: f64, lat: f64) -> (f64, f64) {
+        match self {
+            Grid::WebMercatorQuad => {
+                let lat = lat.clamp(-85.051_128_78, 85.051_128_78);
+                (
+                    R * lon.to_radians(),
+                    R * (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+                        .tan()
+                        .ln(),
+                )
+            }
+            Grid::WorldCrs84Quad => (lon, lat),
+        }
+    }
+
+    /// The grid's CRS to longitude/latitude.
+    pub fn unproject(self, x: f64, y: f64) -> (f64, f64) {
+        match self {
+            Grid::WebMercatorQuad => (
+                (x / R).to_degrees(),
+                (2.0 * (y / R).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
+            ),
+            Grid::WorldCrs84Quad => (x, y),
+        }
+    }
+
+    /// A tile's bounds in longitude/latitude.
+    pub fn lonlat_bounds(self, z: u8, x: u64, y: u64) -> Bounds {
+        let [w, s, e, n] = self.xy_bounds(z, x, y);
+        let (w, s) = self.unproject(w, s);
+        let (e, n) = self.unproject(e, n);
+        [w, s, e, n]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_agree_with_their_definitions() {
+        let b = Grid::WebMercatorQuad.xy_bounds(4, 10, 10);
+        assert!(
+            (b[0] - 5_009_377.085_697_308).abs() < 1e-3
+                && (b[3] + 5_009_377.085_697_308).abs() < 1e-3,
+            "{b:?}"
+        );
+        // CRS84: two tiles at zoom 0, the western one covers -180..0.
+        assert_eq!(Grid::WorldCrs84Quad.matrix_size(0), (2, 1));
+        let c = Grid::WorldCrs84Quad.xy_bounds(0, 0, 0);
+        for (got, want) in c.iter().zip([-180.0, -90.0, 0.0, 90.0]) {
+            assert!((got - want).abs() < 1e-9, "{c:?}");
+        }
+        assert!(Grid::WorldCrs84Quad.check(0, 1, 0).is_ok());
+        assert!(Grid::WebMercatorQuad.check(0, 1, 0).is_err());
+        assert!(Grid::WebMercatorQuad.check(23, 0, 0).is_err());
+        let (x, y) = Grid::WebMercatorQuad.project(120.38, 36.07);
+        let (lon, lat) = Grid::WebMercatorQuad.unproject(x, y);
+        assert!((lon - 120.38).abs() < 1e-9 && (lat - 36.07).abs() < 1e-9);
+    }
+}

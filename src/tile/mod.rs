@@ -1,0 +1,12 @@
+//! Tiles, pure and synchronous: grids (tile-grid), datums, the geometry pipeline and MVT
+//! encoding (geozero), the `atlas` tileset's layers, and the tile cache.
+
+pub mod atlas;
+pub mod cache;
+pub mod datum;
+pub mod grid;
+pub mod mvt;
+pub mod service;
+
+pub use datum::Datum;
+pub use grid::Grid;

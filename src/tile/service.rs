@@ -1,0 +1,158 @@
+//! Serving tiles from a store (the one asynchronous room of `tile/`): the city index and the
+//! figures of each window × period, cached per store version; built tiles in the tile cache.
+
+use super::atlas::{self, Audience, CityIndex, Figures};
+use super::cache::{Cached, TileCache, TileKey};
+use super::mvt::TileFrame;
+use super::{Datum, Grid};
+use crate::analytics::{Atlas, Window};
+use crate::model::Quarter;
+use crate::store::StoreError;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// What one tile request asks for, validated.
+#[derive(Debug, Clone)]
+pub struct TileRequest {
+    pub grid: Grid,
+    pub z: u8,
+    pub x: u64,
+    pub y: u64,
+    pub window: Window,
+    pub period: Option<Quarter>,
+    pub datum: Datum,
+    pub audience: Audience,
+}
+
+/// Store version, complaint window, grade period.
+type FiguresKey = (u64, Window, Option<Quarter>);
+
+pub struct TileService {
+    city: Mutex<Option<(u64, Arc<CityIndex>)>>,
+    figures: Mutex<VecDeque<(FiguresKey, Arc<Figures>)>>,
+    pub cache: TileCache,
+}
+
+fn hash_hex(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("\"{:016x}-{}\"", h.finish(), bytes.len())
+}
+
+impl TileService {
+    pub fn new(cache_bytes: usize) -> TileService {
+        TileService {
+            city: Mutex::new(None),
+            figures: Mutex::new(VecDeque::new()),
+            cache: TileCache::new(cache_bytes),
+        }
+    }
+
+    pub async fn city(&self, atlas: &Atlas) -> Result<Arc<CityIndex>, StoreError> {
+        let mut g = self.city.lock().await;
+        let v = atlas.store.version();
+        if let Some((cv, c)) = g.as_ref() {
+            if *cv == v {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let data = atlas.store.geography().await?;
+        let city = Arc::new(
+            tokio::task::spawn_blocking(move || CityIndex::new(data))
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+        );
+        *g = Some((v, Arc::clone(&city)));
+        Ok(city)
+    }
+
+    pub async fn figures(
+        &self,
+        atlas: &Atlas,
+        window: Window,
+        period: Option<Quarter>,
+    ) -> Result<Arc<Figures>, StoreError> {
+        let v = atlas.store.version();
+        let key = (v, window, period);
+        let mut g = self.figures.lock().await;
+        if let Some((_, f)) = g.iter().find(|(k, _)| *k == key) {
+            return Ok(Arc::clone(f));
+        }
+        let city = self.city(atlas).await?;
+        let stats = atlas.store.stats().await?;
+        let book = atlas.grades().await?;
+        let fig = Arc::new(
+            tokio::task::spawn_blocking(move || Figures::new(&city, &stats, &book, window, period))
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+        );
+        g.retain(|(k, _)| k.0 == v);
+        if g.len() >= 8 {
+            g.pop_front();
+        }
+        g.push_back((key, Arc::clone(&fig)));
+        Ok(fig)
+    }
+
+    /// One tile of the `atlas` tileset, from the cache or built; `None` when empty.
+    pub async fn tile(&self, atlas: &Atlas, r: &TileRequest) -> Result<Option<Cached>, StoreError> {
+        let key = TileKey {
+            tileset: "atlas".into(),
+            grid: r.grid.id(),
+            z: r.z,
+            x: r.x,
+            y: r.y,
+            window: (r.window.from.0, r.window.to.0),
+            period: r.period.map(|q| q.0),
+            datum: r.datum.code(),
+            full_counts: r.audience.sees_small_counts,
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(Some(hit));
+        }
+        let city = self.city(atlas).await?;
+        let fig = self.figures(atlas, r.window, r.period).await?;
+        let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
+        let who = r.audience;
+        let started = std::time::Instant::now();
+        let built = tokio::task::spawn_blocking(move || atlas::build(&city, &fig, &frame, who))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let ms = started.elapsed().as_millis();
+        if ms > 500 {
+            tracing::warn!(
+                z = r.z,
+                x = r.x,
+                y = r.y,
+                grid = r.grid.id(),
+                ms,
+                "slow tile"
+            );
+        }
+        let Some(b) = built else { return Ok(None) };
+        let cached = Cached {
+            etag: hash_hex(&b.bytes),
+            bytes: bytes::Bytes::from(b.bytes),
+            thinned: b.thinned,
+            bbox: frame.query_bbox(),
+        };
+        self.cache.put(key, cached.clone());
+        Ok(Some(cached))
+    }
+
+    /// Drops the cached tiles that the given compounds' change touches (their districts).
+    pub async fn invalidate_compounds(
+        &self,
+        atlas: &Atlas,
+        compounds: &[i64],
+    ) -> Result<usize, StoreError> {
+        if compounds.is_empty() {
+            return Ok(0);
+        }
+        let city = self.city(atlas).await?;
+        let areas = city.district_boxes_of(compounds);
+        Ok(self.cache.invalidate(&areas))
+    }
+}

@@ -1,0 +1,682 @@
+//! The `atlas` vector tiles, decoded and checked: layers by zoom with their attributes,
+//! geometry within extent and buffer and wound for MVT, empty tiles 204, datums, both tile
+//! matrix sets, heat cells that add up, labels never repeated, caching headers, withheld small
+//! counts, both stores alike, and precise invalidation.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use compound_atlas::analytics::{Rule, Window};
+use compound_atlas::config::{Role, Settings, StoreArgs, TokenEntry};
+use compound_atlas::ingest::{self, complaints, ImportOptions};
+use compound_atlas::store::{embedded::EmbeddedStore, postgis::PostgisStore, Store};
+use compound_atlas::{analytics::Atlas, AppState};
+use geozero::mvt::{tile, Message, Tile};
+use geozero::ToGeo;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use tower::ServiceExt;
+
+/// One embedded city with its complaints, shared by the tests of this file.
+fn app() -> axum::Router {
+    static APP: OnceLock<axum::Router> = OnceLock::new();
+    APP.get_or_init(|| {
+        // Built on a thread of its own: the tests' runtimes cannot block on it.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let atlas = embedded(&common::city(0.25, 61)).await;
+                compound_atlas::app(AppState::new(atlas, &settings()))
+            })
+        })
+        .join()
+        .unwrap()
+    })
+    .clone()
+}
+
+fn settings() -> Settings {
+    let mut s = Settings::resolve_with(&StoreArgs::default(), None, &Default::default(), |_| None);
+    s.tokens = vec![
+        TokenEntry {
+            token: "planner-secret".into(),
+            role: Role::Planner,
+            name: "planner".into(),
+        },
+        TokenEntry {
+            token: "admin-secret".into(),
+            role: Role::Admin,
+            name: "admin".into(),
+        },
+    ];
+    s
+}
+
+async fn embedded(city: &std::path::Path) -> Arc<Atlas> {
+    let dir = common::copy_dir(city);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let atlas = Arc::new(Atlas::new(store, Rule::default()));
+    atlas
+        .import_complaints(
+            complaints::read_file(&dir.join("complaints.csv"), None).unwrap(),
+            "x",
+        )
+        .await
+        .unwrap();
+    atlas
+}
+
+struct Resp {
+    status: u16,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+async fn get_with(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut b = axum::http::Request::get(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(uri: &str) -> Resp {
+    get_with(&app(), uri, &[]).await
+}
+
+fn decode(bytes: &[u8]) -> Tile {
+    Tile::decode(bytes).unwrap()
+}
+
+fn layer<'a>(t: &'a Tile, name: &str) -> Option<&'a tile::Layer> {
+    t.layers.iter().find(|l| l.name == name)
+}
+
+fn props(l: &tile::Layer, f: &tile::Feature) -> HashMap<String, tile::Value> {
+    f.tags
+        .chunks(2)
+        .map(|kv| {
+            (
+                l.keys[kv[0] as usize].clone(),
+                l.values[kv[1] as usize].clone(),
+            )
+        })
+        .collect()
+}
+
+fn num(v: &tile::Value) -> f64 {
+    v.double_value
+        .or(v.float_value.map(f64::from))
+        .or(v.int_value.map(|x| x as f64))
+        .or(v.uint_value.map(|x| x as f64))
+        .or(v.sint_value.map(|x| x as f64))
+        .unwrap_or(f64::NAN)
+}
+
+/// The tile of a zoom that holds a longitude/latitude (WebMercatorQuad).
+fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u64, u64) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n) as u64;
+    let y = ((1.0
+        - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI)
+        / 2.0
+        * n) as u64;
+    (z, x, y)
+}
+
+/// Inside 海信慧园二期 (市南区 湛山街道), a named compound every demo city has.
+fn center() -> (f64, f64) {
+    static C: OnceLock<(f64, f64)> = OnceLock::new();
+    *C.get_or_init(|| {
+        let dir = common::city(0.25, 61);
+        let m = compound_atlas::io::manifest::Manifest::read(&dir).unwrap();
+        let d = compound_atlas::io::dataset::read(&dir, &m).unwrap();
+        let c = d
+            .compounds
+            .iter()
+            .find(|c| c.name == "海信慧园二期")
+            .unwrap();
+        let b = d.buildings.iter().find(|b| b.compound_id == c.id).unwrap();
+        use geo::Centroid;
+        let p = b.geom.centroid().unwrap();
+        (p.x(), p.y())
+    })
+}
+
+#[tokio::test]
+async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
+    let want: [(u32, &[&str]); 4] = [
+        (8, &["districts", "heat"]),
+        (11, &["districts", "streets", "heat", "compounds", "labels"]),
+        (
+            14,
+            &[
+                "districts",
+                "streets",
+                "heat",
+                "compounds",
+                "buildings",
+                "labels",
+            ],
+        ),
+        (
+            16,
+            &[
+                "districts",
+                "streets",
+                "compounds",
+                "buildings",
+                "units",
+                "labels",
+            ],
+        ),
+    ];
+    for (z, layers) in want {
+        let (z, x, y) = tile_at(center().0, center().1, z);
+        let r = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
+        assert_eq!(r.status, 200, "{z}/{x}/{y}");
+        assert_eq!(
+            r.headers["content-type"],
+            "application/vnd.mapbox-vector-tile"
+        );
+        let t = decode(&r.body);
+        let names: HashSet<&str> = t.layers.iter().map(|l| l.name.as_str()).collect();
+        for l in layers {
+            assert!(names.contains(l), "z{z} lacks {l}: {names:?}");
+        }
+        assert!(!names.contains("units") || z >= 16);
+        for l in &t.layers {
+            assert_eq!((l.version, l.extent), (2, Some(4096)));
+        }
+        if let Some(c) = layer(&t, "compounds") {
+            for f in &c.features {
+                let p = props(c, f);
+                for k in [
+                    "id",
+                    "name",
+                    "district",
+                    "street",
+                    "company",
+                    "households",
+                    "buildings",
+                    "complaints",
+                    "density",
+                    "density_class",
+                    "grade",
+                ] {
+                    assert!(p.contains_key(k), "compound without `{k}`: {p:?}");
+                }
+                assert!((0.0..=5.0).contains(&num(&p["density_class"])));
+                assert!(["red", "yellow", "blue"]
+                    .contains(&p["grade"].string_value.as_deref().unwrap()));
+            }
+        }
+        if let Some(d) = layer(&t, "districts") {
+            let p = props(d, &d.features[0]);
+            for k in [
+                "code",
+                "name",
+                "compounds",
+                "households",
+                "complaints",
+                "density",
+                "red",
+                "yellow",
+                "blue",
+            ] {
+                assert!(p.contains_key(k), "district without `{k}`");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn geometry_stays_in_extent_and_buffer_and_rings_are_wound_for_mvt() {
+    use geo::Winding;
+    for z in [11, 13, 14, 15] {
+        let (z, x, y) = tile_at(center().0, center().1, z);
+        let t = decode(&get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await.body);
+        for l in &t.layers {
+            for f in &l.features {
+                let g = f.to_geo().unwrap_or_else(|e| {
+                    panic!(
+                        "{} feature {:?} at z{z}: {e}: {:?}",
+                        l.name, f.id, f.geometry
+                    )
+                });
+                use geo::CoordsIter;
+                for c in g.coords_iter() {
+                    assert!(
+                        (-64.0..=4160.0).contains(&c.x) && (-64.0..=4160.0).contains(&c.y),
+                        "{} at z{z}: {c:?}",
+                        l.name
+                    );
+                }
+                let polys = match &g {
+                    geo_types::Geometry::Polygon(p) => vec![p.clone()],
+                    geo_types::Geometry::MultiPolygon(mp) => mp.0.clone(),
+                    _ => vec![],
+                };
+                for p in polys {
+                    // Read back in tile coordinates (y down): exterior rings have positive area.
+                    assert!(
+                        p.exterior().is_ccw(),
+                        "{} exterior wound the wrong way",
+                        l.name
+                    );
+                    assert!(p.exterior().0.len() >= 4);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_empty_tile_answers_204() {
+    let r = get("/tiles/atlas/14/0/0.mvt").await;
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+}
+
+#[tokio::test]
+async fn bad_tile_requests_get_a_json_4xx_naming_the_problem() {
+    for (uri, status, word) in [
+        ("/tiles/atlas/23/0/0.mvt", 400, "zoom"),
+        ("/tiles/atlas/3/8/0.mvt", 400, "outside"),
+        ("/tiles/atlas/a/0/0.mvt", 400, "z must"),
+        ("/tiles/atlas/3/0/x.mvt", 400, "y must"),
+        ("/tiles/atlas/3/0/0", 400, "{y}.mvt"),
+        ("/tiles/atlas/3/0/0.png", 404, ".png"),
+        ("/tiles/nope/3/0/0.mvt", 404, "nope"),
+        ("/tiles/atlas/Mercator/3/0/0.mvt", 404, "Mercator"),
+        ("/tiles/atlas/3/0/0.mvt?from=2023-13", 400, "from"),
+        (
+            "/tiles/atlas/3/0/0.mvt?from=2023-06&to=2023-01",
+            400,
+            "after",
+        ),
+        ("/tiles/atlas/3/0/0.mvt?period=2023Q7", 400, "period"),
+        ("/tiles/atlas/3/0/0.mvt?period=2010Q1", 400, "no grades"),
+        ("/tiles/atlas/3/0/0.mvt?datum=osgb36", 400, "datum"),
+        ("/tiles/atlas/3/0/0.mvt?zoom=3", 400, "unknown parameter"),
+        ("/tiles/nope.json", 404, "nope"),
+    ] {
+        let r = get(uri).await;
+        assert_eq!(r.status, status, "{uri}");
+        let j: serde_json::Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|_| panic!("{uri}: not JSON"));
+        let m = j["error"]["message"].as_str().unwrap();
+        assert!(m.contains(word), "{uri}: {m}");
+    }
+}
+
+fn compound_xs(t: &Tile) -> HashMap<u64, f64> {
+    let Some(l) = layer(t, "compounds") else {
+        return HashMap::new();
+    };
+    l.features
+        .iter()
+        .filter_map(|f| {
+            use geo::{BoundingRect, Centroid};
+            let g = f.to_geo().unwrap();
+            let b = g.bounding_rect()?;
+            // Only whole compounds: a clipped one's centroid moves with the clip.
+            let whole =
+                b.min().x > 0.0 && b.max().x < 4096.0 && b.min().y > 0.0 && b.max().y < 4096.0;
+            whole.then(|| (f.id.unwrap(), g.centroid().unwrap().x()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn gcj02_and_bd09_shift_geometry_as_the_basemaps_do() {
+    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let wgs = compound_xs(&decode(
+        &get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await.body,
+    ));
+    let gcj = compound_xs(&decode(
+        &get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt?datum=gcj02"))
+            .await
+            .body,
+    ));
+    let shifts: Vec<f64> = wgs
+        .iter()
+        .filter_map(|(id, x)| gcj.get(id).map(|g| g - x))
+        .collect();
+    assert!(!shifts.is_empty());
+    // GCJ-02 moves Qingdao 410–470 m east; a z14 tile unit is about 0.6 m there.
+    // Web Mercator metres per tile unit at z14, times cos(latitude) for metres on the ground.
+    let ground =
+        |units: f64| units * 40_075_016.686 / 16384.0 / 4096.0 * center().1.to_radians().cos();
+    for s in &shifts {
+        let m = ground(*s);
+        assert!((380.0..=520.0).contains(&m), "GCJ-02 shift of {m:.0} m");
+    }
+    let bd = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt?datum=bd09")).await;
+    assert_eq!(bd.status, 200);
+}
+
+#[tokio::test]
+async fn worldcrs84quad_tiles_serve_the_same_city() {
+    // Zoom 13 of the geographic grid: 2^14 × 2^13 tiles over the world.
+    let (lon, lat) = center();
+    let x = ((lon + 180.0) / 360.0 * 16384.0) as u64;
+    let y = ((90.0 - lat) / 180.0 * 8192.0) as u64;
+    let r = get(&format!("/tiles/atlas/WorldCRS84Quad/13/{x}/{y}.mvt")).await;
+    assert_eq!(r.status, 200);
+    let t = decode(&r.body);
+    assert!(layer(&t, "compounds").is_some_and(|l| !l.features.is_empty()));
+    let same = get(&format!("/tiles/atlas/worldcrs84quad/13/{x}/{y}.mvt")).await;
+    assert_eq!(same.body, r.body);
+}
+
+#[tokio::test]
+async fn heat_cells_add_up_to_the_complaints_in_the_window() {
+    // Every tile of zoom 7 over Qingdao.
+    let (_, x0, y0) = tile_at(119.4, 37.3, 7);
+    let (_, x1, y1) = tile_at(121.5, 35.4, 7);
+    let mut sum = 0.0;
+    for x in x0..=x1 {
+        for y in y0..=y1 {
+            let r = get(&format!(
+                "/tiles/atlas/7/{x}/{y}.mvt?from=2022-01&to=2022-12"
+            ))
+            .await;
+            if r.status == 204 {
+                continue;
+            }
+            let t = decode(&r.body);
+            if let Some(h) = layer(&t, "heat") {
+                for f in &h.features {
+                    sum += num(&props(h, f)["complaints"]);
+                }
+            }
+        }
+    }
+    let r = get("/api/stats/trend?from=2022-01&to=2022-12").await;
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let placed: f64 = j["trend"]["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["complaints"].as_f64().unwrap())
+        .sum();
+    assert!(placed > 1000.0);
+    assert_eq!(
+        sum, placed,
+        "heat cells {sum} vs complaints placed in 2022 {placed}"
+    );
+}
+
+#[tokio::test]
+async fn labels_appear_once_and_inside_their_tile() {
+    let (z, cx, cy) = tile_at(center().0, center().1, 13);
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for x in cx - 1..=cx + 1 {
+        for y in cy - 1..=cy + 1 {
+            let r = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
+            if r.status == 204 {
+                continue;
+            }
+            let t = decode(&r.body);
+            let Some(l) = layer(&t, "labels") else {
+                continue;
+            };
+            for f in &l.features {
+                let p = props(l, f);
+                let g = f.to_geo().unwrap();
+                use geo::CoordsIter;
+                let c = g.coords_iter().next().unwrap();
+                assert!(
+                    (0.0..4096.0).contains(&c.x) && (0.0..4096.0).contains(&c.y),
+                    "label in the buffer"
+                );
+                let key = format!(
+                    "{}:{}",
+                    p["kind"].string_value.as_deref().unwrap(),
+                    p["id"].string_value.as_deref().unwrap()
+                );
+                *seen.entry(key).or_default() += 1;
+            }
+        }
+    }
+    assert!(seen.keys().filter(|k| k.starts_with("compound:")).count() > 10);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a label repeated: {:?}",
+        seen.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn tiles_carry_etags_revalidate_and_compress() {
+    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
+    let r = get(&uri).await;
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert!(r.headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    let again = get_with(&app(), &uri, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    let gz = get_with(&app(), &uri, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers["content-encoding"], "gzip");
+    assert!(gz.body.len() < r.body.len());
+    let br = get_with(&app(), &uri, &[("accept-encoding", "br")]).await;
+    assert_eq!(br.headers["content-encoding"], "br");
+}
+
+#[tokio::test]
+async fn small_counts_are_withheld_from_public_tiles_only() {
+    let (z, x, y) = tile_at(center().0, center().1, 16);
+    let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?from=2023-07&to=2023-07");
+    let public = decode(&get(&uri).await.body);
+    let planner = decode(
+        &get_with(&app(), &uri, &[("authorization", "Bearer planner-secret")])
+            .await
+            .body,
+    );
+    let b = layer(&public, "buildings").unwrap();
+    let withheld: Vec<u64> = b
+        .features
+        .iter()
+        .filter(|f| {
+            props(b, f)
+                .get("suppressed")
+                .is_some_and(|v| v.bool_value == Some(true))
+        })
+        .map(|f| f.id.unwrap())
+        .collect();
+    for f in &b.features {
+        let p = props(b, f);
+        if let Some(n) = p.get("complaints") {
+            assert!(
+                num(n) == 0.0 || num(n) >= 3.0,
+                "a public count below 3: {p:?}"
+            );
+        }
+    }
+    let pb = layer(&planner, "buildings").unwrap();
+    for f in pb
+        .features
+        .iter()
+        .filter(|f| withheld.contains(&f.id.unwrap()))
+    {
+        let n = num(&props(pb, f)["complaints"]);
+        assert!((1.0..3.0).contains(&n), "planners see the small count");
+    }
+}
+
+#[tokio::test]
+async fn tilejson_and_catalog_describe_the_tileset() {
+    let r = get_with(
+        &app(),
+        "/tiles/atlas.json?from=2022-01&to=2022-12",
+        &[("host", "maps.example:8080")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(j["tilejson"], "3.0.0");
+    assert_eq!(
+        j["tiles"][0],
+        "http://maps.example:8080/tiles/atlas/{z}/{x}/{y}.mvt?from=2022-01&to=2022-12"
+    );
+    let layers: Vec<&str> = j["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            "districts",
+            "streets",
+            "heat",
+            "compounds",
+            "buildings",
+            "units",
+            "labels"
+        ]
+    );
+    assert!(j["vector_layers"][3]["fields"]["grade"].is_string());
+    let b = j["bounds"].as_array().unwrap();
+    assert!(b[0].as_f64().unwrap() > 119.0 && b[2].as_f64().unwrap() < 122.0);
+    let c: serde_json::Value = serde_json::from_slice(&get("/tiles").await.body).unwrap();
+    assert_eq!(c["tilesets"][0]["id"], "atlas");
+}
+
+#[tokio::test]
+async fn both_stores_serve_the_same_tiles() {
+    let city = common::city(0.05, 62);
+    let e = embedded(&city).await;
+    let url = common::fresh_db("tiles").await;
+    let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    pg.migrate().await.unwrap();
+    pg.import(
+        ingest::read_paths(
+            std::slice::from_ref(&city),
+            &ImportOptions::default(),
+            false,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let p = Arc::new(Atlas::new(Arc::new(pg), Rule::default()));
+    p.import_complaints(
+        complaints::read_file(&city.join("complaints.csv"), None).unwrap(),
+        "x",
+    )
+    .await
+    .unwrap();
+    let (ae, ap) = (
+        compound_atlas::app(AppState::new(e, &settings())),
+        compound_atlas::app(AppState::new(p, &settings())),
+    );
+    let mut compared = 0;
+    for z in [6, 9, 11, 12, 14, 16] {
+        let (z, cx, cy) = tile_at(center().0, center().1, z);
+        for (x, y) in [(cx, cy), (cx + 1, cy), (cx, cy + 1)] {
+            for q in ["", "?datum=gcj02", "?from=2021-01&to=2021-12&period=2021Q4"] {
+                let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt{q}");
+                let (a, b) = (
+                    get_with(&ae, &uri, &[]).await,
+                    get_with(&ap, &uri, &[]).await,
+                );
+                assert_eq!(a.status, b.status, "{uri}");
+                if a.status == 200 {
+                    assert_eq!(decode(&a.body), decode(&b.body), "{uri}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 20);
+    let _ = Window::parse(None, None, compound_atlas::model::Month::new(2023, 7));
+}
+
+#[tokio::test]
+async fn an_import_drops_only_the_tiles_it_touches() {
+    let city = common::city(0.05, 63);
+    let atlas = embedded(&city).await;
+    let app = compound_atlas::app(AppState::new(Arc::clone(&atlas), &settings()));
+    let data = atlas.store.geography().await.unwrap();
+    // A compound in 李沧区 and a tile far from 李沧区 (in 黄岛区).
+    let c = data
+        .compounds
+        .iter()
+        .find(|c| c.district_code == "370213")
+        .unwrap();
+    let far = data
+        .compounds
+        .iter()
+        .find(|c| c.district_code == "370211")
+        .unwrap();
+    use geo::Centroid;
+    let (cp, fp) = (c.geom.centroid().unwrap(), far.geom.centroid().unwrap());
+    let (z, x, y) = tile_at(cp.x(), cp.y(), 14);
+    let (fz, fx, fy) = tile_at(fp.x(), fp.y(), 14);
+    let near_uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?from=2023-07&to=2023-07");
+    let far_uri = format!("/tiles/atlas/{fz}/{fx}/{fy}.mvt?from=2023-07&to=2023-07");
+    let before_near = get_with(&app, &near_uri, &[]).await;
+    let before_far = get_with(&app, &far_uri, &[]).await;
+    let body = format!(
+        "工单编号,受理时间,诉求类别,诉求地址\nT-NEW,2023-07-15 10:00:00,绿化,{}1号楼1单元101\n",
+        c.name
+    );
+    let req = axum::http::Request::post("/api/complaints")
+        .header("authorization", "Bearer admin-secret")
+        .header("content-type", "text/csv")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let after_near = get_with(&app, &near_uri, &[]).await;
+    let after_far = get_with(&app, &far_uri, &[]).await;
+    assert_ne!(
+        before_near.headers["etag"], after_near.headers["etag"],
+        "the touched tile changed"
+    );
+    assert_eq!(
+        before_far.headers["etag"], after_far.headers["etag"],
+        "the far tile kept its bytes"
+    );
+    let t = decode(&after_near.body);
+    let l = layer(&t, "compounds").unwrap();
+    let f = l
+        .features
+        .iter()
+        .find(|f| f.id == Some(c.id as u64))
+        .unwrap();
+    let before = decode(&before_near.body);
+    let lb = layer(&before, "compounds").unwrap();
+    let fb = lb
+        .features
+        .iter()
+        .find(|f| f.id == Some(c.id as u64))
+        .unwrap();
+    assert_eq!(
+        num(&props(l, f)["complaints"]),
+        num(&props(lb, fb)["complaints"]) + 1.0
+    );
+}
