@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod health;
+mod styles;
 mod tiles;
 
 use crate::analytics::Atlas;
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .route("/api/stats/trend", get(api::trend))
+        .route("/styles/{file}", get(styles::style))
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
