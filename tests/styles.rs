@@ -11,11 +11,20 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 async fn get(app: &axum::Router, uri: &str) -> (u16, serde_json::Value) {
-    let req = axum::http::Request::get(uri).header("host", "atlas.test:9000").body(axum::body::Body::empty()).unwrap();
+    let req = axum::http::Request::get(uri)
+        .header("host", "atlas.test:9000")
+        .body(axum::body::Body::empty())
+        .unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
-    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn fields_used(expr: &serde_json::Value, out: &mut Vec<String>) {
@@ -35,8 +44,13 @@ fn fields_used(expr: &serde_json::Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
-    let validator = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/node_modules/.bin/gl-style-validate");
-    assert!(validator.exists(), "{} is missing: run scripts/test, which installs it (npm ci in tools/)", validator.display());
+    let validator = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/node_modules/.bin/gl-style-validate");
+    assert!(
+        validator.exists(),
+        "{} is missing: run scripts/test, which installs it (npm ci in tools/)",
+        validator.display()
+    );
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&common::city(0.02, 71)).unwrap());
     let app = compound_atlas::app(compound_atlas::AppState::for_store(store));
     let (_, tilejson) = get(&app, "/tiles/atlas.json").await;
@@ -44,26 +58,62 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["id"].as_str().unwrap().to_string(), l["fields"].as_object().unwrap().keys().cloned().collect()))
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_string(),
+                l["fields"].as_object().unwrap().keys().cloned().collect(),
+            )
+        })
         .collect();
     for name in ["grade", "density"] {
-        let (status, style) = get(&app, &format!("/styles/{name}.json?from=2022-01&to=2022-12")).await;
+        let (status, style) = get(
+            &app,
+            &format!("/styles/{name}.json?from=2022-01&to=2022-12"),
+        )
+        .await;
         assert_eq!(status, 200);
-        assert_eq!(style["sources"]["atlas"]["url"], "http://atlas.test:9000/tiles/atlas.json?from=2022-01&to=2022-12");
-        assert!(style["glyphs"].as_str().unwrap().starts_with("http://atlas.test:9000/"));
+        assert_eq!(
+            style["sources"]["atlas"]["url"],
+            "http://atlas.test:9000/tiles/atlas.json?from=2022-01&to=2022-12"
+        );
+        assert!(style["glyphs"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://atlas.test:9000/"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("{name}.json"));
         std::fs::write(&path, serde_json::to_string_pretty(&style).unwrap()).unwrap();
-        let out = std::process::Command::new(&validator).arg(&path).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.trim().is_empty(), "{name}: {text}");
+        let out = std::process::Command::new(&validator)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.trim().is_empty(),
+            "{name}: {text}"
+        );
         for layer in style["layers"].as_array().unwrap() {
-            let Some(src) = layer["source-layer"].as_str() else { continue };
-            let known = fields.get(src).unwrap_or_else(|| panic!("{name}: layer {} uses unknown source-layer {src}", layer["id"]));
+            let Some(src) = layer["source-layer"].as_str() else {
+                continue;
+            };
+            let known = fields.get(src).unwrap_or_else(|| {
+                panic!(
+                    "{name}: layer {} uses unknown source-layer {src}",
+                    layer["id"]
+                )
+            });
             let mut used = Vec::new();
             fields_used(layer, &mut used);
             for f in used {
-                assert!(known.contains(&f), "{name}: layer {} reads `{f}`, which {src} does not carry", layer["id"]);
+                assert!(
+                    known.contains(&f),
+                    "{name}: layer {} reads `{f}`, which {src} does not carry",
+                    layer["id"]
+                );
             }
         }
     }

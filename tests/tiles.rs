@@ -680,3 +680,54 @@ async fn an_import_drops_only_the_tiles_it_touches() {
         num(&props(lb, fb)["complaints"]) + 1.0
     );
 }
+
+#[tokio::test]
+async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_and_column() {
+    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let xyz = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
+    for uri in [
+        format!("/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"),
+        format!("/ogc/collections/atlas/tiles/WebMercatorQuad/{z}/{y}/{x}"),
+    ] {
+        let r = get(&uri).await;
+        assert_eq!(r.status, 200, "{uri}");
+        assert_eq!(r.body, xyz.body, "{uri}: row is y, column is x");
+    }
+    let conf: serde_json::Value =
+        serde_json::from_slice(&get("/ogc/conformance").await.body).unwrap();
+    assert!(conf["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core"));
+    let sets: serde_json::Value =
+        serde_json::from_slice(&get("/ogc/tileMatrixSets").await.body).unwrap();
+    let ids: Vec<&str> = sets["tileMatrixSets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["WebMercatorQuad", "WorldCRS84Quad"]);
+    let def: serde_json::Value =
+        serde_json::from_slice(&get("/ogc/tileMatrixSets/WorldCRS84Quad").await.body).unwrap();
+    assert_eq!(def["tileMatrices"][0]["matrixWidth"], 2);
+    let ts: serde_json::Value = serde_json::from_slice(
+        &get("/ogc/collections/atlas/tiles/WebMercatorQuad")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(ts["dataType"], "vector");
+    assert!(ts["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["rel"] == "item"
+            && l["href"]
+                .as_str()
+                .unwrap()
+                .ends_with("/{tileMatrix}/{tileRow}/{tileCol}")));
+    assert_eq!(get("/ogc/collections/nope/tiles").await.status, 404);
+    assert_eq!(get("/ogc/tileMatrixSets/Nope").await.status, 404);
+}

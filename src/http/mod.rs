@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod health;
+mod ogc;
 mod styles;
 mod tiles;
 
@@ -66,6 +67,24 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/stats/trend", get(api::trend))
         .route("/styles/{file}", get(styles::style))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
+        .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/tiles", get(ogc::tilesets))
+        .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))
+        .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
+        .route("/ogc/collections/{id}/tiles", get(ogc::collection_tilesets))
+        .route(
+            "/ogc/collections/{id}/tiles/{tms}",
+            get(ogc::collection_tileset),
+        )
+        .route(
+            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+            get(ogc::collection_tile),
+        )
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))

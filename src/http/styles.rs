@@ -15,16 +15,34 @@ const DENSITY: &str = include_str!("../../styles/density.json");
 /// The styles this server has.
 pub const STYLES: [&str; 2] = ["grade", "density"];
 
-pub async fn style(headers: HeaderMap, Path(file): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<Value>, Error> {
-    let name = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("no such path: /styles/{file}")))?;
+pub async fn style(
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let name = file
+        .strip_suffix(".json")
+        .ok_or_else(|| Error::NotFound(format!("no such path: /styles/{file}")))?;
     let template = match name {
         "grade" => GRADE,
         "density" => DENSITY,
-        other => return Err(Error::NotFound(format!("no style `{other}`; styles are {}", STYLES.join(", ")))),
+        other => {
+            return Err(Error::NotFound(format!(
+                "no style `{other}`; styles are {}",
+                STYLES.join(", ")
+            )))
+        }
     };
     // The window parameters travel on to the TileJSON (which checks them).
     Params::parse(raw.clone(), &["from", "to", "period", "datum"])?;
-    let query = raw.filter(|q| !q.is_empty()).map(|q| format!("?{q}")).unwrap_or_default();
-    let text = template.replace("{base}", &base_url(&headers)).replace("{query}", &query);
-    serde_json::from_str(&text).map(Json).map_err(|e| Error::Other(e.into()))
+    let query = raw
+        .filter(|q| !q.is_empty())
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let text = template
+        .replace("{base}", &base_url(&headers))
+        .replace("{query}", &query);
+    serde_json::from_str(&text)
+        .map(Json)
+        .map_err(|e| Error::Other(e.into()))
 }
