@@ -136,6 +136,15 @@ pub struct FileConfig {
     pub auth: AuthFile,
     #[serde(default)]
     pub privacy: PrivacyFile,
+    #[serde(default)]
+    pub tiles: TilesFile,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TilesFile {
+    /// Size bound of the in-memory tile cache in MiB (default 256; 0 turns it off).
+    pub cache_mb: Option<usize>,
 }
 
 /// Bearer tokens and their roles.
@@ -236,6 +245,8 @@ pub struct Settings {
     pub rule: crate::analytics::Rule,
     pub tokens: Vec<TokenEntry>,
     pub min_count: u64,
+    /// Bound of the tile cache in bytes (0: no cache).
+    pub tile_cache_bytes: usize,
 }
 
 impl Settings {
@@ -310,6 +321,12 @@ impl Settings {
                 t
             },
             min_count: file.privacy.min_count,
+            tile_cache_bytes: env("ATLAS_TILE_CACHE_MB")
+                .and_then(|v| v.parse().ok())
+                .or(file.tiles.cache_mb)
+                .unwrap_or(256)
+                * 1024
+                * 1024,
         }
     }
 }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Tile serving benchmark, side by side in one run on this machine: the same list of non-empty
+# z12–z16 tiles over urban Qingdao, requested with wrk (2 threads, 32 connections) from
+#   - atlas, embedded store, tile cache off (every tile encoded for its request),
+#   - atlas, PostGIS store, tile cache off,
+#   - atlas, embedded store, tile cache warm,
+#   - nginx serving the same tile bytes as static files.
+# (Martin side by side is the next step; see README.)
+#   usage: benches/tiles.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/postgis.sh
+DUR=${1:-20}
+SCALE=${2:-1.0}
+command -v wrk >/dev/null || apt_install wrk
+command -v nginx >/dev/null || apt_install nginx-light
+ensure_postgis
+cargo build --release --locked -q
+BIN=$PWD/target/release/atlas
+WORK=$(mktemp -d /tmp/atlas-tbench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  stop_cluster
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${DATABASE_URL:-}" ] || start_cluster
+BASE=${DATABASE_URL%/*}
+
+"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
+psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_tbench" -c "CREATE DATABASE atlas_tbench"
+"$BIN" import "$WORK/city" --database-url "$BASE/atlas_tbench" >/dev/null
+"$BIN" import "$WORK/city/complaints.csv" --database-url "$BASE/atlas_tbench" >/dev/null 2>&1
+
+start() { # NAME PORT ENV... -- ARGS...
+  local name=$1 port=$2; shift 2
+  env "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
+}
+P1=$(free_port); start emb_nocache "$P1" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --data "$WORK/city"
+P2=$(free_port); start pg_nocache "$P2" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --database-url "$BASE/atlas_tbench"
+P3=$(free_port); start emb_cache "$P3" ATLAS_TILE_CACHE_MB=1024 "$BIN" serve --data "$WORK/city"
+
+# The tile list: every z12-z16 tile over urban Qingdao, sampled, keeping the non-empty ones.
+python3 - "$WORK/candidates" <<'PY'
+import math, random, sys
+random.seed(20231)
+def tile(lon, lat, z):
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+out = []
+for z in range(12, 17):
+    x0, y0 = tile(120.25, 36.25, z)
+    x1, y1 = tile(120.55, 36.00, z)
+    tiles = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    random.shuffle(tiles)
+    out += tiles[:600]
+random.shuffle(out)
+open(sys.argv[1], "w").write("".join(f"/tiles/atlas/{z}/{x}/{y}.mvt\n" for z, x, y in out))
+PY
+mkdir -p "$WORK/static"
+: >"$WORK/paths"
+bytes=0; n=0
+while read -r p; do
+  f="$WORK/static${p}"
+  mkdir -p "$(dirname "$f")"
+  code=$(curl -s -o "$f" -w '%{http_code}' "http://127.0.0.1:$P3$p")
+  if [ "$code" = 200 ]; then echo "$p" >>"$WORK/paths"; bytes=$((bytes + $(stat -c %s "$f"))); n=$((n + 1)); else rm -f "$f"; fi
+done <"$WORK/candidates"
+chmod -R a+rX "$WORK/static"
+
+P4=$(free_port)
+cat >"$WORK/nginx.conf" <<NGX
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { application/vnd.mapbox-vector-tile mvt; }
+  server { listen 127.0.0.1:$P4; root $WORK/static; }
+}
+NGX
+nginx -c "$WORK/nginx.conf"
+
+cat >"$WORK/paths.lua" <<'LUA'
+local paths = {}
+for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  if i > #paths then i = 1 end
+  return wrk.format("GET", paths[i])
+end
+LUA
+run() { # LABEL PORT
+  local out
+  out=$(PATHS="$WORK/paths" wrk -t2 -c32 -d"${DUR}s" --latency -s "$WORK/paths.lua" "http://127.0.0.1:$2" 2>&1)
+  local rps p50 p99 non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+echo "## Tile serving — $(date -u +%Y-%m-%d), $(nproc) cores shared by server and wrk, scale $SCALE"
+echo
+echo "$n non-empty tiles (z12–z16 over urban Qingdao), mean $((bytes / (n > 0 ? n : 1))) bytes (uncompressed MVT); wrk -t2 -c32 -d${DUR}s"
+echo
+echo "| server | tiles/s | p50 | p99 | non-2xx |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+run "atlas embedded, cache off (encoded per request)" "$P1"
+run "atlas PostGIS, cache off (encoded per request)" "$P2"
+run "atlas embedded, cache warm" "$P3"
+run "nginx, same tile bytes as static files" "$P4"
