@@ -37,6 +37,36 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Recompute complaint statistics and red/yellow/blue grades; print a quarter's grades.
     Grade(GradeArgs),
+    /// Pre-generate tiles into an MBTiles (resumable) or PMTiles archive.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The tileset (only `atlas`).
+    #[arg(long, default_value = "atlas")]
+    pub tileset: String,
+    /// The archive: FILE.mbtiles or FILE.pmtiles.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub minzoom: u8,
+    #[arg(long, default_value_t = 14)]
+    pub maxzoom: u8,
+    /// west,south,east,north in WGS84 (default: the city's extent).
+    #[arg(long, value_parser = parse_bbox)]
+    pub bbox: Option<[f64; 4]>,
+    /// Complaint window start, YYYY-MM (default: 11 months before `to`).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Complaint window end, YYYY-MM (default: the last month of data).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Grade quarter, YYYYQn (default: the latest).
+    #[arg(long)]
+    pub period: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -103,6 +133,36 @@ pub struct ImportArgs {
     /// Text encoding of hotline exports (default: detected, UTF-8 or GBK).
     #[arg(long, value_enum)]
     pub encoding: Option<crate::ingest::complaints::TextEncoding>,
+}
+
+fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("`{x}` is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match v.as_slice() {
+        [w, s, e, n]
+            if w < e
+                && s < n
+                && (-180.0..=180.0).contains(w)
+                && (-180.0..=180.0).contains(e)
+                && (-90.0..=90.0).contains(s)
+                && (-90.0..=90.0).contains(n) =>
+        {
+            Ok([*w, *s, *e, *n])
+        }
+        [_, _, _, _] => Err(
+            "expected west,south,east,north in degrees with west < east and south < north".into(),
+        ),
+        _ => Err(format!(
+            "expected 4 numbers west,south,east,north, got {}",
+            v.len()
+        )),
+    }
 }
 
 fn parse_layer(s: &str) -> Result<crate::model::Layer, String> {

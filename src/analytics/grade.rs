@@ -181,7 +181,13 @@ impl GradeBook {
         if q.last_month() < first.plus(rule.window_months - 1) {
             q = Quarter(q.0 + 1);
         }
-        let last_q = last.quarter();
+        // The last quarter whose months all have data (a partial quarter would grade on a
+        // window with missing months).
+        let last_q = if last == last.quarter().last_month() {
+            last.quarter()
+        } else {
+            last.quarter().prev()
+        };
         let mut by_district: HashMap<&str, Vec<&Graded>> = HashMap::new();
         for c in compounds {
             by_district.entry(c.district.as_str()).or_default().push(c);

@@ -33,7 +33,9 @@ impl AppState {
     pub fn new(atlas: Arc<Atlas>, settings: &Settings) -> AppState {
         AppState {
             atlas,
-            tiles: Arc::new(crate::tile::service::TileService::new(settings.tile_cache_bytes)),
+            tiles: Arc::new(crate::tile::service::TileService::new(
+                settings.tile_cache_bytes,
+            )),
             tokens: Arc::new(settings.tokens.clone()),
             min_count: settings.min_count,
         }

@@ -1,11 +1,13 @@
 //! Tiles, pure and synchronous: grids (tile-grid), datums, the geometry pipeline and MVT
 //! encoding (geozero), the `atlas` tileset's layers, and the tile cache.
 
+pub mod archive;
 pub mod atlas;
 pub mod cache;
 pub mod datum;
 pub mod grid;
 pub mod mvt;
+pub mod seed;
 pub mod service;
 
 pub use datum::Datum;

@@ -1,0 +1,163 @@
+//! `atlas seed`: every tile of a zoom range over a box, built like served tiles and written to
+//! an MBTiles (resumable) or PMTiles archive.
+
+use super::archive::{self, Kind, Meta};
+use super::atlas::{Audience, LAYERS};
+use super::service::{TileRequest, TileService};
+use super::{Datum, Grid};
+use crate::analytics::{Atlas, Window};
+use crate::model::Quarter;
+use futures_util::StreamExt;
+use std::path::Path;
+
+/// What to seed.
+pub struct SeedPlan {
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    /// west, south, east, north (WGS84); default the city's extent.
+    pub bbox: Option<[f64; 4]>,
+    pub window: Option<Window>,
+    pub period: Option<Quarter>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct SeedReport {
+    pub tiles_considered: usize,
+    pub tiles_written: usize,
+    pub tiles_empty: usize,
+    pub tiles_already_there: usize,
+    pub bytes: usize,
+    pub seconds: f64,
+    pub tiles_per_second: f64,
+}
+
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u64, u64) {
+    let n = (1u64 << z) as f64;
+    let lat = lat.clamp(-85.05, 85.05).to_radians();
+    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0) as u64;
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
+        .floor()
+        .clamp(0.0, n - 1.0) as u64;
+    (x, y)
+}
+
+/// Seeds `out`; `progress` shows a bar.
+pub async fn seed(
+    atlas: &Atlas,
+    out: &Path,
+    plan: &SeedPlan,
+    progress: bool,
+) -> anyhow::Result<SeedReport> {
+    let kind = Kind::of(out).map_err(anyhow::Error::msg)?;
+    if plan.minzoom > plan.maxzoom || plan.maxzoom > 20 {
+        anyhow::bail!(
+            "zooms must satisfy minzoom <= maxzoom <= 20 (got {}..{})",
+            plan.minzoom,
+            plan.maxzoom
+        );
+    }
+    let started = std::time::Instant::now();
+    let service = TileService::new(0);
+    let city = service.city(atlas).await?;
+    let bounds = plan
+        .bbox
+        .or_else(|| city.bounds())
+        .unwrap_or([119.5, 35.5, 121.4, 37.2]);
+    if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
+        anyhow::bail!("--bbox must be west,south,east,north with west < east and south < north");
+    }
+    let stats = atlas.store.stats().await?;
+    let window = match plan.window {
+        Some(w) => w,
+        None => Window::parse(
+            None,
+            None,
+            stats.last.unwrap_or(crate::model::Month::new(2023, 7)),
+        )
+        .map_err(anyhow::Error::msg)?,
+    };
+    let book = atlas.grades().await?;
+    let period = plan.period.or_else(|| book.latest());
+    let mut coords = Vec::new();
+    for z in plan.minzoom..=plan.maxzoom {
+        let (x0, y0) = tile_of(bounds[0], bounds[3], z);
+        let (x1, y1) = tile_of(bounds[2], bounds[1], z);
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                coords.push((z, x, y));
+            }
+        }
+    }
+    let meta = Meta {
+        name: "atlas".into(),
+        description: format!("compound-atlas tiles, complaints {}..{}, grades {}", window.from, window.to, period.map(|q| q.to_string()).unwrap_or_default()),
+        attribution: "compound-atlas demo data".into(),
+        bounds,
+        center: [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, f64::from(plan.minzoom.max(10).min(plan.maxzoom))],
+        minzoom: plan.minzoom,
+        maxzoom: plan.maxzoom,
+        vector_layers: serde_json::Value::Array(
+            LAYERS.iter().map(|(n, lo, hi)| serde_json::json!({ "id": n, "minzoom": lo, "maxzoom": hi, "fields": {} })).collect(),
+        ),
+    };
+    let mut report = SeedReport {
+        tiles_considered: coords.len(),
+        ..SeedReport::default()
+    };
+    let (mut mb, have) = match kind {
+        Kind::MbTiles => {
+            let (m, have) = archive::MbTiles::open(out, &meta).map_err(anyhow::Error::msg)?;
+            (Some(m), have)
+        }
+        Kind::PmTiles => (None, Default::default()),
+    };
+    let todo: Vec<_> = coords.into_iter().filter(|c| !have.contains(c)).collect();
+    report.tiles_already_there = report.tiles_considered - todo.len();
+    let bar = if progress {
+        indicatif::ProgressBar::new(todo.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut pm = Vec::new();
+    let mut stream = futures_util::stream::iter(todo.into_iter().map(|(z, x, y)| {
+        let req = TileRequest {
+            grid: Grid::WebMercatorQuad,
+            z,
+            x,
+            y,
+            window,
+            period,
+            datum: Datum::Wgs84,
+            audience: Audience {
+                min_count: 3,
+                sees_small_counts: false,
+            },
+        };
+        let service = &service;
+        async move { (z, x, y, service.tile(atlas, &req).await) }
+    }))
+    .buffer_unordered(4);
+    while let Some((z, x, y, tile)) = stream.next().await {
+        bar.inc(1);
+        let Some(t) = tile? else {
+            report.tiles_empty += 1;
+            continue;
+        };
+        let gz = archive::gzip(&t.bytes)?;
+        report.bytes += gz.len();
+        report.tiles_written += 1;
+        match mb.as_mut() {
+            Some(m) => m.add(z, x, y, &gz).map_err(anyhow::Error::msg)?,
+            None => pm.push(((z, x, y), gz)),
+        }
+    }
+    bar.finish_and_clear();
+    match mb {
+        Some(m) => m.finish().map_err(anyhow::Error::msg)?,
+        None => archive::write_pmtiles(out, &meta, pm).map_err(anyhow::Error::msg)?,
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.tiles_per_second =
+        (report.tiles_written + report.tiles_empty) as f64 / report.seconds.max(1e-9);
+    Ok(report)
+}
