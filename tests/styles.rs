@@ -121,3 +121,45 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
     assert_eq!(status, 404);
     assert!(err["error"]["message"].as_str().unwrap().contains("grade"));
 }
+
+#[tokio::test]
+async fn the_styles_fonts_are_served_as_glyphs_offline() {
+    use pbf_font_tools::prost::Message;
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&common::city(0.02, 71)).unwrap());
+    let app = compound_atlas::app(compound_atlas::AppState::for_store(store));
+    let (_, style) = get(&app, "/styles/grade.json").await;
+    let font = style["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|l| l["layout"]["text-font"][0].as_str())
+        .unwrap()
+        .to_string();
+    for (range, code) in [("19968-20223", 0x4E2D_u32), ("0-255", u32::from('A'))] {
+        let uri = format!("/fonts/{}/{range}.pbf", font.replace(' ', "%20"));
+        let req = axum::http::Request::get(&uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "{uri}");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let glyphs = pbf_font_tools::Glyphs::decode(&body[..]).unwrap();
+        let stack = &glyphs.stacks[0];
+        assert_eq!(stack.name, font);
+        let g = stack
+            .glyphs
+            .iter()
+            .find(|g| g.id == code)
+            .unwrap_or_else(|| panic!("no glyph {code:#x} in {range}"));
+        assert!(
+            g.bitmap.as_ref().is_some_and(|b| !b.is_empty()) && g.width > 0,
+            "glyph {code:#x} is empty"
+        );
+    }
+    let (status, err) = get(&app, "/fonts/x/1-300.pbf").await;
+    assert_eq!(status, 400);
+    assert!(err["error"]["message"].as_str().unwrap().contains("256"));
+}

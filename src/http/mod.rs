@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod fonts;
 mod health;
 mod ogc;
 mod styles;
@@ -69,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/stats/trend", get(api::trend))
         .route("/styles/{file}", get(styles::style))
+        .route("/fonts/{stack}/{range}", get(fonts::glyphs))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
