@@ -342,6 +342,43 @@ async fn store_complaints(
     Ok(report)
 }
 
+const BUILDING_COLUMNS: &str =
+    "id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb";
+const UNIT_COLUMNS: &str = "id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y";
+
+fn building_from(r: &sqlx::postgres::PgRow) -> Result<Building, StoreError> {
+    let id: i64 = r.try_get("id").map_err(map_err)?;
+    let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")? {
+        geo_types::Geometry::Polygon(p) => p,
+        _ => {
+            return Err(StoreError::Database(format!(
+                "building {id}: not a polygon"
+            )))
+        }
+    };
+    Ok(Building {
+        id,
+        compound_id: r.try_get("compound_id").map_err(map_err)?,
+        name: r.try_get("name").map_err(map_err)?,
+        floors: r.try_get("floors").map_err(map_err)?,
+        households: r.try_get("households").map_err(map_err)?,
+        geom,
+    })
+}
+
+fn unit_from(r: &sqlx::postgres::PgRow) -> Result<Unit, StoreError> {
+    Ok(Unit {
+        id: r.try_get("id").map_err(map_err)?,
+        building_id: r.try_get("building_id").map_err(map_err)?,
+        name: r.try_get("name").map_err(map_err)?,
+        households: r.try_get("households").map_err(map_err)?,
+        geom: geo_types::Point::new(
+            r.try_get("x").map_err(map_err)?,
+            r.try_get("y").map_err(map_err)?,
+        ),
+    })
+}
+
 const COMPOUND_COLUMNS: &str =
     "id, name, aliases, district_code, street_code, company_id, year_built, households, ST_AsBinary(geom) AS wkb";
 
@@ -480,61 +517,25 @@ impl Store for PostgisStore {
     }
 
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb \
-             FROM buildings WHERE compound_id = $1 ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILDING_COLUMNS} FROM buildings WHERE compound_id = $1 ORDER BY id"
+        ))
         .bind(compound_id)
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get("id").map_err(map_err)?;
-                let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")?
-                {
-                    geo_types::Geometry::Polygon(p) => p,
-                    _ => {
-                        return Err(StoreError::Database(format!(
-                            "building {id}: not a polygon"
-                        )))
-                    }
-                };
-                Ok(Building {
-                    id,
-                    compound_id: r.try_get("compound_id").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                    floors: r.try_get("floors").map_err(map_err)?,
-                    households: r.try_get("households").map_err(map_err)?,
-                    geom,
-                })
-            })
-            .collect()
+        rows.iter().map(building_from).collect()
     }
 
     async fn units_of(&self, building_id: i64) -> Result<Vec<Unit>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y \
-             FROM units WHERE building_id = $1 ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE building_id = $1 ORDER BY id"
+        ))
         .bind(building_id)
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Unit {
-                    id: r.try_get("id").map_err(map_err)?,
-                    building_id: r.try_get("building_id").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                    households: r.try_get("households").map_err(map_err)?,
-                    geom: geo_types::Point::new(
-                        r.try_get("x").map_err(map_err)?,
-                        r.try_get("y").map_err(map_err)?,
-                    ),
-                })
-            })
-            .collect()
+        rows.iter().map(unit_from).collect()
     }
 
     fn version(&self) -> u64 {
@@ -598,37 +599,21 @@ impl Store for PostgisStore {
         {
             d.compounds.push(compound_from(&r)?);
         }
-        for r in sqlx::query("SELECT id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb FROM buildings ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
+        for r in sqlx::query(&format!(
+            "SELECT {BUILDING_COLUMNS} FROM buildings ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
         {
-            let id: i64 = r.try_get("id").map_err(map_err)?;
-            let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")? {
-                geo_types::Geometry::Polygon(p) => p,
-                _ => return Err(StoreError::Database(format!("building {id}: not a polygon"))),
-            };
-            d.buildings.push(Building {
-                id,
-                compound_id: r.try_get("compound_id").map_err(map_err)?,
-                name: r.try_get("name").map_err(map_err)?,
-                floors: r.try_get("floors").map_err(map_err)?,
-                households: r.try_get("households").map_err(map_err)?,
-                geom,
-            });
+            d.buildings.push(building_from(&r)?);
         }
-        for r in sqlx::query("SELECT id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y FROM units ORDER BY id")
+        for r in sqlx::query(&format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY id"))
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?
         {
-            d.units.push(Unit {
-                id: r.try_get("id").map_err(map_err)?,
-                building_id: r.try_get("building_id").map_err(map_err)?,
-                name: r.try_get("name").map_err(map_err)?,
-                households: r.try_get("households").map_err(map_err)?,
-                geom: geo_types::Point::new(r.try_get("x").map_err(map_err)?, r.try_get("y").map_err(map_err)?),
-            });
+            d.units.push(unit_from(&r)?);
         }
         Ok(Arc::new(d))
     }
