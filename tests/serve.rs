@@ -113,44 +113,37 @@ fn an_empty_data_directory_gets_the_demo_city_and_sigterm_stops_the_server() {
     }
 }
 
+/// Runs `atlas serve` on a data directory that must refuse to start; returns its stderr.
+fn serve_fails(data: &std::path::Path) -> String {
+    let out = common::atlas()
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
 #[test]
 fn a_corrupt_data_file_stops_the_server_at_start_naming_the_file() {
     let data = common::copy_dir(&common::city(0.02, 31));
     let f = data.join("buildings.fgb");
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 3]).unwrap();
-    let out = common::atlas()
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&data);
     assert!(
         err.contains("buildings.fgb") && !err.contains("panicked"),
         "{err}"
     );
 
     std::fs::write(data.join("manifest.json"), "{ not json").unwrap();
-    let out = common::atlas()
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&data);
     assert!(
         err.contains("manifest.json") && err.contains("not a valid manifest"),
         "{err}"

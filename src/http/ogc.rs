@@ -196,12 +196,5 @@ pub async fn collection_tile(
     raw: RawQuery,
 ) -> Result<Response, Error> {
     check_collection(&id)?;
-    super::tiles::tile_tms(
-        state,
-        caller,
-        headers,
-        Path(("atlas".into(), tms, z, col, format!("{row}.mvt"))),
-        raw,
-    )
-    .await
+    dataset_tile(state, caller, headers, Path((tms, z, row, col)), raw).await
 }
