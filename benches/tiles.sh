@@ -4,8 +4,10 @@
 #   - atlas, embedded store, tile cache off (every tile encoded for its request),
 #   - atlas, PostGIS store, tile cache off,
 #   - atlas, embedded store, tile cache warm,
-#   - nginx serving the same tile bytes as static files.
-# (Martin side by side is the next step; see README.)
+#   - nginx serving the same tile bytes as static files,
+#   - Martin (when installed: MARTIN=/path/to/martin, or `martin` on PATH) serving the same
+#     layers from the same PostGIS with the function source of benches/martin/atlas_function.sql
+#     (ST_AsMVT over the same figures materialised in schema `bench`), its cache off.
 #   usage: benches/tiles.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,9 @@ start() { # NAME PORT ENV... -- ARGS...
   for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "$name did not start"; cat "$WORK/$name.log"; exit 1
 }
+"$BIN" grade --database-url "$BASE/atlas_tbench" >/dev/null
+MARTIN=${MARTIN:-$(command -v martin || true)}
+[ -n "$MARTIN" ] || { [ -x /opt/martin/bin/martin ] && MARTIN=/opt/martin/bin/martin; } || true
 P1=$(free_port); start emb_nocache "$P1" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --data "$WORK/city"
 P2=$(free_port); start pg_nocache "$P2" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --database-url "$BASE/atlas_tbench"
 P3=$(free_port); start emb_cache "$P3" ATLAS_TILE_CACHE_MB=1024 "$BIN" serve --data "$WORK/city"
@@ -90,6 +95,33 @@ http {
 NGX
 nginx -c "$WORK/nginx.conf"
 
+P5=""
+if [ -n "$MARTIN" ]; then
+  PGOPTIONS="-c client_min_messages=warning" psql -q -v ON_ERROR_STOP=1 "$BASE/atlas_tbench" -f benches/martin/atlas_function.sql >/dev/null
+  P5=$(free_port)
+  cat >"$WORK/martin.yaml" <<YML
+listen_addresses: "127.0.0.1:$P5"
+cache_size_mb: 0
+postgres:
+  connection_string: "$BASE/atlas_tbench"
+  auto_publish: false
+  functions:
+    atlas:
+      schema: bench
+      function: atlas
+      minzoom: 0
+      maxzoom: 22
+YML
+  "$MARTIN" --config "$WORK/martin.yaml" >"$WORK/martin.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$P5/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
+  sed 's#^/tiles/atlas/#/atlas/#; s#\.mvt$##' "$WORK/paths" >"$WORK/martin_paths"
+  mbytes=0
+  while read -r p; do
+    mbytes=$((mbytes + $(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$P5$p")))
+  done <"$WORK/martin_paths"
+fi
+
 cat >"$WORK/paths.lua" <<'LUA'
 local paths = {}
 for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
@@ -100,9 +132,9 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 LUA
-run() { # LABEL PORT
+run() { # LABEL PORT [PATHS]
   local out
-  out=$(PATHS="$WORK/paths" wrk -t2 -c32 -d"${DUR}s" --latency -s "$WORK/paths.lua" "http://127.0.0.1:$2" 2>&1)
+  out=$(PATHS="${3:-$WORK/paths}" wrk -t2 -c32 -d"${DUR}s" --latency -s "$WORK/paths.lua" "http://127.0.0.1:$2" 2>&1)
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
@@ -120,3 +152,11 @@ run "atlas embedded, cache off (encoded per request)" "$P1"
 run "atlas PostGIS, cache off (encoded per request)" "$P2"
 run "atlas embedded, cache warm" "$P3"
 run "nginx, same tile bytes as static files" "$P4"
+if [ -n "$P5" ]; then
+  run "Martin $("$MARTIN" --version 2>/dev/null | awk '{print $2}'), PostGIS function source, cache off" "$P5" "$WORK/martin_paths"
+  echo
+  echo "Mean tile size: atlas $((bytes / (n > 0 ? n : 1))) bytes, Martin $((mbytes / (n > 0 ? n : 1))) bytes (same tiles, uncompressed)."
+else
+  echo
+  echo "Martin not installed: its row is missing (MARTIN=/path/to/martin to include it)."
+fi
