@@ -92,10 +92,98 @@ fn snap_ring(ring: &LineString<f64>) -> Option<LineString<f64>> {
     (Polygon::new(ls.clone(), vec![]).unsigned_area() >= 0.5).then_some(ls)
 }
 
+/// Sutherland–Hodgman against an axis-aligned box, ring by ring. Exact inside the box; along
+/// its edges it may leave zero-area runs, which is why the box is wider than what is kept.
+fn clip_ring(ring: &LineString<f64>, b: [f64; 4]) -> Option<LineString<f64>> {
+    let mut pts: Vec<Coord<f64>> = ring.0.clone();
+    if pts.first() == pts.last() {
+        pts.pop();
+    }
+    let inside = |c: &Coord<f64>, edge: usize| match edge {
+        0 => c.x >= b[0],
+        1 => c.x <= b[2],
+        2 => c.y >= b[1],
+        _ => c.y <= b[3],
+    };
+    let cross = |a: Coord<f64>, c: Coord<f64>, edge: usize| {
+        let (t, fixed_x) = match edge {
+            0 => ((b[0] - a.x) / (c.x - a.x), true),
+            1 => ((b[2] - a.x) / (c.x - a.x), true),
+            2 => ((b[1] - a.y) / (c.y - a.y), false),
+            _ => ((b[3] - a.y) / (c.y - a.y), false),
+        };
+        let p = coord! { x: a.x + t * (c.x - a.x), y: a.y + t * (c.y - a.y) };
+        if fixed_x {
+            coord! { x: if edge == 0 { b[0] } else { b[2] }, y: p.y }
+        } else {
+            coord! { x: p.x, y: if edge == 2 { b[1] } else { b[3] } }
+        }
+    };
+    for edge in 0..4 {
+        if pts.is_empty() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(pts.len() + 4);
+        for i in 0..pts.len() {
+            let cur = pts[i];
+            let prev = pts[(i + pts.len() - 1) % pts.len()];
+            match (inside(&prev, edge), inside(&cur, edge)) {
+                (true, true) => out.push(cur),
+                (true, false) => out.push(cross(prev, cur, edge)),
+                (false, true) => {
+                    out.push(cross(prev, cur, edge));
+                    out.push(cur);
+                }
+                (false, false) => {}
+            }
+        }
+        pts = out;
+    }
+    if pts.len() < 3 {
+        return None;
+    }
+    pts.push(pts[0]);
+    Some(LineString::from(pts))
+}
+
+fn pre_clip(mp: &MultiPolygon<f64>, b: [f64; 4]) -> Option<MultiPolygon<f64>> {
+    let parts: Vec<Polygon<f64>> =
+        mp.0.iter()
+            .filter_map(|p| {
+                let ext = clip_ring(p.exterior(), b)?;
+                let holes = p
+                    .interiors()
+                    .iter()
+                    .filter_map(|r| clip_ring(r, b))
+                    .collect();
+                Some(Polygon::new(ext, holes))
+            })
+            .collect();
+    (!parts.is_empty()).then_some(MultiPolygon(parts))
+}
+
 /// A polygonal geometry in tile coordinates, clipped, snapped and oriented; None when
 /// nothing of it is left in the tile.
 pub fn polygons(frame: &TileFrame, mp: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
+    polygons_with(frame, mp, true)
+}
+
+fn polygons_with(
+    frame: &TileFrame,
+    mp: &MultiPolygon<f64>,
+    pre_clipping: bool,
+) -> Option<MultiPolygon<f64>> {
     use geo::MapCoords;
+    // Large shapes (districts, streets) are first cut down, cheaply and in degrees, to a box
+    // somewhat wider than the tile, so that only their nearby vertices are projected and
+    // clipped exactly; the cut edges lie outside the exact clip and vanish with it.
+    let mp = if pre_clipping && mp.0.iter().map(|p| p.exterior().0.len()).sum::<usize>() > 64 {
+        let [w, s, e, n] = frame.query_bbox();
+        let (dx, dy) = ((e - w) * 0.25, (n - s) * 0.25);
+        std::borrow::Cow::Owned(pre_clip(mp, [w - dx, s - dy, e + dx, n + dy])?)
+    } else {
+        std::borrow::Cow::Borrowed(mp)
+    };
     let t: MultiPolygon<f64> = mp.map_coords(|c| frame.to_tile(c));
     let bb = t.bounding_rect()?;
     let r = clip_rect();
@@ -218,6 +306,39 @@ pub fn f(v: f64) -> TileValue {
 mod tests {
     use super::*;
     use geo::Winding;
+
+    #[test]
+    fn cutting_large_shapes_down_first_changes_nothing_in_the_tile() {
+        let fc: geojson::FeatureCollection =
+            include_str!("../../assets/qingdao/qingdao_districts_wgs84.geojson")
+                .parse::<geojson::GeoJson>()
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let mut compared = 0;
+        for f in &fc.features {
+            let g: geo_types::Geometry<f64> = f.geometry.clone().unwrap().try_into().unwrap();
+            let geo_types::Geometry::MultiPolygon(mp) = g else {
+                continue;
+            };
+            let c = mp.bounding_rect().unwrap().center();
+            for z in [9u8, 12, 15] {
+                let n = f64::from(1u32 << z);
+                let x = ((c.x + 180.0) / 360.0 * n) as u64;
+                let lat = c.y.to_radians();
+                let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0
+                    * n) as u64;
+                let frame = TileFrame::new(Grid::WebMercatorQuad, Datum::Wgs84, z, x, y);
+                let fast = polygons_with(&frame, &mp, true).map_or(0.0, |m| m.unsigned_area());
+                let exact = polygons_with(&frame, &mp, false).map_or(0.0, |m| m.unsigned_area());
+                assert!((fast - exact).abs() <= 1.0, "z{z}: {fast} vs {exact}");
+                if exact > 0.0 {
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 20, "only {compared} tiles held a district");
+    }
 
     #[test]
     fn polygons_are_clipped_snapped_and_wound_for_mvt() {
