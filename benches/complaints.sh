@@ -5,21 +5,8 @@
 #   usage: benches/complaints.sh [SCALE]      (default 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 SCALE=${1:-1.0}
-command -v /usr/bin/time >/dev/null || apt_install time
-ensure_postgis
-cargo build --release --locked -q
-BIN=target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-bench.XXXXXX)
-if [ -z "${DATABASE_URL:-}" ]; then start_cluster; trap 'stop_cluster; rm -rf "$WORK"' EXIT; else trap 'rm -rf "$WORK"' EXIT; fi
-BASE=${DATABASE_URL%/*}
-measure() {
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
-  read -r secs kib <"$WORK/time"
-  printf '%s\t%s\t%s\n' "$label" "$secs" "$((kib / 1024))" >>"$WORK/results"
-}
+. benches/lib.sh
 "$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
 ROWS=$(($(wc -l <"$WORK/city/complaints.csv") - 1))
 psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_cbench" -c "CREATE DATABASE atlas_cbench"

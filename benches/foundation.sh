@@ -5,24 +5,9 @@
 #   usage: benches/foundation.sh [SCALE]      (default 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 SCALE=${1:-1.0}
-command -v /usr/bin/time >/dev/null || apt_install time
+. benches/lib.sh
 command -v ogr2ogr >/dev/null || apt_install gdal-bin
-ensure_postgis
-cargo build --release --locked -q
-BIN=target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-bench.XXXXXX)
-if [ -z "${DATABASE_URL:-}" ]; then start_cluster; trap 'stop_cluster; rm -rf "$WORK"' EXIT; else trap 'rm -rf "$WORK"' EXIT; fi
-BASE=${DATABASE_URL%/*}
-
-# measure LABEL CMD...: prints "LABEL seconds peak_MiB"
-measure() {
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
-  read -r secs kib <"$WORK/time"
-  printf '%s\t%s\t%s\n' "$label" "$secs" "$((kib / 1024))" >>"$WORK/results"
-}
 
 measure "generate (scale $SCALE)" "$BIN" generate --out "$WORK/city" --scale "$SCALE"
 grep -E '"(compounds|buildings|units|households|complaints)"' "$WORK/out" | tr -d ' ,' | paste -sd' ' >"$WORK/figures"

@@ -20,9 +20,7 @@ pub async fn style(
     Path(file): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
-    let name = file
-        .strip_suffix(".json")
-        .ok_or_else(|| Error::NotFound(format!("no such path: /styles/{file}")))?;
+    let name = super::tiles::json_name("/styles", &file)?;
     let template = match name {
         "grade" => GRADE,
         "density" => DENSITY,

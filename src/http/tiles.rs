@@ -137,6 +137,12 @@ fn fields(layer: &str) -> Value {
     )
 }
 
+/// The name of a `{name}.json` path segment, or a 404 naming the path.
+pub fn json_name<'a>(prefix: &str, file: &'a str) -> Result<&'a str, Error> {
+    file.strip_suffix(".json")
+        .ok_or_else(|| Error::NotFound(format!("no such path: {prefix}/{file}")))
+}
+
 /// `GET /tiles/{tileset}.json`: TileJSON 3.0.0; tile URLs carry the window parameters given.
 pub async fn tilejson(
     State(state): State<AppState>,
@@ -144,9 +150,7 @@ pub async fn tilejson(
     Path(file): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
-    let name = file
-        .strip_suffix(".json")
-        .ok_or_else(|| Error::NotFound(format!("no such path: /tiles/{file}")))?;
+    let name = json_name("/tiles", &file)?;
     check_tileset(name)?;
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
