@@ -124,6 +124,18 @@ fn bad(path: &Path, line: u64, field: &str, msg: impl Into<String>) -> FormatErr
     }
 }
 
+/// An empty field is `None`; anything else must parse.
+fn optional<T: std::str::FromStr>(
+    s: &str,
+    err: impl FnOnce() -> FormatError,
+) -> Result<Option<T>, FormatError> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        s.parse().map(Some).map_err(|_| err())
+    }
+}
+
 /// Reads every stored complaint, calling `each` with it.
 pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(), FormatError> {
     let mut r = csv::Reader::from_path(path)
@@ -149,26 +161,9 @@ pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(
                 format!("{} fields, expected {}", rec.len(), COMPLAINT_HEADER.len()),
             ));
         }
-        let id = |i: usize, f: &str| -> Result<Option<i64>, FormatError> {
-            let s = &rec[i];
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                s.parse()
-                    .map(Some)
-                    .map_err(|_| bad(path, line, f, "not an id"))
-            }
-        };
-        let num = |i: usize, f: &str| -> Result<Option<f64>, FormatError> {
-            let s = &rec[i];
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                s.parse()
-                    .map(Some)
-                    .map_err(|_| bad(path, line, f, "not a number"))
-            }
-        };
+        let id = |i: usize, f: &str| optional::<i64>(&rec[i], || bad(path, line, f, "not an id"));
+        let num =
+            |i: usize, f: &str| optional::<f64>(&rec[i], || bad(path, line, f, "not a number"));
         let received_at = chrono::NaiveDateTime::parse_from_str(&rec[1], "%Y-%m-%d %H:%M:%S")
             .map_err(|_| bad(path, line, "received_at", "not a date and time"))?;
         let category = Category::parse(&rec[2])
