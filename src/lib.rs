@@ -3,15 +3,18 @@
 //! Data walks one way: [`ingest`] → [`store`] → analytics → tiles / queries → [`http`].
 //! [`model`] holds the plain types, [`io`] the file formats, [`generate`] the demo city.
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 pub mod analytics;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod geodesy;
 pub mod http;
 pub mod ingest;
 pub mod io;
 pub mod model;
+pub mod planner;
 pub mod store;
 pub mod tile;
 

@@ -6,32 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use common::serve as start;
 use std::time::{Duration, Instant};
-
-/// Starts `atlas serve` and waits for the line that gives its URL.
-fn start(args: &[&str]) -> (Child, String) {
-    let mut child = common::atlas()
-        .arg("serve")
-        .args(args)
-        .args(["--bind", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    (child, url)
-}
 
 /// A minimal HTTP/1.1 GET over a TCP socket (keeps the test free of an HTTP client crate).
 fn get(url: &str) -> (u16, String) {

@@ -7,4 +7,4 @@ pub mod stats;
 
 pub use grade::{Grade, GradeBook, GradeRecord, Override, Rule};
 pub use service::Atlas;
-pub use stats::{density, density_class, Fact, Stats, Window};
+pub use stats::{density, density_class, AreaFigures, Fact, Stats, Window};

@@ -58,6 +58,33 @@ impl Window {
     }
 }
 
+/// Figures of an area (district or street) for one window and grade period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AreaFigures {
+    pub compounds: u64,
+    pub households: i64,
+    pub complaints: u64,
+    pub red: u64,
+    pub yellow: u64,
+    pub blue: u64,
+}
+
+impl AreaFigures {
+    /// Counts one compound in.
+    pub fn add(&mut self, households: i64, complaints: u64, grade: Option<super::Grade>) {
+        use super::Grade;
+        self.compounds += 1;
+        self.households += households;
+        self.complaints += complaints;
+        match grade {
+            Some(Grade::Red) => self.red += 1,
+            Some(Grade::Yellow) => self.yellow += 1,
+            Some(Grade::Blue) => self.blue += 1,
+            None => {}
+        }
+    }
+}
+
 /// Complaints per 100 households per year over a window.
 pub fn density(complaints: u64, households: i64, months: i32) -> f64 {
     if households <= 0 || months <= 0 {

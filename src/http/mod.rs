@@ -2,9 +2,13 @@
 
 mod api;
 mod auth;
+mod export;
+mod features;
 mod fonts;
 mod health;
 mod ogc;
+mod openapi;
+mod planner;
 mod styles;
 mod tiles;
 
@@ -63,6 +67,7 @@ const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .route("/openapi.json", get(openapi::openapi))
         .route(
             "/api/complaints",
             post(api::post_complaints)
@@ -77,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/items", get(features::items))
+        .route("/ogc/collections/{id}/items/{fid}", get(features::item))
         .route("/ogc/tiles", get(ogc::tilesets))
         .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))
         .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
@@ -94,6 +101,14 @@ pub fn app(state: AppState) -> Router {
         .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
         .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
         .route("/api/grades", get(api::grades))
+        .route("/api/districts", get(planner::districts))
+        .route("/api/streets", get(planner::streets))
+        .route(
+            "/api/compounds",
+            get(planner::search).post(planner::search_post),
+        )
+        .route("/api/compounds/nearby", get(planner::nearby))
+        .route("/api/plan/route", post(planner::plan_route))
         .route("/api/compounds/{id}", get(api::compound))
         .route(
             "/api/compounds/{id}/grade",

@@ -1,9 +1,10 @@
-//! OGC API – Tiles Part 1 at `/ogc`: landing page, conformance, tile matrix sets, the dataset
-//! and collection tilesets of `atlas`, and tiles addressed by tileMatrix/tileRow/tileCol —
-//! served by the same handler as the XYZ paths.
+//! OGC API at `/ogc`: landing page, conformance, collections; Tiles Part 1 (tile matrix
+//! sets, the dataset and collection tilesets of `atlas`, tiles addressed by
+//! tileMatrix/tileRow/tileCol — served by the same handler as the XYZ paths); the feature
+//! collections of Features Part 1 are in [`super::features`].
 
 use super::tiles::{base_url, MVT};
-use super::{AppState, Caller};
+use super::{features, AppState, Caller};
 use crate::error::Error;
 use crate::tile::atlas::LAYERS;
 use crate::tile::Grid;
@@ -13,9 +14,13 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-const CONFORMANCE: [&str; 9] = [
+const CONFORMANCE: [&str; 13] = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
@@ -33,9 +38,10 @@ pub async fn landing(headers: HeaderMap) -> Json<Value> {
     let b = base_url(&headers);
     Json(json!({
         "title": "compound-atlas",
-        "description": "Qingdao residential compounds, complaints and grades as OGC API – Tiles",
+        "description": "Qingdao residential compounds, complaints and grades as OGC API – Features and Tiles",
         "links": [
             link(format!("{b}/ogc"), "self", "application/json", "this document"),
+            link(format!("{b}/openapi.json"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition (OpenAPI 3.0)"),
             link(format!("{b}/ogc/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
             link(format!("{b}/ogc/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "application/json", "tile matrix sets"),
             link(format!("{b}/ogc/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tilesets"),
@@ -98,11 +104,11 @@ fn crs_uri(g: Grid) -> &'static str {
     }
 }
 
-fn collection_doc(b: &str) -> Value {
+fn collection_doc(b: &str, bbox: [f64; 4]) -> Value {
     json!({
         "id": "atlas",
-        "title": "Qingdao housing, complaints and grades",
-        "extent": { "spatial": { "bbox": [[119.5, 35.5, 121.4, 37.2]], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" } },
+        "title": "Qingdao housing, complaints and grades (vector tiles)",
+        "extent": { "spatial": { "bbox": [bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" } },
         "links": [
             link(format!("{b}/ogc/collections/atlas"), "self", "application/json", "this collection"),
             link(format!("{b}/ogc/collections/atlas/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tilesets"),
@@ -110,27 +116,52 @@ fn collection_doc(b: &str) -> Value {
     })
 }
 
-pub async fn collection(headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, Error> {
+async fn city_bounds(state: &AppState) -> Result<[f64; 4], Error> {
+    let city = state.tiles.city(&state.atlas).await?;
+    Ok(city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]))
+}
+
+pub async fn collection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Error> {
+    let b = base_url(&headers);
+    let bbox = city_bounds(&state).await?;
+    if let Some((_, title, _)) = features::COLLECTIONS.iter().find(|(n, _, _)| *n == id) {
+        return Ok(Json(features::collection_doc(&b, &id, title, bbox)));
+    }
     check_collection(&id)?;
-    Ok(Json(collection_doc(&base_url(&headers))))
+    Ok(Json(collection_doc(&b, bbox)))
 }
 
 fn check_collection(id: &str) -> Result<(), Error> {
-    if id == "atlas" {
+    if id == "atlas" || features::layer_of(id).is_some() {
         Ok(())
     } else {
         Err(Error::NotFound(format!(
-            "no collection `{id}`; this server has `atlas`"
+            "no tiled collection `{id}`; vector tiles are in `atlas`"
         )))
     }
 }
 
-pub async fn collections(headers: HeaderMap) -> Json<Value> {
+pub async fn collections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Error> {
     let b = base_url(&headers);
-    Json(json!({
+    let bbox = city_bounds(&state).await?;
+    // `atlas` (every layer as one tileset) stays addressable at /ogc/collections/atlas but
+    // is not listed: it has no items, and feature clients (GDAL's OAPIF) open every listed
+    // collection as a layer. Each feature collection links to the same vector tiles.
+    let list: Vec<Value> = features::COLLECTIONS
+        .iter()
+        .map(|(id, title, _)| features::collection_doc(&b, id, title, bbox))
+        .collect();
+    Ok(Json(json!({
         "links": [link(format!("{b}/ogc/collections"), "self", "application/json", "collections")],
-        "collections": [collection_doc(&b)]
-    }))
+        "collections": list
+    })))
 }
 
 pub async fn tilesets(headers: HeaderMap) -> Json<Value> {

@@ -3,13 +3,11 @@
 
 use super::api::Params;
 use super::{AppState, Caller};
-use crate::analytics::grade::parse_period;
-use crate::analytics::Window;
 use crate::config::Role;
 use crate::error::Error;
 use crate::tile::atlas::{Audience, LAYERS};
 use crate::tile::service::TileRequest;
-use crate::tile::{Datum, Grid};
+use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -154,17 +152,7 @@ pub async fn tilejson(
     check_tileset(name)?;
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
-    let stats = state.atlas.store.stats().await?;
-    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
-    let w = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
-    if let Some(d) = p.get("datum") {
-        Datum::parse(d).ok_or_else(|| {
-            Error::BadRequest(format!("unknown datum `{d}`; use wgs84, gcj02 or bd09"))
-        })?;
-    }
-    if p.get("period").is_some() {
-        parse_period(p.get("period"), &*state.atlas.grades().await?).map_err(Error::BadRequest)?;
-    }
+    let w = super::api::Scope::of(&state, &p).await?.window;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
     let query = raw
@@ -219,20 +207,12 @@ async fn serve_tile(
     let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
     grid.check(z, x, y).map_err(Error::BadRequest)?;
     let p = Params::parse(raw, &TILE_PARAMS)?;
-    let stats = state.atlas.store.stats().await?;
-    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
-    let window = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
-    let book = state.atlas.grades().await?;
-    let period = match p.get("period") {
-        Some(_) => Some(parse_period(p.get("period"), &book).map_err(Error::BadRequest)?),
-        None => book.latest(),
-    };
-    let datum = match p.get("datum") {
-        None => Datum::Wgs84,
-        Some(d) => Datum::parse(d).ok_or_else(|| {
-            Error::BadRequest(format!("unknown datum `{d}`; use wgs84, gcj02 or bd09"))
-        })?,
-    };
+    let super::api::Scope {
+        window,
+        period,
+        datum,
+        ..
+    } = super::api::Scope::of(&state, &p).await?;
     let req = TileRequest {
         grid,
         z: z as u8,

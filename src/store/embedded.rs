@@ -3,7 +3,7 @@
 //! and never wait for a writer; every write makes new files under a new generation, renames
 //! the manifest into place last, and then swaps the snapshot in.
 
-use super::{Bbox, ComplaintImport, ImportReport, Store, StoreError};
+use super::{sort_hits, Area, Bbox, ComplaintImport, Hit, ImportReport, Store, StoreError};
 use crate::analytics::{Override, Stats};
 use crate::io::{self, manifest::Manifest, Record};
 use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
@@ -350,6 +350,61 @@ impl Store for EmbeddedStore {
             .collect();
         hits.sort_by_key(|c| c.id);
         Ok(hits.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn find_compounds(
+        &self,
+        area: &Area,
+        only: Option<&[i64]>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError> {
+        use crate::geodesy;
+        use geo::Intersects;
+        let s = self.snap();
+        let only: Option<std::collections::HashSet<i64>> =
+            only.map(|v| v.iter().copied().collect());
+        let rect = match area {
+            Area::Near { point, radius_m } => Some(geodesy::search_box(*point, *radius_m)),
+            Area::Bbox(b) => Some(geo_types::Rect::new(
+                geo_types::coord! { x: b[0], y: b[1] },
+                geo_types::coord! { x: b[2], y: b[3] },
+            )),
+            Area::Polygon(mp) => mp.bounding_rect(),
+            Area::Corridor { line, distance_m } => {
+                line.bounding_rect().map(|r| geodesy::grow(r, *distance_m))
+            }
+        };
+        let Some(rect) = rect else {
+            return Ok(Vec::new());
+        };
+        let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+        let mut hits = Vec::new();
+        for g in s.compound_tree.locate_in_envelope_intersecting(&env) {
+            let c = &s.data.compounds[g.data];
+            if only.as_ref().is_some_and(|o| !o.contains(&c.id)) {
+                continue;
+            }
+            let found = match area {
+                Area::Near { point, radius_m } => {
+                    let d = geodesy::point_to_polygon(*point, &c.geom);
+                    (d <= *radius_m).then_some(Some(d))
+                }
+                Area::Bbox(_) => rect.intersects(&c.geom).then_some(None),
+                Area::Polygon(mp) => mp.intersects(&c.geom).then_some(None),
+                Area::Corridor { line, distance_m } => {
+                    let d = geodesy::polygon_to_line(&c.geom, line);
+                    (d <= *distance_m).then_some(Some(d))
+                }
+            };
+            if let Some(distance_m) = found {
+                hits.push(Hit {
+                    id: c.id,
+                    distance_m,
+                });
+            }
+        }
+        sort_hits(&mut hits, limit);
+        Ok(hits)
     }
 
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError> {

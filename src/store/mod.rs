@@ -51,6 +51,52 @@ pub struct ComplaintImport {
 /// A bounding box in longitude/latitude: west, south, east, north.
 pub type Bbox = [f64; 4];
 
+/// Where to look for compounds; shapes in longitude/latitude (WGS 84), distances in metres
+/// on the WGS 84 ellipsoid (PostGIS `geography`).
+#[derive(Debug, Clone)]
+pub enum Area {
+    /// Within `radius_m` of a point (0 inside a compound), nearest first.
+    Near {
+        point: geo_types::Point<f64>,
+        radius_m: f64,
+    },
+    /// Meeting a box.
+    Bbox(Bbox),
+    /// Meeting a polygon (checked valid by the caller).
+    Polygon(geo_types::MultiPolygon<f64>),
+    /// Within `distance_m` of a line (a planned road, a patrol path), nearest first.
+    Corridor {
+        line: geo_types::MultiLineString<f64>,
+        distance_m: f64,
+    },
+}
+
+impl Area {
+    /// Whether hits carry a distance and come nearest first.
+    pub fn measures(&self) -> bool {
+        matches!(self, Area::Near { .. } | Area::Corridor { .. })
+    }
+}
+
+/// A compound an [`Area`] finds: nearest first (with its distance) for `Near` and `Corridor`,
+/// by id otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub id: i64,
+    pub distance_m: Option<f64>,
+}
+
+/// Sorts hits the way [`Store::find_compounds`] answers them.
+pub fn sort_hits(hits: &mut Vec<Hit>, limit: usize) {
+    hits.sort_by(|a, b| {
+        a.distance_m
+            .unwrap_or(0.0)
+            .total_cmp(&b.distance_m.unwrap_or(0.0))
+            .then(a.id.cmp(&b.id))
+    });
+    hits.truncate(limit);
+}
+
 /// The store interface every surface uses. Object-safe: the server holds an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -68,6 +114,13 @@ pub trait Store: Send + Sync {
         bbox: Bbox,
         limit: usize,
     ) -> Result<Vec<Compound>, StoreError>;
+    /// The compounds an area finds, restricted to `only` when given, at most `limit`.
+    async fn find_compounds(
+        &self,
+        area: &Area,
+        only: Option<&[i64]>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError>;
     /// The buildings of a compound, by id.
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError>;
     /// The units of a building, by id.

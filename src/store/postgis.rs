@@ -2,7 +2,7 @@
 //! COPY into staging tables and one upsert per layer, all in one transaction.
 
 use super::ComplaintImport;
-use super::{Bbox, ImportReport, Store, StoreError};
+use super::{Area, Bbox, Hit, ImportReport, Store, StoreError};
 use crate::analytics::{Grade, Override, Stats};
 use crate::io::Record;
 use crate::model::{
@@ -514,6 +514,76 @@ impl Store for PostgisStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(compound_from).collect()
+    }
+
+    async fn find_compounds(
+        &self,
+        area: &Area,
+        only: Option<&[i64]>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, StoreError> {
+        let only: Option<Vec<i64>> = only.map(<[i64]>::to_vec);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let wkb = |g: geo_types::Geometry<f64>| {
+            g.to_wkb(CoordDimensions::xy())
+                .map_err(|e| StoreError::Rejected(format!("cannot encode the search shape: {e}")))
+        };
+        // Every query is parameterised; distances on the spheroid through `geography`.
+        let q = match area {
+            Area::Near { point, radius_m } => sqlx::query(
+                "SELECT c.id, ST_Distance(c.geom::geography, q.pt) AS d \
+                 FROM compounds c, (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography AS pt) q \
+                 WHERE ST_DWithin(c.geom::geography, q.pt, $3) \
+                   AND ($4::bigint[] IS NULL OR c.id = ANY($4)) \
+                 ORDER BY d, c.id LIMIT $5",
+            )
+            .bind(point.x())
+            .bind(point.y())
+            .bind(*radius_m)
+            .bind(only)
+            .bind(limit),
+            Area::Bbox(b) => sqlx::query(
+                "SELECT id, NULL::float8 AS d FROM compounds \
+                 WHERE ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)) \
+                   AND ($5::bigint[] IS NULL OR id = ANY($5)) \
+                 ORDER BY id LIMIT $6",
+            )
+            .bind(b[0])
+            .bind(b[1])
+            .bind(b[2])
+            .bind(b[3])
+            .bind(only)
+            .bind(limit),
+            Area::Polygon(mp) => sqlx::query(
+                "SELECT id, NULL::float8 AS d FROM compounds \
+                 WHERE ST_Intersects(geom, ST_GeomFromWKB($1, 4326)) \
+                   AND ($2::bigint[] IS NULL OR id = ANY($2)) \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(wkb(geo_types::Geometry::MultiPolygon(mp.clone()))?)
+            .bind(only)
+            .bind(limit),
+            Area::Corridor { line, distance_m } => sqlx::query(
+                "SELECT c.id, ST_Distance(c.geom::geography, q.line) AS d \
+                 FROM compounds c, (SELECT ST_GeomFromWKB($1, 4326)::geography AS line) q \
+                 WHERE ST_DWithin(c.geom::geography, q.line, $2) \
+                   AND ($3::bigint[] IS NULL OR c.id = ANY($3)) \
+                 ORDER BY d, c.id LIMIT $4",
+            )
+            .bind(wkb(geo_types::Geometry::MultiLineString(line.clone()))?)
+            .bind(*distance_m)
+            .bind(only)
+            .bind(limit),
+        };
+        let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Hit {
+                    id: r.try_get("id").map_err(map_err)?,
+                    distance_m: r.try_get("d").map_err(map_err)?,
+                })
+            })
+            .collect()
     }
 
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError> {

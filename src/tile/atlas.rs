@@ -11,8 +11,10 @@
 //!    layer first, and say so.
 
 use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
-use crate::analytics::{density, density_class, Grade, GradeBook, Stats, Window};
-use crate::model::{Dataset, Quarter};
+use crate::analytics::{
+    density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
+};
+use crate::model::{Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
 use geozero::mvt::{Message, Tile};
@@ -83,6 +85,7 @@ pub struct CityIndex {
     company_name: HashMap<i64, String>,
     buildings_of: HashMap<i64, Vec<usize>>,
     units_of: HashMap<i64, Vec<usize>>,
+    compound_pos: HashMap<i64, usize>,
 }
 
 impl CityIndex {
@@ -135,8 +138,72 @@ impl CityIndex {
                 .collect(),
             buildings_of,
             units_of,
+            compound_pos: data
+                .compounds
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (c.id, k))
+                .collect(),
             data,
         }
+    }
+
+    /// A compound by id, with its position in `data.compounds`.
+    pub fn compound(&self, id: i64) -> Option<(usize, &crate::model::Compound)> {
+        let k = *self.compound_pos.get(&id)?;
+        Some((k, &self.data.compounds[k]))
+    }
+
+    /// The point inside a compound (by position) where its label and route stop go.
+    pub fn compound_label(&self, k: usize) -> Point<f64> {
+        self.compound_label[k]
+    }
+
+    /// The label point of a district or street (by position).
+    pub fn area_label(&self, layer: Layer, k: usize) -> Point<f64> {
+        match layer {
+            Layer::Districts => self.district_label[k],
+            _ => self.street_label[k],
+        }
+    }
+
+    pub fn district_name(&self, code: &str) -> &str {
+        self.district_name.get(code).map_or("", String::as_str)
+    }
+
+    pub fn street_name(&self, code: &str) -> &str {
+        self.street_name.get(code).map_or("", String::as_str)
+    }
+
+    pub fn company_name(&self, id: i64) -> &str {
+        self.company_name.get(&id).map_or("", String::as_str)
+    }
+
+    /// Positions in `data.buildings` of a compound's buildings.
+    pub fn buildings_of(&self, compound_id: i64) -> &[usize] {
+        self.buildings_of
+            .get(&compound_id)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Positions in `data.units` of a building's units.
+    pub fn units_of(&self, building_id: i64) -> &[usize] {
+        self.units_of.get(&building_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Positions (in the layer's vector of `data`, ascending) of the features whose bounding
+    /// box meets `b`.
+    pub fn in_box(&self, layer: Layer, b: [f64; 4]) -> Vec<usize> {
+        let mut out: Vec<usize> = match layer {
+            Layer::Districts => query(&self.districts, b).map(|g| g.data).collect(),
+            Layer::Streets => query(&self.streets, b).map(|g| g.data).collect(),
+            Layer::Compounds => query(&self.compounds, b).map(|g| g.data).collect(),
+            Layer::Buildings => query(&self.buildings, b).map(|g| g.data).collect(),
+            Layer::Units => query(&self.units, b).map(|g| g.data).collect(),
+            Layer::Companies => Vec::new(),
+        };
+        out.sort_unstable();
+        out
     }
 
     /// The extent of the city in longitude/latitude.
@@ -176,17 +243,6 @@ impl CityIndex {
     }
 }
 
-/// Statistics of an area (district or street) for one window and period.
-#[derive(Debug, Clone, Default)]
-struct Agg {
-    compounds: u64,
-    households: i64,
-    complaints: u64,
-    red: u64,
-    yellow: u64,
-    blue: u64,
-}
-
 /// The figures of one complaint window and grade period.
 pub struct Figures {
     pub window: Window,
@@ -221,15 +277,7 @@ impl Figures {
                 district.entry(c.district_code.clone()).or_default(),
                 street.entry(c.street_code.clone()).or_default(),
             ] {
-                agg.compounds += 1;
-                agg.households += i64::from(c.households);
-                agg.complaints += n;
-                match grade {
-                    Some(Grade::Red) => agg.red += 1,
-                    Some(Grade::Yellow) => agg.yellow += 1,
-                    Some(Grade::Blue) => agg.blue += 1,
-                    None => {}
-                }
+                agg.add(i64::from(c.households), n, grade);
             }
             // Complaints placed on the compound only sit at its label point.
             let mut on_buildings = 0;
@@ -277,6 +325,33 @@ impl Figures {
             street,
             heat: RTree::bulk_load(heat),
         }
+    }
+}
+
+impl Figures {
+    /// Complaints in the window and grade in the period of a compound.
+    pub fn compound(&self, id: i64) -> (u64, Option<Grade>) {
+        self.compound.get(&id).copied().unwrap_or((0, None))
+    }
+
+    /// Complaints in the window of a building.
+    pub fn building(&self, id: i64) -> u64 {
+        self.building.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Complaints in the window of a unit.
+    pub fn unit(&self, id: i64) -> u64 {
+        self.unit.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Figures of a district by code.
+    pub fn district(&self, code: &str) -> Agg {
+        self.district.get(code).cloned().unwrap_or_default()
+    }
+
+    /// Figures of a street by code.
+    pub fn street(&self, code: &str) -> Agg {
+        self.street.get(code).cloned().unwrap_or_default()
     }
 }
 

@@ -98,3 +98,145 @@ pub fn copy_dir(from: &Path) -> PathBuf {
 pub fn atlas() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_atlas"))
 }
+
+/// An answer of the router.
+pub struct Resp {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(400)])
+            )
+        })
+    }
+}
+
+/// Calls the router without a socket.
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Resp {
+    use tower::ServiceExt;
+    let mut b = axum::http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(axum::body::Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Settings with a planner token (`planner-secret`) and an admin token (`admin-secret`).
+pub fn settings_with_tokens() -> compound_atlas::config::Settings {
+    use compound_atlas::config::{Role, Settings, StoreArgs, TokenEntry};
+    let mut s = Settings::resolve_with(&StoreArgs::default(), None, &Default::default(), |_| None);
+    s.tokens = vec![
+        TokenEntry {
+            token: "planner-secret".into(),
+            role: Role::Planner,
+            name: "planner".into(),
+        },
+        TokenEntry {
+            token: "admin-secret".into(),
+            role: Role::Admin,
+            name: "admin".into(),
+        },
+    ];
+    s
+}
+
+/// An embedded store on a copy of a generated city, with its complaints imported.
+pub async fn embedded_atlas(city: &Path) -> std::sync::Arc<compound_atlas::analytics::Atlas> {
+    use compound_atlas::store::{embedded::EmbeddedStore, Store};
+    let dir = copy_dir(city);
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(EmbeddedStore::open(&dir).unwrap());
+    with_complaints(store, city).await
+}
+
+/// A PostGIS store in a fresh database holding a generated city and its complaints.
+pub async fn postgis_atlas(
+    city: &Path,
+    tag: &str,
+) -> std::sync::Arc<compound_atlas::analytics::Atlas> {
+    let store = postgis_store(city, tag).await;
+    with_complaints(std::sync::Arc::new(store), city).await
+}
+
+/// A PostGIS store in a fresh database holding a generated city's geography.
+pub async fn postgis_store(city: &Path, tag: &str) -> compound_atlas::store::postgis::PostgisStore {
+    use compound_atlas::ingest::{self, ImportOptions};
+    use compound_atlas::store::{postgis::PostgisStore, Store};
+    let url = fresh_db(tag).await;
+    let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    pg.migrate().await.unwrap();
+    pg.import(ingest::read_paths(&[city.to_path_buf()], &ImportOptions::default(), false).unwrap())
+        .await
+        .unwrap();
+    pg
+}
+
+async fn with_complaints(
+    store: std::sync::Arc<dyn compound_atlas::store::Store>,
+    city: &Path,
+) -> std::sync::Arc<compound_atlas::analytics::Atlas> {
+    use compound_atlas::analytics::{Atlas, Rule};
+    use compound_atlas::ingest::complaints;
+    let atlas = std::sync::Arc::new(Atlas::new(store, Rule::default()));
+    atlas
+        .import_complaints(
+            complaints::read_file(&city.join("complaints.csv"), None).unwrap(),
+            "complaints.csv",
+        )
+        .await
+        .unwrap();
+    atlas
+}
+
+/// Starts `atlas serve` (embedded store; DATABASE_URL removed) on a free port and waits for
+/// the line that gives its URL.
+pub fn serve(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = atlas()
+        .arg("serve")
+        .args(args)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (child, url)
+}

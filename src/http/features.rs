@@ -1,0 +1,561 @@
+//! OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) at `/ogc/collections/{id}/items`
+//! for `districts`, `streets`, `compounds`, `buildings` and `units`: bbox, limit/offset with
+//! next links, `datetime` as the complaint window, property filters, single items, and
+//! FlatGeobuf or CSV besides GeoJSON.
+
+use super::api::{Params, Scope};
+use super::export::{self, Feature, Format};
+use super::planner::{parse_bbox, parse_filter};
+use super::tiles::base_url;
+use super::{AppState, Caller};
+use crate::analytics::{density, density_class, AreaFigures, Window};
+use crate::config::Role;
+use crate::error::Error;
+use crate::model::{Layer, Month};
+use crate::planner::Row;
+use crate::store::Area;
+use crate::tile::atlas::{CityIndex, Figures};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use geo::Intersects;
+use geo_types::Geometry;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// The feature collections, with their titles and the filters each takes.
+pub const COLLECTIONS: [(&str, &str, &[&str]); 5] = [
+    (
+        "districts",
+        "Districts (区/市) with complaint figures and grade counts",
+        &[],
+    ),
+    (
+        "streets",
+        "Streets (街道/镇) with complaint figures and grade counts",
+        &["district"],
+    ),
+    (
+        "compounds",
+        "Residential compounds (小区) with complaints, density and grade",
+        &[
+            "grade",
+            "district",
+            "street",
+            "company",
+            "category",
+            "min_density",
+        ],
+    ),
+    (
+        "buildings",
+        "Buildings (楼栋) with complaints and density",
+        &["compound_id"],
+    ),
+    (
+        "units",
+        "Building units (单元) with complaints",
+        &["building_id"],
+    ),
+];
+
+/// The most features one page holds.
+pub const MAX_LIMIT: usize = 10_000;
+const DEFAULT_LIMIT: usize = 100;
+
+pub fn layer_of(id: &str) -> Option<(Layer, &'static [&'static str])> {
+    let layer = match id {
+        "districts" => Layer::Districts,
+        "streets" => Layer::Streets,
+        "compounds" => Layer::Compounds,
+        "buildings" => Layer::Buildings,
+        "units" => Layer::Units,
+        _ => return None,
+    };
+    COLLECTIONS
+        .iter()
+        .find(|(n, _, _)| *n == id)
+        .map(|(_, _, f)| (layer, *f))
+}
+
+fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
+    json!({ "href": href, "rel": rel, "type": kind, "title": title })
+}
+
+/// The collection document of a feature collection.
+pub fn collection_doc(b: &str, id: &str, title: &str, bbox: [f64; 4]) -> Value {
+    json!({
+        "id": id,
+        "title": title,
+        "itemType": "feature",
+        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "extent": {
+            "spatial": { "bbox": [bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" },
+        },
+        "links": [
+            link(format!("{b}/ogc/collections/{id}"), "self", "application/json", "this collection"),
+            link(format!("{b}/ogc/collections/{id}/items"), "items", "application/geo+json", "items as GeoJSON"),
+            link(format!("{b}/ogc/collections/{id}/items?f=fgb"), "items", "application/flatgeobuf", "items as FlatGeobuf"),
+            link(format!("{b}/ogc/collections/{id}/items?f=csv"), "items", "text/csv", "items as CSV"),
+            link(format!("{b}/ogc/collections/{id}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tiles (the atlas tileset, every layer)"),
+        ],
+    })
+}
+
+/// `datetime` (RFC 3339 instant or interval, `..` open) as a complaint window of whole
+/// months within the data.
+pub fn window_of(datetime: &str, first: Month, last: Month) -> Result<Window, Error> {
+    let month = |s: &str, end: bool| -> Result<Month, Error> {
+        let s = s.trim();
+        if s.is_empty() || s == ".." {
+            return Ok(if end { last } else { first });
+        }
+        let ym = s.get(..7).unwrap_or(s);
+        Month::parse(ym).ok_or_else(|| {
+            Error::BadRequest(format!(
+                "`datetime` takes dates (2023-01-01, 2023-01) or an interval a/b with `..` for an open end; got `{s}`"
+            ))
+        })
+    };
+    let (from, to) = match datetime.split_once('/') {
+        Some((a, b)) => (month(a, false)?, month(b, true)?),
+        None => {
+            let m = month(datetime, false)?;
+            (m, m)
+        }
+    };
+    if from > to {
+        return Err(Error::BadRequest(format!(
+            "`datetime` runs backwards: `{datetime}`"
+        )));
+    }
+    Ok(Window { from, to })
+}
+
+/// What an items request reads.
+struct Ctx {
+    scope: Scope,
+    city: Arc<CityIndex>,
+    fig: Arc<Figures>,
+    full_counts: bool,
+    min_count: u64,
+}
+
+impl Ctx {
+    async fn of(state: &AppState, caller: &Caller, p: &Params) -> Result<Ctx, Error> {
+        let mut scope = Scope::of(state, p).await?;
+        if let Some(dt) = p.get("datetime") {
+            if p.get("from").is_some() || p.get("to").is_some() {
+                return Err(Error::BadRequest(
+                    "give the window as `datetime` or as `from`/`to`, not both".into(),
+                ));
+            }
+            let first = scope.stats.first.unwrap_or(scope.window.from);
+            let last = scope.stats.last.unwrap_or(scope.window.to);
+            scope.window = window_of(dt, first, last)?;
+        }
+        let city = state.tiles.city(&state.atlas).await?;
+        let fig = state
+            .tiles
+            .figures(&state.atlas, scope.window, scope.period)
+            .await?;
+        Ok(Ctx {
+            scope,
+            city,
+            fig,
+            full_counts: caller.role >= Role::Planner,
+            min_count: state.min_count,
+        })
+    }
+
+    fn geometry(&self, g: Geometry<f64>) -> Geometry<f64> {
+        export::shift(&g, self.scope.datum)
+    }
+
+    /// A small count is withheld from public callers (privacy).
+    fn count(&self, n: u64) -> Value {
+        if n > 0 && n < self.min_count && !self.full_counts {
+            Value::Null
+        } else {
+            json!(n)
+        }
+    }
+
+    fn area(&self, code: &str, name: &str, a: &AreaFigures) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("code".into(), json!(code));
+        m.insert("name".into(), json!(name));
+        m.insert("compounds".into(), json!(a.compounds));
+        m.insert("households".into(), json!(a.households));
+        m.insert("complaints".into(), json!(a.complaints));
+        let d = density(a.complaints, a.households, self.scope.window.months());
+        m.insert("density".into(), json!((d * 100.0).round() / 100.0));
+        m.insert("red".into(), json!(a.red));
+        m.insert("yellow".into(), json!(a.yellow));
+        m.insert("blue".into(), json!(a.blue));
+        m
+    }
+
+    /// The feature at position `k` of a layer.
+    fn feature(&self, layer: Layer, k: usize) -> Feature {
+        let d = &self.city.data;
+        match layer {
+            Layer::Districts => {
+                let x = &d.districts[k];
+                Feature {
+                    id: json!(x.code),
+                    geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
+                    properties: self.area(&x.code, &x.name, &self.fig.district(&x.code)),
+                }
+            }
+            Layer::Streets => {
+                let x = &d.streets[k];
+                let mut m = self.area(&x.code, &x.name, &self.fig.street(&x.code));
+                m.insert(
+                    "district".into(),
+                    json!(self.city.district_name(&x.district_code)),
+                );
+                m.insert("district_code".into(), json!(x.district_code));
+                Feature {
+                    id: json!(x.code),
+                    geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
+                    properties: m,
+                }
+            }
+            Layer::Compounds | Layer::Companies => {
+                let c = &d.compounds[k];
+                let props = Row::new(&self.city, &self.fig, c.id, None)
+                    .map(|r| r.properties(&self.city))
+                    .unwrap_or_default();
+                Feature {
+                    id: json!(c.id),
+                    geometry: self.geometry(Geometry::MultiPolygon(c.geom.clone())),
+                    properties: props,
+                }
+            }
+            Layer::Buildings => {
+                let b = &d.buildings[k];
+                let n = self.fig.building(b.id);
+                let shown = self.count(n);
+                let dens = density(n, i64::from(b.households), self.scope.window.months());
+                let mut m = Map::new();
+                m.insert("id".into(), json!(b.id));
+                m.insert("compound_id".into(), json!(b.compound_id));
+                m.insert("name".into(), json!(b.name));
+                m.insert("floors".into(), json!(b.floors));
+                m.insert("units".into(), json!(self.city.units_of(b.id).len()));
+                m.insert("households".into(), json!(b.households));
+                m.insert(
+                    "density".into(),
+                    if shown.is_null() {
+                        Value::Null
+                    } else {
+                        json!((dens * 100.0).round() / 100.0)
+                    },
+                );
+                m.insert(
+                    "density_class".into(),
+                    if shown.is_null() {
+                        Value::Null
+                    } else {
+                        json!(density_class(n, dens))
+                    },
+                );
+                m.insert("complaints".into(), shown);
+                Feature {
+                    id: json!(b.id),
+                    geometry: self.geometry(Geometry::Polygon(b.geom.clone())),
+                    properties: m,
+                }
+            }
+            Layer::Units => {
+                let u = &d.units[k];
+                let mut m = Map::new();
+                m.insert("id".into(), json!(u.id));
+                m.insert("building_id".into(), json!(u.building_id));
+                m.insert("name".into(), json!(u.name));
+                m.insert("households".into(), json!(u.households));
+                m.insert("complaints".into(), self.count(self.fig.unit(u.id)));
+                Feature {
+                    id: json!(u.id),
+                    geometry: self.geometry(Geometry::Point(u.geom)),
+                    properties: m,
+                }
+            }
+        }
+    }
+}
+
+fn common_params(filters: &[&'static str]) -> Vec<&'static str> {
+    let mut v = vec![
+        "bbox", "bbox-crs", "limit", "offset", "datetime", "f", "from", "to", "period", "datum",
+    ];
+    v.extend_from_slice(filters);
+    v
+}
+
+fn check_crs(p: &Params) -> Result<(), Error> {
+    match p.get("bbox-crs") {
+        None | Some("http://www.opengis.net/def/crs/OGC/1.3/CRS84") => Ok(()),
+        Some(other) => Err(Error::BadRequest(format!(
+            "bbox-crs `{other}` is not supported; this server takes http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        ))),
+    }
+}
+
+fn not_a_collection(id: &str) -> Error {
+    Error::NotFound(format!(
+        "no feature collection `{id}`; this server has districts, streets, compounds, buildings and units"
+    ))
+}
+
+/// Positions of the features matching the request, ascending.
+async fn matching(
+    state: &AppState,
+    ctx: &Ctx,
+    layer: Layer,
+    p: &Params,
+) -> Result<Vec<usize>, Error> {
+    let bbox = p
+        .get("bbox")
+        .map(|b| parse_bbox(b, &ctx.scope))
+        .transpose()?;
+    let d = &ctx.city.data;
+    let rect = bbox.map(|b| {
+        geo_types::Rect::new(
+            geo_types::coord! { x: b[0], y: b[1] },
+            geo_types::coord! { x: b[2], y: b[3] },
+        )
+    });
+    let candidates = |layer: Layer, len: usize| -> Vec<usize> {
+        match bbox {
+            Some(b) => ctx.city.in_box(layer, b),
+            None => (0..len).collect(),
+        }
+    };
+    let id_param = |k: &str| -> Result<Option<i64>, Error> {
+        p.get(k)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    Error::BadRequest(format!("`{k}` must be an id (a number), got `{v}`"))
+                })
+            })
+            .transpose()
+    };
+    Ok(match layer {
+        Layer::Districts => candidates(layer, d.districts.len())
+            .into_iter()
+            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.districts[k].geom)))
+            .collect(),
+        Layer::Streets => {
+            let district = p.get("district");
+            if let Some(x) = district {
+                if !d.districts.iter().any(|v| v.code == x || v.name == x) {
+                    return Err(Error::BadRequest(format!("unknown district `{x}`")));
+                }
+            }
+            candidates(layer, d.streets.len())
+                .into_iter()
+                .filter(|&k| {
+                    let s = &d.streets[k];
+                    district.is_none_or(|x| {
+                        s.district_code == x || ctx.city.district_name(&s.district_code) == x
+                    }) && rect.is_none_or(|r| r.intersects(&s.geom))
+                })
+                .collect()
+        }
+        Layer::Compounds | Layer::Companies => {
+            let filter = parse_filter(p)?;
+            let only = filter.ids(&ctx.city, &ctx.fig, &ctx.scope.stats)?;
+            if only.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(Vec::new());
+            }
+            let area = Area::Bbox(bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0]));
+            let hits = state
+                .atlas
+                .store
+                .find_compounds(&area, only.as_deref(), usize::MAX)
+                .await?;
+            let mut ks: Vec<usize> = hits
+                .iter()
+                .filter_map(|h| ctx.city.compound(h.id).map(|(k, _)| k))
+                .collect();
+            ks.sort_unstable();
+            ks
+        }
+        Layer::Buildings => {
+            let compound = id_param("compound_id")?;
+            match compound {
+                Some(c) => ctx.city.buildings_of(c).to_vec(),
+                None => candidates(layer, d.buildings.len()),
+            }
+            .into_iter()
+            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.buildings[k].geom)))
+            .collect()
+        }
+        Layer::Units => {
+            let building = id_param("building_id")?;
+            match building {
+                Some(b) => ctx.city.units_of(b).to_vec(),
+                None => candidates(layer, d.units.len()),
+            }
+            .into_iter()
+            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.units[k].geom)))
+            .collect()
+        }
+    })
+}
+
+/// `GET /ogc/collections/{id}/items`
+pub async fn items(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let (layer, filters) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
+    let p = Params::parse(raw.clone(), &common_params(filters))?;
+    check_crs(&p)?;
+    let format = Format::parse(p.get("f"))?;
+    let limit = match p.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                Error::BadRequest(format!("`limit` must be a whole number from 1, got `{v}`"))
+            })?
+            // OGC API – Features: a limit above the maximum is served as the maximum.
+            .min(MAX_LIMIT),
+    };
+    let offset = match p.get("offset") {
+        None => 0,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            Error::BadRequest(format!("`offset` must be a whole number, got `{v}`"))
+        })?,
+    };
+    let ctx = Ctx::of(&state, &caller, &p).await?;
+    let ks = matching(&state, &ctx, layer, &p).await?;
+    let features: Vec<Feature> = ks
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|&k| ctx.feature(layer, k))
+        .collect();
+    let b = base_url(&headers);
+    let page = |offset: usize, f: Option<&str>| {
+        let mut pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+        pairs.retain(|(k, _)| k != "offset" && k != "f" && k != "limit");
+        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(("offset".into(), offset.to_string()));
+        if let Some(f) = f {
+            pairs.push(("f".into(), f.into()));
+        }
+        format!(
+            "{b}/ogc/collections/{id}/items?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    };
+    let mut links = vec![
+        link(
+            page(offset, None),
+            "self",
+            "application/geo+json",
+            "this page",
+        ),
+        link(
+            page(offset, Some("fgb")),
+            "alternate",
+            "application/flatgeobuf",
+            "this page as FlatGeobuf",
+        ),
+        link(
+            format!("{b}/ogc/collections/{id}"),
+            "collection",
+            "application/json",
+            "the collection",
+        ),
+    ];
+    if offset + features.len() < ks.len() {
+        links.push(link(
+            page(offset + features.len(), None),
+            "next",
+            "application/geo+json",
+            "next page",
+        ));
+    }
+    if offset > 0 {
+        links.push(link(
+            page(offset.saturating_sub(limit), None),
+            "prev",
+            "application/geo+json",
+            "previous page",
+        ));
+    }
+    let mut extra = Map::new();
+    extra.insert("numberMatched".into(), json!(ks.len()));
+    extra.insert("numberReturned".into(), json!(features.len()));
+    extra.insert(
+        "timeStamp".into(),
+        json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
+    extra.insert("links".into(), Value::Array(links));
+    export::respond(format, &id, &features, extra)
+}
+
+/// `GET /ogc/collections/{id}/items/{featureId}`
+pub async fn item(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((id, fid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let (layer, _) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
+    let p = Params::parse(raw, &["f", "datetime", "from", "to", "period", "datum"])?;
+    let ctx = Ctx::of(&state, &caller, &p).await?;
+    let d = &ctx.city.data;
+    let num = fid.parse::<i64>().ok();
+    let k = match layer {
+        Layer::Districts => d.districts.iter().position(|x| x.code == fid),
+        Layer::Streets => d.streets.iter().position(|x| x.code == fid),
+        Layer::Compounds | Layer::Companies => {
+            num.and_then(|n| ctx.city.compound(n)).map(|(k, _)| k)
+        }
+        Layer::Buildings => num.and_then(|n| d.buildings.iter().position(|b| b.id == n)),
+        Layer::Units => num.and_then(|n| d.units.iter().position(|u| u.id == n)),
+    }
+    .ok_or_else(|| Error::NotFound(format!("no feature `{fid}` in `{id}`")))?;
+    let f = ctx.feature(layer, k);
+    let b = base_url(&headers);
+    match Format::parse(p.get("f"))? {
+        Format::GeoJson => {
+            let mut v = export::feature_json(&f);
+            v["links"] = json!([
+                link(
+                    format!("{b}/ogc/collections/{id}/items/{fid}"),
+                    "self",
+                    "application/geo+json",
+                    "this feature"
+                ),
+                link(
+                    format!("{b}/ogc/collections/{id}"),
+                    "collection",
+                    "application/json",
+                    "the collection"
+                ),
+            ]);
+            let body = serde_json::to_vec(&v).map_err(anyhow::Error::from)?;
+            let mut r = axum::response::IntoResponse::into_response(body);
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/geo+json"),
+            );
+            Ok(r)
+        }
+        other => export::respond(other, &id, &[f], Map::new()),
+    }
+}

@@ -1,0 +1,338 @@
+//! `GET /openapi.json`: the OpenAPI 3.0 description of every path, with this server's URL.
+
+use super::tiles::base_url;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+fn q(name: &str, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
+}
+
+fn path(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+fn string() -> Value {
+    json!({ "type": "string" })
+}
+
+fn number() -> Value {
+    json!({ "type": "number" })
+}
+
+fn window() -> Vec<Value> {
+    vec![
+        q(
+            "from",
+            "first month of the complaint window (YYYY-MM); default: 12 months before `to`",
+            json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" }),
+        ),
+        q(
+            "to",
+            "last month of the complaint window (YYYY-MM); default: the last month of data",
+            json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" }),
+        ),
+        q(
+            "period",
+            "grade quarter (YYYYQn); default: the latest graded",
+            json!({ "type": "string", "pattern": "^[0-9]{4}Q[1-4]$" }),
+        ),
+    ]
+}
+
+fn datum() -> Value {
+    q(
+        "datum",
+        "coordinates in (and out) in WGS 84 (default), GCJ-02 (AMap, Tencent) or BD-09 (Baidu)",
+        json!({ "type": "string", "enum": ["wgs84", "gcj02", "bd09"] }),
+    )
+}
+
+fn filters() -> Vec<Value> {
+    vec![
+        q(
+            "grade",
+            "red, yellow, blue (comma-separated: any of)",
+            string(),
+        ),
+        q("district", "district code or name", string()),
+        q("street", "street code or name", string()),
+        q("company", "property company id or name", string()),
+        q(
+            "category",
+            "compounds with complaints of this category in the window (code or Chinese label)",
+            string(),
+        ),
+        q(
+            "min_density",
+            "complaints per 100 households per year, at least",
+            json!({ "type": "number", "minimum": 0 }),
+        ),
+    ]
+}
+
+fn format() -> Value {
+    q(
+        "f",
+        "answer format",
+        json!({ "type": "string", "enum": ["json", "fgb", "csv"] }),
+    )
+}
+
+fn errors() -> Value {
+    json!({
+        "400": { "$ref": "#/components/responses/Error" },
+        "404": { "$ref": "#/components/responses/Error" },
+        "503": { "$ref": "#/components/responses/Error" },
+    })
+}
+
+fn ok(description: &str, types: &[&str]) -> Value {
+    let mut content = Map::new();
+    for t in types {
+        content.insert((*t).to_string(), json!({ "schema": {} }));
+    }
+    let mut r = errors();
+    r["200"] = json!({ "description": description, "content": content });
+    r
+}
+
+fn op(summary: &str, tag: &str, params: Vec<Value>, responses: Value) -> Value {
+    json!({ "summary": summary, "tags": [tag], "parameters": params, "responses": responses })
+}
+
+fn with(mut a: Vec<Value>, b: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    a.extend(b);
+    a
+}
+
+fn body(description: &str, types: &[&str]) -> Value {
+    let mut content = Map::new();
+    for t in types {
+        content.insert((*t).to_string(), json!({ "schema": {} }));
+    }
+    json!({ "required": true, "description": description, "content": content })
+}
+
+/// The whole document.
+pub fn document(base: &str) -> Value {
+    let geo = ["application/geo+json", "application/flatgeobuf", "text/csv"];
+    let tile = with(
+        vec![
+            path("tileset", "tileset (`atlas`)"),
+            path("z", "zoom"),
+            path("x", "column"),
+            path("y", "row, with the extension: `{y}.mvt`"),
+        ],
+        with(window(), [datum()]),
+    );
+    let items = with(
+        vec![
+            path(
+                "collectionId",
+                "districts, streets, compounds, buildings or units",
+            ),
+            q(
+                "bbox",
+                "west,south,east,north in CRS84",
+                json!({ "type": "array", "items": number(), "minItems": 4, "maxItems": 4 }),
+            ),
+            q(
+                "bbox-crs",
+                "only http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                string(),
+            ),
+            q(
+                "limit",
+                "features per page (at most 10000)",
+                json!({ "type": "integer", "minimum": 1, "default": 100 }),
+            ),
+            q(
+                "offset",
+                "features to skip",
+                json!({ "type": "integer", "minimum": 0, "default": 0 }),
+            ),
+            q(
+                "datetime",
+                "the complaint window: a date, or an interval a/b with `..` for an open end",
+                string(),
+            ),
+            q(
+                "compound_id",
+                "buildings of a compound",
+                json!({ "type": "integer" }),
+            ),
+            q(
+                "building_id",
+                "units of a building",
+                json!({ "type": "integer" }),
+            ),
+            format(),
+            datum(),
+        ],
+        with(window(), filters()),
+    );
+    let search = with(
+        vec![
+            q("bbox", "west,south,east,north", string()),
+            q(
+                "polygon",
+                "compounds meeting a polygon (WKT or GeoJSON)",
+                string(),
+            ),
+            q("line", "a line (WKT or GeoJSON); with `within_m`", string()),
+            q(
+                "within_m",
+                "metres from `line` (default 500, at most 50000)",
+                number(),
+            ),
+            q(
+                "lon",
+                "longitude of a point; with `lat` and `radius_m`",
+                number(),
+            ),
+            q("lat", "latitude of a point", number()),
+            q(
+                "radius_m",
+                "metres from the point (default 1000, at most 50000)",
+                number(),
+            ),
+            q(
+                "sort",
+                "order",
+                json!({ "type": "string", "enum": ["density", "complaints", "distance", "name", "id"] }),
+            ),
+            q(
+                "limit",
+                "compounds per page (at most 1000; 10000 for fgb/csv)",
+                json!({ "type": "integer", "minimum": 1, "default": 100 }),
+            ),
+            q(
+                "offset",
+                "compounds to skip",
+                json!({ "type": "integer", "minimum": 0 }),
+            ),
+            format(),
+            datum(),
+        ],
+        with(window(), filters()),
+    );
+    let nearby = with(
+        vec![
+            json!({ "name": "lon", "in": "query", "required": true, "schema": { "type": "number", "minimum": -180, "maximum": 180 } }),
+            json!({ "name": "lat", "in": "query", "required": true, "schema": { "type": "number", "minimum": -90, "maximum": 90 } }),
+            q(
+                "radius_m",
+                "metres (default 1000, above 0, at most 50000)",
+                json!({ "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 50000 }),
+            ),
+            q(
+                "limit",
+                "at most 500",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 20 }),
+            ),
+            format(),
+            datum(),
+        ],
+        with(window(), filters()),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "compound-atlas",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Qingdao's housing geography, hotline complaints and red/yellow/blue grades: vector tiles, OGC API – Features and Tiles, planner queries. Errors are JSON {\"error\":{\"code\",\"message\"}}.",
+            "license": { "name": "MIT" },
+        },
+        "servers": [{ "url": base }],
+        "tags": [
+            { "name": "service" }, { "name": "tiles" }, { "name": "ogc" }, { "name": "planner" }, { "name": "complaints" },
+        ],
+        "paths": {
+            "/health": { "get": op("store status and counts", "service", vec![], ok("healthy", &["application/json"])) },
+            "/openapi.json": { "get": op("this document", "service", vec![], ok("OpenAPI 3.0", &["application/json"])) },
+            "/tiles": { "get": op("the catalog of tilesets", "tiles", vec![], ok("catalog", &["application/json"])) },
+            "/tiles/{file}": { "get": op("TileJSON 3.0.0 of a tileset: `atlas.json`", "tiles", with(vec![path("file", "`{tileset}.json`")], with(window(), [datum()])), ok("TileJSON", &["application/json"])) },
+            "/tiles/{tileset}/{z}/{x}/{y}": { "get": op("a vector tile in WebMercatorQuad (204 when empty)", "tiles", tile.clone(), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/tiles/{tileset}/{tms}/{z}/{x}/{y}": { "get": op("a vector tile in a tile matrix set", "tiles", with(vec![path("tms", "WebMercatorQuad or WorldCRS84Quad")], tile), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/styles/{file}": { "get": op("a MapLibre style: `grade.json`, `density.json`", "tiles", vec![path("file", "`{style}.json`")], ok("style", &["application/json"])) },
+            "/fonts/{stack}/{range}": { "get": op("SDF glyphs for map labels", "tiles", vec![path("stack", "font stack"), path("range", "`{start}-{end}.pbf`")], ok("glyphs", &["application/x-protobuf"])) },
+            "/ogc": { "get": op("OGC API landing page", "ogc", vec![format()], ok("landing page", &["application/json"])) },
+            "/ogc/conformance": { "get": op("conformance classes", "ogc", vec![], ok("conformance", &["application/json"])) },
+            "/ogc/collections": { "get": op("feature collections and the tiled collection", "ogc", vec![], ok("collections", &["application/json"])) },
+            "/ogc/collections/{collectionId}": { "get": op("one collection", "ogc", vec![path("collectionId", "collection id")], ok("collection", &["application/json"])) },
+            "/ogc/collections/{collectionId}/items": { "get": op("features of a collection", "ogc", items, ok("features", &geo)) },
+            "/ogc/collections/{collectionId}/items/{featureId}": { "get": op("one feature", "ogc", with(vec![path("collectionId", "collection id"), path("featureId", "feature id (district/street code, or id)"), format(), datum()], window()), ok("feature", &geo)) },
+            "/ogc/tileMatrixSets": { "get": op("tile matrix sets", "ogc", vec![], ok("list", &["application/json"])) },
+            "/ogc/tileMatrixSets/{tileMatrixSetId}": { "get": op("a tile matrix set definition", "ogc", vec![path("tileMatrixSetId", "WebMercatorQuad or WorldCRS84Quad")], ok("definition", &["application/json"])) },
+            "/ogc/tiles": { "get": op("vector tilesets of the dataset", "ogc", vec![], ok("tilesets", &["application/json"])) },
+            "/ogc/tiles/{tileMatrixSetId}": { "get": op("a tileset", "ogc", vec![path("tileMatrixSetId", "tile matrix set")], ok("tileset", &["application/json"])) },
+            "/ogc/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": { "get": op("a tile by matrix, row, column", "ogc", with(vec![path("tileMatrixSetId", "tile matrix set"), path("tileMatrix", "zoom"), path("tileRow", "row"), path("tileCol", "column")], with(window(), [datum()])), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/ogc/collections/{collectionId}/tiles": { "get": op("tilesets of a collection", "ogc", vec![path("collectionId", "`atlas`")], ok("tilesets", &["application/json"])) },
+            "/ogc/collections/{collectionId}/tiles/{tileMatrixSetId}": { "get": op("a collection tileset", "ogc", vec![path("collectionId", "`atlas`"), path("tileMatrixSetId", "tile matrix set")], ok("tileset", &["application/json"])) },
+            "/ogc/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": { "get": op("a collection tile", "ogc", with(vec![path("collectionId", "`atlas`"), path("tileMatrixSetId", "tile matrix set"), path("tileMatrix", "zoom"), path("tileRow", "row"), path("tileCol", "column")], with(window(), [datum()])), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/api/compounds/nearby": { "get": op("compounds nearest a point, by true distance to their boundary (0 inside)", "planner", nearby, ok("compounds, nearest first, each with distance_m", &geo)) },
+            "/api/compounds": {
+                "get": op("compounds in a box, a polygon, along a line or around a point; filtered, sorted, paged", "planner", search, ok("compounds", &geo)),
+                "post": {
+                    "summary": "the same search with the parameters as a JSON object (for large polygons and lines)",
+                    "tags": ["planner"],
+                    "requestBody": body("the parameters of GET /api/compounds as members; polygon/line as GeoJSON objects or WKT", &["application/json"]),
+                    "responses": ok("compounds", &geo),
+                },
+            },
+            "/api/compounds/{id}": { "get": op("a compound: figures for the window, monthly series, category mix, buildings, grade history, company", "planner", with(vec![path("id", "compound id")], window()), ok("compound", &["application/json"])) },
+            "/api/compounds/{id}/grade": {
+                "get": op("a compound's grade and why", "planner", vec![path("id", "compound id"), q("period", "YYYYQn", string())], ok("grade", &["application/json"])),
+                "post": {
+                    "summary": "override a grade (admin token)",
+                    "tags": ["complaints"],
+                    "parameters": [path("id", "compound id")],
+                    "security": [{ "bearer": [] }],
+                    "requestBody": body("{\"period\":\"2023Q2\",\"grade\":\"yellow\",\"reason\":\"…\"}", &["application/json"]),
+                    "responses": ok("the grade after the override", &["application/json"]),
+                },
+            },
+            "/api/districts": { "get": op("district summaries", "planner", window(), ok("districts", &["application/json"])) },
+            "/api/streets": { "get": op("street summaries", "planner", with(vec![q("district", "district code or name", string())], window()), ok("streets", &["application/json"])) },
+            "/api/grades": { "get": op("red/yellow/blue counts and the flagged compounds", "planner", vec![q("period", "YYYYQn", string()), q("district", "district code", string())], ok("grades", &["application/json"])) },
+            "/api/stats/trend": { "get": op("monthly complaints with year-on-year and half-on-half changes", "planner", with(vec![q("district", "district", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string())], window().into_iter().take(2)), ok("trend", &["application/json"])) },
+            "/api/plan/route": {
+                "post": {
+                    "summary": "an inspection round (or several): visiting order, legs, total, route line; great-circle distances",
+                    "tags": ["planner"],
+                    "requestBody": body("{\"start\":[lon,lat], \"end\":[lon,lat]?, \"compounds\":[id…] | \"select\":{grade, district, street, company, category, min_density, limit}, \"rounds\":n?, \"max_stops\":k?, \"from\",\"to\",\"period\",\"datum\"}", &["application/json"]),
+                    "responses": ok("the plan", &["application/json"]),
+                },
+            },
+            "/api/complaints": {
+                "post": {
+                    "summary": "import a hotline export (admin token)",
+                    "tags": ["complaints"],
+                    "parameters": [q("encoding", "utf8 or gbk (detected when absent)", string())],
+                    "security": [{ "bearer": [] }],
+                    "requestBody": body("the export as CSV or JSON lines", &["text/csv", "application/x-ndjson"]),
+                    "responses": ok("the import report", &["application/json"]),
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": string(), "message": string() } } },
+                },
+            },
+            "responses": {
+                "Error": { "description": "a client mistake (4xx) or the store away (503)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+            },
+        },
+    })
+}
+
+pub async fn openapi(headers: HeaderMap) -> Json<Value> {
+    Json(document(&base_url(&headers)))
+}

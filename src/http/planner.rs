@@ -1,0 +1,694 @@
+//! Planner queries over HTTP: `/api/compounds/nearby`, `/api/compounds` (GET, and POST for
+//! large shapes), `/api/districts`, `/api/streets` and `/api/plan/route`.
+
+use super::api::{Params, Scope};
+use super::export::{self, Feature, Format};
+use super::tiles::base_url;
+use super::AppState;
+use crate::analytics::{density, Grade};
+use crate::error::Error;
+use crate::model::Category;
+use crate::planner::{route, shape, sort_rows, Filter, Row, Sort};
+use crate::store::{Area, Hit};
+use crate::tile::atlas::{CityIndex, Figures};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json;
+use geo_types::{Geometry, LineString, Point};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// The farthest a point search reaches.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// The most compounds a nearby search answers.
+pub const MAX_NEARBY: usize = 500;
+/// The most compounds a page of `/api/compounds` holds (GeoJSON; exports take more).
+pub const MAX_PAGE: usize = 1_000;
+/// The most compounds an export (f=csv, f=fgb) holds.
+pub const MAX_EXPORT: usize = 10_000;
+/// The most stops a route request may plan.
+pub const MAX_STOPS: usize = 500;
+
+const FILTERS: [&str; 6] = [
+    "grade",
+    "district",
+    "street",
+    "company",
+    "category",
+    "min_density",
+];
+const SCOPE: [&str; 4] = ["from", "to", "period", "datum"];
+
+fn allowed(own: &[&'static str]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = own.to_vec();
+    v.extend(FILTERS);
+    v.extend(SCOPE);
+    v
+}
+
+/// A number parameter.
+fn float(p: &Params, k: &str) -> Result<Option<f64>, Error> {
+    p.get(k)
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| Error::BadRequest(format!("`{k}` must be a number, got `{v}`")))
+        })
+        .transpose()
+}
+
+/// A count parameter within 1..=max (0 allowed for offsets).
+fn count(p: &Params, k: &str, default: usize, min: usize, max: usize) -> Result<usize, Error> {
+    match p.get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "`{k}` must be a whole number from {min} to {max}, got `{v}`"
+                ))
+            }),
+    }
+}
+
+/// A longitude/latitude pair given as two parameters, checked and brought back to WGS 84.
+fn lon_lat(lon: f64, lat: f64, scope: &Scope, what: &str) -> Result<Point<f64>, Error> {
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(Error::BadRequest(format!(
+            "{what}longitude {lon} is outside −180..180"
+        )));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(Error::BadRequest(format!(
+            "{what}latitude {lat} is outside −90..90"
+        )));
+    }
+    let (x, y) = scope.datum.to_wgs84(lon, lat);
+    Ok(Point::new(x, y))
+}
+
+pub fn parse_filter(p: &Params) -> Result<Filter, Error> {
+    let grades = match p.get("grade") {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(|g| {
+                Grade::parse(g).ok_or_else(|| {
+                    Error::BadRequest(format!(
+                        "`grade` takes red, yellow and blue (comma-separated), got `{g}`"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let category = p
+        .get("category")
+        .map(|c| {
+            Category::parse(c).ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
+        })
+        .transpose()?;
+    let min_density = float(p, "min_density")?;
+    if min_density.is_some_and(|m| m < 0.0) {
+        return Err(Error::BadRequest("`min_density` cannot be negative".into()));
+    }
+    Ok(Filter {
+        grades,
+        district: p.get("district").map(str::to_string),
+        street: p.get("street").map(str::to_string),
+        company: p.get("company").map(str::to_string),
+        category,
+        min_density,
+    })
+}
+
+/// What a compound query reads: the city, the window's figures, the scope.
+struct Ctx {
+    scope: Scope,
+    city: Arc<CityIndex>,
+    fig: Arc<Figures>,
+}
+
+impl Ctx {
+    async fn of(state: &AppState, p: &Params) -> Result<Ctx, Error> {
+        let scope = Scope::of(state, p).await?;
+        let city = state.tiles.city(&state.atlas).await?;
+        let fig = state
+            .tiles
+            .figures(&state.atlas, scope.window, scope.period)
+            .await?;
+        Ok(Ctx { scope, city, fig })
+    }
+
+    /// The compounds a filter keeps (`None`: all).
+    fn only(&self, f: &Filter) -> Result<Option<Vec<i64>>, Error> {
+        f.ids(&self.city, &self.fig, &self.scope.stats)
+    }
+
+    fn rows(&self, hits: &[Hit]) -> Vec<Row> {
+        hits.iter()
+            .filter_map(|h| Row::new(&self.city, &self.fig, h.id, h.distance_m))
+            .collect()
+    }
+
+    fn feature(&self, r: &Row) -> Feature {
+        let c = &self.city.data.compounds[r.k];
+        Feature {
+            id: json!(c.id),
+            geometry: export::shift(&Geometry::MultiPolygon(c.geom.clone()), self.scope.datum),
+            properties: r.properties(&self.city),
+        }
+    }
+
+    fn about(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "window".into(),
+            json!({ "from": self.scope.window.from.to_string(), "to": self.scope.window.to.to_string() }),
+        );
+        m.insert(
+            "period".into(),
+            json!(self.scope.period.map(|q| q.to_string())),
+        );
+        m.insert("datum".into(), json!(self.scope.datum.code()));
+        m
+    }
+}
+
+/// `GET /api/compounds/nearby?lon=&lat=&radius_m=&limit=` and the filters: nearest first by
+/// true distance to the compound's boundary (0 inside), each with `distance_m`.
+pub async fn nearby(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let p = Params::parse(raw, &allowed(&["lon", "lat", "radius_m", "limit", "f"]))?;
+    let format = Format::parse(p.get("f"))?;
+    let filter = parse_filter(&p)?;
+    let (Some(lon), Some(lat)) = (float(&p, "lon")?, float(&p, "lat")?) else {
+        return Err(Error::BadRequest(
+            "`lon` and `lat` are required (WGS 84 degrees, or the datum given)".into(),
+        ));
+    };
+    let radius_m = float(&p, "radius_m")?.unwrap_or(1_000.0);
+    if !(radius_m > 0.0 && radius_m <= MAX_RADIUS_M) {
+        return Err(Error::BadRequest(format!(
+            "`radius_m` must be above 0 and at most {MAX_RADIUS_M} metres, got {radius_m}"
+        )));
+    }
+    let limit = count(&p, "limit", 20, 1, MAX_NEARBY)?;
+    let ctx = Ctx::of(&state, &p).await?;
+    let point = lon_lat(lon, lat, &ctx.scope, "")?;
+    let only = ctx.only(&filter)?;
+    let hits = if only.as_ref().is_some_and(Vec::is_empty) {
+        Vec::new()
+    } else {
+        let area = Area::Near { point, radius_m };
+        state
+            .atlas
+            .store
+            .find_compounds(&area, only.as_deref(), limit)
+            .await?
+    };
+    let rows = ctx.rows(&hits);
+    let features: Vec<Feature> = rows.iter().map(|r| ctx.feature(r)).collect();
+    let mut extra = ctx.about();
+    extra.insert(
+        "query".into(),
+        json!({ "lon": lon, "lat": lat, "radius_m": radius_m, "limit": limit }),
+    );
+    extra.insert("numberReturned".into(), json!(features.len()));
+    extra.insert(
+        "distance".into(),
+        json!("metres on the WGS 84 ellipsoid to the compound's boundary; 0 inside"),
+    );
+    export::respond(format, "nearby", &features, extra)
+}
+
+const SEARCH: [&str; 13] = [
+    "bbox", "polygon", "line", "within_m", "lon", "lat", "radius_m", "sort", "limit", "offset",
+    "f", "bbox-crs", "crs",
+];
+
+/// The area a search names: one of a box, a polygon, a line (with `within_m`) or a point
+/// (with `radius_m`); none means the whole city.
+fn search_area(p: &Params, scope: &Scope) -> Result<Area, Error> {
+    let given: Vec<&str> = ["bbox", "polygon", "line", "lon"]
+        .into_iter()
+        .filter(|k| p.get(k).is_some())
+        .collect();
+    if given.len() > 1 {
+        return Err(Error::BadRequest(format!(
+            "give one area, not {}",
+            given.join(" and ")
+        )));
+    }
+    if p.get("within_m").is_some() && p.get("line").is_none() {
+        return Err(Error::BadRequest("`within_m` goes with `line`".into()));
+    }
+    if p.get("radius_m").is_some() && p.get("lon").is_none() {
+        return Err(Error::BadRequest(
+            "`radius_m` goes with `lon` and `lat`".into(),
+        ));
+    }
+    if let Some(b) = p.get("bbox") {
+        return Ok(Area::Bbox(parse_bbox(b, scope)?));
+    }
+    if let Some(poly) = p.get("polygon") {
+        let mp = shape::polygon(poly, scope.datum)
+            .map_err(|e| Error::BadRequest(format!("`polygon`: {e}")))?;
+        return Ok(Area::Polygon(mp));
+    }
+    if let Some(l) = p.get("line") {
+        let line =
+            shape::line(l, scope.datum).map_err(|e| Error::BadRequest(format!("`line`: {e}")))?;
+        let distance_m = float(p, "within_m")?.unwrap_or(500.0);
+        if !(distance_m > 0.0 && distance_m <= MAX_RADIUS_M) {
+            return Err(Error::BadRequest(format!(
+                "`within_m` must be above 0 and at most {MAX_RADIUS_M} metres, got {distance_m}"
+            )));
+        }
+        return Ok(Area::Corridor { line, distance_m });
+    }
+    if p.get("lon").is_some() || p.get("lat").is_some() {
+        let (Some(lon), Some(lat)) = (float(p, "lon")?, float(p, "lat")?) else {
+            return Err(Error::BadRequest("give both `lon` and `lat`".into()));
+        };
+        let radius_m = float(p, "radius_m")?.unwrap_or(1_000.0);
+        if !(radius_m > 0.0 && radius_m <= MAX_RADIUS_M) {
+            return Err(Error::BadRequest(format!(
+                "`radius_m` must be above 0 and at most {MAX_RADIUS_M} metres, got {radius_m}"
+            )));
+        }
+        return Ok(Area::Near {
+            point: lon_lat(lon, lat, scope, "")?,
+            radius_m,
+        });
+    }
+    Ok(Area::Bbox([-180.0, -90.0, 180.0, 90.0]))
+}
+
+/// `west,south,east,north` in degrees (of the request's datum).
+pub fn parse_bbox(b: &str, scope: &Scope) -> Result<[f64; 4], Error> {
+    let v: Vec<f64> = b
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "`bbox` must be four numbers west,south,east,north; got `{b}`"
+            ))
+        })?;
+    if v.len() != 4 {
+        return Err(Error::BadRequest(format!(
+            "`bbox` must be four numbers west,south,east,north; got {} numbers",
+            v.len()
+        )));
+    }
+    let sw = lon_lat(v[0], v[1], scope, "bbox: ")?;
+    let ne = lon_lat(v[2], v[3], scope, "bbox: ")?;
+    if sw.x() > ne.x() || sw.y() > ne.y() {
+        return Err(Error::BadRequest(format!(
+            "`bbox` west must not exceed east, nor south north: got `{b}`"
+        )));
+    }
+    Ok([sw.x(), sw.y(), ne.x(), ne.y()])
+}
+
+/// `GET /api/compounds`: compounds in an area, filtered, sorted and paged.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let p = Params::parse(raw.clone(), &allowed(&SEARCH))?;
+    let page = |offset: usize| {
+        let mut pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+        pairs.retain(|(k, _)| k != "offset");
+        pairs.push(("offset".into(), offset.to_string()));
+        format!(
+            "{}/api/compounds?{}",
+            base_url(&headers),
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    };
+    run_search(&state, &p, Some(&page)).await
+}
+
+/// `POST /api/compounds` with a JSON object of the same parameters (a large `polygon` or
+/// `line` as GeoJSON or WKT): the same answer as the GET.
+pub async fn search_post(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
+    let p = Params::from_json(&body, &allowed(&SEARCH))?;
+    run_search(&state, &p, None).await
+}
+
+async fn run_search(
+    state: &AppState,
+    p: &Params,
+    page_url: Option<&(dyn Fn(usize) -> String + Sync)>,
+) -> Result<Response, Error> {
+    let format = Format::parse(p.get("f"))?;
+    let filter = parse_filter(p)?;
+    let max = if format == Format::GeoJson {
+        MAX_PAGE
+    } else {
+        MAX_EXPORT
+    };
+    let limit = count(p, "limit", 100, 1, max)?;
+    let offset = count(p, "offset", 0, 0, usize::MAX)?;
+    let ctx = Ctx::of(state, p).await?;
+    let area = search_area(p, &ctx.scope)?;
+    let sort = match p.get("sort") {
+        None if area.measures() => Sort::Distance,
+        None => Sort::Id,
+        Some(s) => {
+            let sort = Sort::parse(s).ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "unknown sort `{s}`; use density, complaints, distance, name or id"
+                ))
+            })?;
+            if sort == Sort::Distance && !area.measures() {
+                return Err(Error::BadRequest(
+                    "sort=distance needs a point (lon, lat) or a line to measure from".into(),
+                ));
+            }
+            sort
+        }
+    };
+    let only = ctx.only(&filter)?;
+    let hits = if only.as_ref().is_some_and(Vec::is_empty) {
+        Vec::new()
+    } else {
+        state
+            .atlas
+            .store
+            .find_compounds(&area, only.as_deref(), usize::MAX)
+            .await?
+    };
+    let mut rows = ctx.rows(&hits);
+    sort_rows(&mut rows, sort, &ctx.city);
+    let matched = rows.len();
+    let features: Vec<Feature> = rows
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| ctx.feature(r))
+        .collect();
+    let mut extra = ctx.about();
+    extra.insert("numberMatched".into(), json!(matched));
+    extra.insert("numberReturned".into(), json!(features.len()));
+    let more = offset + features.len() < matched;
+    if more {
+        extra.insert("next_offset".into(), json!(offset + features.len()));
+    }
+    if let Some(url) = page_url {
+        let mut links =
+            vec![json!({ "rel": "self", "type": "application/geo+json", "href": url(offset) })];
+        if more {
+            links.push(json!({ "rel": "next", "type": "application/geo+json", "href": url(offset + features.len()) }));
+        }
+        extra.insert("links".into(), Value::Array(links));
+    }
+    export::respond(format, "compounds", &features, extra)
+}
+
+/// `GET /api/districts?from=&to=&period=`: households, complaints, density and grade counts
+/// of each district.
+pub async fn districts(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let p = Params::parse(raw, &["from", "to", "period"])?;
+    let ctx = Ctx::of(&state, &p).await?;
+    let list: Vec<Value> = ctx
+        .city
+        .data
+        .districts
+        .iter()
+        .map(|d| summary(&ctx, &d.code, &d.name, &ctx.fig.district(&d.code), None))
+        .collect();
+    let mut out = ctx.about();
+    out.remove("datum");
+    out.insert("districts".into(), Value::Array(list));
+    Ok(Json(Value::Object(out)))
+}
+
+/// `GET /api/streets?district=&from=&to=&period=`: the same per street.
+pub async fn streets(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let p = Params::parse(raw, &["district", "from", "to", "period"])?;
+    let ctx = Ctx::of(&state, &p).await?;
+    let d = &ctx.city.data;
+    let district = match p.get("district") {
+        None => None,
+        Some(x) => Some(
+            d.districts
+                .iter()
+                .find(|v| v.code == x || v.name == x)
+                .map(|v| v.code.clone())
+                .ok_or_else(|| Error::BadRequest(format!("unknown district `{x}`")))?,
+        ),
+    };
+    let list: Vec<Value> = d
+        .streets
+        .iter()
+        .filter(|s| district.as_ref().is_none_or(|c| &s.district_code == c))
+        .map(|s| {
+            summary(
+                &ctx,
+                &s.code,
+                &s.name,
+                &ctx.fig.street(&s.code),
+                Some(&s.district_code),
+            )
+        })
+        .collect();
+    let mut out = ctx.about();
+    out.remove("datum");
+    out.insert("streets".into(), Value::Array(list));
+    Ok(Json(Value::Object(out)))
+}
+
+fn summary(
+    ctx: &Ctx,
+    code: &str,
+    name: &str,
+    a: &crate::analytics::AreaFigures,
+    district: Option<&str>,
+) -> Value {
+    let dens = density(a.complaints, a.households, ctx.scope.window.months());
+    let mut v = json!({
+        "code": code, "name": name, "compounds": a.compounds, "households": a.households,
+        "complaints": a.complaints, "density": (dens * 100.0).round() / 100.0,
+        "red": a.red, "yellow": a.yellow, "blue": a.blue,
+    });
+    if let Some(d) = district {
+        v["district"] = json!(ctx.city.district_name(d));
+        v["district_code"] = json!(d);
+    }
+    v
+}
+
+const ROUTE: [&str; 7] = [
+    "start",
+    "end",
+    "compounds",
+    "select",
+    "rounds",
+    "max_stops",
+    "f",
+];
+const SELECT: [&str; 7] = [
+    "grade",
+    "district",
+    "street",
+    "company",
+    "category",
+    "min_density",
+    "limit",
+];
+
+fn point_member(p: &Params, k: &str, scope: &Scope) -> Result<Option<Point<f64>>, Error> {
+    let Some(v) = p.get(k) else { return Ok(None) };
+    let xy: Vec<f64> = v
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .filter(|xy: &Vec<f64>| xy.len() == 2)
+        .ok_or_else(|| {
+            Error::BadRequest(format!("`{k}` must be [longitude, latitude], got `{v}`"))
+        })?;
+    lon_lat(xy[0], xy[1], scope, &format!("`{k}`: ")).map(Some)
+}
+
+/// `POST /api/plan/route`: an inspection round (or several) through compounds given by id or
+/// by a selection, from a start point to an optional end point.
+///
+/// Body: `{"start":[lon,lat], "end":[lon,lat]?, "compounds":[id,…] | "select":{"grade":…,
+/// "district":…, "street":…, "company":…, "category":…, "min_density":…, "limit":20},
+/// "rounds":1, "max_stops":…, "from","to","period","datum"}`.
+pub async fn plan_route(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, Error> {
+    let mut all = allowed(&ROUTE);
+    all.retain(|k| !FILTERS.contains(k));
+    let p = Params::from_json(&body, &all)?;
+    let ctx = Ctx::of(&state, &p).await?;
+    let start = point_member(&p, "start", &ctx.scope)?
+        .ok_or_else(|| Error::BadRequest("`start` is required: [longitude, latitude]".into()))?;
+    let end = point_member(&p, "end", &ctx.scope)?;
+    let ids: Vec<i64> = match (p.get("compounds"), p.get("select")) {
+        (Some(_), Some(_)) => {
+            return Err(Error::BadRequest(
+                "give either `compounds` or `select`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(Error::BadRequest(
+                "say which compounds to visit: `compounds` (ids) or `select` (a selection)".into(),
+            ))
+        }
+        (Some(list), None) => {
+            let mut ids = Vec::new();
+            for raw in list.split(',') {
+                let id = raw.trim().parse::<i64>().map_err(|_| {
+                    Error::BadRequest(format!("`compounds` holds ids (numbers), got `{raw}`"))
+                })?;
+                if ctx.city.compound(id).is_none() {
+                    return Err(Error::NotFound(format!("compound {id}")));
+                }
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            ids
+        }
+        (None, Some(sel)) => {
+            let sp = Params::from_json(sel.as_bytes(), &SELECT)
+                .map_err(|e| Error::BadRequest(format!("`select`: {e}")))?;
+            let filter = parse_filter(&sp)?;
+            let limit = count(&sp, "limit", 20, 1, MAX_STOPS)?;
+            let only = ctx.only(&filter)?;
+            let mut rows: Vec<Row> = match only {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|id| Row::new(&ctx.city, &ctx.fig, *id, None))
+                    .collect(),
+                None => ctx
+                    .city
+                    .data
+                    .compounds
+                    .iter()
+                    .filter_map(|c| Row::new(&ctx.city, &ctx.fig, c.id, None))
+                    .collect(),
+            };
+            // The worst first: the selection's `limit` keeps the highest densities.
+            sort_rows(&mut rows, Sort::Density, &ctx.city);
+            rows.iter().take(limit).map(|r| r.id).collect()
+        }
+    };
+    if ids.is_empty() {
+        return Err(Error::BadRequest(
+            "the selection matches no compound: nothing to visit".into(),
+        ));
+    }
+    if ids.len() > MAX_STOPS {
+        return Err(Error::BadRequest(format!(
+            "{} stops; a request plans at most {MAX_STOPS}",
+            ids.len()
+        )));
+    }
+    let rounds = count(&p, "rounds", 1, 1, 100)?;
+    let max_stops = count(&p, "max_stops", ids.len().div_ceil(rounds), 1, MAX_STOPS)?;
+    if rounds * max_stops < ids.len() {
+        return Err(Error::BadRequest(format!(
+            "{} stops do not fit in {rounds} round(s) of at most {max_stops}: ask for at least {} rounds",
+            ids.len(),
+            ids.len().div_ceil(max_stops)
+        )));
+    }
+    let rows: Vec<Row> = ids
+        .iter()
+        .filter_map(|id| Row::new(&ctx.city, &ctx.fig, *id, None))
+        .collect();
+    let points: Vec<Point<f64>> = rows.iter().map(|r| ctx.city.compound_label(r.k)).collect();
+    let started = std::time::Instant::now();
+    let groups = if rounds == 1 {
+        vec![(0..points.len()).collect::<Vec<_>>()]
+    } else {
+        route::split(start, &points, rounds, max_stops)
+    };
+    let datum = ctx.scope.datum;
+    let out_xy = |p: Point<f64>| {
+        let (x, y) = datum.from_wgs84(p.x(), p.y());
+        [(x * 1e7).round() / 1e7, (y * 1e7).round() / 1e7]
+    };
+    let mut planned = Vec::new();
+    let mut grand = 0.0;
+    for (n, group) in groups.iter().enumerate() {
+        let pts: Vec<Point<f64>> = group.iter().map(|&i| points[i]).collect();
+        let r = route::plan(start, &pts, end);
+        grand += r.total_m;
+        let mut cumulative = 0.0;
+        let mut line = vec![out_xy(start)];
+        let stops: Vec<Value> = r
+            .order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let row = &rows[group[i]];
+                cumulative += r.legs[k];
+                line.push(out_xy(pts[i]));
+                let mut m = row.properties(&ctx.city);
+                m.insert("order".into(), json!(k + 1));
+                let [x, y] = out_xy(pts[i]);
+                m.insert("lon".into(), json!(x));
+                m.insert("lat".into(), json!(y));
+                m.insert("leg_m".into(), json!((r.legs[k] * 10.0).round() / 10.0));
+                m.insert(
+                    "cumulative_m".into(),
+                    json!((cumulative * 10.0).round() / 10.0),
+                );
+                Value::Object(m)
+            })
+            .collect();
+        if let Some(e) = end {
+            line.push(out_xy(e));
+        }
+        let ls: LineString<f64> = line.iter().map(|[x, y]| (*x, *y)).collect();
+        planned.push(json!({
+            "round": n + 1,
+            "method": r.method,
+            "stops": stops,
+            "end_leg_m": end.map(|_| (r.legs.last().copied().unwrap_or(0.0) * 10.0).round() / 10.0),
+            "total_m": (r.total_m * 10.0).round() / 10.0,
+            "route": {
+                "type": "Feature",
+                "geometry": geojson::Geometry::from(&Geometry::LineString(ls)),
+                "properties": { "round": n + 1, "stops": group.len(), "total_m": (r.total_m * 10.0).round() / 10.0 },
+            },
+        }));
+    }
+    let mut out = ctx.about();
+    out.insert("distance_model".into(), json!("great-circle"));
+    out.insert(
+        "note".into(),
+        json!("Distances are great-circle (haversine, mean Earth radius) between the start, each compound's inside point and the end: there is no road network yet, so travel on streets is longer."),
+    );
+    out.insert("start".into(), json!(out_xy(start)));
+    out.insert("end".into(), json!(end.map(out_xy)));
+    out.insert("stops".into(), json!(ids.len()));
+    out.insert("total_m".into(), json!((grand * 10.0).round() / 10.0));
+    out.insert(
+        "planning_ms".into(),
+        json!(started.elapsed().as_secs_f64() * 1e3),
+    );
+    out.insert("rounds".into(), Value::Array(planned));
+    Ok(Json(Value::Object(out)))
+}

@@ -1,0 +1,412 @@
+//! OGC API – Features as GIS tools meet it: GDAL's OAPIF driver opens the server and counts
+//! and reads every collection; items page by next links, filter by bbox, datetime and
+//! properties, answer single items and FlatGeobuf; /openapi.json is a valid OpenAPI 3
+//! document (checked by swagger-parser from npm) that names every path parameter.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use common::{call, Resp};
+use compound_atlas::AppState;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::OnceLock;
+
+const SCALE: f64 = 0.1;
+const SEED: u64 = 81;
+
+fn app() -> axum::Router {
+    static APP: OnceLock<axum::Router> = OnceLock::new();
+    APP.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let atlas = common::embedded_atlas(&common::city(SCALE, SEED)).await;
+                compound_atlas::app(AppState::new(atlas, &common::settings_with_tokens()))
+            })
+        })
+        .join()
+        .unwrap()
+    })
+    .clone()
+}
+
+async fn get(uri: &str) -> Resp {
+    call(&app(), "GET", uri, &[], Vec::new()).await
+}
+
+async fn json(uri: &str) -> Value {
+    let r = get(uri).await;
+    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+struct Counts {
+    districts: usize,
+    streets: usize,
+    compounds: usize,
+    buildings: usize,
+    units: usize,
+}
+
+/// Feature counts of the city, as its files hold them.
+fn counts() -> Counts {
+    use compound_atlas::store::{embedded::EmbeddedStore, Store};
+    let c = std::thread::spawn(|| {
+        let store = EmbeddedStore::open(&common::copy_dir(&common::city(SCALE, SEED))).unwrap();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(store.counts())
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let n = |v: i64| usize::try_from(v).unwrap();
+    Counts {
+        districts: n(c.districts),
+        streets: n(c.streets),
+        compounds: n(c.compounds),
+        buildings: n(c.buildings),
+        units: n(c.units),
+    }
+}
+
+#[tokio::test]
+async fn landing_conformance_and_collections_describe_the_features() {
+    let l = json("/ogc").await;
+    let rels: Vec<&str> = l["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rel"].as_str().unwrap())
+        .collect();
+    for r in [
+        "self",
+        "service-desc",
+        "data",
+        "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+    ] {
+        assert!(rels.contains(&r), "{r} in {rels:?}");
+    }
+    let c = json("/ogc/conformance").await;
+    let classes: Vec<&str> = c["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for k in ["core", "geojson", "oas30"] {
+        assert!(classes.contains(
+            &format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{k}").as_str()
+        ));
+    }
+    let cs = json("/ogc/collections").await;
+    let ids: Vec<&str> = cs["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["districts", "streets", "compounds", "buildings", "units"]
+    );
+    for c in cs["collections"].as_array().unwrap() {
+        assert!(c["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "items" && l["type"] == "application/geo+json"));
+        let b = c["extent"]["spatial"]["bbox"][0].as_array().unwrap();
+        assert!(b[0].as_f64().unwrap() > 119.0 && b[2].as_f64().unwrap() < 122.0);
+    }
+}
+
+#[tokio::test]
+async fn items_count_page_and_filter() {
+    let n = counts();
+    for (id, expected) in [
+        ("districts", n.districts),
+        ("streets", n.streets),
+        ("compounds", n.compounds),
+        ("buildings", n.buildings),
+        ("units", n.units),
+    ] {
+        let v = json(&format!("/ogc/collections/{id}/items?limit=3")).await;
+        assert_eq!(
+            v["numberMatched"].as_u64().unwrap(),
+            expected as u64,
+            "{id}"
+        );
+        assert_eq!(v["numberReturned"], 3);
+        assert!(v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "next"));
+    }
+    // Streets page by next links to every street once.
+    let mut seen = Vec::new();
+    let mut next = Some("/ogc/collections/streets/items?limit=4".to_string());
+    while let Some(uri) = next {
+        let v = json(&uri).await;
+        for f in v["features"].as_array().unwrap() {
+            seen.push(f["id"].as_str().unwrap().to_string());
+        }
+        next = v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| {
+                let h = l["href"].as_str().unwrap();
+                h[h.find("/ogc/").unwrap()..].to_string()
+            });
+    }
+    assert_eq!(seen.len(), n.streets);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), n.streets);
+    // A bbox keeps features meeting it; buildings of one compound; units of one building.
+    let v =
+        json("/ogc/collections/buildings/items?bbox=120.30,36.04,120.42,36.12&limit=10000").await;
+    let m = v["numberMatched"].as_u64().unwrap();
+    assert!(m > 0 && m < n.buildings as u64);
+    let b = &v["features"][0];
+    let cid = b["properties"]["compound_id"].as_i64().unwrap();
+    let of = json(&format!(
+        "/ogc/collections/buildings/items?compound_id={cid}"
+    ))
+    .await;
+    assert!(of["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["properties"]["compound_id"] == cid));
+    let bid = b["id"].as_i64().unwrap();
+    let units = json(&format!("/ogc/collections/units/items?building_id={bid}")).await;
+    assert_eq!(units["numberMatched"], b["properties"]["units"]);
+    // Properties filter compounds like the planner API.
+    let red = json("/ogc/collections/compounds/items?grade=red&limit=10000").await;
+    assert!(red["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["properties"]["grade"] == "red"));
+    assert!(red["numberMatched"].as_u64().unwrap() > 0);
+    // datetime is the complaint window: the same figures as from/to.
+    let a = json("/ogc/collections/districts/items?datetime=2022-01-01/2022-12-31").await;
+    let b = json("/ogc/collections/districts/items?from=2022-01&to=2022-12").await;
+    assert_eq!(a["features"], b["features"]);
+    let open = json("/ogc/collections/districts/items?datetime=../2022-12-31").await;
+    assert_ne!(open["features"], a["features"]);
+    // Single items, by code and by id.
+    let d = json("/ogc/collections/districts/items/370202").await;
+    assert_eq!(d["properties"]["name"], "市南区");
+    let c = json(&format!("/ogc/collections/compounds/items/{cid}")).await;
+    assert_eq!(c["id"], cid);
+    // FlatGeobuf pages read back.
+    let r = get("/ogc/collections/compounds/items?f=fgb&limit=50").await;
+    assert_eq!(r.status, 200);
+    let mut cur = std::io::Cursor::new(r.body);
+    let fgb = flatgeobuf::FgbReader::open(&mut cur).unwrap();
+    assert_eq!(fgb.header().features_count(), 50);
+}
+
+#[tokio::test]
+async fn small_counts_stay_withheld_in_features() {
+    let v = json("/ogc/collections/units/items?limit=10000").await;
+    let shown: Vec<&Value> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["properties"]["complaints"])
+        .collect();
+    assert!(shown
+        .iter()
+        .all(|c| c.is_null() || c.as_u64().unwrap() == 0 || c.as_u64().unwrap() >= 3));
+    assert!(
+        shown.iter().any(|c| c.is_null()),
+        "some unit has 1 or 2 complaints, withheld"
+    );
+    let r = call(
+        &app(),
+        "GET",
+        "/ogc/collections/units/items?limit=10000",
+        &[("authorization", "Bearer planner-secret")],
+        vec![],
+    )
+    .await;
+    let v = r.json();
+    assert!(v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["properties"]["complaints"].is_u64()));
+}
+
+fn tool(name: &str) -> Option<Command> {
+    if Command::new(name).arg("--version").output().is_ok() {
+        Some(Command::new(name))
+    } else {
+        panic!("{name} is not installed: scripts/test installs it (gdal-bin, nodejs)")
+    }
+}
+
+#[test]
+fn gdal_reads_every_collection_with_the_right_counts() {
+    let n = counts();
+    let data = common::copy_dir(&common::city(SCALE, SEED));
+    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let ds = format!("OAPIF:{url}/ogc");
+    let out = tool("ogrinfo")
+        .unwrap()
+        .args(["-ro", "-so", &ds])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    for (layer, expected) in [
+        ("districts", n.districts),
+        ("streets", n.streets),
+        ("compounds", n.compounds),
+        ("buildings", n.buildings),
+        ("units", n.units),
+    ] {
+        let out = tool("ogrinfo")
+            .unwrap()
+            .args(["-ro", "-so", &ds, layer])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.contains(&format!("Feature Count: {expected}")),
+            "{layer}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Read every street and compound through GDAL's paging into GeoJSON.
+    for (layer, expected) in [("streets", n.streets), ("compounds", n.compounds)] {
+        let dir = tempfile::tempdir().unwrap();
+        let outf = dir.path().join(format!("{layer}.geojson"));
+        let st = tool("ogr2ogr")
+            .unwrap()
+            .args([
+                "-f",
+                "GeoJSON",
+                outf.to_str().unwrap(),
+                &ds,
+                layer,
+                "-oo",
+                "PAGE_SIZE=250",
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let v: Value = serde_json::from_slice(&std::fs::read(&outf).unwrap()).unwrap();
+        let f = v["features"].as_array().unwrap();
+        assert_eq!(f.len(), expected, "{layer} read through GDAL");
+        assert!(f.iter().all(|x| x["properties"]["name"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())));
+    }
+    // A bbox from GDAL's spatial filter.
+    let out = tool("ogrinfo")
+        .unwrap()
+        .args([
+            "-ro",
+            "-so",
+            &ds,
+            "compounds",
+            "-spat",
+            "120.30",
+            "36.04",
+            "120.42",
+            "36.12",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count > 0 && count < n.compounds, "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn openapi_is_a_valid_openapi_3_document_naming_every_path_parameter() {
+    let doc = json("/openapi.json").await;
+    assert_eq!(doc["openapi"], "3.0.3");
+    for (p, item) in doc["paths"].as_object().unwrap() {
+        let templated: HashSet<&str> = p
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            let declared: HashSet<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|x| x["in"] == "path")
+                        .map(|x| x["name"].as_str().unwrap())
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(declared, templated, "{method} {p}");
+        }
+    }
+    // Every route the server has is described (and answers something other than our 404).
+    for p in doc["paths"].as_object().unwrap().keys() {
+        let concrete = p
+            .replace("{collectionId}", "compounds")
+            .replace("{featureId}", "1")
+            .replace("{id}", "1")
+            .replace("{file}", "atlas.json")
+            .replace("{tileMatrixSetId}", "WebMercatorQuad")
+            .replace("{tms}", "WebMercatorQuad")
+            .replace("{tileset}", "atlas")
+            .replace("{stack}", "Noto%20Sans%20Regular")
+            .replace("{range}", "0-255.pbf")
+            .replace("{tileMatrix}", "12")
+            .replace("{tileRow}", "1550")
+            .replace("{tileCol}", "3417")
+            .replace("{z}", "12")
+            .replace("{x}", "3417")
+            .replace("{y}", "1550.mvt");
+        let r = get(&concrete).await;
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains("no such path"),
+            "{p} → {concrete} is not routed"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/validate-openapi.js");
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tools/node_modules/@apidevtools/swagger-parser")
+            .exists(),
+        "swagger-parser is missing: run scripts/test, which installs it (npm ci in tools/)"
+    );
+    let out = tool("node")
+        .unwrap()
+        .arg(&script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
