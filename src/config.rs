@@ -198,6 +198,19 @@ pub struct FileConfig {
     pub privacy: PrivacyFile,
     #[serde(default)]
     pub tiles: TilesFile,
+    #[serde(default)]
+    pub basemap: BasemapFile,
+}
+
+/// Keys of online basemaps for the map page. Without one the page draws a plain offline
+/// background and no request leaves this server.
+#[derive(Debug, Default, Deserialize, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasemapFile {
+    /// Tianditu (天地图) browser key: vector basemap in WGS 84 / CGCS2000.
+    pub tianditu_key: Option<String>,
+    /// AMap (高德) key: its tiles are in GCJ-02, so the page asks for `datum=gcj02`.
+    pub amap_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -307,6 +320,8 @@ pub struct Settings {
     pub min_count: u64,
     /// Bound of the tile cache in bytes (0: no cache).
     pub tile_cache_bytes: usize,
+    /// Online basemap keys for the map page (`ATLAS_TIANDITU_KEY`, `ATLAS_AMAP_KEY`).
+    pub basemap: BasemapFile,
 }
 
 impl Settings {
@@ -387,6 +402,11 @@ impl Settings {
                 .unwrap_or(256)
                 * 1024
                 * 1024,
+            basemap: BasemapFile {
+                tianditu_key: env("ATLAS_TIANDITU_KEY")
+                    .or_else(|| file.basemap.tianditu_key.clone()),
+                amap_key: env("ATLAS_AMAP_KEY").or_else(|| file.basemap.amap_key.clone()),
+            },
         }
     }
 }

@@ -7,4 +7,7 @@ pub mod stats;
 
 pub use grade::{Grade, GradeBook, GradeRecord, Override, Rule};
 pub use service::Atlas;
+
+/// The month the city's campaign began (late April 2023): trends mark it.
+pub const CAMPAIGN_START: &str = "2023-04";
 pub use stats::{density, density_class, AreaFigures, Fact, Stats, Window};

@@ -39,6 +39,7 @@ pub const COLLECTIONS: [(&str, &str, &[&str]); 5] = [
         "compounds",
         "Residential compounds (小区) with complaints, density and grade",
         &[
+            "q",
             "grade",
             "district",
             "street",

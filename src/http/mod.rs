@@ -11,6 +11,7 @@ mod openapi;
 mod planner;
 mod styles;
 mod tiles;
+mod web;
 
 use crate::analytics::Atlas;
 use crate::config::{Settings, TokenEntry};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub tokens: Arc<Vec<TokenEntry>>,
     /// Building- and unit-level counts below this are suppressed for public callers.
     pub min_count: u64,
+    /// Online basemap keys the map page may use.
+    pub basemap: crate::config::BasemapFile,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             )),
             tokens: Arc::new(settings.tokens.clone()),
             min_count: settings.min_count,
+            basemap: settings.basemap.clone(),
         }
     }
 
@@ -53,6 +57,7 @@ impl AppState {
             tiles: Arc::new(crate::tile::service::TileService::new(TILE_CACHE_BYTES)),
             tokens: Arc::new(Vec::new()),
             min_count: crate::config::PrivacyFile::default().min_count,
+            basemap: crate::config::BasemapFile::default(),
         }
     }
 }
@@ -66,6 +71,10 @@ const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 /// The router, built apart from `main` so tests drive it without a port.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/web/{file}", get(web::file))
+        .route("/favicon.ico", get(web::favicon))
+        .route("/api/meta", get(web::meta))
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::openapi))
         .route(

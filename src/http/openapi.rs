@@ -52,6 +52,11 @@ fn datum() -> Value {
 fn filters() -> Vec<Value> {
     vec![
         q(
+            "q",
+            "name search: part of a compound's name or alias, or its pinyin initials (jqgy: 金秋桂园)",
+            string(),
+        ),
+        q(
             "grade",
             "red, yellow, blue (comma-separated: any of)",
             string(),
@@ -201,7 +206,7 @@ pub fn document(base: &str) -> Value {
             q(
                 "sort",
                 "order",
-                json!({ "type": "string", "enum": ["density", "complaints", "distance", "name", "id"] }),
+                json!({ "type": "string", "enum": ["density", "complaints", "distance", "name", "id", "relevance"] }),
             ),
             q(
                 "limit",

@@ -31,7 +31,8 @@ pub const MAX_EXPORT: usize = 10_000;
 /// The most stops a route request may plan.
 pub const MAX_STOPS: usize = 500;
 
-const FILTERS: [&str; 6] = [
+const FILTERS: [&str; 7] = [
+    "q",
     "grade",
     "district",
     "street",
@@ -125,6 +126,10 @@ pub fn parse_filter(p: &Params) -> Result<Filter, Error> {
         company: p.get("company").map(str::to_string),
         category,
         min_density,
+        name: p
+            .get("q")
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
     })
 }
 
@@ -366,13 +371,19 @@ async fn run_search(
     let area = search_area(p, &ctx.scope)?;
     let sort = match p.get("sort") {
         None if area.measures() => Sort::Distance,
+        None if filter.name.is_some() => Sort::Relevance,
         None => Sort::Id,
         Some(s) => {
             let sort = Sort::parse(s).ok_or_else(|| {
                 Error::BadRequest(format!(
-                    "unknown sort `{s}`; use density, complaints, distance, name or id"
+                    "unknown sort `{s}`; use density, complaints, distance, name, id or relevance"
                 ))
             })?;
+            if sort == Sort::Relevance && filter.name.is_none() {
+                return Err(Error::BadRequest(
+                    "sort=relevance needs a name search `q`".into(),
+                ));
+            }
             if sort == Sort::Distance && !area.measures() {
                 return Err(Error::BadRequest(
                     "sort=distance needs a point (lon, lat) or a line to measure from".into(),
@@ -392,7 +403,7 @@ async fn run_search(
             .await?
     };
     let mut rows = ctx.rows(&hits);
-    sort_rows(&mut rows, sort, &ctx.city);
+    sort_rows(&mut rows, sort, &ctx.city, filter.name.as_deref());
     let matched = rows.len();
     let features: Vec<Feature> = rows
         .iter()
@@ -506,7 +517,8 @@ const ROUTE: [&str; 7] = [
     "max_stops",
     "f",
 ];
-const SELECT: [&str; 7] = [
+const SELECT: [&str; 8] = [
+    "q",
     "grade",
     "district",
     "street",
@@ -589,7 +601,7 @@ pub async fn plan_route(State(state): State<AppState>, body: Bytes) -> Result<Js
                     .collect(),
             };
             // The worst first: the selection's `limit` keeps the highest densities.
-            sort_rows(&mut rows, Sort::Density, &ctx.city);
+            sort_rows(&mut rows, Sort::Density, &ctx.city, None);
             rows.iter().take(limit).map(|r| r.id).collect()
         }
     };

@@ -100,6 +100,17 @@ fn normalize(address: &str) -> Vec<char> {
     out
 }
 
+/// The pinyin initials of a name (金秋桂园 → `jqgy`); characters without a sound stay as
+/// they are, lower-cased (5号楼 → `5hl`).
+pub fn initials(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    sounds(&chars)
+        .iter()
+        .filter_map(|s| s.chars().next())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Each character's sound (plain pinyin), or the character itself when it has none.
 fn sounds(chars: &[char]) -> Vec<String> {
     use pinyin::ToPinyin;

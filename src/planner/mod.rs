@@ -27,6 +27,8 @@ pub struct Filter {
     pub category: Option<Category>,
     /// Complaints per 100 households per year, at least.
     pub min_density: Option<f64>,
+    /// Name search: part of the name or an alias, or pinyin initials.
+    pub name: Option<String>,
 }
 
 impl Filter {
@@ -37,6 +39,7 @@ impl Filter {
             && self.company.is_none()
             && self.category.is_none()
             && self.min_density.is_none()
+            && self.name.is_none()
     }
 
     /// The compounds passing the filter (ascending ids), or `None` when there is no filter.
@@ -88,6 +91,13 @@ impl Filter {
         let mut ids: Vec<i64> = d
             .compounds
             .iter()
+            .enumerate()
+            .filter(|(k, _)| {
+                self.name
+                    .as_ref()
+                    .is_none_or(|q| city.compound_named(*k, q))
+            })
+            .map(|(_, c)| c)
             .filter(|c| district.is_none_or(|x| c.district_code == x))
             .filter(|c| {
                 street
@@ -186,6 +196,8 @@ pub enum Sort {
     Name,
     /// By id.
     Id,
+    /// Best name match first (searches by name).
+    Relevance,
 }
 
 impl Sort {
@@ -196,16 +208,31 @@ impl Sort {
             "complaints" => Sort::Complaints,
             "name" => Sort::Name,
             "id" => Sort::Id,
+            "relevance" => Sort::Relevance,
             _ => return None,
         })
     }
 }
 
-/// Orders rows; ties go by id so pages are stable.
-pub fn sort_rows(rows: &mut [Row], sort: Sort, city: &CityIndex) {
+/// Orders rows; ties go by id so pages are stable. `Relevance` ranks by the name search `q`
+/// (then shorter names, then by name).
+pub fn sort_rows(rows: &mut [Row], sort: Sort, city: &CityIndex, q: Option<&str>) {
     let d = &city.data.compounds;
     rows.sort_by(|a, b| {
         let by = match sort {
+            Sort::Relevance => {
+                let rank = |r: &Row| q.map_or(0, |q| city.compound_rank(r.k, q));
+                rank(a)
+                    .cmp(&rank(b))
+                    .then(
+                        d[a.k]
+                            .name
+                            .chars()
+                            .count()
+                            .cmp(&d[b.k].name.chars().count()),
+                    )
+                    .then(d[a.k].name.cmp(&d[b.k].name))
+            }
             Sort::Distance => a
                 .distance_m
                 .unwrap_or(0.0)

@@ -86,6 +86,7 @@ pub struct CityIndex {
     buildings_of: HashMap<i64, Vec<usize>>,
     units_of: HashMap<i64, Vec<usize>>,
     compound_pos: HashMap<i64, usize>,
+    compound_initials: Vec<String>,
 }
 
 impl CityIndex {
@@ -138,6 +139,11 @@ impl CityIndex {
                 .collect(),
             buildings_of,
             units_of,
+            compound_initials: data
+                .compounds
+                .iter()
+                .map(|c| crate::ingest::geocode::initials(&c.name))
+                .collect(),
             compound_pos: data
                 .compounds
                 .iter()
@@ -152,6 +158,41 @@ impl CityIndex {
     pub fn compound(&self, id: i64) -> Option<(usize, &crate::model::Compound)> {
         let k = *self.compound_pos.get(&id)?;
         Some((k, &self.data.compounds[k]))
+    }
+
+    /// Whether a compound (by position) answers a name search: its name or an alias holds
+    /// `q`, or `q` (latin letters) is within its name's pinyin initials (`jqgy` → 金秋桂园).
+    pub fn compound_named(&self, k: usize, q: &str) -> bool {
+        let c = &self.data.compounds[k];
+        if c.name.contains(q) || c.aliases.iter().any(|a| a.contains(q)) {
+            return true;
+        }
+        let q = q.to_lowercase();
+        q.chars().all(|ch| ch.is_ascii_alphanumeric()) && self.compound_initials[k].contains(&q)
+    }
+
+    /// How well a compound's name answers a search (lower is better): the name itself, a
+    /// name beginning with `q`, holding it, an alias holding it, the pinyin initials, initials
+    /// beginning with `q`, anything else.
+    pub fn compound_rank(&self, k: usize, q: &str) -> u8 {
+        let c = &self.data.compounds[k];
+        let ql = q.to_lowercase();
+        let initials = &self.compound_initials[k];
+        if c.name == q {
+            0
+        } else if c.name.starts_with(q) {
+            1
+        } else if c.name.contains(q) {
+            2
+        } else if c.aliases.iter().any(|a| a.contains(q)) {
+            3
+        } else if *initials == ql {
+            4
+        } else if initials.starts_with(&ql) {
+            5
+        } else {
+            6
+        }
     }
 
     /// The point inside a compound (by position) where its label and route stop go.

@@ -1,0 +1,56 @@
+//! The map page end to end in a real headless browser: Debian's Chromium driven by
+//! playwright-core (tools/web-test.js), against `atlas serve` on a generated city with its
+//! complaints. Screenshots are saved in tests/artifacts/web/.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn the_map_page_works_as_a_planner_uses_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let driver = root.join("tools/node_modules/playwright-core");
+    assert!(
+        driver.exists(),
+        "playwright-core is missing: run scripts/test, which installs it (npm ci in tools/)"
+    );
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| panic!("no Chromium: scripts/test installs Debian's `chromium`"));
+    let data = common::copy_dir(&common::city(0.25, 91));
+    let st = common::atlas()
+        .args(["import"])
+        .arg(data.join("complaints.csv"))
+        .args(["--data", data.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let out_dir = root.join("tests/artifacts/web");
+    let out = Command::new("node")
+        .arg(root.join("tools/web-test.js"))
+        .arg(&url)
+        .arg(&out_dir)
+        .env("CHROMIUM", chromium)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(out.status.success(), "the page failed checks:\n{log}");
+    assert!(out_dir.join("compound-panel.png").exists());
+}

@@ -1,0 +1,210 @@
+// End-to-end test of the map page in the system's headless Chromium (Debian's `chromium`,
+// driven by playwright-core: no browser download). Checks what a planner does and sees, saves
+// screenshots, and exits 1 when a check fails.
+//
+// Usage: node web-test.js BASE_URL OUT_DIR
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+
+const [, , base, outDir] = process.argv;
+fs.mkdirSync(outDir, { recursive: true });
+const results = [];
+function check(name, ok, detail = '') {
+  results.push({ name, ok: Boolean(ok), detail: String(detail) });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+}
+
+const executablePath = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+
+async function ready(page) {
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 90000 });
+  return page.evaluate(() => document.body.dataset.ready);
+}
+
+// A screen point inside a rendered compound (checked by querying that point back).
+async function compoundPoint(page, filter = {}) {
+  return page.evaluate((filter) => {
+    const map = window.atlasMap;
+    const feats = map.queryRenderedFeatures({ layers: ['compounds-fill'] });
+    const rect = map.getCanvas().getBoundingClientRect();
+    for (const f of feats) {
+      if (filter.grade && f.properties.grade !== filter.grade) continue;
+      const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+      const n = ring.length - 1;
+      const lng = ring.slice(0, n).reduce((a, c) => a + c[0], 0) / n;
+      const lat = ring.slice(0, n).reduce((a, c) => a + c[1], 0) / n;
+      const p = map.project([lng, lat]);
+      if (p.x < 20 || p.y < 20 || p.x > rect.width - 20 || p.y > rect.height - 20) continue;
+      const back = map.queryRenderedFeatures([p.x, p.y], { layers: ['compounds-fill'] });
+      if (back.length && back[0].properties.id === f.properties.id) {
+        return { x: rect.left + p.x, y: rect.top + p.y, id: f.properties.id, name: f.properties.name };
+      }
+    }
+    return null;
+  }, filter);
+}
+
+async function watch(page, errors, external) {
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) external.push(r.url()); });
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+  });
+  try {
+    const errors = [];
+    const external = [];
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+    const page = await ctx.newPage();
+    await watch(page, errors, external);
+    const tileUrls = [];
+    page.on('request', (r) => { if (r.url().includes('/tiles/atlas/')) tileUrls.push(r.url()); });
+
+    // 1. The page loads over Licang and tiles render compounds with grades.
+    await page.goto(`${base}/#13.5/36.165/120.43`);
+    check('page becomes ready', (await ready(page)) === 'yes');
+    await page.waitForTimeout(500);
+    const feats = await page.evaluate(() => window.atlasMap.queryRenderedFeatures({ layers: ['compounds-fill'] }).map((f) => f.properties));
+    const graded = feats.filter((p) => ['red', 'yellow', 'blue'].includes(p.grade));
+    check('tiles render compounds with grades', feats.length > 20 && graded.length === feats.length, `${feats.length} compounds, ${graded.length} graded, ${new Set(graded.map((p) => p.grade)).size} grades`);
+    check('legend shows the grades', (await page.textContent('#legend')).includes('红'));
+    await page.screenshot({ path: path.join(outDir, 'map-grade.png') });
+
+    // 2. Clicking a compound opens its panel with a chart.
+    const pt = await compoundPoint(page);
+    check('a compound is clickable on screen', pt, pt && pt.name);
+    await page.mouse.click(pt.x, pt.y);
+    await page.waitForSelector('#panel h2[data-compound]', { timeout: 20000 });
+    const title = await page.textContent('#panel h2');
+    check('the panel names the clicked compound', title.includes(pt.name), title);
+    check('the panel has a monthly chart', (await page.$$('#panel svg.chart rect.bar')).length >= 12);
+    check('the panel lists buildings and grade history', (await page.$$('#panel table tr')).length > 5);
+    const before = (await page.textContent('#fig-complaints')).trim();
+    await page.screenshot({ path: path.join(outDir, 'compound-panel.png') });
+
+    // 3. Moving the window changes the numbers and the tiles asked for.
+    const months = await page.$$eval('#from option', (os) => os.map((o) => o.value));
+    const from = months[Math.max(0, months.length - 48)];
+    const to = months[Math.max(0, months.length - 37)];
+    tileUrls.length = 0;
+    await page.selectOption('#to', to);
+    await page.selectOption('#from', from);
+    await page.waitForFunction((b) => {
+      const el = document.getElementById('fig-complaints');
+      return el && el.textContent.trim() !== b;
+    }, before, { timeout: 20000 }).catch(() => {});
+    const after = (await page.textContent('#fig-complaints')).trim();
+    check('a new window changes the compound\'s complaints', after !== before, `${before} → ${after} (${from}..${to})`);
+    await page.waitForTimeout(1500);
+    check('tiles are asked for the new window', tileUrls.some((u) => u.includes(`from=${from}`) && u.includes(`to=${to}`)), tileUrls[0] || 'no tile request');
+    check('the window lives in the URL', page.url().includes(`from=${from}`) && /#[\d.]+\/[\d.]+\/[\d.]+/.test(page.url()), page.url());
+
+    // 4. A shared link opens the same place and window.
+    const shared = await ctx.newPage();
+    await watch(shared, errors, external);
+    await shared.goto(page.url());
+    await ready(shared);
+    const same = await shared.evaluate(() => ({ from: document.getElementById('from').value, zoom: window.atlasMap.getZoom(), c: window.atlasMap.getCenter() }));
+    const orig = await page.evaluate(() => ({ zoom: window.atlasMap.getZoom(), c: window.atlasMap.getCenter() }));
+    check('a shared link opens the same view', same.from === from && Math.abs(same.zoom - orig.zoom) < 0.05 && Math.abs(same.c.lng - orig.c.lng) < 1e-3, JSON.stringify(same));
+    await shared.close();
+
+    // 5. The nearby tool lists and highlights compounds.
+    await page.click('#tool-nearby');
+    const np = await compoundPoint(page);
+    await page.mouse.click(np.x, np.y);
+    await page.waitForSelector('#nb-list li', { timeout: 20000 });
+    const nb = await page.$$eval('#nb-list li', (lis) => lis.length);
+    const hl = await page.evaluate(() => window.atlasMap.querySourceFeatures('sel').length);
+    check('nearby lists compounds and highlights them', nb > 0 && hl > 0, `${nb} listed, ${hl} highlighted`);
+    await page.screenshot({ path: path.join(outDir, 'nearby.png') });
+
+    // 6. The round tool plans from a selection and draws the route.
+    await page.click('#tool-route');
+    await page.fill('#rt-limit', '8');
+    await page.click('#rt-select');
+    await page.waitForSelector('.rt-list li', { timeout: 20000 });
+    const stops = await page.$$eval('.rt-list li', (lis) => lis.length);
+    await page.waitForTimeout(500);
+    const drawn = await page.evaluate(() => window.atlasMap.querySourceFeatures('route').some((f) => f.geometry.type === 'LineString'));
+    check('a round is planned and drawn', stops === 8 && drawn, `${stops} stops`);
+    check('the round says distances are great-circle', (await page.textContent('#rt-note')).includes('路网'));
+    await page.screenshot({ path: path.join(outDir, 'round.png') });
+
+    // 7. The district dashboard.
+    await page.selectOption('#district', '370213');
+    await page.click('#tool-dashboard');
+    await page.waitForSelector('#db-counts', { timeout: 20000 });
+    check('the dashboard shows the trend with the campaign marked and grade counts', (await page.$$('#panel svg.chart line.mark')).length === 1 && (await page.textContent('#db-counts')).includes('李沧区'));
+    await page.screenshot({ path: path.join(outDir, 'dashboard.png') });
+
+    // 8. Search by name and by pinyin initials.
+    await page.fill('#search', '秋桂园');
+    await page.waitForSelector('#search-results li[data-id]', { timeout: 10000 });
+    check('search finds 金秋桂园 by name', (await page.textContent('#search-results')).includes('金秋桂园'));
+    await page.fill('#search', 'jqgy');
+    await page.waitForFunction(() => document.getElementById('search-results').textContent.includes('金秋桂园'), null, { timeout: 10000 }).catch(() => {});
+    check('search finds 金秋桂园 by pinyin initials', (await page.textContent('#search-results')).includes('金秋桂园'));
+    await page.click('#search-results li[data-id]');
+    await page.waitForFunction(() => (document.querySelector('#panel h2') || {}).textContent?.includes('金秋桂园'), null, { timeout: 20000 }).catch(() => {});
+    check('choosing a result opens it', (await page.textContent('#panel h2')).includes('金秋桂园'));
+
+    // 9. English.
+    await page.click('#lang');
+    check('the English switch translates the page', (await page.textContent('#bar h1')).includes('Compound complaint atlas'));
+    await page.screenshot({ path: path.join(outDir, 'english.png') });
+
+    check('no console errors', errors.length === 0, errors.slice(0, 5).join(' | '));
+    check('no request leaves the server', external.length === 0, external.slice(0, 5).join(' '));
+
+    // 10. A phone-sized screen.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: 'zh-CN' });
+    const pp = await phone.newPage();
+    await pp.goto(`${base}/#14/36.165/120.43`);
+    check('the page works on a phone', (await ready(pp)) === 'yes');
+    const ppt = await compoundPoint(pp);
+    check('a compound is tappable on a phone', ppt);
+    if (ppt) await pp.touchscreen.tap(ppt.x, ppt.y);
+    await pp.waitForSelector('#panel h2[data-compound]', { timeout: 20000 }).catch(() => {});
+    const box = await pp.evaluate(() => document.getElementById('panel').getBoundingClientRect().width);
+    check('on a phone the panel spans the screen', Math.abs(box - 390) < 2, `${box}px`);
+    await pp.screenshot({ path: path.join(outDir, 'phone.png') });
+    await phone.close();
+
+    // 11. Failures are shown, not a blank map.
+    const bad = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+    const bp = await bad.newPage();
+    await bp.route('**/api/meta', (r) => r.abort());
+    await bp.goto(`${base}/`);
+    await bp.waitForSelector('#message:not([hidden])', { timeout: 20000 }).catch(() => {});
+    check('an unreachable server is shown as a message', (await bp.textContent('#message')).includes('无法连接'), await bp.textContent('#message'));
+    await bp.screenshot({ path: path.join(outDir, 'unreachable.png') });
+    const bp2 = await bad.newPage();
+    await bp2.route('**/api/plan/route', (r) => r.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"boom"}}' }));
+    await bp2.goto(`${base}/#13/36.165/120.43`);
+    await ready(bp2);
+    await bp2.click('#tool-route');
+    await bp2.click('#rt-select');
+    await bp2.waitForSelector('#message:not([hidden])', { timeout: 20000 }).catch(() => {});
+    check('a failed request is shown as a message', (await bp2.textContent('#message')).includes('boom'));
+    await bp2.click('#tool-nearby');
+    await bp2.evaluate(() => window.atlasMap.jumpTo({ center: [120.9, 35.9], zoom: 13 })); // the sea
+    await bp2.mouse.click(640, 500);
+    await bp2.waitForSelector('#panel .empty', { timeout: 20000 }).catch(() => {});
+    check('an empty selection says so', (await bp2.$('#panel .empty')) !== null);
+    await bad.close();
+  } catch (e) {
+    check('the run finished', false, e.stack || e.message);
+  } finally {
+    await browser.close();
+  }
+  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(`web: ${results.length - failed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})();
