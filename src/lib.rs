@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 pub mod analytics;
+pub mod assets;
 pub mod config;
 pub mod error;
 pub mod generate;

@@ -377,6 +377,13 @@ async fn openapi_is_a_valid_openapi_3_document_naming_every_path_parameter() {
             .replace("{tileMatrix}", "12")
             .replace("{tileRow}", "1550")
             .replace("{tileCol}", "3417")
+            .replace("{style}", "grade")
+            .replace("{layer}", "grade")
+            .replace("{level}", "3")
+            .replace("{width}", "2")
+            .replace("{height}", "2")
+            .replace("{row}", "1550")
+            .replace("{col}", "3417.png")
             .replace("{z}", "12")
             .replace("{x}", "3417")
             .replace("{y}", "1550.mvt");

@@ -20,7 +20,7 @@ const FONT_DIRS: [&str; 2] = [
     "/usr/share/fonts/truetype/wqy",
 ];
 
-const BUNDLED: &[u8] = include_bytes!("../../assets/fonts/wqy-microhei.ttc");
+const BUNDLED: &[u8] = crate::assets::CJK_FONT;
 
 /// Where a face is: a file on the machine, or the bundled font (face index).
 #[derive(Clone)]

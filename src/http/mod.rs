@@ -1,17 +1,20 @@
 //! The HTTP surface: one file per surface, one error mapping for all.
 
 mod api;
+mod arcgis;
 mod auth;
 mod export;
 mod features;
 mod fonts;
 mod health;
+mod maps;
 mod ogc;
 mod openapi;
 mod planner;
 mod styles;
 mod tiles;
 mod web;
+mod wmts;
 
 use crate::analytics::Atlas;
 use crate::config::{Settings, TokenEntry};
@@ -84,6 +87,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/stats/trend", get(api::trend))
         .route("/styles/{file}", get(styles::style))
+        .route("/styles/{style}/{file}", get(maps::legend))
+        .route("/api/map.png", get(maps::map_png))
         .route("/fonts/{stack}/{range}", get(fonts::glyphs))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
@@ -104,6 +109,47 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
             get(ogc::collection_tile),
+        )
+        .route("/wmts", get(wmts::kvp))
+        .route(
+            "/wmts/1.0.0/WMTSCapabilities.xml",
+            get(wmts::rest_capabilities),
+        )
+        .route(
+            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
+            get(wmts::rest_tile),
+        )
+        .route(arcgis::ROOT, get(arcgis::service))
+        .route(
+            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::ROOT),
+            get(arcgis::tile),
+        )
+        .route(
+            &format!("{}/resources/styles", arcgis::ROOT),
+            get(arcgis::style),
+        )
+        .route(
+            &format!("{}/resources/styles/root.json", arcgis::ROOT),
+            get(arcgis::style),
+        )
+        .route(
+            &format!("{}/resources/info", arcgis::ROOT),
+            get(arcgis::info),
+        )
+        .route(
+            &format!("{}/resources/fonts/{{stack}}/{{range}}", arcgis::ROOT),
+            get(fonts::glyphs),
+        )
+        .route(
+            &format!("{}/tilemap", arcgis::ROOT),
+            get(arcgis::tilemap_root),
+        )
+        .route(
+            &format!(
+                "{}/tilemap/{{level}}/{{row}}/{{col}}/{{width}}/{{height}}",
+                arcgis::ROOT
+            ),
+            get(arcgis::tilemap),
         )
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))

