@@ -74,11 +74,40 @@ fn grid(id: &str) -> Result<Grid, Error> {
     })
 }
 
+/// A tile matrix set in the TMS 2.0 JSON encoding, carrying the members of the TMS 1.0
+/// encoding beside them (`type`, `identifier`, `supportedCRS`, `tileMatrix`), which clients
+/// such as GDAL 3.6 read; TMS 2.0 readers ignore them.
 pub async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, Error> {
     let g = grid(&id)?;
-    Ok(Json(
-        serde_json::to_value(g.definition()).map_err(|e| Error::Other(e.into()))?,
-    ))
+    let mut v = serde_json::to_value(g.definition()).map_err(|e| Error::Other(e.into()))?;
+    let v1: Vec<Value> = v["tileMatrices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            json!({
+                "type": "TileMatrixType",
+                "identifier": m["id"],
+                "scaleDenominator": m["scaleDenominator"],
+                "topLeftCorner": m["pointOfOrigin"],
+                "tileWidth": m["tileWidth"],
+                "tileHeight": m["tileHeight"],
+                "matrixWidth": m["matrixWidth"],
+                "matrixHeight": m["matrixHeight"],
+            })
+        })
+        .collect();
+    let crs = match g {
+        Grid::WebMercatorQuad => "http://www.opengis.net/def/crs/EPSG/0/3857",
+        Grid::WorldCrs84Quad => "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("type".into(), json!("TileMatrixSetType"));
+        o.insert("identifier".into(), json!(g.id()));
+        o.insert("supportedCRS".into(), json!(crs));
+        o.insert("tileMatrix".into(), Value::Array(v1));
+    }
+    Ok(Json(v))
 }
 
 fn tileset(b: &str, prefix: &str, g: Grid) -> Value {
