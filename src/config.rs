@@ -200,6 +200,21 @@ pub struct FileConfig {
     pub tiles: TilesFile,
     #[serde(default)]
     pub basemap: BasemapFile,
+    #[serde(default)]
+    pub http: HttpFile,
+}
+
+/// How the server protects itself and whom browsers may let call it.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    /// Requests answered at once (default 512); more wait up to 2 s, then get 503.
+    pub max_concurrency: Option<usize>,
+    /// The longest a request may take, in milliseconds (default 30000), then 503.
+    pub request_timeout_ms: Option<u64>,
+    /// Origins browsers may call this server from (CORS): `["*"]` (the default: the data is
+    /// public map data), a list of origins, or `[]` for none.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Keys of online basemaps for the map page. Without one the page draws a plain offline
@@ -322,6 +337,10 @@ pub struct Settings {
     pub tile_cache_bytes: usize,
     /// Online basemap keys for the map page (`ATLAS_TIANDITU_KEY`, `ATLAS_AMAP_KEY`).
     pub basemap: BasemapFile,
+    /// Concurrency and time limits of requests.
+    pub limits: crate::http::Limits,
+    /// CORS origins (`*` for any).
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -407,6 +426,26 @@ impl Settings {
                     .or_else(|| file.basemap.tianditu_key.clone()),
                 amap_key: env("ATLAS_AMAP_KEY").or_else(|| file.basemap.amap_key.clone()),
             },
+            limits: {
+                let d = crate::http::Limits::default();
+                crate::http::Limits {
+                    max_concurrency: file
+                        .http
+                        .max_concurrency
+                        .unwrap_or(d.max_concurrency)
+                        .max(1),
+                    queue_wait: d.queue_wait,
+                    request_timeout: file
+                        .http
+                        .request_timeout_ms
+                        .map_or(d.request_timeout, Duration::from_millis),
+                }
+            },
+            cors_origins: file
+                .http
+                .cors_origins
+                .clone()
+                .unwrap_or_else(|| vec!["*".into()]),
         }
     }
 }

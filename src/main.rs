@@ -302,7 +302,9 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         "compound-atlas serving http://{addr}/ ({} store)",
         store.kind()
     );
-    let app = compound_atlas::app(AppState::new(atlas, &settings));
+    let state = AppState::new(atlas, &settings);
+    compound_atlas::http::watch_changes(&state).await;
+    let app = compound_atlas::app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -162,10 +162,18 @@ pub async fn post_complaints(
         }
     };
     parsed.encoding = Some(enc);
-    let report = state
-        .atlas
-        .import_complaints(parsed, "request body")
-        .await?;
+    let report = match state.atlas.import_complaints(parsed, "request body").await {
+        Ok(r) => r,
+        Err(e) => {
+            state.metrics.imports.with_label_values(&["failed"]).inc();
+            return Err(e.into());
+        }
+    };
+    state.metrics.imports.with_label_values(&["ok"]).inc();
+    state
+        .metrics
+        .complaints_loaded
+        .inc_by(u64::try_from(report.loaded).unwrap_or(0));
     state
         .tiles
         .invalidate_compounds(&state.atlas, &report.touched)

@@ -8,6 +8,7 @@ mod features;
 mod fonts;
 mod health;
 mod maps;
+mod observe;
 mod ogc;
 mod openapi;
 mod planner;
@@ -27,6 +28,7 @@ use axum::{Json, Router};
 use std::sync::Arc;
 
 pub use auth::Caller;
+pub use observe::{Limits, Metrics};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,6 +40,11 @@ pub struct AppState {
     pub min_count: u64,
     /// Online basemap keys the map page may use.
     pub basemap: crate::config::BasemapFile,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// Permits for concurrent requests.
+    pub gate: Arc<tokio::sync::Semaphore>,
+    pub cors_origins: Arc<Vec<String>>,
 }
 
 impl AppState {
@@ -50,6 +57,10 @@ impl AppState {
             tokens: Arc::new(settings.tokens.clone()),
             min_count: settings.min_count,
             basemap: settings.basemap.clone(),
+            metrics: Arc::new(Metrics::new()),
+            limits: settings.limits,
+            gate: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_concurrency)),
+            cors_origins: Arc::new(settings.cors_origins.clone()),
         }
     }
 
@@ -61,8 +72,44 @@ impl AppState {
             tokens: Arc::new(Vec::new()),
             min_count: crate::config::PrivacyFile::default().min_count,
             basemap: crate::config::BasemapFile::default(),
+            metrics: Arc::new(Metrics::new()),
+            limits: Limits::default(),
+            gate: Arc::new(tokio::sync::Semaphore::new(
+                Limits::default().max_concurrency,
+            )),
+            cors_origins: Arc::new(vec!["*".into()]),
         }
     }
+}
+
+/// Follows the changes other servers make to a shared store: drops the cached tiles they
+/// touch (caches keyed by the store's version refresh themselves). Returns at once; the
+/// watching goes on in a task for as long as the store announces changes.
+pub async fn watch_changes(state: &AppState) {
+    let Some(mut rx) = state.atlas.store.changes().await else {
+        return;
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        while let Some(change) = rx.recv().await {
+            match change {
+                crate::store::Change::Compounds(ids) => {
+                    match state.tiles.invalidate_compounds(&state.atlas, &ids).await {
+                        Ok(n) => tracing::info!(
+                            compounds = ids.len(),
+                            tiles = n,
+                            "another server changed compounds: cached tiles dropped"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot work out the tiles a change touches: dropping all");
+                            state.tiles.cache.clear();
+                        }
+                    }
+                }
+                crate::store::Change::All => state.tiles.cache.clear(),
+            }
+        }
+    });
 }
 
 /// The tile cache's bound.
@@ -169,10 +216,44 @@ pub fn app(state: AppState) -> Router {
             "/api/compounds/{id}/grade",
             get(api::explain_grade).post(api::override_grade),
         )
+        .route("/metrics", get(observe::metrics))
+        .route("/ready", get(observe::ready))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::track,
+        ))
         .fallback(not_found)
+        .layer(cors(&state.cors_origins))
         .with_state(state)
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// CORS: any origin (`*`), the origins listed, or none.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-atlas-thinned"),
+        ]);
+    if origins.iter().any(|o| o == "*") {
+        base.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -48,6 +48,16 @@ pub struct ComplaintImport {
     pub conflicts: Vec<String>,
 }
 
+/// A change another process made to a shared store (PostGIS: LISTEN/NOTIFY).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The complaints or grades of these compounds changed.
+    Compounds(Vec<i64>),
+    /// Anything may have changed (a geography import, or notices missed while the
+    /// connection was down).
+    All,
+}
+
 /// A bounding box in longitude/latitude: west, south, east, north.
 pub type Bbox = [f64; 4];
 
@@ -143,6 +153,15 @@ pub trait Store: Send + Sync {
     async fn add_override(&self, o: Override) -> Result<(), StoreError>;
     /// Increases with every change this process makes to the store (caches key on it).
     fn version(&self) -> u64;
+    /// Changes made by other processes sharing this store, as they are announced; `None` when
+    /// no other process can share it (embedded). The store's version moves on with each.
+    async fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        None
+    }
+    /// Open and idle connections of the database pool (PostGIS), for metrics.
+    fn pool_stats(&self) -> Option<(u32, usize)> {
+        None
+    }
     /// Persists computed grades where SQL clients read them (PostGIS); the embedded store
     /// computes them on demand.
     async fn save_grades(&self, _book: &crate::analytics::GradeBook) -> Result<(), StoreError> {

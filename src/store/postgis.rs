@@ -2,7 +2,7 @@
 //! COPY into staging tables and one upsert per layer, all in one transaction.
 
 use super::ComplaintImport;
-use super::{Area, Bbox, Hit, ImportReport, Store, StoreError};
+use super::{Area, Bbox, Change, Hit, ImportReport, Store, StoreError};
 use crate::analytics::{Grade, Override, Stats};
 use crate::io::Record;
 use crate::model::{
@@ -41,8 +41,51 @@ impl Default for PoolSettings {
 
 pub struct PostgisStore {
     pool: PgPool,
-    version: AtomicU64,
+    version: Arc<AtomicU64>,
+    /// Who this process is in change notices (its own notices are not news to it).
+    instance: String,
     stats_cache: tokio::sync::Mutex<Option<(u64, Arc<Stats>)>>,
+}
+
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
+
+/// The channel change notices go on.
+const CHANNEL: &str = "atlas_changes";
+
+/// Announces a change to the other servers on this database, in the transaction making it
+/// (PostgreSQL delivers the notice at commit, and never if it rolls back).
+async fn announce(
+    tx: &mut sqlx::PgConnection,
+    instance: &str,
+    compounds: Option<&[i64]>,
+) -> Result<(), StoreError> {
+    let payload = match compounds {
+        Some(ids) if ids.len() <= 500 => {
+            serde_json::json!({ "origin": instance, "compounds": ids })
+        }
+        _ => serde_json::json!({ "origin": instance, "all": true }),
+    };
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload.to_string())
+        .execute(tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Reads a notice: `None` when it is this process's own.
+fn parse_notice(payload: &str, instance: &str) -> Option<Change> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    if v["origin"].as_str() == Some(instance) {
+        return None;
+    }
+    match v["compounds"].as_array() {
+        Some(ids) => Some(Change::Compounds(
+            ids.iter().filter_map(serde_json::Value::as_i64).collect(),
+        )),
+        None => Some(Change::All),
+    }
 }
 
 /// Maps a database error to what it means for a client or an operator.
@@ -96,7 +139,12 @@ impl PostgisStore {
             .connect_lazy_with(options);
         Ok(PostgisStore {
             pool,
-            version: AtomicU64::new(1),
+            version: Arc::new(AtomicU64::new(1)),
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, Ordering::SeqCst)
+            ),
             stats_cache: tokio::sync::Mutex::new(None),
         })
     }
@@ -283,6 +331,8 @@ async fn store_complaints(
     pool: &PgPool,
     complaints: String,
     contacts: String,
+    instance: &str,
+    touched: &[i64],
 ) -> Result<ComplaintImport, StoreError> {
     let mut tx = pool.begin().await.map_err(map_err)?;
     tx.execute("SET LOCAL statement_timeout = 0")
@@ -337,6 +387,7 @@ async fn store_complaints(
         )
         .await?;
         run_script(&mut tx, include_str!("../../sql/queries/refresh_stats.sql")).await?;
+        announce(&mut tx, instance, Some(touched)).await?;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(report)
@@ -481,7 +532,13 @@ impl Store for PostgisStore {
             let changed = usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
             report.changed.insert(layer, changed);
         }
+        if report.changed.values().any(|n| *n > 0) {
+            announce(&mut tx, &self.instance, None).await?;
+        }
         tx.commit().await.map_err(map_err)?;
+        if report.changed.values().any(|n| *n > 0) {
+            self.version.fetch_add(1, Ordering::SeqCst);
+        }
         Ok(report)
     }
 
@@ -612,6 +669,10 @@ impl Store for PostgisStore {
         self.version.load(Ordering::SeqCst)
     }
 
+    fn pool_stats(&self) -> Option<(u32, usize)> {
+        Some((self.pool.size(), self.pool.num_idle()))
+    }
+
     async fn geography(&self) -> Result<Arc<Dataset>, StoreError> {
         let mp = |row: &sqlx::postgres::PgRow,
                   what: &str|
@@ -734,7 +795,14 @@ impl Store for PostgisStore {
             }
             contacts.push('\n');
         }
-        let report = store_complaints(&self.pool, complaints, contacts).await?;
+        let mut touched: Vec<i64> = rows
+            .iter()
+            .filter_map(|(c, _)| c.place.compound_id)
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let report =
+            store_complaints(&self.pool, complaints, contacts, &self.instance, &touched).await?;
         if report.new > 0 {
             self.version.fetch_add(1, Ordering::SeqCst);
         }
@@ -850,6 +918,7 @@ impl Store for PostgisStore {
     }
 
     async fn add_override(&self, o: Override) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query("INSERT INTO grade_overrides (compound_id, period, grade, reason, author, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(o.compound_id)
             .bind(o.period.to_string())
@@ -857,11 +926,52 @@ impl Store for PostgisStore {
             .bind(&o.reason)
             .bind(&o.author)
             .bind(o.at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        announce(&mut tx, &self.instance, Some(&[o.compound_id])).await?;
+        tx.commit().await.map_err(map_err)?;
         self.version.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    async fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let pool = self.pool.clone();
+        let version = Arc::clone(&self.version);
+        let instance = self.instance.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "change listener cannot connect yet");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if listener.listen(CHANNEL).await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                // Whatever happened while not listening is unknown: assume anything did.
+                version.fetch_add(1, Ordering::SeqCst);
+                if tx.send(Change::All).is_err() {
+                    return;
+                }
+                // `Ok(None)` or an error: the connection was lost; listen again (and assume
+                // the worst, above).
+                while let Ok(Some(n)) = listener.try_recv().await {
+                    if let Some(change) = parse_notice(n.payload(), &instance) {
+                        version.fetch_add(1, Ordering::SeqCst);
+                        if tx.send(change).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Some(rx)
     }
 }
 

@@ -192,9 +192,16 @@ pub async fn postgis_store(city: &Path, tag: &str) -> compound_atlas::store::pos
     let url = fresh_db(tag).await;
     let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
     pg.migrate().await.unwrap();
-    pg.import(ingest::read_paths(&[city.to_path_buf()], &ImportOptions::default(), false).unwrap())
-        .await
-        .unwrap();
+    pg.import(
+        ingest::read_paths(
+            std::slice::from_ref(&city.to_path_buf()),
+            &ImportOptions::default(),
+            false,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     pg
 }
 

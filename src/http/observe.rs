@@ -1,0 +1,355 @@
+//! Observability and self-defence of every request: a request id (taken from `X-Request-Id`
+//! or made), a tracing span carrying it, Prometheus metrics (`/metrics`), a bound on
+//! concurrent requests (503 with Retry-After when full) and a time limit per request (503);
+//! and `/ready`.
+
+use super::{error_response, AppState};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// What the server counts.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    in_flight: IntGauge,
+    rejected: IntCounterVec,
+    tile_bytes: HistogramVec,
+    cache_hits: IntCounter,
+    cache_misses: IntCounter,
+    cache_bytes: IntGauge,
+    cache_entries: IntGauge,
+    pool: IntGaugeVec,
+    /// Complaint imports by result, and complaints stored by them.
+    pub imports: IntCounterVec,
+    pub complaints_loaded: IntCounter,
+    next_id: AtomicU64,
+    prefix: String,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    // Names are fixed and unique: registering cannot fail.
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let m = Metrics {
+            requests: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "atlas_http_requests_total",
+                        "HTTP requests by route, method and status",
+                    ),
+                    &["route", "method", "status"],
+                )
+                .expect("metric"),
+            ),
+            latency: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "atlas_http_request_duration_seconds",
+                        "Time to answer, by route",
+                    )
+                    .buckets(buckets),
+                    &["route"],
+                )
+                .expect("metric"),
+            ),
+            in_flight: reg(
+                &r,
+                IntGauge::new("atlas_http_requests_in_flight", "Requests being answered")
+                    .expect("metric"),
+            ),
+            rejected: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "atlas_http_rejected_total",
+                        "Requests refused to protect the server",
+                    ),
+                    &["reason"],
+                )
+                .expect("metric"),
+            ),
+            tile_bytes: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new("atlas_tile_bytes", "Size of tiles served").buckets(vec![
+                        256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 524_288.0,
+                    ]),
+                    &["format"],
+                )
+                .expect("metric"),
+            ),
+            cache_hits: reg(
+                &r,
+                IntCounter::new("atlas_tile_cache_hits_total", "Tile cache hits").expect("metric"),
+            ),
+            cache_misses: reg(
+                &r,
+                IntCounter::new("atlas_tile_cache_misses_total", "Tile cache misses")
+                    .expect("metric"),
+            ),
+            cache_bytes: reg(
+                &r,
+                IntGauge::new("atlas_tile_cache_bytes", "Bytes held by the tile cache")
+                    .expect("metric"),
+            ),
+            cache_entries: reg(
+                &r,
+                IntGauge::new("atlas_tile_cache_entries", "Tiles held by the tile cache")
+                    .expect("metric"),
+            ),
+            pool: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "atlas_db_pool_connections",
+                        "PostGIS pool connections by state",
+                    ),
+                    &["state"],
+                )
+                .expect("metric"),
+            ),
+            imports: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("atlas_imports_total", "Complaint imports by result"),
+                    &["result"],
+                )
+                .expect("metric"),
+            ),
+            complaints_loaded: reg(
+                &r,
+                IntCounter::new(
+                    "atlas_complaints_imported_total",
+                    "Complaints stored by imports",
+                )
+                .expect("metric"),
+            ),
+            registry: r,
+            next_id: AtomicU64::new(1),
+            prefix: format!(
+                "{:08x}",
+                std::process::id() ^ (Instant::now().elapsed().subsec_nanos())
+            ),
+        };
+        m
+    }
+
+    fn request_id(&self) -> String {
+        format!(
+            "{}-{:x}",
+            self.prefix,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Limits a server sets on its own work.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests answered at once; more wait up to `queue_wait`, then get 503.
+    pub max_concurrency: usize,
+    pub queue_wait: Duration,
+    /// The longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrency: 512,
+            queue_wait: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The request id to use: the client's `X-Request-Id` when it is short and plain, else ours.
+fn incoming_id(req: &Request) -> Option<String> {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
+        .map(str::to_string)
+}
+
+/// The middleware every routed request goes through.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let m = &state.metrics;
+    let id = incoming_id(&req).unwrap_or_else(|| m.request_id());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let permit = match tokio::time::timeout(
+        state.limits.queue_wait,
+        Arc::clone(&state.gate).acquire_owned(),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        _ => {
+            m.rejected.with_label_values(&["overloaded"]).inc();
+            let mut r = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the server is answering as many requests as it can: try again shortly",
+            );
+            set_id(&mut r, &id);
+            return r;
+        }
+    };
+    m.in_flight.inc();
+    let answered = tokio::time::timeout(
+        state.limits.request_timeout,
+        next.run(req).instrument(span.clone()),
+    )
+    .await;
+    m.in_flight.dec();
+    drop(permit);
+    let mut resp = match answered {
+        Ok(r) => r,
+        Err(_) => {
+            m.rejected.with_label_values(&["timeout"]).inc();
+            tracing::warn!(parent: &span, secs = state.limits.request_timeout.as_secs_f64(), "request timed out");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long and was stopped: try again, or ask for less",
+            )
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status();
+    m.requests
+        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .inc();
+    m.latency.with_label_values(&[route.as_str()]).observe(secs);
+    if status == StatusCode::OK {
+        let ctype = resp
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let format = match ctype {
+            "application/vnd.mapbox-vector-tile" => Some("mvt"),
+            "image/png" if route.starts_with("/tiles") || route.starts_with("/wmts") => Some("png"),
+            _ => None,
+        };
+        if let (Some(f), Some(len)) = (format, axum::body::HttpBody::size_hint(resp.body()).exact())
+        {
+            m.tile_bytes.with_label_values(&[f]).observe(len as f64);
+        }
+    }
+    if status.is_server_error() {
+        tracing::warn!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "answered with a server error");
+    } else if secs > 1.0 {
+        tracing::warn!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "slow request");
+    } else {
+        tracing::debug!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "answered");
+    }
+    set_id(&mut resp, &id);
+    resp
+}
+
+fn set_id(r: &mut Response, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let (entries, bytes, hits, misses) = state.tiles.cache.stats();
+    m.cache_hits.inc_by(hits.saturating_sub(m.cache_hits.get()));
+    m.cache_misses
+        .inc_by(misses.saturating_sub(m.cache_misses.get()));
+    m.cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    m.cache_entries
+        .set(i64::try_from(entries).unwrap_or(i64::MAX));
+    if let Some((size, idle)) = state.atlas.store.pool_stats() {
+        m.pool.with_label_values(&["open"]).set(i64::from(size));
+        m.pool
+            .with_label_values(&["idle"])
+            .set(i64::try_from(idle).unwrap_or(0));
+        m.pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(size) - i64::try_from(idle).unwrap_or(0));
+    }
+    let mut buf = Vec::new();
+    if TextEncoder::new()
+        .encode(&m.registry.gather(), &mut buf)
+        .is_err()
+    {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "metrics could not be written",
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        buf,
+    )
+        .into_response()
+}
+
+/// `GET /ready`: 200 once the store answers and the default window's figures and grades are
+/// computed (a load balancer may send traffic), else 503 with Retry-After.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let check = async {
+        state.atlas.store.counts().await?;
+        let stats = state.atlas.store.stats().await?;
+        let book = state.atlas.grades().await?;
+        let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+        let w = crate::analytics::Window::parse(None, None, last)
+            .map_err(crate::store::StoreError::Rejected)?;
+        state.tiles.figures(&state.atlas, w, book.latest()).await?;
+        Ok::<_, crate::store::StoreError>(())
+    };
+    match check.await {
+        Ok(()) => {
+            axum::Json(serde_json::json!({ "status": "ready", "store": state.atlas.store.kind() }))
+                .into_response()
+        }
+        Err(e) => error_response(StatusCode::SERVICE_UNAVAILABLE, "not_ready", &e.to_string()),
+    }
+}

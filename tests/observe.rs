@@ -1,0 +1,140 @@
+//! What an operator relies on: request ids, Prometheus metrics that count what happened,
+//! /ready, CORS, and the server's own limits (a request that takes too long, or one too many
+//! at once, gets a JSON 503 with Retry-After instead of a hang).
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use common::call;
+use compound_atlas::http::Limits;
+use compound_atlas::AppState;
+use std::time::Duration;
+
+async fn app_with(limits: Limits) -> axum::Router {
+    let atlas = common::embedded_atlas(&common::city(0.05, 111)).await;
+    let mut s = common::settings_with_tokens();
+    s.limits = limits;
+    compound_atlas::app(AppState::new(atlas, &s))
+}
+
+#[tokio::test]
+async fn requests_carry_ids_and_are_counted() {
+    let app = app_with(Limits::default()).await;
+    let r = call(&app, "GET", "/health", &[], vec![]).await;
+    let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+    assert!(!id.is_empty());
+    let r2 = call(&app, "GET", "/health", &[], vec![]).await;
+    assert_ne!(
+        r2.headers["x-request-id"].to_str().unwrap(),
+        id,
+        "ids differ"
+    );
+    let mine = call(
+        &app,
+        "GET",
+        "/health",
+        &[("x-request-id", "abc-123")],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        mine.headers["x-request-id"], "abc-123",
+        "a client's id is kept"
+    );
+    let evil = call(
+        &app,
+        "GET",
+        "/health",
+        &[("x-request-id", "a b\"<script>")],
+        vec![],
+    )
+    .await;
+    assert_ne!(evil.headers["x-request-id"], "a b\"<script>");
+    for _ in 0..3 {
+        call(&app, "GET", "/tiles/atlas/12/3418/1606.mvt", &[], vec![]).await;
+    }
+    call(&app, "GET", "/tiles/atlas/99/0/0.mvt", &[], vec![]).await;
+    let m = call(&app, "GET", "/metrics", &[], vec![]).await;
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8(m.body).unwrap();
+    assert!(
+        text.contains(r#"atlas_http_requests_total{method="GET",route="/health",status="200"} 4"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/tiles/{tileset}/{z}/{x}/{y}",status="400"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("atlas_http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains("atlas_tile_cache_hits_total 2"),
+        "two of three tile requests hit the cache: {text}"
+    );
+    assert!(
+        text.contains("atlas_tile_bytes_count{format=\"mvt\"} 3"),
+        "{text}"
+    );
+    let ready = call(&app, "GET", "/ready", &[], vec![]).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["status"], "ready");
+}
+
+#[tokio::test]
+async fn browsers_may_call_from_other_origins() {
+    let app = app_with(Limits::default()).await;
+    let r = call(
+        &app,
+        "OPTIONS",
+        "/api/compounds/nearby?lon=120.38&lat=36.07",
+        &[
+            ("origin", "https://example.org"),
+            ("access-control-request-method", "GET"),
+        ],
+        vec![],
+    )
+    .await;
+    assert!(r.status < 300, "preflight: {}", r.status);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_gets_503() {
+    let app = app_with(Limits {
+        request_timeout: Duration::from_millis(1),
+        ..Limits::default()
+    })
+    .await;
+    // A large picture takes far more than a millisecond to draw.
+    let r = call(
+        &app,
+        "GET",
+        "/api/map.png?bbox=120.0,35.8,120.6,36.4&width=2048&height=2048&style=density",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"]["code"], "timeout");
+    assert_eq!(r.headers["retry-after"], "5");
+}
+
+#[tokio::test]
+async fn one_request_too_many_gets_503_not_a_hang() {
+    let app = app_with(Limits {
+        max_concurrency: 1,
+        queue_wait: Duration::from_millis(5),
+        ..Limits::default()
+    })
+    .await;
+    let slow = "/api/map.png?bbox=120.0,35.8,120.6,36.4&width=2048&height=2048&style=density";
+    let (a, b) = tokio::join!(call(&app, "GET", slow, &[], vec![]), async {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        call(&app, "GET", slow, &[], vec![]).await
+    });
+    let statuses = [a.status, b.status];
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+    let refused = if a.status == 503 { a } else { b };
+    assert_eq!(refused.json()["error"]["code"], "overloaded");
+}
