@@ -215,6 +215,11 @@ pub struct HttpFile {
     /// Origins browsers may call this server from (CORS): `["*"]` (the default: the data is
     /// public map data), a list of origins, or `[]` for none.
     pub cors_origins: Option<Vec<String>>,
+    /// Requests per second allowed to one client address (bursts of twice that); 0 or absent:
+    /// no limit.
+    pub rate_limit_per_second: Option<u32>,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// Keys of online basemaps for the map page. Without one the page draws a plain offline
@@ -341,6 +346,10 @@ pub struct Settings {
     pub limits: crate::http::Limits,
     /// CORS origins (`*` for any).
     pub cors_origins: Vec<String>,
+    /// Requests per second per client address (0: no limit), and whether to trust
+    /// `X-Forwarded-For` for the address.
+    pub rate_limit: u32,
+    pub trust_forwarded_for: bool,
 }
 
 impl Settings {
@@ -446,6 +455,8 @@ impl Settings {
                 .cors_origins
                 .clone()
                 .unwrap_or_else(|| vec!["*".into()]),
+            rate_limit: file.http.rate_limit_per_second.unwrap_or(0),
+            trust_forwarded_for: file.http.trust_forwarded_for.unwrap_or(false),
         }
     }
 }

@@ -305,9 +305,12 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
     let state = AppState::new(atlas, &settings);
     compound_atlas::http::watch_changes(&state).await;
     let app = compound_atlas::app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     eprintln!("compound-atlas stopped");
     Ok(())
 }

@@ -138,3 +138,61 @@ async fn one_request_too_many_gets_503_not_a_hang() {
     let refused = if a.status == 503 { a } else { b };
     assert_eq!(refused.json()["error"]["code"], "overloaded");
 }
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_and_others_do_not() {
+    let atlas = common::embedded_atlas(&common::city(0.05, 111)).await;
+    let mut s = common::settings_with_tokens();
+    s.rate_limit = 5;
+    s.trust_forwarded_for = true;
+    let app = compound_atlas::app(AppState::new(atlas, &s));
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let r = call(
+            &app,
+            "GET",
+            "/health",
+            &[("x-forwarded-for", "10.0.0.1")],
+            vec![],
+        )
+        .await;
+        if r.status == 429 {
+            assert!(r.headers.contains_key("retry-after"));
+            assert_eq!(r.json()["error"]["code"], "rate_limited");
+        }
+        statuses.push(r.status);
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 15, "a burst of 10 then refusals: {statuses:?}");
+    assert!(
+        statuses.iter().take(10).all(|s| *s == 200),
+        "the burst passes: {statuses:?}"
+    );
+    let other = call(
+        &app,
+        "GET",
+        "/health",
+        &[("x-forwarded-for", "10.0.0.2")],
+        vec![],
+    )
+    .await;
+    assert_eq!(other.status, 200, "another client is not limited");
+    let m = String::from_utf8(
+        call(
+            &app,
+            "GET",
+            "/metrics",
+            &[("x-forwarded-for", "10.0.0.3")],
+            vec![],
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    assert!(
+        m.contains(&format!(
+            "atlas_http_rejected_total{{reason=\"rate_limited\"}} {limited}"
+        )),
+        "{m}"
+    );
+}

@@ -45,6 +45,8 @@ pub struct AppState {
     /// Permits for concurrent requests.
     pub gate: Arc<tokio::sync::Semaphore>,
     pub cors_origins: Arc<Vec<String>>,
+    /// Requests per second per client address, when limited.
+    pub rate: Option<Arc<observe::RateLimit>>,
 }
 
 impl AppState {
@@ -61,6 +63,8 @@ impl AppState {
             limits: settings.limits,
             gate: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_concurrency)),
             cors_origins: Arc::new(settings.cors_origins.clone()),
+            rate: observe::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
+                .map(Arc::new),
         }
     }
 
@@ -78,6 +82,7 @@ impl AppState {
                 Limits::default().max_concurrency,
             )),
             cors_origins: Arc::new(vec!["*".into()]),
+            rate: None,
         }
     }
 }

@@ -190,6 +190,64 @@ impl Default for Limits {
     }
 }
 
+/// A limit of requests per second per client address (GCRA, from the governor crate).
+pub struct RateLimit {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    clock: governor::clock::DefaultClock,
+    trust_forwarded_for: bool,
+    per_second: u32,
+}
+
+impl RateLimit {
+    /// `None` when `per_second` is 0 (no limit).
+    pub fn new(per_second: u32, trust_forwarded_for: bool) -> Option<RateLimit> {
+        let rate = std::num::NonZeroU32::new(per_second)?;
+        let burst = std::num::NonZeroU32::new(per_second.saturating_mul(2)).unwrap_or(rate);
+        Some(RateLimit {
+            limiter: governor::RateLimiter::keyed(
+                governor::Quota::per_second(rate).allow_burst(burst),
+            ),
+            clock: governor::clock::DefaultClock::default(),
+            trust_forwarded_for,
+            per_second,
+        })
+    }
+
+    /// The client's address: the peer, or the first `X-Forwarded-For` address when trusted.
+    fn client(&self, req: &Request) -> Option<std::net::IpAddr> {
+        if self.trust_forwarded_for {
+            if let Some(ip) = req
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                return Some(ip);
+            }
+        }
+        req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+    }
+
+    /// Seconds to wait when the client is over its limit.
+    fn check(&self, req: &Request) -> Option<u64> {
+        use governor::clock::Clock;
+        let ip = self.client(req)?;
+        match self.limiter.check_key(&ip) {
+            Ok(()) => {
+                // Forget clients quiet long enough to be full again (bounded memory).
+                if self.limiter.len() > 100_000 {
+                    self.limiter.retain_recent();
+                }
+                None
+            }
+            Err(not_until) => Some(not_until.wait_time_from(self.clock.now()).as_secs().max(1)),
+        }
+    }
+}
+
 /// The request id to use: the client's `X-Request-Id` when it is short and plain, else ours.
 fn incoming_id(req: &Request) -> Option<String> {
     req.headers()
@@ -215,6 +273,20 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().as_str().to_string();
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    if let Some(wait) = state.rate.as_ref().and_then(|r| r.check(&req)) {
+        m.rejected.with_label_values(&["rate_limited"]).inc();
+        let per = state.rate.as_ref().map_or(0, |r| r.per_second);
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("more than {per} requests a second from this address: slow down"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        set_id(&mut r, &id);
+        return r;
+    }
     let permit = match tokio::time::timeout(
         state.limits.queue_wait,
         Arc::clone(&state.gate).acquire_owned(),
