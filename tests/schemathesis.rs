@@ -1,0 +1,56 @@
+//! schemathesis (from PyPI, installed by scripts/test into tools/venv) against /openapi.json:
+//! at least 10,000 generated requests over every operation, no 5xx. Its coverage phase is left
+//! out: in schemathesis 4.32 it sometimes stops on an internal KeyError of its own.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn schemathesis_finds_no_server_error_in_10000_requests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let st = root.join("tools/venv/bin/schemathesis");
+    assert!(
+        st.exists(),
+        "schemathesis is missing: run scripts/test, which installs it (python3 -m venv tools/venv)"
+    );
+    let data = common::copy_dir(&common::city(0.05, 151));
+    let out = common::atlas()
+        .arg("import")
+        .arg(data.join("complaints.csv"))
+        .args(["--data", data.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let out = Command::new(&st)
+        .args(["run", &format!("{url}/openapi.json")])
+        .args(["--checks", "not_a_server_error", "--phases", "fuzzing"])
+        .args([
+            "--max-examples",
+            "320",
+            "--workers",
+            "2",
+            "--seed",
+            "20231126",
+        ])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let summary = text
+        .lines()
+        .find(|l| l.contains(" generated, "))
+        .unwrap_or_else(|| panic!("no summary from schemathesis:\n{text}"));
+    println!("schemathesis: {}", summary.trim());
+    let generated: usize = summary.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(out.status.success(), "schemathesis found problems:\n{text}");
+    assert!(generated >= 10_000, "only {generated} cases: {summary}");
+}
