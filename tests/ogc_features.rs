@@ -8,29 +8,15 @@
 mod common;
 
 use common::{call, Resp};
-use compound_atlas::AppState;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::process::Command;
-use std::sync::OnceLock;
 
 const SCALE: f64 = 0.1;
 const SEED: u64 = 81;
 
 fn app() -> axum::Router {
-    static APP: OnceLock<axum::Router> = OnceLock::new();
-    APP.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let atlas = common::embedded_atlas(&common::city(SCALE, SEED)).await;
-                compound_atlas::app(AppState::new(atlas, &common::settings_with_tokens()))
-            })
-        })
-        .join()
-        .unwrap()
-    })
-    .clone()
+    common::shared_app(SCALE, SEED)
 }
 
 async fn get(uri: &str) -> Resp {

@@ -16,26 +16,14 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const SCALE: f64 = 0.25;
 const SEED: u64 = 71;
 
 /// The embedded city with complaints, shared by the HTTP tests of this file.
 fn app() -> axum::Router {
-    static APP: OnceLock<axum::Router> = OnceLock::new();
-    APP.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let atlas = common::embedded_atlas(&common::city(SCALE, SEED)).await;
-                compound_atlas::app(AppState::new(atlas, &common::settings_with_tokens()))
-            })
-        })
-        .join()
-        .unwrap()
-    })
-    .clone()
+    common::shared_app(SCALE, SEED)
 }
 
 async fn get(uri: &str) -> Resp {

@@ -8,26 +8,12 @@
 mod common;
 
 use common::{call, Resp};
-use compound_atlas::AppState;
 use image::RgbaImage;
 use serde_json::Value;
 use std::process::Command;
-use std::sync::OnceLock;
 
 fn app() -> axum::Router {
-    static APP: OnceLock<axum::Router> = OnceLock::new();
-    APP.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let atlas = common::embedded_atlas(&common::city(0.25, 101)).await;
-                compound_atlas::app(AppState::new(atlas, &common::settings_with_tokens()))
-            })
-        })
-        .join()
-        .unwrap()
-    })
-    .clone()
+    common::shared_app(0.25, 101)
 }
 
 async fn get(uri: &str) -> Resp {
@@ -255,16 +241,7 @@ async fn wmts_capabilities_and_tiles_rest_and_kvp() {
 
 #[test]
 fn gdal_opens_the_wmts_and_fetches_tiles() {
-    let data = common::copy_dir(&common::city(0.25, 101));
-    let st = common::atlas()
-        .arg("import")
-        .arg(data.join("complaints.csv"))
-        .args(["--data", data.to_str().unwrap()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let (mut child, url) = common::serve_city(0.25, 101);
     let caps = format!("WMTS:{url}/wmts/1.0.0/WMTSCapabilities.xml");
     let out = Command::new("gdalinfo").arg(&caps).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

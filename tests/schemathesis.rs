@@ -17,16 +17,7 @@ fn schemathesis_finds_no_server_error_in_10000_requests() {
         st.exists(),
         "schemathesis is missing: run scripts/test, which installs it (python3 -m venv tools/venv)"
     );
-    let data = common::copy_dir(&common::city(0.05, 151));
-    let out = common::atlas()
-        .arg("import")
-        .arg(data.join("complaints.csv"))
-        .args(["--data", data.to_str().unwrap()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let (mut child, url) = common::serve_city(0.05, 151);
     let out = Command::new(&st)
         .args(["run", &format!("{url}/openapi.json")])
         .args(["--checks", "not_a_server_error", "--phases", "fuzzing"])

@@ -21,20 +21,7 @@ fn the_map_page_works_as_a_planner_uses_it() {
         .into_iter()
         .find(|p| Path::new(p).exists())
         .unwrap_or_else(|| panic!("no Chromium: scripts/test installs Debian's `chromium`"));
-    let data = common::copy_dir(&common::city(0.25, 91));
-    let st = common::atlas()
-        .args(["import"])
-        .arg(data.join("complaints.csv"))
-        .args(["--data", data.to_str().unwrap()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let (mut child, url) = common::serve_city(0.25, 91);
     let out_dir = root.join("tests/artifacts/web");
     let out = Command::new("node")
         .arg(root.join("tools/web-test.js"))

@@ -247,3 +247,57 @@ pub fn serve(args: &[&str]) -> (std::process::Child, String) {
         .to_string();
     (child, url)
 }
+
+/// A router over an embedded copy of a generated city with its complaints, made once per test
+/// binary for a (scale, seed) and shared by its tests.
+pub fn shared_app(scale: f64, seed: u64) -> axum::Router {
+    static APPS: OnceLock<Mutex<HashMap<String, axum::Router>>> = OnceLock::new();
+    let key = format!("{scale}-{seed}");
+    if let Some(app) = APPS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap()
+        .get(&key)
+    {
+        return app.clone();
+    }
+    // Built on a thread of its own: the tests' runtimes cannot block on it.
+    let app = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let atlas = embedded_atlas(&city(scale, seed)).await;
+            compound_atlas::app(compound_atlas::AppState::new(
+                atlas,
+                &settings_with_tokens(),
+            ))
+        })
+    })
+    .join()
+    .unwrap();
+    APPS.get()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_insert(app)
+        .clone()
+}
+
+/// `atlas serve` on an embedded copy of a generated city whose complaints were imported with
+/// `atlas import` first: (the server, its URL).
+pub fn serve_city(scale: f64, seed: u64) -> (std::process::Child, String) {
+    let data = copy_dir(&city(scale, seed));
+    let out = atlas()
+        .arg("import")
+        .arg(data.join("complaints.csv"))
+        .args(["--data", data.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serve(&["--data", data.to_str().unwrap()])
+}
