@@ -370,11 +370,39 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
         "/ogc/tileMatrixSets".into(),
         "/ogc/tiles".into(),
         "/ogc/collections/atlas/tiles/WebMercatorQuad".into(),
+        "/".into(),
+        "/web/app.js".into(),
+        "/api/meta".into(),
+        "/api/districts".into(),
+        "/api/streets".into(),
+        "/api/compounds?limit=1000".into(),
+        "/api/compounds?limit=10000&f=csv".into(),
+        "/api/compounds?limit=10000&f=fgb".into(),
+        "/api/compounds/nearby?lon=120.38&lat=36.07&radius_m=50000&limit=500".into(),
+        "/ogc/collections".into(),
+        "/ogc/collections/districts/items".into(),
+        "/ogc/collections/streets/items?limit=10000".into(),
+        "/ogc/collections/compounds/items?limit=10000".into(),
+        "/ogc/collections/buildings/items?limit=10000&f=csv".into(),
+        "/ogc/collections/units/items?limit=10000".into(),
+        "/openapi.json".into(),
+        "/metrics".into(),
+        "/ready".into(),
+        "/tiles/grade.json".into(),
+        "/wmts/1.0.0/WMTSCapabilities.xml".into(),
+        "/arcgis/rest/services/atlas/VectorTileServer".into(),
+        "/arcgis/rest/services/atlas/VectorTileServer/resources/styles/root.json".into(),
+        "/styles/grade/legend.json".into(),
     ];
     for c in some {
         uris.push(format!("/api/compounds/{}", c.id));
         uris.push(format!("/api/compounds/{}/grade", c.id));
         uris.push(format!("/api/stats/trend?compound={}", c.id));
+        uris.push(format!("/ogc/collections/compounds/items/{}", c.id));
+        uris.push(format!(
+            "/ogc/collections/buildings/items?compound_id={}",
+            c.id
+        ));
         // Every layer's tiles over the compound, from the district view down to units.
         use geo::Centroid;
         let p = c.geom.centroid().unwrap();
