@@ -238,6 +238,8 @@ pub struct BasemapFile {
 pub struct TilesFile {
     /// Size bound of the in-memory tile cache in MiB (default 256; 0 turns it off).
     pub cache_mb: Option<usize>,
+    /// Where seeded archives (*.mbtiles, *.pmtiles) are served from (default `./tiles`).
+    pub archive_dir: Option<PathBuf>,
 }
 
 /// Bearer tokens and their roles.
@@ -346,6 +348,8 @@ pub struct Settings {
     pub limits: crate::http::Limits,
     /// CORS origins (`*` for any).
     pub cors_origins: Vec<String>,
+    /// The directory of seeded archives to serve as tilesets.
+    pub archive_dir: PathBuf,
     /// Requests per second per client address (0: no limit), and whether to trust
     /// `X-Forwarded-For` for the address.
     pub rate_limit: u32,
@@ -455,6 +459,11 @@ impl Settings {
                 .cors_origins
                 .clone()
                 .unwrap_or_else(|| vec!["*".into()]),
+            archive_dir: file
+                .tiles
+                .archive_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("tiles")),
             rate_limit: file.http.rate_limit_per_second.unwrap_or(0),
             trust_forwarded_for: file.http.trust_forwarded_for.unwrap_or(false),
         }

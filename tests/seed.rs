@@ -103,3 +103,128 @@ async fn seeded_archives_hold_the_served_tiles_and_mbtiles_resumes() {
     }
     assert!(compared > 0, "no seeded tile to compare");
 }
+
+#[tokio::test]
+async fn the_server_serves_seeded_archives_as_tilesets() {
+    let (data, _) = {
+        let data = common::copy_dir(&common::city(0.05, 82));
+        let o = common::atlas()
+            .arg("import")
+            .arg(data.join("complaints.csv"))
+            .args(["--data", data.to_str().unwrap()])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        (data, ())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    seed(&data, &dir.path().join("seed-mb.mbtiles"), 12);
+    seed(&data, &dir.path().join("seed-pm.pmtiles"), 12);
+    let store: std::sync::Arc<dyn compound_atlas::store::Store> =
+        std::sync::Arc::new(compound_atlas::store::embedded::EmbeddedStore::open(&data).unwrap());
+    let mut state = compound_atlas::AppState::for_store(store);
+    state.archives = std::sync::Arc::new(compound_atlas::tile::served::open_dir(dir.path()).await);
+    assert_eq!(state.archives.len(), 2);
+    let app = compound_atlas::app(state);
+    let catalog = common::call(&app, "GET", "/tiles", &[], vec![])
+        .await
+        .json();
+    let ids: Vec<&str> = catalog["tilesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"seed-mb") && ids.contains(&"seed-pm"),
+        "{ids:?}"
+    );
+    let mut compared = 0;
+    for (x, y) in [(3417u32, 1607u32), (3418, 1607), (3417, 1608)] {
+        let live = common::call(
+            &app,
+            "GET",
+            &format!("/tiles/atlas/12/{x}/{y}.mvt"),
+            &[],
+            vec![],
+        )
+        .await;
+        for name in ["seed-mb", "seed-pm"] {
+            let plain = common::call(
+                &app,
+                "GET",
+                &format!("/tiles/{name}/12/{x}/{y}.mvt"),
+                &[],
+                vec![],
+            )
+            .await;
+            assert_eq!(plain.status, live.status, "{name} 12/{x}/{y}");
+            if live.status != 200 {
+                continue;
+            }
+            assert_eq!(plain.body, live.body, "{name} 12/{x}/{y} inflated");
+            let gz = common::call(
+                &app,
+                "GET",
+                &format!("/tiles/{name}/12/{x}/{y}.mvt"),
+                &[("accept-encoding", "gzip")],
+                vec![],
+            )
+            .await;
+            assert_eq!(gz.headers["content-encoding"], "gzip");
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(&gz.body[..])
+                .read_to_end(&mut raw)
+                .unwrap();
+            assert_eq!(raw, live.body, "{name} 12/{x}/{y} as stored");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 2);
+    let tj = common::call(&app, "GET", "/tiles/seed-pm.json", &[], vec![])
+        .await
+        .json();
+    assert_eq!(tj["maxzoom"], 12);
+    assert!(tj["tiles"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/tiles/seed-pm/{z}/{x}/{y}.mvt"));
+    assert_eq!(
+        common::call(&app, "GET", "/tiles/seed-mb/14/13670/6429.mvt", &[], vec![])
+            .await
+            .status,
+        204,
+        "outside the seeded zooms"
+    );
+    assert_eq!(
+        common::call(&app, "GET", "/tiles/seed-mb/12/3417/1607.png", &[], vec![])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        common::call(
+            &app,
+            "GET",
+            "/tiles/seed-mb/12/3417/1607.mvt?from=2020-01",
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        common::call(
+            &app,
+            "GET",
+            "/tiles/seed-mb/WorldCRS84Quad/12/3417/1607.mvt",
+            &[],
+            vec![]
+        )
+        .await
+        .status,
+        404
+    );
+}

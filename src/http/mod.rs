@@ -47,6 +47,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// Requests per second per client address, when limited.
     pub rate: Option<Arc<observe::RateLimit>>,
+    /// Seeded archives served as tilesets (see [`crate::tile::served`]).
+    pub archives: Arc<Vec<crate::tile::served::Archive>>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             cors_origins: Arc::new(settings.cors_origins.clone()),
             rate: observe::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
                 .map(Arc::new),
+            archives: Arc::new(Vec::new()),
         }
     }
 
@@ -83,6 +86,7 @@ impl AppState {
             )),
             cors_origins: Arc::new(vec!["*".into()]),
             rate: None,
+            archives: Arc::new(Vec::new()),
         }
     }
 }

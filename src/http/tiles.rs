@@ -36,6 +36,20 @@ pub fn base_url(headers: &HeaderMap) -> String {
 pub enum Tileset {
     Vector,
     Raster(Style),
+    /// A seeded archive, by position in `AppState::archives`.
+    Archive(usize),
+}
+
+/// A tileset by name: the built-in ones, then the seeded archives.
+pub fn resolve_tileset(state: &AppState, name: &str) -> Result<Tileset, Error> {
+    check_tileset(name).or_else(|e| {
+        state
+            .archives
+            .iter()
+            .position(|a| a.name == name)
+            .map(Tileset::Archive)
+            .ok_or(e)
+    })
 }
 
 pub fn check_tileset(name: &str) -> Result<Tileset, Error> {
@@ -50,9 +64,9 @@ pub fn check_tileset(name: &str) -> Result<Tileset, Error> {
 }
 
 /// `GET /tiles`: the tilesets.
-pub async fn catalog(headers: HeaderMap) -> Json<Value> {
+pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
-    Json(json!({
+    let mut c = json!({
         "tilesets": [{
             "id": "atlas",
             "title": "Qingdao housing, complaints and grades",
@@ -79,7 +93,21 @@ pub async fn catalog(headers: HeaderMap) -> Json<Value> {
             "tiles": format!("{base}/tiles/density/{{z}}/{{x}}/{{y}}.png"),
             "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
         }]
-    }))
+    });
+    if let Some(list) = c["tilesets"].as_array_mut() {
+        for a in state.archives.iter() {
+            list.push(json!({
+                "id": a.name,
+                "title": format!("seeded archive {}", a.path.file_name().and_then(|f| f.to_str()).unwrap_or_default()),
+                "format": "mvt",
+                "content_type": MVT,
+                "tilejson": format!("{base}/tiles/{}.json", a.name),
+                "tiles": format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", a.name),
+                "tile_matrix_sets": ["WebMercatorQuad"],
+            }));
+        }
+    }
+    Json(c)
 }
 
 fn fields(layer: &str) -> Value {
@@ -174,7 +202,22 @@ pub async fn tilejson(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
     let name = json_name("/tiles", &file)?;
-    let set = check_tileset(name)?;
+    let set = resolve_tileset(&state, name)?;
+    if let Tileset::Archive(i) = set {
+        let a = &state.archives[i];
+        let base = base_url(&headers);
+        return Ok(Json(json!({
+            "tilejson": "3.0.0",
+            "name": a.name,
+            "description": format!("seeded archive {}", a.path.file_name().and_then(|f| f.to_str()).unwrap_or_default()),
+            "scheme": "xyz",
+            "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", a.name)],
+            "minzoom": a.minzoom,
+            "maxzoom": a.maxzoom,
+            "bounds": a.bounds,
+            "vector_layers": a.vector_layers,
+        })));
+    }
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
     let w = super::api::Scope::of(&state, &p).await?.window;
@@ -227,6 +270,81 @@ pub async fn tilejson(
         })).collect::<Vec<_>>(),
         "window": { "from": w.from.to_string(), "to": w.to.to_string() },
     })))
+}
+
+/// A tile of a seeded archive: as stored (gzip) to clients that take gzip, inflated for the
+/// others; 204 where the archive has none.
+#[allow(clippy::too_many_arguments)]
+async fn serve_archive(
+    state: &AppState,
+    headers: &HeaderMap,
+    i: usize,
+    grid: Grid,
+    z: u32,
+    x: u64,
+    y: u64,
+    raw: Option<String>,
+) -> Result<Response, Error> {
+    let a = &state.archives[i];
+    if grid != Grid::WebMercatorQuad {
+        return Err(Error::NotFound(format!(
+            "the archive {} is seeded in WebMercatorQuad only",
+            a.name
+        )));
+    }
+    if raw.as_deref().is_some_and(|q| !q.is_empty()) {
+        return Err(Error::BadRequest(format!(
+            "the archive {} holds one seeded window: it takes no parameters",
+            a.name
+        )));
+    }
+    let stored = a
+        .tile(z as u8, x, y)
+        .await
+        .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
+    let Some(stored) = stored else {
+        return Ok((
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, "public, max-age=3600")],
+        )
+            .into_response());
+    };
+    let takes_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let (bytes, gzipped) = if a.gzip && !takes_gzip {
+        (
+            bytes::Bytes::from(
+                crate::tile::served::gunzip(&stored)
+                    .map_err(|e| Error::Other(anyhow::anyhow!(e)))?,
+            ),
+            false,
+        )
+    } else {
+        (stored, a.gzip)
+    };
+    let t = crate::tile::cache::Cached {
+        etag: format!(
+            "\"{:x}-{}\"",
+            {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                h.finish()
+            },
+            bytes.len()
+        ),
+        bytes,
+        thinned: Vec::new(),
+        bbox: [0.0; 4],
+    };
+    let mut resp = with_etag(headers, t, MVT);
+    if gzipped && resp.status() == StatusCode::OK {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(resp)
 }
 
 /// A cached tile as a response: 304 when the client has it, else the bytes with their ETag.
@@ -284,6 +402,13 @@ pub async fn serve_tile(
             Some(y) => (y, 512),
             None => (y, 256),
         },
+        (Tileset::Archive(_), "mvt" | "pbf") => (y, 0),
+        (Tileset::Archive(i), _) => {
+            return Err(Error::NotFound(format!(
+                "the archive {} is served as .mvt, not .{ext}",
+                state.archives[i].name
+            )))
+        }
         (Tileset::Raster(s), _) => {
             return Err(Error::NotFound(format!(
                 "the {} tileset is served as .png (or @2x.png), not .{ext}",
@@ -293,6 +418,9 @@ pub async fn serve_tile(
     };
     let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
     grid.check(z, x, y).map_err(Error::BadRequest)?;
+    if let Tileset::Archive(i) = tileset {
+        return serve_archive(&state, &headers, i, grid, z, x, y, raw).await;
+    }
     let p = Params::parse(raw, &TILE_PARAMS)?;
     let super::api::Scope {
         window,
@@ -343,7 +471,7 @@ pub async fn tile_xyz(
     Path((tileset, z, x, y)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    let set = check_tileset(&tileset)?;
+    let set = resolve_tileset(&state, &tileset)?;
     serve_tile(
         state,
         caller,
@@ -366,7 +494,7 @@ pub async fn tile_tms(
     Path((tileset, tms, z, x, y)): Path<(String, String, String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    let set = check_tileset(&tileset)?;
+    let set = resolve_tileset(&state, &tileset)?;
     let grid = Grid::parse(&tms).ok_or_else(|| {
         Error::NotFound(format!(
             "no tile matrix set `{tms}`; use WebMercatorQuad or WorldCRS84Quad"

@@ -9,6 +9,7 @@ pub mod grid;
 pub mod mvt;
 pub mod raster;
 pub mod seed;
+pub mod served;
 pub mod service;
 
 pub use datum::Datum;
