@@ -86,10 +86,10 @@ impl Archive {
                 let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
                 let (minzoom, maxzoom) = (h.min_zoom, h.max_zoom);
                 let bounds = Some([
-                    f64::from(h.min_longitude),
-                    f64::from(h.min_latitude),
-                    f64::from(h.max_longitude),
-                    f64::from(h.max_latitude),
+                    h.min_longitude,
+                    h.min_latitude,
+                    h.max_longitude,
+                    h.max_latitude,
                 ]);
                 let meta: serde_json::Value = reader
                     .get_metadata()
