@@ -7,10 +7,11 @@
 
 mod common;
 
+use common::Resp;
 use compound_atlas::analytics::{Rule, Window};
-use compound_atlas::config::{Role, Settings, StoreArgs, TokenEntry};
+use compound_atlas::config::Settings;
 use compound_atlas::ingest::{self, complaints, ImportOptions};
-use compound_atlas::store::{embedded::EmbeddedStore, postgis::PostgisStore, Store};
+use compound_atlas::store::{postgis::PostgisStore, Store};
 use compound_atlas::{analytics::Atlas, AppState};
 use geozero::mvt::{tile, Message, Tile};
 use geozero::ToGeo;
@@ -37,64 +38,15 @@ fn app() -> axum::Router {
 }
 
 fn settings() -> Settings {
-    let mut s = Settings::resolve_with(&StoreArgs::default(), None, &Default::default(), |_| None);
-    s.tokens = vec![
-        TokenEntry {
-            token: "planner-secret".into(),
-            role: Role::Planner,
-            name: "planner".into(),
-        },
-        TokenEntry {
-            token: "admin-secret".into(),
-            role: Role::Admin,
-            name: "admin".into(),
-        },
-    ];
-    s
+    common::settings_with_tokens()
 }
 
 async fn embedded(city: &std::path::Path) -> Arc<Atlas> {
-    let dir = common::copy_dir(city);
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
-    let atlas = Arc::new(Atlas::new(store, Rule::default()));
-    atlas
-        .import_complaints(
-            complaints::read_file(&dir.join("complaints.csv"), None).unwrap(),
-            "x",
-        )
-        .await
-        .unwrap();
-    atlas
-}
-
-struct Resp {
-    status: u16,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
+    common::embedded_atlas(city).await
 }
 
 async fn get_with(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut b = axum::http::Request::get(uri);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let resp = app
-        .clone()
-        .oneshot(b.body(axum::body::Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    common::call(app, "GET", uri, headers, Vec::new()).await
 }
 
 async fn get(uri: &str) -> Resp {
