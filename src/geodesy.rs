@@ -15,19 +15,7 @@ pub fn metres(a: Point<f64>, b: Point<f64>) -> f64 {
 
 /// A box around `p` holding every point within `radius_m` of it (with a margin).
 pub fn search_box(p: Point<f64>, radius_m: f64) -> Rect<f64> {
-    let dlat = radius_m / M_PER_DEG_LAT * 1.02 + 1e-6;
-    let cos = p.y().to_radians().cos().max(0.05);
-    let dlon = radius_m / (111_320.0 * cos) * 1.02 + 1e-6;
-    Rect::new(
-        Coord {
-            x: p.x() - dlon,
-            y: p.y() - dlat,
-        },
-        Coord {
-            x: p.x() + dlon,
-            y: p.y() + dlat,
-        },
-    )
+    grow(Rect::new(p.0, p.0), radius_m)
 }
 
 /// `r` grown by `m` metres on every side.

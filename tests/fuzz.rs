@@ -59,10 +59,6 @@ fn ask(method: &str, uri: &str, body: Vec<u8>) -> u16 {
     r.status
 }
 
-fn enc(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_string()
-}
-
 /// Values that break parsers: numbers at the edges, bad numbers, long strings, SQL, unicode.
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -136,7 +132,7 @@ proptest! {
         path in 0..PATHS.len(),
         params in proptest::collection::vec((0..KEYS.len(), value()), 0..5),
     ) {
-        let q: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", KEYS[*k], enc(v))).collect();
+        let q: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", KEYS[*k], common::enc(v))).collect();
         let uri = format!("{}?{}", PATHS[path], q.join("&"));
         // The map picture is slow to draw when valid: keep it small.
         let uri = if PATHS[path] == "/api/map.png" { format!("{uri}&height=64") } else { uri };
@@ -152,7 +148,7 @@ proptest! {
         y in prop_oneof![(0u64..70_000).prop_map(|n| n.to_string()), value()],
         ext in prop_oneof![Just(".mvt"), Just(".pbf"), Just(".png"), Just("@2x.png"), Just(".jpg"), Just("")],
     ) {
-        let (z, x, y) = (enc(&z), enc(&x), enc(&y));
+        let (z, x, y) = (common::enc(&z), common::enc(&x), common::enc(&y));
         let uri = match tms {
             None => format!("/tiles/{set}/{z}/{x}/{y}{ext}"),
             Some(t) => format!("/tiles/{set}/{t}/{z}/{x}/{y}{ext}"),

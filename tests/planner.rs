@@ -60,10 +60,6 @@ fn ids(v: &Value) -> Vec<i64> {
         .collect()
 }
 
-fn enc(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_string()
-}
-
 /// Random points over the part of the city where compounds are.
 fn points(n: usize, seed: u64, bounds: [f64; 4]) -> Vec<Point<f64>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -234,7 +230,7 @@ async fn both_stores_answer_the_planner_alike() {
         "/api/compounds?bbox=120.30,36.04,120.42,36.12&sort=density&limit=30".to_string(),
         format!(
             "/api/compounds?line={}&within_m=400",
-            enc("LINESTRING(120.31 36.06, 120.40 36.10)")
+            common::enc("LINESTRING(120.31 36.06, 120.40 36.10)")
         ),
         "/api/compounds?district=370203&sort=complaints&from=2022-01&to=2022-12".to_string(),
         "/api/districts".to_string(),
@@ -371,7 +367,7 @@ async fn nearby_is_nearest_first_within_the_radius_and_filters_filter() {
     let v = ok(
         &get(&format!(
             "/api/compounds/nearby?lon=120.40&lat=36.15&radius_m=20000&limit=500&district={}",
-            enc("李沧区")
+            common::enc("李沧区")
         ))
         .await,
         "district",
@@ -450,7 +446,11 @@ async fn searches_by_box_polygon_and_line_page_sort_and_export() {
     // The same box as a polygon, in WKT and in GeoJSON, GET and POST.
     let wkt = "POLYGON((120.30 36.04, 120.42 36.04, 120.42 36.12, 120.30 36.12, 120.30 36.04))";
     let by_wkt = ok(
-        &get(&format!("/api/compounds?polygon={}&limit=1000", enc(wkt))).await,
+        &get(&format!(
+            "/api/compounds?polygon={}&limit=1000",
+            common::enc(wkt)
+        ))
+        .await,
         "wkt",
     );
     assert_eq!(ids(&by_wkt), ids(&all));
@@ -491,7 +491,7 @@ async fn searches_by_box_polygon_and_line_page_sort_and_export() {
         .collect();
     assert!(d.windows(2).all(|w| w[0] >= w[1]));
     // Along a line: nearest first, all within the distance.
-    let line = enc("LINESTRING(120.31 36.06, 120.36 36.08, 120.40 36.10)");
+    let line = common::enc("LINESTRING(120.31 36.06, 120.36 36.08, 120.40 36.10)");
     let v = ok(
         &get(&format!("/api/compounds?line={line}&within_m=250")).await,
         "line",
@@ -693,7 +693,8 @@ fn permute(p: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {
 
 #[tokio::test]
 async fn bad_planner_input_gets_a_json_4xx_naming_the_problem() {
-    let bowtie = enc("POLYGON((120.3 36.0, 120.4 36.1, 120.4 36.0, 120.3 36.1, 120.3 36.0))");
+    let bowtie =
+        common::enc("POLYGON((120.3 36.0, 120.4 36.1, 120.4 36.0, 120.3 36.1, 120.3 36.0))");
     let cases: Vec<(String, u16, &str)> = vec![
         (
             "/api/compounds/nearby?lon=200&lat=36".into(),
@@ -763,7 +764,10 @@ async fn bad_planner_input_gets_a_json_4xx_naming_the_problem() {
             "malformed WKT",
         ),
         (
-            format!("/api/compounds?polygon={}", enc("{\"type\":\"Polygon\",")),
+            format!(
+                "/api/compounds?polygon={}",
+                common::enc("{\"type\":\"Polygon\",")
+            ),
             400,
             "malformed GeoJSON",
         ),
@@ -773,19 +777,25 @@ async fn bad_planner_input_gets_a_json_4xx_naming_the_problem() {
             "invalid polygon",
         ),
         (
-            format!("/api/compounds?polygon={}", enc("POINT(120.3 36.0)")),
+            format!(
+                "/api/compounds?polygon={}",
+                common::enc("POINT(120.3 36.0)")
+            ),
             400,
             "Polygon",
         ),
         (
-            format!("/api/compounds?line={}", enc("LINESTRING(120.3 36.0)")),
+            format!(
+                "/api/compounds?line={}",
+                common::enc("LINESTRING(120.3 36.0)")
+            ),
             400,
             "line",
         ),
         (
             format!(
                 "/api/compounds?line={}&within_m=0",
-                enc("LINESTRING(120.3 36.0, 120.4 36.1)")
+                common::enc("LINESTRING(120.3 36.0, 120.4 36.1)")
             ),
             400,
             "within_m",
@@ -981,7 +991,7 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
                 "/api/compounds?",
                 "/ogc/collections/compounds/items?",
             ] {
-                let uri = format!("{path}{p}={}", enc(e));
+                let uri = format!("{path}{p}={}", common::enc(e));
                 let r = call(&app, "GET", &uri, &[], vec![]).await;
                 tried += 1;
                 assert!(r.status < 500, "{uri}: {}", r.status);
@@ -1016,7 +1026,7 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
         let r = call(
             &app,
             "GET",
-            &format!("/api/compounds/{}", enc(e)),
+            &format!("/api/compounds/{}", common::enc(e)),
             &[],
             vec![],
         )

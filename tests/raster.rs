@@ -34,20 +34,13 @@ fn png(r: &Resp, what: &str) -> RgbaImage {
 }
 
 /// WebMercator tile of a point.
-fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u64, u64) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n) as u64;
-    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u64;
-    (z, x, y)
-}
-
 fn visible(img: &RgbaImage) -> usize {
     img.pixels().filter(|p| p[3] > 0).count()
 }
 
 #[tokio::test]
 async fn grade_tiles_show_compounds_in_their_grade_colours() {
-    let (z, x, y) = tile_at(120.43, 36.165, 12);
+    let (z, x, y) = common::tile_at(120.43, 36.165, 12);
     let img = png(
         &get(&format!("/tiles/grade/{z}/{x}/{y}.png")).await,
         "grade",
@@ -65,7 +58,7 @@ async fn grade_tiles_show_compounds_in_their_grade_colours() {
         "grade@2x",
     );
     assert_eq!(big.dimensions(), (512, 512));
-    let (z, x, y) = tile_at(121.2, 35.6, 12); // the Yellow Sea
+    let (z, x, y) = common::tile_at(121.2, 35.6, 12); // the Yellow Sea
     let sea = png(&get(&format!("/tiles/grade/{z}/{x}/{y}.png")).await, "sea");
     assert_eq!(visible(&sea), 0, "an empty tile is a transparent picture");
     // The geographic grid serves the same city.
@@ -78,7 +71,7 @@ async fn grade_tiles_show_compounds_in_their_grade_colours() {
 
 #[tokio::test]
 async fn density_tiles_follow_the_window_and_have_no_seams() {
-    let (z, x, y) = tile_at(120.40, 36.10, 13);
+    let (z, x, y) = common::tile_at(120.40, 36.10, 13);
     let a = png(
         &get(&format!("/tiles/density/{z}/{x}/{y}.png")).await,
         "density",
@@ -205,7 +198,7 @@ async fn wmts_capabilities_and_tiles_rest_and_kvp() {
     assert_eq!(xml.matches("<TileMatrix>").count(), 2 * 19);
     let kvp = get("/wmts?service=WMTS&request=GetCapabilities").await;
     assert_eq!(String::from_utf8(kvp.body).unwrap(), xml);
-    let (z, x, y) = tile_at(120.43, 36.165, 13);
+    let (z, x, y) = common::tile_at(120.43, 36.165, 13);
     let xyz = get(&format!("/tiles/grade/{z}/{x}/{y}.png")).await;
     let rest = get(&format!(
         "/wmts/1.0.0/grade/default/WebMercatorQuad/{z}/{y}/{x}.png"
@@ -324,7 +317,7 @@ async fn the_vector_tile_server_answers_as_esri_publishes_it() {
     }
     assert!((lods[0]["scale"].as_f64().unwrap() - 295_828_763.795_777_5).abs() < 1.0);
     // Tiles: row before column, the same bytes as the XYZ path.
-    let (z, x, y) = tile_at(120.43, 36.165, 14);
+    let (z, x, y) = common::tile_at(120.43, 36.165, 14);
     let esri = get(&format!("{root}/tile/{z}/{y}/{x}.pbf")).await;
     assert_eq!(esri.status, 200);
     assert_eq!(

@@ -23,13 +23,6 @@ async fn server(url: &str) -> (AppState, axum::Router) {
     (state.clone(), compound_atlas::app(state))
 }
 
-fn tile_at(lon: f64, lat: f64, z: u32) -> String {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n) as u64;
-    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u64;
-    format!("/tiles/atlas/{z}/{x}/{y}.mvt")
-}
-
 #[tokio::test]
 async fn an_import_through_one_server_refreshes_the_other() {
     let city = common::city(0.05, 121);
@@ -59,7 +52,8 @@ async fn an_import_through_one_server_refreshes_the_other() {
     let r = call(&a, "POST", "/api/complaints", &auth, body(first)).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     // B serves (and caches) a tile over the old city, and one far away in the countryside.
-    let here = tile_at(120.38, 36.07, 11);
+    let (z, x, y) = common::tile_at(120.38, 36.07, 11);
+    let here = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
     let before = call(&b, "GET", &here, &[], vec![]).await;
     assert_eq!(before.status, 200);
     let etag = before.headers["etag"].clone();

@@ -83,16 +83,6 @@ fn num(v: &tile::Value) -> f64 {
 }
 
 /// The tile of a zoom that holds a longitude/latitude (WebMercatorQuad).
-fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u64, u64) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n) as u64;
-    let y = ((1.0
-        - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI)
-        / 2.0
-        * n) as u64;
-    (z, x, y)
-}
-
 /// Inside 海信慧园二期 (市南区 湛山街道), a named compound every demo city has.
 fn center() -> (f64, f64) {
     static C: OnceLock<(f64, f64)> = OnceLock::new();
@@ -141,7 +131,7 @@ async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
         ),
     ];
     for (z, layers) in want {
-        let (z, x, y) = tile_at(center().0, center().1, z);
+        let (z, x, y) = common::tile_at(center().0, center().1, z);
         let r = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
         assert_eq!(r.status, 200, "{z}/{x}/{y}");
         assert_eq!(
@@ -203,7 +193,7 @@ async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
 async fn geometry_stays_in_extent_and_buffer_and_rings_are_wound_for_mvt() {
     use geo::Winding;
     for z in [11, 13, 14, 15] {
-        let (z, x, y) = tile_at(center().0, center().1, z);
+        let (z, x, y) = common::tile_at(center().0, center().1, z);
         let t = decode(&get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await.body);
         for l in &t.layers {
             for f in &l.features {
@@ -299,7 +289,7 @@ fn compound_xs(t: &Tile) -> HashMap<u64, f64> {
 
 #[tokio::test]
 async fn gcj02_and_bd09_shift_geometry_as_the_basemaps_do() {
-    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let (z, x, y) = common::tile_at(center().0, center().1, 14);
     let wgs = compound_xs(&decode(
         &get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await.body,
     ));
@@ -342,8 +332,8 @@ async fn worldcrs84quad_tiles_serve_the_same_city() {
 #[tokio::test]
 async fn heat_cells_add_up_to_the_complaints_in_the_window() {
     // Every tile of zoom 7 over Qingdao.
-    let (_, x0, y0) = tile_at(119.4, 37.3, 7);
-    let (_, x1, y1) = tile_at(121.5, 35.4, 7);
+    let (_, x0, y0) = common::tile_at(119.4, 37.3, 7);
+    let (_, x1, y1) = common::tile_at(121.5, 35.4, 7);
     let mut sum = 0.0;
     for x in x0..=x1 {
         for y in y0..=y1 {
@@ -379,7 +369,7 @@ async fn heat_cells_add_up_to_the_complaints_in_the_window() {
 
 #[tokio::test]
 async fn labels_appear_once_and_inside_their_tile() {
-    let (z, cx, cy) = tile_at(center().0, center().1, 13);
+    let (z, cx, cy) = common::tile_at(center().0, center().1, 13);
     let mut seen: HashMap<String, u32> = HashMap::new();
     for x in cx - 1..=cx + 1 {
         for y in cy - 1..=cy + 1 {
@@ -419,7 +409,7 @@ async fn labels_appear_once_and_inside_their_tile() {
 
 #[tokio::test]
 async fn tiles_carry_etags_revalidate_and_compress() {
-    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let (z, x, y) = common::tile_at(center().0, center().1, 14);
     let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
     let r = get(&uri).await;
     let etag = r.headers["etag"].to_str().unwrap().to_string();
@@ -438,7 +428,7 @@ async fn tiles_carry_etags_revalidate_and_compress() {
 
 #[tokio::test]
 async fn small_counts_are_withheld_from_public_tiles_only() {
-    let (z, x, y) = tile_at(center().0, center().1, 16);
+    let (z, x, y) = common::tile_at(center().0, center().1, 16);
     let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?from=2023-07&to=2023-07");
     let public = decode(&get(&uri).await.body);
     let planner = decode(
@@ -547,7 +537,7 @@ async fn both_stores_serve_the_same_tiles() {
     );
     let mut compared = 0;
     for z in [6, 9, 11, 12, 14, 16] {
-        let (z, cx, cy) = tile_at(center().0, center().1, z);
+        let (z, cx, cy) = common::tile_at(center().0, center().1, z);
         for (x, y) in [(cx, cy), (cx + 1, cy), (cx, cy + 1)] {
             for q in ["", "?datum=gcj02", "?from=2021-01&to=2021-12&period=2021Q4"] {
                 let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt{q}");
@@ -586,8 +576,8 @@ async fn an_import_drops_only_the_tiles_it_touches() {
         .unwrap();
     use geo::Centroid;
     let (cp, fp) = (c.geom.centroid().unwrap(), far.geom.centroid().unwrap());
-    let (z, x, y) = tile_at(cp.x(), cp.y(), 14);
-    let (fz, fx, fy) = tile_at(fp.x(), fp.y(), 14);
+    let (z, x, y) = common::tile_at(cp.x(), cp.y(), 14);
+    let (fz, fx, fy) = common::tile_at(fp.x(), fp.y(), 14);
     let near_uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?from=2023-07&to=2023-07");
     let far_uri = format!("/tiles/atlas/{fz}/{fx}/{fy}.mvt?from=2023-07&to=2023-07");
     let before_near = get_with(&app, &near_uri, &[]).await;
@@ -635,7 +625,7 @@ async fn an_import_drops_only_the_tiles_it_touches() {
 
 #[tokio::test]
 async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_and_column() {
-    let (z, x, y) = tile_at(center().0, center().1, 14);
+    let (z, x, y) = common::tile_at(center().0, center().1, 14);
     let xyz = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
     for uri in [
         format!("/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"),

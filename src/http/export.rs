@@ -153,7 +153,7 @@ fn csv(features: &[Feature]) -> Result<Vec<u8>, Error> {
 }
 
 fn fgb(name: &str, features: &[Feature]) -> Result<Vec<u8>, Error> {
-    use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+    use flatgeobuf::{ColumnType, GeometryType};
     use geozero::{ColumnValue, PropertyProcessor};
     let gtype = match features.first().map(|f| &f.geometry) {
         Some(Geometry::Point(_)) => GeometryType::Point,
@@ -165,21 +165,7 @@ fn fgb(name: &str, features: &[Feature]) -> Result<Vec<u8>, Error> {
     fn err(e: impl std::fmt::Display) -> Error {
         Error::Other(anyhow::anyhow!("FlatGeobuf: {e}"))
     }
-    let mut w = FgbWriter::create_with_options(
-        name,
-        gtype,
-        FgbWriterOptions {
-            write_index: true,
-            promote_to_multi: true,
-            crs: FgbCrs {
-                code: 4326,
-                org: Some("EPSG"),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .map_err(err)?;
+    let mut w = crate::io::fgb::writer(name, gtype).map_err(err)?;
     let cols = columns(features);
     let types: Vec<ColumnType> = cols
         .iter()

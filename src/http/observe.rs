@@ -49,7 +49,7 @@ impl Metrics {
         let buckets = vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
-        let m = Metrics {
+        Metrics {
             requests: reg(
                 &r,
                 IntCounterVec::new(
@@ -151,8 +151,7 @@ impl Metrics {
                 "{:08x}",
                 std::process::id() ^ (Instant::now().elapsed().subsec_nanos())
             ),
-        };
-        m
+        }
     }
 
     fn request_id(&self) -> String {

@@ -325,16 +325,7 @@ async fn serve_archive(
         (stored, a.gzip)
     };
     let t = crate::tile::cache::Cached {
-        etag: format!(
-            "\"{:x}-{}\"",
-            {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                bytes.hash(&mut h);
-                h.finish()
-            },
-            bytes.len()
-        ),
+        etag: crate::tile::service::etag_of(&bytes),
         bytes,
         thinned: Vec::new(),
         bbox: [0.0; 4],

@@ -15,17 +15,11 @@ use std::path::Path;
 /// CRS codes we accept as longitude/latitude: WGS 84 and CGCS2000 (equal at map scale).
 pub const LONLAT_CODES: [i32; 2] = [4326, 4490];
 
-/// Writes records to `path` (through a temporary file renamed into place, so a crash never
-/// leaves a half-written layer).
-pub fn write_layer<T: Record>(path: &Path, records: &[T]) -> Result<(), FormatError> {
-    let io_err = |e: &dyn std::fmt::Display| FormatError::file(path, format!("cannot write: {e}"));
-    let geometry_type = match T::GEOMETRY {
-        super::records::GeomKind::MultiPolygon => GeometryType::MultiPolygon,
-        super::records::GeomKind::Polygon => GeometryType::Polygon,
-        super::records::GeomKind::Point => GeometryType::Point,
-    };
-    let mut fgb = FgbWriter::create_with_options(
-        T::LAYER.name(),
+/// A FlatGeobuf writer for WGS 84 features: packed R-tree index, single geometries promoted to
+/// multi, EPSG:4326 in the header.
+pub fn writer(name: &str, geometry_type: GeometryType) -> flatgeobuf::Result<FgbWriter<'_>> {
+    FgbWriter::create_with_options(
+        name,
         geometry_type,
         FgbWriterOptions {
             write_index: true,
@@ -38,7 +32,18 @@ pub fn write_layer<T: Record>(path: &Path, records: &[T]) -> Result<(), FormatEr
             ..Default::default()
         },
     )
-    .map_err(|e| io_err(&e))?;
+}
+
+/// Writes records to `path` (through a temporary file renamed into place, so a crash never
+/// leaves a half-written layer).
+pub fn write_layer<T: Record>(path: &Path, records: &[T]) -> Result<(), FormatError> {
+    let io_err = |e: &dyn std::fmt::Display| FormatError::file(path, format!("cannot write: {e}"));
+    let geometry_type = match T::GEOMETRY {
+        super::records::GeomKind::MultiPolygon => GeometryType::MultiPolygon,
+        super::records::GeomKind::Polygon => GeometryType::Polygon,
+        super::records::GeomKind::Point => GeometryType::Point,
+    };
+    let mut fgb = writer(T::LAYER.name(), geometry_type).map_err(|e| io_err(&e))?;
     for (name, ty) in T::COLUMNS {
         let ct = match ty {
             ColType::Str => ColumnType::String,

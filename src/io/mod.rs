@@ -11,7 +11,7 @@ pub mod fgb;
 pub mod geojson;
 pub mod manifest;
 mod records;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;

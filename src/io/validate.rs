@@ -146,7 +146,8 @@ pub fn point(geom: Option<Geometry<f64>>) -> Result<geo_types::Point<f64>, Featu
     }
 }
 
-fn type_name(g: &Geometry<f64>) -> &'static str {
+/// The OGC name of a geometry's type.
+pub fn type_name(g: &Geometry<f64>) -> &'static str {
     match g {
         Geometry::Point(_) => "Point",
         Geometry::Line(_) => "Line",

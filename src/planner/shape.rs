@@ -75,7 +75,7 @@ pub fn polygon(text: &str, datum: Datum) -> Result<MultiPolygon<f64>, String> {
         other => {
             return Err(format!(
                 "expected a Polygon or MultiPolygon, got a {}",
-                kind(&other)
+                crate::io::validate::type_name(&other)
             ))
         }
     };
@@ -98,7 +98,7 @@ pub fn line(text: &str, datum: Datum) -> Result<MultiLineString<f64>, String> {
         other => {
             return Err(format!(
                 "expected a LineString or MultiLineString, got a {}",
-                kind(&other)
+                crate::io::validate::type_name(&other)
             ))
         }
     };
@@ -106,20 +106,6 @@ pub fn line(text: &str, datum: Datum) -> Result<MultiLineString<f64>, String> {
         return Err("a line needs at least two positions".into());
     }
     Ok(ml)
-}
-
-fn kind(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-        Geometry::Rect(_) => "Rect",
-        Geometry::Triangle(_) => "Triangle",
-    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub struct TileService {
     pub cache: TileCache,
 }
 
-fn hash_hex(bytes: &[u8]) -> String {
+/// A strong ETag for bytes served as they are.
+pub fn etag_of(bytes: &[u8]) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
@@ -133,7 +134,7 @@ impl TileService {
         }
         let Some(b) = built else { return Ok(None) };
         let cached = Cached {
-            etag: hash_hex(&b.bytes),
+            etag: etag_of(&b.bytes),
             bytes: bytes::Bytes::from(b.bytes),
             thinned: b.thinned,
             bbox: frame.query_bbox(),
@@ -177,7 +178,7 @@ impl TileService {
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
         let cached = Cached {
-            etag: hash_hex(&bytes),
+            etag: etag_of(&bytes),
             bytes: bytes::Bytes::from(bytes),
             thinned: Vec::new(),
             bbox: frame.query_bbox(),

@@ -301,3 +301,16 @@ pub fn serve_city(scale: f64, seed: u64) -> (std::process::Child, String) {
     );
     serve(&["--data", data.to_str().unwrap()])
 }
+
+/// A string as one URL query value.
+pub fn enc(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_string()
+}
+
+/// The WebMercatorQuad tile (z, x, y) holding a point.
+pub fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u64, u64) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n) as u64;
+    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u64;
+    (z, x, y)
+}
