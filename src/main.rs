@@ -9,6 +9,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
+/// mimalloc: tile building allocates many small, short-lived vectors and strings on every
+/// worker thread, where glibc's allocator spent a quarter of the time (perf, benches/tiles.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = cli.log.clone().unwrap_or_else(|| "info,sqlx=warn".into());

@@ -191,10 +191,22 @@ async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
 
 #[tokio::test]
 async fn geometry_stays_in_extent_and_buffer_and_rings_are_wound_for_mvt() {
-    use geo::Winding;
-    for z in [11, 13, 14, 15] {
+    use geo::{Validation, Winding};
+    let mut polygons = 0;
+    let mut tiles = Vec::new();
+    for z in [11, 13, 14, 15, 16] {
         let (z, x, y) = common::tile_at(center().0, center().1, z);
-        let t = decode(&get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await.body);
+        // The tile and its neighbours: shapes cut by tile edges on every side.
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1), (-1, -1)] {
+            tiles.push((z, x.wrapping_add_signed(dx), y.wrapping_add_signed(dy)));
+        }
+    }
+    for (z, x, y) in tiles {
+        let r = get(&format!("/tiles/atlas/{z}/{x}/{y}.mvt")).await;
+        if r.status == 204 {
+            continue;
+        }
+        let t = decode(&r.body);
         for l in &t.layers {
             for f in &l.features {
                 let g = f.to_geo().unwrap_or_else(|e| {
@@ -224,10 +236,16 @@ async fn geometry_stays_in_extent_and_buffer_and_rings_are_wound_for_mvt() {
                         l.name
                     );
                     assert!(p.exterior().0.len() >= 4);
+                    // A valid polygon (OGC simple features) after clipping and snapping.
+                    if let Err(e) = p.check_validation() {
+                        panic!("{} feature {:?} at {z}/{x}/{y}: {e}", l.name, f.id);
+                    }
+                    polygons += 1;
                 }
             }
         }
     }
+    assert!(polygons > 1000, "only {polygons} polygons checked");
 }
 
 #[tokio::test]

@@ -85,8 +85,38 @@ pub struct CityIndex {
     company_name: HashMap<i64, String>,
     buildings_of: HashMap<i64, Vec<usize>>,
     units_of: HashMap<i64, Vec<usize>>,
-    compound_pos: HashMap<i64, usize>,
     compound_initials: Vec<String>,
+    /// Positions by id and code, shared with the figures of every window.
+    pos: Arc<Positions>,
+    /// Per compound (by position): its district, street and company (by position), and how
+    /// many buildings it has — what each tile would otherwise look up by id or code.
+    compound_links: Vec<Links>,
+    /// Per street (by position): its district's position.
+    street_district: Vec<Option<usize>>,
+    /// Per building (by position): how many units it has.
+    building_units: Vec<u64>,
+}
+
+/// Where a feature of each layer sits in the dataset's vectors, by id or code.
+#[derive(Default)]
+struct Positions {
+    district: HashMap<String, usize>,
+    street: HashMap<String, usize>,
+    compound: HashMap<i64, usize>,
+    building: HashMap<i64, usize>,
+    unit: HashMap<i64, usize>,
+}
+
+#[derive(Clone, Copy)]
+struct Links {
+    district: Option<usize>,
+    street: Option<usize>,
+    company: Option<usize>,
+    buildings: u64,
+}
+
+fn positions<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> HashMap<K, usize> {
+    items.iter().enumerate().map(|(k, x)| (key(x), k)).collect()
 }
 
 impl CityIndex {
@@ -99,7 +129,39 @@ impl CityIndex {
         for (k, x) in data.units.iter().enumerate() {
             units_of.entry(x.building_id).or_default().push(k);
         }
+        let pos = Positions {
+            district: positions(&data.districts, |d| d.code.clone()),
+            street: positions(&data.streets, |s| s.code.clone()),
+            compound: positions(&data.compounds, |c| c.id),
+            building: positions(&data.buildings, |b| b.id),
+            unit: positions(&data.units, |u| u.id),
+        };
+        let company = positions(&data.companies, |c| c.id);
+        let compound_links = data
+            .compounds
+            .iter()
+            .map(|c| Links {
+                district: pos.district.get(&c.district_code).copied(),
+                street: pos.street.get(&c.street_code).copied(),
+                company: company.get(&c.company_id).copied(),
+                buildings: buildings_of.get(&c.id).map_or(0, Vec::len) as u64,
+            })
+            .collect();
+        let street_district = data
+            .streets
+            .iter()
+            .map(|s| pos.district.get(&s.district_code).copied())
+            .collect();
+        let building_units = data
+            .buildings
+            .iter()
+            .map(|b| units_of.get(&b.id).map_or(0, Vec::len) as u64)
+            .collect();
         CityIndex {
+            pos: Arc::new(pos),
+            compound_links,
+            street_district,
+            building_units,
             districts: boxes(&data.districts, |d| d.geom.bounding_rect()),
             streets: boxes(&data.streets, |d| d.geom.bounding_rect()),
             compounds: boxes(&data.compounds, |d| d.geom.bounding_rect()),
@@ -144,19 +206,13 @@ impl CityIndex {
                 .iter()
                 .map(|c| crate::ingest::geocode::initials(&c.name))
                 .collect(),
-            compound_pos: data
-                .compounds
-                .iter()
-                .enumerate()
-                .map(|(k, c)| (c.id, k))
-                .collect(),
             data,
         }
     }
 
     /// A compound by id, with its position in `data.compounds`.
     pub fn compound(&self, id: i64) -> Option<(usize, &crate::model::Compound)> {
-        let k = *self.compound_pos.get(&id)?;
+        let k = *self.pos.compound.get(&id)?;
         Some((k, &self.data.compounds[k]))
     }
 
@@ -284,15 +340,17 @@ impl CityIndex {
     }
 }
 
-/// The figures of one complaint window and grade period.
+/// The figures of one complaint window and grade period, by position in the dataset's
+/// vectors (tiles read them by position; the id and code accessors go through [`Positions`]).
 pub struct Figures {
     pub window: Window,
     pub period: Option<Quarter>,
-    compound: HashMap<i64, (u64, Option<Grade>)>,
-    building: HashMap<i64, u64>,
-    unit: HashMap<i64, u64>,
-    district: HashMap<String, Agg>,
-    street: HashMap<String, Agg>,
+    pos: Arc<Positions>,
+    compound: Vec<(u64, Option<Grade>)>,
+    building: Vec<u64>,
+    unit: Vec<u64>,
+    district: Vec<Agg>,
+    street: Vec<Agg>,
     /// Heat points: (complaints, households) at a place.
     heat: RTree<GeomWithData<[f64; 2], (u64, i64)>>,
 }
@@ -306,30 +364,44 @@ impl Figures {
         period: Option<Quarter>,
     ) -> Figures {
         let d = &city.data;
-        let mut compound = HashMap::with_capacity(d.compounds.len());
-        let mut district: HashMap<String, Agg> = HashMap::new();
-        let mut street: HashMap<String, Agg> = HashMap::new();
+        let mut compound = Vec::with_capacity(d.compounds.len());
+        let mut district = vec![Agg::default(); d.districts.len()];
+        let mut street = vec![Agg::default(); d.streets.len()];
+        let building: Vec<u64> = d
+            .buildings
+            .iter()
+            .map(|b| stats.building_total(b.id, window))
+            .collect();
+        let unit: Vec<u64> = d
+            .units
+            .iter()
+            .map(|x| stats.unit_total(x.id, window))
+            .collect();
         let mut heat = Vec::new();
         for (k, c) in d.compounds.iter().enumerate() {
             let n = stats.compound_total(c.id, window);
             let grade = period.and_then(|q| book.get(q, c.id)).map(|r| r.grade);
-            compound.insert(c.id, (n, grade));
+            compound.push((n, grade));
+            let links = city.compound_links[k];
             for agg in [
-                district.entry(c.district_code.clone()).or_default(),
-                street.entry(c.street_code.clone()).or_default(),
-            ] {
+                links.district.map(|x| &mut district[x]),
+                links.street.map(|x| &mut street[x]),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 agg.add(i64::from(c.households), n, grade);
             }
             // Complaints placed on the compound only sit at its label point.
             let mut on_buildings = 0;
             for &bk in city.buildings_of.get(&c.id).map_or(&[][..], Vec::as_slice) {
                 let b = &d.buildings[bk];
-                let nb = stats.building_total(b.id, window);
+                let nb = building[bk];
                 on_buildings += nb;
                 let mut on_units = 0;
                 for &uk in city.units_of.get(&b.id).map_or(&[][..], Vec::as_slice) {
                     let un = &d.units[uk];
-                    let nu = stats.unit_total(un.id, window);
+                    let nu = unit[uk];
                     on_units += nu;
                     heat.push(GeomWithData::new(
                         [un.geom.x(), un.geom.y()],
@@ -346,19 +418,10 @@ impl Figures {
                 heat.push(GeomWithData::new([p.x(), p.y()], (n - on_buildings, 0)));
             }
         }
-        let building = d
-            .buildings
-            .iter()
-            .map(|b| (b.id, stats.building_total(b.id, window)))
-            .collect();
-        let unit = d
-            .units
-            .iter()
-            .map(|x| (x.id, stats.unit_total(x.id, window)))
-            .collect();
         Figures {
             window,
             period,
+            pos: Arc::clone(&city.pos),
             compound,
             building,
             unit,
@@ -367,27 +430,41 @@ impl Figures {
             heat: RTree::bulk_load(heat),
         }
     }
-}
 
-impl Figures {
     /// Complaints in the window and grade in the period of a compound.
     pub fn compound(&self, id: i64) -> (u64, Option<Grade>) {
-        self.compound.get(&id).copied().unwrap_or((0, None))
+        self.pos
+            .compound
+            .get(&id)
+            .map_or((0, None), |&k| self.compound[k])
     }
 
     /// Complaints in the window of a building.
     pub fn building(&self, id: i64) -> u64 {
-        self.building.get(&id).copied().unwrap_or(0)
+        self.pos.building.get(&id).map_or(0, |&k| self.building[k])
     }
 
     /// Complaints in the window of a unit.
     pub fn unit(&self, id: i64) -> u64 {
-        self.unit.get(&id).copied().unwrap_or(0)
+        self.pos.unit.get(&id).map_or(0, |&k| self.unit[k])
     }
 
     /// Figures of a district by code.
     pub fn district(&self, code: &str) -> Agg {
-        self.district.get(code).cloned().unwrap_or_default()
+        self.pos
+            .district
+            .get(code)
+            .map(|&k| self.district[k].clone())
+            .unwrap_or_default()
+    }
+
+    /// Figures of a street by code.
+    pub fn street(&self, code: &str) -> Agg {
+        self.pos
+            .street
+            .get(code)
+            .map(|&k| self.street[k].clone())
+            .unwrap_or_default()
     }
 
     /// Heat points (longitude, latitude, complaints) in a box.
@@ -395,11 +472,6 @@ impl Figures {
         query(&self.heat, b)
             .filter(|g| g.data.0 > 0)
             .map(|g| (g.geom()[0], g.geom()[1], g.data.0))
-    }
-
-    /// Figures of a street by code.
-    pub fn street(&self, code: &str) -> Agg {
-        self.street.get(code).cloned().unwrap_or_default()
     }
 }
 
@@ -433,8 +505,8 @@ fn query<T: rstar::RTreeObject<Envelope = AABB<[f64; 2]>>>(
 fn agg_props<'a>(
     a: &Agg,
     months: i32,
-    mut props: Vec<(&'a str, geozero::mvt::TileValue)>,
-) -> Vec<(&'a str, geozero::mvt::TileValue)> {
+    mut props: Vec<(&'static str, mvt::Value<'a>)>,
+) -> Vec<(&'static str, mvt::Value<'a>)> {
     props.extend([
         ("compounds", u(a.compounds)),
         ("households", i(a.households)),
@@ -460,9 +532,9 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::new("districts");
         for g in query(&city.districts, q) {
             let x = &d.districts[g.data];
-            if let Some(t) = mvt::polygons(frame, &x.geom) {
-                let a = fig.district.get(&x.code).cloned().unwrap_or_default();
-                let props = agg_props(&a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
+            if let Some(t) = mvt::polygons(frame, &x.geom.0) {
+                let a = &fig.district[g.data];
+                let props = agg_props(a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
@@ -472,20 +544,16 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::new("streets");
         for g in query(&city.streets, q) {
             let x = &d.streets[g.data];
-            if let Some(t) = mvt::polygons(frame, &x.geom) {
-                let a = fig.street.get(&x.code).cloned().unwrap_or_default();
-                let district = city
-                    .district_name
-                    .get(&x.district_code)
-                    .cloned()
-                    .unwrap_or_default();
+            if let Some(t) = mvt::polygons(frame, &x.geom.0) {
+                let a = &fig.street[g.data];
+                let district = city.street_district[g.data].map_or("", |k| &d.districts[k].name);
                 let props = agg_props(
-                    &a,
+                    a,
                     months,
                     vec![
                         ("code", s(&x.code)),
                         ("name", s(&x.name)),
-                        ("district", s(&district)),
+                        ("district", s(district)),
                     ],
                 );
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
@@ -495,20 +563,21 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
     }
     if in_zoom("heat", z) {
         let cell = f64::from(EXTENT / HEAT_CELLS);
-        let mut cells: HashMap<(u32, u32), (u64, i64)> = HashMap::new();
+        let side = HEAT_CELLS as usize;
+        let mut cells = [(0u64, 0i64); (HEAT_CELLS * HEAT_CELLS) as usize];
         for g in query(&fig.heat, q) {
             let (n, hh) = g.data;
             if let Some(p) = mvt::point(frame, Point::new(g.geom()[0], g.geom()[1]), false) {
-                let key = ((p.x() / cell) as u32, (p.y() / cell) as u32);
-                let e = cells.entry(key).or_default();
+                let (cx, cy) = ((p.x() / cell) as usize, (p.y() / cell) as usize);
+                // A point rounded onto the far edge belongs to the last cell.
+                let e = &mut cells[cx.min(side - 1) * side + cy.min(side - 1)];
                 e.0 += n;
                 e.1 += hh;
             }
         }
         let mut l = LayerBuilder::new("heat");
-        let mut keys: Vec<_> = cells.into_iter().filter(|(_, v)| v.0 > 0).collect();
-        keys.sort_by_key(|(k, _)| *k);
-        for ((cx, cy), (n, hh)) in keys {
+        for (k, &(n, hh)) in cells.iter().enumerate().filter(|(_, v)| v.0 > 0) {
+            let (cx, cy) = ((k / side) as u32, (k % side) as u32);
             let (x0, y0) = (f64::from(cx) * cell, f64::from(cy) * cell);
             let sq = Polygon::new(
                 // Positive area in tile coordinates: an MVT exterior ring.
@@ -530,43 +599,30 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         layers.push(("heat", l));
     }
     if in_zoom("compounds", z) {
-        let mut l = LayerBuilder::new("compounds");
-        for g in query(&city.compounds, q) {
+        let found: Vec<_> = query(&city.compounds, q).collect();
+        let mut l = LayerBuilder::with_capacity("compounds", found.len());
+        for g in found {
             let c = &d.compounds[g.data];
-            let Some(t) = mvt::polygons(frame, &c.geom) else {
+            let Some(t) = mvt::polygons(frame, &c.geom.0) else {
                 continue;
             };
-            let (n, grade) = fig.compound.get(&c.id).copied().unwrap_or((0, None));
+            let (n, grade) = fig.compound[g.data];
             let dens = density(n, i64::from(c.households), months);
+            let links = city.compound_links[g.data];
             let mut props = vec![
                 ("id", i(c.id)),
                 ("name", s(&c.name)),
                 (
                     "district",
-                    s(city
-                        .district_name
-                        .get(&c.district_code)
-                        .map_or("", String::as_str)),
+                    s(links.district.map_or("", |k| &d.districts[k].name)),
                 ),
-                (
-                    "street",
-                    s(city
-                        .street_name
-                        .get(&c.street_code)
-                        .map_or("", String::as_str)),
-                ),
+                ("street", s(links.street.map_or("", |k| &d.streets[k].name))),
                 (
                     "company",
-                    s(city
-                        .company_name
-                        .get(&c.company_id)
-                        .map_or("", String::as_str)),
+                    s(links.company.map_or("", |k| &d.companies[k].name)),
                 ),
                 ("households", i(i64::from(c.households))),
-                (
-                    "buildings",
-                    u(city.buildings_of.get(&c.id).map_or(0, Vec::len) as u64),
-                ),
+                ("buildings", u(links.buildings)),
                 ("complaints", u(n)),
                 ("density", f(dens)),
                 ("density_class", u(u64::from(density_class(n, dens)))),
@@ -580,29 +636,27 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
     }
     let withheld = |n: u64| n > 0 && n < who.min_count && !who.sees_small_counts;
     if in_zoom("buildings", z) {
-        let mut l = LayerBuilder::new("buildings");
-        for g in query(&city.buildings, q) {
+        let found: Vec<_> = query(&city.buildings, q).collect();
+        let mut l = LayerBuilder::with_capacity("buildings", found.len());
+        for g in found {
             let b = &d.buildings[g.data];
-            let Some(t) = mvt::polygons(frame, &MultiPolygon(vec![b.geom.clone()])) else {
+            let Some(t) = mvt::polygons(frame, std::slice::from_ref(&b.geom)) else {
                 continue;
             };
-            let n = fig.building.get(&b.id).copied().unwrap_or(0);
+            let n = fig.building[g.data];
             let dens = density(n, i64::from(b.households), months);
             let mut props = vec![
                 ("id", i(b.id)),
                 ("compound_id", i(b.compound_id)),
                 ("name", s(&b.name)),
                 ("floors", i(i64::from(b.floors))),
-                (
-                    "units",
-                    u(city.units_of.get(&b.id).map_or(0, Vec::len) as u64),
-                ),
+                ("units", u(city.building_units[g.data])),
                 ("households", i(i64::from(b.households))),
             ];
             if withheld(n) {
                 // Coarsened: "some" complaints, never how many.
                 props.push(("density_class", u(1)));
-                props.push(("suppressed", geozero::mvt::TileValue::Bool(true)));
+                props.push(("suppressed", mvt::Value::Bool(true)));
             } else {
                 props.push(("complaints", u(n)));
                 props.push(("density", f(dens)));
@@ -613,13 +667,14 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         layers.push(("buildings", l));
     }
     if in_zoom("units", z) {
-        let mut l = LayerBuilder::new("units");
-        for g in query(&city.units, q) {
+        let found: Vec<_> = query(&city.units, q).collect();
+        let mut l = LayerBuilder::with_capacity("units", found.len());
+        for g in found {
             let x = &d.units[g.data];
             let Some(p) = mvt::point(frame, x.geom, true) else {
                 continue;
             };
-            let n = fig.unit.get(&x.id).copied().unwrap_or(0);
+            let n = fig.unit[g.data];
             let mut props = vec![
                 ("id", i(x.id)),
                 ("building_id", i(x.building_id)),
@@ -627,7 +682,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 ("households", i(i64::from(x.households))),
             ];
             if withheld(n) {
-                props.push(("suppressed", geozero::mvt::TileValue::Bool(true)));
+                props.push(("suppressed", mvt::Value::Bool(true)));
             } else {
                 props.push(("complaints", u(n)));
             }
@@ -671,10 +726,10 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 if let Some(p) = mvt::point(frame, city.compound_label[g.data], false) {
                     let mut props = vec![
                         ("kind", s("compound")),
-                        ("id", s(&c.id.to_string())),
+                        ("id", mvt::Value::String(c.id.to_string())),
                         ("name", s(&c.name)),
                     ];
-                    if let Some((_, Some(grade))) = fig.compound.get(&c.id) {
+                    if let (_, Some(grade)) = fig.compound[g.data] {
                         props.push(("grade", s(grade.code())));
                     }
                     l.add(None, Geometry::Point(p), props);
@@ -684,24 +739,17 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         layers.push(("labels", l));
     }
 
-    let mut built: Vec<(&'static str, geozero::mvt::tile::Layer)> = layers
-        .into_iter()
-        .filter_map(|(n, l)| l.finish().map(|x| (n, x)))
-        .collect();
-    if built.is_empty() {
+    let mut tile = Tile {
+        layers: layers.into_iter().filter_map(|(_, l)| l.finish()).collect(),
+    };
+    if tile.layers.is_empty() {
         return None;
     }
     let mut thinned = Vec::new();
-    loop {
-        let tile = Tile {
-            layers: built.iter().map(|(_, l)| l.clone()).collect(),
-        };
-        let bytes = tile.encode_to_vec();
-        if bytes.len() <= MAX_TILE_BYTES || built.len() <= 1 {
-            return Some(Built { bytes, thinned });
-        }
-        // Drop the finest layer present and say so.
-        let finest = [
+    let mut bytes = tile.encode_to_vec();
+    // Drop the finest layer present while the tile is too big, and say so.
+    while bytes.len() > MAX_TILE_BYTES && tile.layers.len() > 1 {
+        let Some(n) = [
             "units",
             "buildings",
             "labels",
@@ -710,13 +758,12 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
             "streets",
         ]
         .into_iter()
-        .find(|n| built.iter().any(|(x, _)| x == n));
-        match finest {
-            Some(n) => {
-                built.retain(|(x, _)| *x != n);
-                thinned.push(n);
-            }
-            None => return Some(Built { bytes, thinned }),
-        }
+        .find(|n| tile.layers.iter().any(|l| l.name == *n)) else {
+            break;
+        };
+        tile.layers.retain(|l| l.name != n);
+        thinned.push(n);
+        bytes = tile.encode_to_vec();
     }
+    Some(Built { bytes, thinned })
 }
