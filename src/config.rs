@@ -248,6 +248,10 @@ pub struct TilesFile {
 pub struct AuthFile {
     #[serde(default)]
     pub tokens: Vec<TokenEntry>,
+    /// Whether callers without a token may use the planner tools (compound detail, exports,
+    /// route planning) — still with public privacy: small counts withheld. Default: open when
+    /// no token is configured (the demo), closed as soon as one is.
+    pub open_planner: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Clone, PartialEq)]
@@ -339,6 +343,8 @@ pub struct Settings {
     pub demo_seed: u64,
     pub rule: crate::analytics::Rule,
     pub tokens: Vec<TokenEntry>,
+    /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
+    pub open_planner: Option<bool>,
     pub min_count: u64,
     /// Bound of the tile cache in bytes (0: no cache).
     pub tile_cache_bytes: usize,
@@ -427,6 +433,13 @@ impl Settings {
                 }
                 t
             },
+            open_planner: env("ATLAS_OPEN_PLANNER")
+                .and_then(|v| match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => Some(true),
+                    "0" | "false" | "no" | "off" => Some(false),
+                    _ => None,
+                })
+                .or(file.auth.open_planner),
             min_count: file.privacy.min_count,
             tile_cache_bytes: env("ATLAS_TILE_CACHE_MB")
                 .and_then(|v| v.parse().ok())

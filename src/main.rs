@@ -307,9 +307,8 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         "compound-atlas serving http://{addr}/ ({} store)",
         store.kind()
     );
-    let mut state = AppState::new(atlas, &settings);
-    state.archives =
-        std::sync::Arc::new(compound_atlas::tile::served::open_dir(&settings.archive_dir).await);
+    let state = AppState::new(atlas, &settings)
+        .with_archives(compound_atlas::tile::served::open_dir(&settings.archive_dir).await);
     compound_atlas::http::watch_changes(&state).await;
     let app = compound_atlas::app(state);
     axum::serve(

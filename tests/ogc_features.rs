@@ -191,8 +191,17 @@ async fn items_count_page_and_filter() {
     assert_eq!(d["properties"]["name"], "市南区");
     let c = json(&format!("/ogc/collections/compounds/items/{cid}")).await;
     assert_eq!(c["id"], cid);
-    // FlatGeobuf pages read back.
-    let r = get("/ogc/collections/compounds/items?f=fgb&limit=50").await;
+    // FlatGeobuf pages read back: an export, for planners.
+    let uri = "/ogc/collections/compounds/items?f=fgb&limit=50";
+    assert_eq!(get(uri).await.status, 401, "exports need a planner token");
+    let r = call(
+        &app(),
+        "GET",
+        uri,
+        &[("authorization", "Bearer planner-secret")],
+        Vec::new(),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let mut cur = std::io::Cursor::new(r.body);
     let fgb = flatgeobuf::FgbReader::open(&mut cur).unwrap();

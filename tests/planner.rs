@@ -26,8 +26,12 @@ fn app() -> axum::Router {
     common::shared_app(SCALE, SEED)
 }
 
+/// The planner token of `common::settings_with_tokens`: these tests ask as planners (what
+/// callers without a token get is tested in tests/roles.rs).
+const PLANNER: (&str, &str) = ("authorization", "Bearer planner-secret");
+
 async fn get(uri: &str) -> Resp {
-    call(&app(), "GET", uri, &[], Vec::new()).await
+    call(&app(), "GET", uri, &[PLANNER], Vec::new()).await
 }
 
 async fn post(uri: &str, body: Value) -> Resp {
@@ -35,7 +39,7 @@ async fn post(uri: &str, body: Value) -> Resp {
         &app(),
         "POST",
         uri,
-        &[("content-type", "application/json")],
+        &[("content-type", "application/json"), PLANNER],
         body.to_string().into_bytes(),
     )
     .await
@@ -239,8 +243,8 @@ async fn both_stores_answer_the_planner_alike() {
         "/ogc/collections/buildings/items?bbox=120.30,36.04,120.42,36.12&limit=50".to_string(),
     ];
     for uri in uris {
-        let a = ok(&call(&e, "GET", &uri, &[], vec![]).await, &uri);
-        let b = ok(&call(&p, "GET", &uri, &[], vec![]).await, &uri);
+        let a = ok(&call(&e, "GET", &uri, &[PLANNER], vec![]).await, &uri);
+        let b = ok(&call(&p, "GET", &uri, &[PLANNER], vec![]).await, &uri);
         let strip = |mut v: Value| {
             v.as_object_mut().unwrap().remove("timeStamp");
             v
@@ -270,7 +274,7 @@ async fn both_stores_answer_the_planner_alike() {
             &e,
             "POST",
             "/api/plan/route",
-            &[],
+            &[PLANNER],
             body.to_string().into_bytes(),
         )
         .await,
@@ -281,7 +285,7 @@ async fn both_stores_answer_the_planner_alike() {
             &p,
             "POST",
             "/api/plan/route",
-            &[],
+            &[PLANNER],
             body.to_string().into_bytes(),
         )
         .await,
@@ -935,7 +939,7 @@ async fn bad_planner_input_gets_a_json_4xx_naming_the_problem() {
         &app(),
         "POST",
         "/api/plan/route",
-        &[],
+        &[PLANNER],
         b"{not json".to_vec(),
     )
     .await;
@@ -992,7 +996,7 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
                 "/ogc/collections/compounds/items?",
             ] {
                 let uri = format!("{path}{p}={}", common::enc(e));
-                let r = call(&app, "GET", &uri, &[], vec![]).await;
+                let r = call(&app, "GET", &uri, &[PLANNER], vec![]).await;
                 tried += 1;
                 assert!(r.status < 500, "{uri}: {}", r.status);
                 let text = String::from_utf8_lossy(&r.body).to_lowercase();
@@ -1018,7 +1022,7 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
             &app,
             "POST",
             "/api/plan/route",
-            &[],
+            &[PLANNER],
             body.to_string().into_bytes(),
         )
         .await;
@@ -1027,7 +1031,7 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
             &app,
             "GET",
             &format!("/api/compounds/{}", common::enc(e)),
-            &[],
+            &[PLANNER],
             vec![],
         )
         .await;

@@ -123,8 +123,8 @@ async fn the_server_serves_seeded_archives_as_tilesets() {
     seed(&data, &dir.path().join("seed-pm.pmtiles"), 12);
     let store: std::sync::Arc<dyn compound_atlas::store::Store> =
         std::sync::Arc::new(compound_atlas::store::embedded::EmbeddedStore::open(&data).unwrap());
-    let mut state = compound_atlas::AppState::for_store(store);
-    state.archives = std::sync::Arc::new(compound_atlas::tile::served::open_dir(dir.path()).await);
+    let state = compound_atlas::AppState::for_store(store)
+        .with_archives(compound_atlas::tile::served::open_dir(dir.path()).await);
     assert_eq!(state.archives.len(), 2);
     let app = compound_atlas::app(state);
     let catalog = common::call(&app, "GET", "/tiles", &[], vec![])

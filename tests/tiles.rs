@@ -440,8 +440,41 @@ async fn tiles_carry_etags_revalidate_and_compress() {
     let gz = get_with(&app(), &uri, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.headers["content-encoding"], "gzip");
     assert!(gz.body.len() < r.body.len());
-    let br = get_with(&app(), &uri, &[("accept-encoding", "br")]).await;
-    assert_eq!(br.headers["content-encoding"], "br");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut plain)
+        .unwrap();
+    assert_eq!(plain, r.body, "gzip inflates to the same tile");
+    let br = get_with(&app(), &uri, &[("accept-encoding", "gzip, deflate, br")]).await;
+    assert_eq!(br.headers["content-encoding"], "br", "brotli preferred");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli::Decompressor::new(&br.body[..], 4096),
+        &mut plain,
+    )
+    .unwrap();
+    assert_eq!(plain, r.body, "brotli decodes to the same tile");
+    // Each coding is its own representation: its own ETag, revalidated on its own.
+    let tags = [&r, &gz, &br].map(|x| x.headers["etag"].to_str().unwrap().to_string());
+    assert!(
+        tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2],
+        "{tags:?}"
+    );
+    let again = get_with(
+        &app(),
+        &uri,
+        &[("accept-encoding", "gzip"), ("if-none-match", &tags[1])],
+    )
+    .await;
+    assert_eq!(again.status, 304);
+    for x in [&r, &gz, &br] {
+        assert_eq!(x.headers["vary"], "accept-encoding");
+    }
+    // Refused codings are not used: q=0, or nothing acceptable.
+    let none = get_with(&app(), &uri, &[("accept-encoding", "br;q=0, gzip;q=0")]).await;
+    assert!(none.headers.get("content-encoding").is_none());
+    assert_eq!(none.body, r.body);
+    let star = get_with(&app(), &uri, &[("accept-encoding", "*")]).await;
+    assert_eq!(star.headers["content-encoding"], "gzip");
 }
 
 #[tokio::test]

@@ -22,16 +22,23 @@ fn the_map_page_works_as_a_planner_uses_it() {
         .find(|p| Path::new(p).exists())
         .unwrap_or_else(|| panic!("no Chromium: scripts/test installs Debian's `chromium`"));
     let (mut child, url) = common::serve_city(0.25, 91);
+    // The same city behind a planner token: the page must ask for it.
+    let (mut guarded, guarded_url) =
+        common::serve_city_env(0.25, 91, &[("ATLAS_PLANNER_TOKEN", "web-planner-secret")]);
     let out_dir = root.join("tests/artifacts/web");
     let out = Command::new("node")
         .arg(root.join("tools/web-test.js"))
         .arg(&url)
         .arg(&out_dir)
+        .arg(&guarded_url)
         .env("CHROMIUM", chromium)
+        .env("PLANNER_TOKEN", "web-planner-secret")
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    for c in [&mut child, &mut guarded] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -2,12 +2,14 @@
 // driven by playwright-core: no browser download). Checks what a planner does and sees, saves
 // screenshots, and exits 1 when a check fails.
 //
-// Usage: node web-test.js BASE_URL OUT_DIR
+// Usage: node web-test.js BASE_URL OUT_DIR [GUARDED_URL]
+//   GUARDED_URL: the same city served with a planner token (PLANNER_TOKEN in the environment):
+//   the page must ask for the token before the planner tools answer.
 const { chromium } = require('playwright-core');
 const fs = require('fs');
 const path = require('path');
 
-const [, , base, outDir] = process.argv;
+const [, , base, outDir, guarded] = process.argv;
 fs.mkdirSync(outDir, { recursive: true });
 const results = [];
 function check(name, ok, detail = '') {
@@ -198,6 +200,38 @@ async function watch(page, errors, external) {
     await bp2.waitForSelector('#panel .empty', { timeout: 20000 }).catch(() => {});
     check('an empty selection says so', (await bp2.$('#panel .empty')) !== null);
     await bad.close();
+
+    // 12. A server that keeps the planner tools to planners: the page asks for the token.
+    if (guarded) {
+      const gctx = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+      const gp = await gctx.newPage();
+      const gerrors = [];
+      gp.on('pageerror', (e) => gerrors.push(e.message));
+      await gp.goto(`${guarded}/#13.5/36.165/120.43`);
+      await ready(gp);
+      await gp.waitForTimeout(500);
+      const gpt = await compoundPoint(gp);
+      await gp.mouse.click(gpt.x, gpt.y);
+      await gp.waitForSelector('#token-dialog[open]', { timeout: 20000 }).catch(() => {});
+      check('without a token the page asks for one', (await gp.$('#token-dialog[open]')) !== null);
+      await gp.screenshot({ path: path.join(outDir, 'token-dialog.png') });
+      await gp.fill('#token-input', 'not-the-token');
+      await gp.click('#token-ok');
+      await gp.waitForSelector('#message:not([hidden])', { timeout: 20000 }).catch(() => {});
+      check('a wrong token is refused with a message', (await gp.textContent('#message')).includes('unknown token'), await gp.textContent('#message'));
+      await gp.mouse.click(gpt.x, gpt.y);
+      await gp.waitForSelector('#token-dialog[open]', { timeout: 20000 }).catch(() => {});
+      await gp.fill('#token-input', process.env.PLANNER_TOKEN);
+      await gp.click('#token-ok');
+      await gp.waitForSelector('#panel h2[data-compound]', { timeout: 20000 }).catch(() => {});
+      check('with the planner token the compound panel opens', ((await gp.textContent('#panel h2')) || '').includes(gpt.name));
+      await gp.click('#tool-route');
+      await gp.click('#rt-select');
+      await gp.waitForSelector('.rt-list li', { timeout: 20000 }).catch(() => {});
+      check('the token is kept for the next planner request', (await gp.$('#token-dialog[open]')) === null && (await gp.$$('.rt-list li')).length > 0);
+      check('no page errors behind the token', gerrors.length === 0, gerrors.join('; '));
+      await gctx.close();
+    }
   } catch (e) {
     check('the run finished', false, e.stack || e.message);
   } finally {

@@ -23,6 +23,8 @@
       legend_grade: '评级', legend_density: '投诉密度（件/百户·年）', suppressed: '（数量少，已隐藏）',
       loading: '加载中…', round: '第{n}天', stops: '个点',
       route_note: '距离为起点、各小区内部点与终点之间的大圆距离（球面）：尚无路网数据，实际道路行程会更长。',
+      token_needed: '此功能需要规划人员令牌。', token: '令牌', cancel: '取消', sign_in: '确定',
+      needs_token: '需要规划人员令牌。',
     },
     en: {
       title: 'Compound complaint atlas', style: 'Layer', style_grade: 'Red/yellow/blue grade', style_density: 'Complaint density',
@@ -42,6 +44,8 @@
       vs_year: 'vs same half last year', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
       legend_grade: 'Grade', legend_density: 'Complaint density (per 100 households·yr)', suppressed: '(few, withheld)',
       loading: 'Loading…', round: 'Day {n}', stops: 'stops', route_note: '',
+      token_needed: 'This needs a planner token.', token: 'Token', cancel: 'Cancel', sign_in: 'OK',
+      needs_token: 'A planner token is needed.',
     },
   };
   const GRADE_COLORS = { red: '#d7301f', yellow: '#f5b700', blue: '#6fa8dc' };
@@ -77,13 +81,40 @@
     clearTimeout(messageTimer);
     if (ms) messageTimer = setTimeout(() => { m.hidden = true; }, ms);
   }
-  async function api(path, opts) {
+  // The planner token, for the tools a server keeps to planners (compound detail, exports,
+  // rounds): asked for when the server answers 401, kept for the browser tab.
+  const TOKEN_KEY = 'atlas-token';
+  function askToken() {
+    const d = $('token-dialog');
+    const input = $('token-input');
+    input.value = '';
+    return new Promise((resolve) => {
+      const done = (v) => { d.close(); resolve(v); };
+      $('token-cancel').onclick = () => done(null);
+      d.onsubmit = (e) => { e.preventDefault(); done(input.value.trim() || null); };
+      d.oncancel = () => resolve(null);
+      d.showModal();
+      input.focus();
+    });
+  }
+  async function api(path, opts = {}, retried = false) {
     let r;
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const o = token ? { ...opts, headers: { ...(opts.headers || {}), Authorization: `Bearer ${token}` } } : opts;
     try {
-      r = await fetch(path, opts);
+      r = await fetch(path, o);
     } catch (e) {
       throw new Error(t('unreachable'));
     }
+    if (r.status === 401 && !retried) {
+      // No token, or one the server no longer takes: ask, then try once more.
+      sessionStorage.removeItem(TOKEN_KEY);
+      const given = await askToken();
+      if (!given) throw new Error(t('needs_token'));
+      sessionStorage.setItem(TOKEN_KEY, given);
+      return api(path, opts, true);
+    }
+    if (r.status === 401) sessionStorage.removeItem(TOKEN_KEY);
     if (!r.ok) {
       let msg = `HTTP ${r.status}`;
       try { msg = (await r.json()).error.message; } catch (e) { /* not our JSON */ }

@@ -399,6 +399,7 @@ pub async fn compound(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
+    caller.require(Role::Planner)?;
     let id = compound_id(&id)?;
     let p = Params::parse(raw, &["from", "to", "period"])?;
     let store = &state.atlas.store;

@@ -12,12 +12,16 @@ use axum::http::request::Parts;
 pub struct Caller {
     pub role: Role,
     pub name: String,
+    /// The server lets callers without a token use the planner tools.
+    pub open_planner: bool,
 }
 
 impl Caller {
-    /// Fails with 401 (no token) or 403 (a token of a lesser role) unless the caller has `role`.
+    /// Fails with 401 (no token) or 403 (a token of a lesser role) unless the caller has `role`
+    /// (or the planner tools are open to callers without a token and `role` is planner).
+    /// Passing this does not raise what a caller sees: privacy follows [`Caller::role`].
     pub fn require(&self, role: Role) -> Result<(), Error> {
-        if self.role >= role {
+        if self.role >= role || (role == Role::Planner && self.open_planner) {
             return Ok(());
         }
         let what = match role {
@@ -45,6 +49,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 role: Role::Public,
                 name: "public".into(),
+                open_planner: state.open_planner,
             });
         };
         let token = value
@@ -66,6 +71,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(|t| Caller {
                 role: t.role,
                 name: t.name.clone(),
+                open_planner: state.open_planner,
             })
             .ok_or_else(|| Error::Unauthorized("unknown token".into()))
     }

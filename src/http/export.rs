@@ -26,6 +26,16 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format asked for, when the caller may have it: downloads (FlatGeobuf, CSV) are
+    /// exports, for planners.
+    pub fn parse_for(f: Option<&str>, caller: &super::Caller) -> Result<Format, Error> {
+        let format = Format::parse(f)?;
+        if format != Format::GeoJson {
+            caller.require(crate::config::Role::Planner)?;
+        }
+        Ok(format)
+    }
+
     pub fn parse(f: Option<&str>) -> Result<Format, Error> {
         match f {
             None | Some("json" | "geojson" | "application/geo+json") => Ok(Format::GeoJson),

@@ -418,7 +418,7 @@ pub async fn items(
     let (layer, filters) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
     let p = Params::parse(raw.clone(), &common_params(filters))?;
     check_crs(&p)?;
-    let format = Format::parse(p.get("f"))?;
+    let format = Format::parse_for(p.get("f"), &caller)?;
     let limit = match p.get("limit") {
         None => DEFAULT_LIMIT,
         Some(v) => v
@@ -532,7 +532,7 @@ pub async fn item(
     .ok_or_else(|| Error::NotFound(format!("no feature `{fid}` in `{id}`")))?;
     let f = ctx.feature(layer, k);
     let b = base_url(&headers);
-    match Format::parse(p.get("f"))? {
+    match Format::parse_for(p.get("f"), &caller)? {
         Format::GeoJson => {
             let mut v = export::feature_json(&f);
             v["links"] = json!([

@@ -30,12 +30,26 @@ use std::sync::Arc;
 pub use auth::Caller;
 pub use observe::{Limits, Metrics};
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`ServerState`] (cloned per request and per
+/// extractor, so one reference count rather than one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<ServerState>);
+
+impl std::ops::Deref for AppState {
+    type Target = ServerState;
+    fn deref(&self) -> &ServerState {
+        &self.0
+    }
+}
+
+/// The server's state.
+#[derive(Clone)]
+pub struct ServerState {
     pub atlas: Arc<Atlas>,
     pub tiles: Arc<crate::tile::service::TileService>,
     pub tokens: Arc<Vec<TokenEntry>>,
+    /// Callers without a token may use the planner tools (with public privacy).
+    pub open_planner: bool,
     /// Building- and unit-level counts below this are suppressed for public callers.
     pub min_count: u64,
     /// Online basemap keys the map page may use.
@@ -52,13 +66,21 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Serves these seeded archives as tilesets too.
+    #[must_use]
+    pub fn with_archives(mut self, archives: Vec<crate::tile::served::Archive>) -> AppState {
+        Arc::make_mut(&mut self.0).archives = Arc::new(archives);
+        self
+    }
+
     pub fn new(atlas: Arc<Atlas>, settings: &Settings) -> AppState {
-        AppState {
+        AppState(Arc::new(ServerState {
             atlas,
             tiles: Arc::new(crate::tile::service::TileService::new(
                 settings.tile_cache_bytes,
             )),
             tokens: Arc::new(settings.tokens.clone()),
+            open_planner: settings.open_planner.unwrap_or(settings.tokens.is_empty()),
             min_count: settings.min_count,
             basemap: settings.basemap.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -68,15 +90,16 @@ impl AppState {
             rate: observe::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
                 .map(Arc::new),
             archives: Arc::new(Vec::new()),
-        }
+        }))
     }
 
     /// A store served with the default rule, no tokens and the default privacy minimum.
     pub fn for_store(store: Arc<dyn crate::store::Store>) -> AppState {
-        AppState {
+        AppState(Arc::new(ServerState {
             atlas: Arc::new(Atlas::new(store, crate::analytics::Rule::default())),
             tiles: Arc::new(crate::tile::service::TileService::new(TILE_CACHE_BYTES)),
             tokens: Arc::new(Vec::new()),
+            open_planner: true,
             min_count: crate::config::PrivacyFile::default().min_count,
             basemap: crate::config::BasemapFile::default(),
             metrics: Arc::new(Metrics::new()),
@@ -87,7 +110,7 @@ impl AppState {
             cors_origins: Arc::new(vec!["*".into()]),
             rate: None,
             archives: Arc::new(Vec::new()),
-        }
+        }))
     }
 }
 
@@ -129,6 +152,22 @@ const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
 /// The router, built apart from `main` so tests drive it without a port.
 pub fn app(state: AppState) -> Router {
+    let tiles: Router<AppState> = Router::new()
+        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
+        .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
+        .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
+        .route(
+            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+            get(ogc::collection_tile),
+        )
+        .route(
+            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
+            get(wmts::rest_tile),
+        )
+        .route(
+            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::ROOT),
+            get(arcgis::tile),
+        );
     Router::new()
         .route("/", get(web::index))
         .route("/web/{file}", get(web::file))
@@ -156,30 +195,17 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/{id}/items/{fid}", get(features::item))
         .route("/ogc/tiles", get(ogc::tilesets))
         .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))
-        .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
         .route("/ogc/collections/{id}/tiles", get(ogc::collection_tilesets))
         .route(
             "/ogc/collections/{id}/tiles/{tms}",
             get(ogc::collection_tileset),
-        )
-        .route(
-            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
-            get(ogc::collection_tile),
         )
         .route("/wmts", get(wmts::kvp))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",
             get(wmts::rest_capabilities),
         )
-        .route(
-            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
-            get(wmts::rest_tile),
-        )
         .route(arcgis::ROOT, get(arcgis::service))
-        .route(
-            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::ROOT),
-            get(arcgis::tile),
-        )
         .route(
             &format!("{}/resources/styles", arcgis::ROOT),
             get(arcgis::style),
@@ -209,8 +235,6 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))
-        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
-        .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
         .route("/api/grades", get(api::grades))
         .route("/api/districts", get(planner::districts))
         .route("/api/streets", get(planner::streets))
@@ -227,6 +251,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/metrics", get(observe::metrics))
         .route("/ready", get(observe::ready))
+        // Tiles are compressed by the tile handler itself, once per cached tile (see
+        // `tiles::encoded`); everything else by the compression layer.
+        .layer(tower_http::compression::CompressionLayer::new())
+        .merge(tiles)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::track,
@@ -234,8 +262,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(cors(&state.cors_origins))
         .with_state(state)
-        .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 /// CORS: any origin (`*`), the origins listed, or none.

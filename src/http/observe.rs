@@ -265,11 +265,9 @@ fn incoming_id(req: &Request) -> Option<String> {
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let m = &state.metrics;
     let id = incoming_id(&req).unwrap_or_else(|| m.request_id());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().as_str().to_string();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = req.method().clone();
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     if let Some(wait) = state.rate.as_ref().and_then(|r| r.check(&req)) {
@@ -327,9 +325,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status();
     m.requests
-        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .with_label_values(&[route, method.as_str(), status.as_str()])
         .inc();
-    m.latency.with_label_values(&[route.as_str()]).observe(secs);
+    m.latency.with_label_values(&[route]).observe(secs);
     if status == StatusCode::OK {
         let ctype = resp
             .headers()

@@ -107,6 +107,13 @@ fn op(summary: &str, tag: &str, params: Vec<Value>, responses: Value) -> Value {
     json!({ "summary": summary, "tags": [tag], "parameters": params, "responses": responses })
 }
 
+/// A planner operation: a planner token, or none when the server opens the planner tools to
+/// callers without one (`[auth] open_planner`, the default when no token is configured).
+fn planner_only(mut op: Value) -> Value {
+    op["security"] = json!([{ "bearer": [] }, {}]);
+    op
+}
+
 fn with(mut a: Vec<Value>, b: impl IntoIterator<Item = Value>) -> Vec<Value> {
     a.extend(b);
     a
@@ -287,7 +294,7 @@ pub fn document(base: &str) -> Value {
                     "responses": ok("compounds", &geo),
                 },
             },
-            "/api/compounds/{id}": { "get": op("a compound: figures for the window, monthly series, category mix, buildings, grade history, company", "planner", with(vec![path("id", "compound id")], window()), ok("compound", &["application/json"])) },
+            "/api/compounds/{id}": { "get": planner_only(op("a compound: figures for the window, monthly series, category mix, buildings, grade history, company (planner token)", "planner", with(vec![path("id", "compound id")], window()), ok("compound", &["application/json"]))) },
             "/api/compounds/{id}/grade": {
                 "get": op("a compound's grade and why", "planner", vec![path("id", "compound id"), q("period", "YYYYQn", string())], ok("grade", &["application/json"])),
                 "post": {
@@ -305,8 +312,9 @@ pub fn document(base: &str) -> Value {
             "/api/stats/trend": { "get": op("monthly complaints with year-on-year and half-on-half changes", "planner", with(vec![q("district", "district", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string())], window().into_iter().take(2)), ok("trend", &["application/json"])) },
             "/api/plan/route": {
                 "post": {
-                    "summary": "an inspection round (or several): visiting order, legs, total, route line; great-circle distances",
+                    "summary": "an inspection round (or several): visiting order, legs, total, route line; great-circle distances (planner token)",
                     "tags": ["planner"],
+                    "security": [{ "bearer": [] }, {}],
                     "requestBody": body("{\"start\":[lon,lat], \"end\":[lon,lat]?, \"compounds\":[id…] | \"select\":{grade, district, street, company, category, min_density, limit}, \"rounds\":n?, \"max_stops\":k?, \"from\",\"to\",\"period\",\"datum\"}", &["application/json"]),
                     "responses": ok("the plan", &["application/json"]),
                 },

@@ -4,8 +4,9 @@
 use super::api::{Params, Scope};
 use super::export::{self, Feature, Format};
 use super::tiles::base_url;
-use super::AppState;
+use super::{AppState, Caller};
 use crate::analytics::{density, Grade};
+use crate::config::Role;
 use crate::error::Error;
 use crate::model::Category;
 use crate::planner::{route, shape, sort_rows, Filter, Row, Sort};
@@ -190,10 +191,11 @@ impl Ctx {
 /// true distance to the compound's boundary (0 inside), each with `distance_m`.
 pub async fn nearby(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
     let p = Params::parse(raw, &allowed(&["lon", "lat", "radius_m", "limit", "f"]))?;
-    let format = Format::parse(p.get("f"))?;
+    let format = Format::parse_for(p.get("f"), &caller)?;
     let filter = parse_filter(&p)?;
     let (Some(lon), Some(lat)) = (float(&p, "lon")?, float(&p, "lat")?) else {
         return Err(Error::BadRequest(
@@ -328,6 +330,7 @@ pub fn parse_bbox(b: &str, scope: &Scope) -> Result<[f64; 4], Error> {
 /// `GET /api/compounds`: compounds in an area, filtered, sorted and paged.
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
@@ -343,22 +346,27 @@ pub async fn search(
             serde_urlencoded::to_string(&pairs).unwrap_or_default()
         )
     };
-    run_search(&state, &p, Some(&page)).await
+    run_search(&state, &caller, &p, Some(&page)).await
 }
 
 /// `POST /api/compounds` with a JSON object of the same parameters (a large `polygon` or
 /// `line` as GeoJSON or WKT): the same answer as the GET.
-pub async fn search_post(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
+pub async fn search_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, Error> {
     let p = Params::from_json(&body, &allowed(&SEARCH))?;
-    run_search(&state, &p, None).await
+    run_search(&state, &caller, &p, None).await
 }
 
 async fn run_search(
     state: &AppState,
+    caller: &Caller,
     p: &Params,
     page_url: Option<&(dyn Fn(usize) -> String + Sync)>,
 ) -> Result<Response, Error> {
-    let format = Format::parse(p.get("f"))?;
+    let format = Format::parse_for(p.get("f"), caller)?;
     let filter = parse_filter(p)?;
     let max = if format == Format::GeoJson {
         MAX_PAGE
@@ -547,7 +555,12 @@ fn point_member(p: &Params, k: &str, scope: &Scope) -> Result<Option<Point<f64>>
 /// Body: `{"start":[lon,lat], "end":[lon,lat]?, "compounds":[id,…] | "select":{"grade":…,
 /// "district":…, "street":…, "company":…, "category":…, "min_density":…, "limit":20},
 /// "rounds":1, "max_stops":…, "from","to","period","datum"}`.
-pub async fn plan_route(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, Error> {
+pub async fn plan_route(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, Error> {
+    caller.require(Role::Planner)?;
     let mut all = allowed(&ROUTE);
     all.retain(|k| !FILTERS.contains(k));
     let p = Params::from_json(&body, &all)?;

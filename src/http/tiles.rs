@@ -6,6 +6,7 @@ use super::{AppState, Caller};
 use crate::config::Role;
 use crate::error::Error;
 use crate::tile::atlas::{Audience, LAYERS};
+use crate::tile::cache::Coding;
 use crate::tile::raster::Style;
 use crate::tile::service::TileRequest;
 use crate::tile::Grid;
@@ -324,13 +325,9 @@ async fn serve_archive(
     } else {
         (stored, a.gzip)
     };
-    let t = crate::tile::cache::Cached {
-        etag: crate::tile::service::etag_of(&bytes),
-        bytes,
-        thinned: Vec::new(),
-        bbox: [0.0; 4],
-    };
-    let mut resp = with_etag(headers, t, MVT);
+    let etag = crate::tile::service::etag_of(&bytes);
+    let t = crate::tile::cache::Cached::new(bytes, etag, Vec::new(), [0.0; 4]);
+    let mut resp = with_etag(headers, t, MVT, None);
     if gzipped && resp.status() == StatusCode::OK {
         resp.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -338,16 +335,56 @@ async fn serve_archive(
     Ok(resp)
 }
 
-/// A cached tile as a response: 304 when the client has it, else the bytes with their ETag.
-fn with_etag(headers: &HeaderMap, t: crate::tile::cache::Cached, ctype: &'static str) -> Response {
-    let etag = HeaderValue::from_str(&t.etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+/// The coding a client takes for a compressible answer (`Accept-Encoding`, RFC 9110 §12.5.3):
+/// brotli before gzip, none when neither is acceptable (`q=0` refuses; `*` stands for gzip).
+pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
+    let mut best: Option<Coding> = None;
+    let mut star = false;
+    for v in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(v) = v.to_str() else { continue };
+        for item in v.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q <= 0.0 {
+                continue;
+            }
+            match name.as_str() {
+                "br" => best = Some(Coding::Brotli),
+                "gzip" | "x-gzip" if best.is_none() => best = Some(Coding::Gzip),
+                "*" => star = true,
+                _ => {}
+            }
+        }
+    }
+    best.or(star.then_some(Coding::Gzip))
+}
+
+/// A cached tile as a response: 304 when the client has it, else the bytes with their ETag;
+/// `coding`: compressed (once per cached tile) for a client that takes it.
+fn with_etag(
+    headers: &HeaderMap,
+    t: crate::tile::cache::Cached,
+    ctype: &'static str,
+    coding: Option<Coding>,
+) -> Response {
+    // Each coding is its own representation, with its own strong ETag.
+    let tag = match coding {
+        Some(c) => format!("{}-{}\"", t.etag.trim_end_matches('"'), c.name()),
+        None => t.etag.clone(),
+    };
+    let etag = HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
     if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v == etag)
     {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), vary]).into_response();
     }
-    (
+    let mut resp = (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(ctype)),
@@ -356,10 +393,19 @@ fn with_etag(headers: &HeaderMap, t: crate::tile::cache::Cached, ctype: &'static
                 HeaderValue::from_static("public, max-age=300"),
             ),
             (header::ETAG, etag),
+            vary,
         ],
-        t.bytes,
+        match coding {
+            Some(c) => t.packed.get(&t.bytes, c),
+            None => t.bytes,
+        },
     )
-        .into_response()
+        .into_response();
+    if let Some(c) = coding {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(c.name()));
+    }
+    resp
 }
 
 fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
@@ -434,7 +480,7 @@ pub async fn serve_tile(
     };
     if let Tileset::Raster(style) = tileset {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;
-        return Ok(with_etag(&headers, t, "image/png"));
+        return Ok(with_etag(&headers, t, "image/png", None));
     }
     let tile = state.tiles.tile(&state.atlas, &req).await?;
     let Some(t) = tile else {
@@ -445,7 +491,7 @@ pub async fn serve_tile(
             .into_response());
     };
     let thinned = t.thinned.clone();
-    let mut resp = with_etag(&headers, t, MVT);
+    let mut resp = with_etag(&headers, t, MVT, accepted_coding(&headers));
     if !thinned.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&thinned.join(",")) {
             resp.headers_mut().insert("x-atlas-thinned", v);

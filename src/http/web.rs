@@ -100,5 +100,7 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
             "tianditu": state.basemap.tianditu_key,
             "amap": state.basemap.amap_key,
         },
+        // Whether compound detail, exports and rounds need a planner token here.
+        "planner_token_required": !state.open_planner,
     })))
 }

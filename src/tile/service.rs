@@ -133,12 +133,13 @@ impl TileService {
             );
         }
         let Some(b) = built else { return Ok(None) };
-        let cached = Cached {
-            etag: etag_of(&b.bytes),
-            bytes: bytes::Bytes::from(b.bytes),
-            thinned: b.thinned,
-            bbox: frame.query_bbox(),
-        };
+        let etag = etag_of(&b.bytes);
+        let cached = Cached::new(
+            bytes::Bytes::from(b.bytes),
+            etag,
+            b.thinned,
+            frame.query_bbox(),
+        );
         self.cache.put(key, cached.clone());
         Ok(Some(cached))
     }
@@ -177,12 +178,13 @@ impl TileService {
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
-        let cached = Cached {
-            etag: etag_of(&bytes),
-            bytes: bytes::Bytes::from(bytes),
-            thinned: Vec::new(),
-            bbox: frame.query_bbox(),
-        };
+        let etag = etag_of(&bytes);
+        let cached = Cached::new(
+            bytes::Bytes::from(bytes),
+            etag,
+            Vec::new(),
+            frame.query_bbox(),
+        );
         self.cache.put(key, cached.clone());
         Ok(cached)
     }

@@ -225,6 +225,11 @@ async fn with_complaints(
 /// Starts `atlas serve` (embedded store; DATABASE_URL removed) on a free port and waits for
 /// the line that gives its URL.
 pub fn serve(args: &[&str]) -> (std::process::Child, String) {
+    serve_env(args, &[])
+}
+
+/// [`serve`] with environment variables set for the server.
+pub fn serve_env(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = atlas()
@@ -232,6 +237,7 @@ pub fn serve(args: &[&str]) -> (std::process::Child, String) {
         .args(args)
         .args(["--bind", "127.0.0.1:0"])
         .env_remove("DATABASE_URL")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -286,6 +292,15 @@ pub fn shared_app(scale: f64, seed: u64) -> axum::Router {
 /// `atlas serve` on an embedded copy of a generated city whose complaints were imported with
 /// `atlas import` first: (the server, its URL).
 pub fn serve_city(scale: f64, seed: u64) -> (std::process::Child, String) {
+    serve_city_env(scale, seed, &[])
+}
+
+/// [`serve_city`] with environment variables set for the server (tokens, limits).
+pub fn serve_city_env(
+    scale: f64,
+    seed: u64,
+    envs: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let data = copy_dir(&city(scale, seed));
     let out = atlas()
         .arg("import")
@@ -299,7 +314,7 @@ pub fn serve_city(scale: f64, seed: u64) -> (std::process::Child, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serve(&["--data", data.to_str().unwrap()])
+    serve_env(&["--data", data.to_str().unwrap()], envs)
 }
 
 /// A string as one URL query value.
