@@ -134,6 +134,8 @@ end
 LUA
 run() { # LABEL PORT [PATHS]
   local out
+  # Warm up first (the first requests build the city index and the window's figures).
+  PATHS="${3:-$WORK/paths}" wrk -t2 -c32 -d3s -s "$WORK/paths.lua" "http://127.0.0.1:$2" >/dev/null 2>&1
   out=$(PATHS="${3:-$WORK/paths}" wrk -t2 -c32 -d"${DUR}s" --latency -s "$WORK/paths.lua" "http://127.0.0.1:$2" 2>&1)
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -160,3 +162,44 @@ else
   echo
   echo "Martin not installed: its row is missing (MARTIN=/path/to/martin to include it)."
 fi
+
+# Seeding: the same box over urban Qingdao into MBTiles (gzip tiles), from the same PostGIS
+# database — `atlas seed` (each store) against martin-cp (beside martin) with two workers — for
+# two jobs: z12–z16 (~2,800 tiles, where loading the city and a year of statistics, ~2 s, is
+# most of our time) and z12–z17 (~10,400 tiles). Wall time, start to finish.
+BBOX=120.25,36.00,120.55,36.25
+seed_row() { # LABEL FILE SECONDS
+  local n
+  n=$(sqlite3 "$2" "SELECT count(*) FROM tiles" 2>/dev/null || echo 0)
+  printf '| %s | %s | %.1f s | %s |\n' "$1" "$n" "$3" "$(awk -v n="$n" -v s="$3" 'BEGIN { printf "%.0f", n / s }')"
+}
+timed() { # FILE CMD... → seconds
+  local t0 t1
+  rm -f "$1"; shift
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+command -v sqlite3 >/dev/null || apt_install sqlite3
+command -v bc >/dev/null || apt_install bc
+MARTIN_CP=${MARTIN_CP:-$(dirname "${MARTIN:-/nonexistent}")/martin-cp}
+for MAXZ in 16 17; do
+  echo
+  echo "Seeding z12–z$MAXZ over $BBOX into MBTiles (gzip tiles):"
+  echo
+  echo "| seeder | tiles | wall time | tiles/s |"
+  echo "| --- | ---: | ---: | ---: |"
+  s=$(timed "$WORK/seed.mbtiles" "$BIN" seed --database-url "$BASE/atlas_tbench" --out "$WORK/seed.mbtiles" --minzoom 12 --maxzoom "$MAXZ" --bbox "$BBOX")
+  seed_row "atlas seed, PostGIS store" "$WORK/seed.mbtiles" "$s"
+  s=$(timed "$WORK/seed-emb.mbtiles" "$BIN" seed --data "$WORK/city" --out "$WORK/seed-emb.mbtiles" --minzoom 12 --maxzoom "$MAXZ" --bbox "$BBOX")
+  seed_row "atlas seed, embedded store" "$WORK/seed-emb.mbtiles" "$s"
+  if [ -x "$MARTIN_CP" ] && [ -f "$WORK/martin.yaml" ]; then
+    s=$(timed "$WORK/martin.mbtiles" "$MARTIN_CP" --config "$WORK/martin.yaml" --source atlas --output-file "$WORK/martin.mbtiles" \
+      --mbtiles-type flat --concurrency 2 --min-zoom 12 --max-zoom "$MAXZ" --bbox "$BBOX")
+    seed_row "martin-cp $("$MARTIN_CP" --version 2>/dev/null | awk '{print $2}'), concurrency 2" "$WORK/martin.mbtiles" "$s"
+  else
+    echo
+    echo "martin-cp not installed: its row is missing."
+  fi
+done
