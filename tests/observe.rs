@@ -96,6 +96,64 @@ async fn browsers_may_call_from_other_origins() {
     .await;
     assert!(r.status < 300, "preflight: {}", r.status);
     assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert!(r.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+    // Actual answers — a tile, a 404, a 401 — carry the headers a browser needs to read them.
+    let (z, x, y) = common::tile_at(120.38, 36.07, 14);
+    for uri in [
+        format!("/tiles/atlas/{z}/{x}/{y}.mvt"),
+        "/no/such/path".to_string(),
+        "/api/plan/route".to_string(),
+    ] {
+        let method = if uri.contains("plan") { "POST" } else { "GET" };
+        let r = call(
+            &app,
+            method,
+            &uri,
+            &[("origin", "https://example.org")],
+            vec![],
+        )
+        .await;
+        assert_eq!(r.headers["access-control-allow-origin"], "*", "{uri}");
+        assert!(r.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("etag"));
+    }
+}
+
+#[tokio::test]
+async fn cors_can_name_its_origins_or_be_off() {
+    let city = common::city(0.02, 81);
+    let atlas = common::embedded_atlas(&city).await;
+    let mut s = common::settings_with_tokens();
+    s.cors_origins = vec!["https://map.example".into()];
+    let app = compound_atlas::app(AppState::new(std::sync::Arc::clone(&atlas), &s));
+    let ask = |origin: &'static str| {
+        let app = app.clone();
+        async move { call(&app, "GET", "/api/districts", &[("origin", origin)], vec![]).await }
+    };
+    let ok = ask("https://map.example").await;
+    assert_eq!(
+        ok.headers["access-control-allow-origin"],
+        "https://map.example"
+    );
+    assert!(ok.headers.get_all("vary").iter().any(|v| v == "origin"));
+    let other = ask("https://evil.example").await;
+    assert!(other.headers.get("access-control-allow-origin").is_none());
+    s.cors_origins = vec![];
+    let off = compound_atlas::app(AppState::new(atlas, &s));
+    let r = call(
+        &off,
+        "GET",
+        "/api/districts",
+        &[("origin", "https://map.example")],
+        vec![],
+    )
+    .await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod api;
 mod arcgis;
 mod auth;
+mod cors;
 mod export;
 mod features;
 mod fonts;
@@ -21,6 +22,7 @@ use crate::analytics::Atlas;
 use crate::config::{Settings, TokenEntry};
 use crate::error::Error;
 use crate::store::StoreError;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,7 +60,7 @@ pub struct ServerState {
     pub limits: Limits,
     /// Permits for concurrent requests.
     pub gate: Arc<tokio::sync::Semaphore>,
-    pub cors_origins: Arc<Vec<String>>,
+    pub cors: cors::Cors,
     /// Requests per second per client address, when limited.
     pub rate: Option<Arc<observe::RateLimit>>,
     /// Seeded archives served as tilesets (see [`crate::tile::served`]).
@@ -86,7 +88,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             limits: settings.limits,
             gate: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_concurrency)),
-            cors_origins: Arc::new(settings.cors_origins.clone()),
+            cors: cors::Cors::new(&settings.cors_origins),
             rate: observe::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
                 .map(Arc::new),
             archives: Arc::new(Vec::new()),
@@ -107,7 +109,7 @@ impl AppState {
             gate: Arc::new(tokio::sync::Semaphore::new(
                 Limits::default().max_concurrency,
             )),
-            cors_origins: Arc::new(vec!["*".into()]),
+            cors: cors::Cors::new(&["*".into()]),
             rate: None,
             archives: Arc::new(Vec::new()),
         }))
@@ -260,43 +262,23 @@ pub fn app(state: AppState) -> Router {
             observe::track,
         ))
         .fallback(not_found)
-        .layer(cors(&state.cors_origins))
         .with_state(state)
 }
 
-/// CORS: any origin (`*`), the origins listed, or none.
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use axum::http::{header, HeaderValue, Method};
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let base = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_NONE_MATCH,
-        ])
-        .expose_headers([
-            header::ETAG,
-            header::HeaderName::from_static("x-request-id"),
-            header::HeaderName::from_static("x-atlas-thinned"),
-        ]);
-    if origins.iter().any(|o| o == "*") {
-        base.allow_origin(AllowOrigin::any())
-    } else {
-        let list: Vec<HeaderValue> = origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
-        base.allow_origin(AllowOrigin::list(list))
-    }
-}
-
-async fn not_found(uri: axum::http::Uri) -> Response {
-    error_response(
+async fn not_found(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let mut r = error_response(
         StatusCode::NOT_FOUND,
         "not_found",
         &format!("no such path: {}", uri.path()),
-    )
+    );
+    state
+        .cors
+        .decorate(headers.get(axum::http::header::ORIGIN), &mut r);
+    r
 }
 
 /// The JSON error body every 4xx/5xx carries: `{"error":{"code":…,"message":…}}`.

@@ -261,8 +261,20 @@ fn incoming_id(req: &Request) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The middleware every routed request goes through.
+/// The middleware every routed request goes through: CORS (preflights answered here), then
+/// [`answer`].
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(r) = state.cors.preflight(req.method(), req.headers()) {
+        return r;
+    }
+    let origin = req.headers().get(axum::http::header::ORIGIN).cloned();
+    let mut resp = answer(&state, req, next).await;
+    state.cors.decorate(origin.as_ref(), &mut resp);
+    resp
+}
+
+/// Request id, span, rate limit, concurrency bound, time limit, metrics and logs.
+async fn answer(state: &AppState, req: Request, next: Next) -> Response {
     let m = &state.metrics;
     let id = incoming_id(&req).unwrap_or_else(|| m.request_id());
     let matched = req.extensions().get::<MatchedPath>().cloned();
