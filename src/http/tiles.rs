@@ -325,8 +325,7 @@ async fn serve_archive(
     } else {
         (stored, a.gzip)
     };
-    let etag = crate::tile::service::etag_of(&bytes);
-    let t = crate::tile::cache::Cached::new(bytes, etag, Vec::new(), [0.0; 4]);
+    let t = crate::tile::cache::Cached::new(bytes, Vec::new(), [0.0; 4]);
     let mut resp = with_etag(headers, t, MVT, None);
     if gzipped && resp.status() == StatusCode::OK {
         resp.headers_mut()

@@ -34,14 +34,6 @@ pub struct TileService {
     pub cache: TileCache,
 }
 
-/// A strong ETag for bytes served as they are.
-pub fn etag_of(bytes: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    format!("\"{:016x}-{}\"", h.finish(), bytes.len())
-}
-
 impl TileService {
     pub fn new(cache_bytes: usize) -> TileService {
         TileService {
@@ -133,13 +125,7 @@ impl TileService {
             );
         }
         let Some(b) = built else { return Ok(None) };
-        let etag = etag_of(&b.bytes);
-        let cached = Cached::new(
-            bytes::Bytes::from(b.bytes),
-            etag,
-            b.thinned,
-            frame.query_bbox(),
-        );
+        let cached = Cached::new(bytes::Bytes::from(b.bytes), b.thinned, frame.query_bbox());
         self.cache.put(key, cached.clone());
         Ok(Some(cached))
     }
@@ -178,13 +164,7 @@ impl TileService {
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
-        let etag = etag_of(&bytes);
-        let cached = Cached::new(
-            bytes::Bytes::from(bytes),
-            etag,
-            Vec::new(),
-            frame.query_bbox(),
-        );
+        let cached = Cached::new(bytes::Bytes::from(bytes), Vec::new(), frame.query_bbox());
         self.cache.put(key, cached.clone());
         Ok(cached)
     }
