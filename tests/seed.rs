@@ -106,18 +106,7 @@ async fn seeded_archives_hold_the_served_tiles_and_mbtiles_resumes() {
 
 #[tokio::test]
 async fn the_server_serves_seeded_archives_as_tilesets() {
-    let (data, _) = {
-        let data = common::copy_dir(&common::city(0.05, 82));
-        let o = common::atlas()
-            .arg("import")
-            .arg(data.join("complaints.csv"))
-            .args(["--data", data.to_str().unwrap()])
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        (data, ())
-    };
+    let data = common::imported_city(0.05, 82);
     let dir = tempfile::tempdir().unwrap();
     seed(&data, &dir.path().join("seed-mb.mbtiles"), 12);
     seed(&data, &dir.path().join("seed-pm.pmtiles"), 12);

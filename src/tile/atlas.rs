@@ -80,9 +80,6 @@ pub struct CityIndex {
     district_label: Vec<Point<f64>>,
     street_label: Vec<Point<f64>>,
     compound_label: Vec<Point<f64>>,
-    district_name: HashMap<String, String>,
-    street_name: HashMap<String, String>,
-    company_name: HashMap<i64, String>,
     buildings_of: HashMap<i64, Vec<usize>>,
     units_of: HashMap<i64, Vec<usize>>,
     compound_initials: Vec<String>,
@@ -105,6 +102,7 @@ struct Positions {
     compound: HashMap<i64, usize>,
     building: HashMap<i64, usize>,
     unit: HashMap<i64, usize>,
+    company: HashMap<i64, usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -135,15 +133,15 @@ impl CityIndex {
             compound: positions(&data.compounds, |c| c.id),
             building: positions(&data.buildings, |b| b.id),
             unit: positions(&data.units, |u| u.id),
+            company: positions(&data.companies, |c| c.id),
         };
-        let company = positions(&data.companies, |c| c.id);
         let compound_links = data
             .compounds
             .iter()
             .map(|c| Links {
                 district: pos.district.get(&c.district_code).copied(),
                 street: pos.street.get(&c.street_code).copied(),
-                company: company.get(&c.company_id).copied(),
+                company: pos.company.get(&c.company_id).copied(),
                 buildings: buildings_of.get(&c.id).map_or(0, Vec::len) as u64,
             })
             .collect();
@@ -183,21 +181,6 @@ impl CityIndex {
                 .compounds
                 .iter()
                 .map(|d| label_point(&d.geom))
-                .collect(),
-            district_name: data
-                .districts
-                .iter()
-                .map(|d| (d.code.clone(), d.name.clone()))
-                .collect(),
-            street_name: data
-                .streets
-                .iter()
-                .map(|d| (d.code.clone(), d.name.clone()))
-                .collect(),
-            company_name: data
-                .companies
-                .iter()
-                .map(|c| (c.id, c.name.clone()))
                 .collect(),
             buildings_of,
             units_of,
@@ -265,15 +248,18 @@ impl CityIndex {
     }
 
     pub fn district_name(&self, code: &str) -> &str {
-        self.district_name.get(code).map_or("", String::as_str)
+        let d = &self.data.districts;
+        self.pos.district.get(code).map_or("", |&k| &d[k].name)
     }
 
     pub fn street_name(&self, code: &str) -> &str {
-        self.street_name.get(code).map_or("", String::as_str)
+        let s = &self.data.streets;
+        self.pos.street.get(code).map_or("", |&k| &s[k].name)
     }
 
     pub fn company_name(&self, id: i64) -> &str {
-        self.company_name.get(&id).map_or("", String::as_str)
+        let c = &self.data.companies;
+        self.pos.company.get(&id).map_or("", |&k| &c[k].name)
     }
 
     /// Positions in `data.buildings` of a compound's buildings.
@@ -526,7 +512,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
     let q = frame.query_bbox();
     let d = &city.data;
     let months = fig.window.months();
-    let mut layers: Vec<(&'static str, LayerBuilder)> = Vec::new();
+    let mut layers: Vec<LayerBuilder> = Vec::new();
 
     if in_zoom("districts", z) {
         let mut l = LayerBuilder::new("districts");
@@ -538,7 +524,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
-        layers.push(("districts", l));
+        layers.push(l);
     }
     if in_zoom("streets", z) {
         let mut l = LayerBuilder::new("streets");
@@ -559,7 +545,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
-        layers.push(("streets", l));
+        layers.push(l);
     }
     if in_zoom("heat", z) {
         let cell = f64::from(EXTENT / HEAT_CELLS);
@@ -596,7 +582,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 vec![("complaints", u(n)), ("density", f(density(n, hh, months)))],
             );
         }
-        layers.push(("heat", l));
+        layers.push(l);
     }
     if in_zoom("compounds", z) {
         let found: Vec<_> = query(&city.compounds, q).collect();
@@ -632,7 +618,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
             }
             l.add(u64::try_from(c.id).ok(), Geometry::MultiPolygon(t), props);
         }
-        layers.push(("compounds", l));
+        layers.push(l);
     }
     let withheld = |n: u64| n > 0 && n < who.min_count && !who.sees_small_counts;
     if in_zoom("buildings", z) {
@@ -664,7 +650,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
             }
             l.add(u64::try_from(b.id).ok(), Geometry::MultiPolygon(t), props);
         }
-        layers.push(("buildings", l));
+        layers.push(l);
     }
     if in_zoom("units", z) {
         let found: Vec<_> = query(&city.units, q).collect();
@@ -688,7 +674,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
             }
             l.add(u64::try_from(x.id).ok(), Geometry::Point(p), props);
         }
-        layers.push(("units", l));
+        layers.push(l);
     }
     if in_zoom("labels", z) {
         let mut l = LayerBuilder::new("labels");
@@ -736,11 +722,14 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 }
             }
         }
-        layers.push(("labels", l));
+        layers.push(l);
     }
 
     let mut tile = Tile {
-        layers: layers.into_iter().filter_map(|(_, l)| l.finish()).collect(),
+        layers: layers
+            .into_iter()
+            .filter_map(LayerBuilder::finish)
+            .collect(),
     };
     if tile.layers.is_empty() {
         return None;

@@ -301,6 +301,12 @@ pub fn serve_city_env(
     seed: u64,
     envs: &[(&str, &str)],
 ) -> (std::process::Child, String) {
+    let data = imported_city(scale, seed);
+    serve_env(&["--data", data.to_str().unwrap()], envs)
+}
+
+/// A copy of a generated city whose complaints were imported with `atlas import`.
+pub fn imported_city(scale: f64, seed: u64) -> PathBuf {
     let data = copy_dir(&city(scale, seed));
     let out = atlas()
         .arg("import")
@@ -314,7 +320,7 @@ pub fn serve_city_env(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serve_env(&["--data", data.to_str().unwrap()], envs)
+    data
 }
 
 /// A string as one URL query value.
