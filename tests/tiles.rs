@@ -437,6 +437,20 @@ async fn tiles_carry_etags_revalidate_and_compress() {
         .contains("max-age"));
     let again = get_with(&app(), &uri, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, 304);
+    assert_eq!(again.headers["etag"].to_str().unwrap(), etag);
+    assert!(again.body.is_empty());
+    // A list of tags, a weak one (the weak comparison), or `*` (RFC 9110 §13.1.2).
+    for inm in [
+        format!("\"other\", {etag}"),
+        format!("W/{etag}"),
+        "*".to_string(),
+    ] {
+        let r2 = get_with(&app(), &uri, &[("if-none-match", &inm)]).await;
+        assert_eq!(r2.status, 304, "If-None-Match: {inm}");
+    }
+    let stale = get_with(&app(), &uri, &[("if-none-match", "\"other\"")]).await;
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.body, r.body);
     let gz = get_with(&app(), &uri, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.headers["content-encoding"], "gzip");
     assert!(gz.body.len() < r.body.len());

@@ -78,7 +78,10 @@ pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,
     gazetteer: Mutex<Option<(u64, Arc<Gazetteer>)>>,
-    grades: Mutex<Option<(u64, Arc<GradeBook>)>>,
+    /// Computing grades is serialised by this lock; the book computed last is read from
+    /// `graded` without it (every tile asks for the latest quarter).
+    grades: Mutex<()>,
+    graded: std::sync::RwLock<Option<(u64, Arc<GradeBook>)>>,
 }
 
 fn change(now: u64, before: u64) -> Option<f64> {
@@ -91,7 +94,8 @@ impl Atlas {
             store,
             rule,
             gazetteer: Mutex::new(None),
-            grades: Mutex::new(None),
+            grades: Mutex::new(()),
+            graded: std::sync::RwLock::new(None),
         }
     }
 
@@ -116,13 +120,14 @@ impl Atlas {
 
     /// All grades, computed from the store's statistics with overrides applied.
     pub async fn grades(&self) -> Result<Arc<GradeBook>, StoreError> {
-        let mut g = self.grades.lock().await;
-        let v = self.store.version();
-        if let Some((gv, book)) = g.as_ref() {
-            if *gv == v {
-                return Ok(Arc::clone(book));
-            }
+        if let Some(book) = self.graded_now() {
+            return Ok(book);
         }
+        let _computing = self.grades.lock().await;
+        if let Some(book) = self.graded_now() {
+            return Ok(book);
+        }
+        let v = self.store.version();
         let stats = self.store.stats().await?;
         let data = self.store.geography().await?;
         let overrides = self.store.overrides().await?;
@@ -142,8 +147,23 @@ impl Atlas {
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let book = Arc::new(book);
-        *g = Some((v, Arc::clone(&book)));
+        *self
+            .graded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((v, Arc::clone(&book)));
         Ok(book)
+    }
+
+    /// The grade book computed last, if the store has not changed since.
+    fn graded_now(&self) -> Option<Arc<GradeBook>> {
+        let v = self.store.version();
+        let g = self
+            .graded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.as_ref()
+            .filter(|(gv, _)| *gv == v)
+            .map(|(_, book)| Arc::clone(book))
     }
 
     /// Places and stores the rows of a parsed export.

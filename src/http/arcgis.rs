@@ -89,7 +89,7 @@ pub async fn tile(
     serve_tile(
         state,
         caller,
-        headers,
+        &headers,
         Tileset::Vector,
         Grid::WebMercatorQuad,
         &z,

@@ -257,10 +257,7 @@ pub fn app(state: AppState) -> Router {
         // `tiles::encoded`); everything else by the compression layer.
         .layer(tower_http::compression::CompressionLayer::new())
         .merge(tiles)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::track,
-        ))
+        .route_layer(observe::Track::new(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }
@@ -324,12 +321,15 @@ impl IntoResponse for Error {
                 error_response(StatusCode::UNPROCESSABLE_ENTITY, "rejected", m)
             }
             other => {
-                tracing::error!(error = %other, "internal error");
-                error_response(
+                // Logged by the request layer with the request's id (`observe::Failure`).
+                let mut r = error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "internal error; see the server log",
-                )
+                );
+                r.extensions_mut()
+                    .insert(observe::Failure(other.to_string()));
+                r
             }
         }
     }

@@ -1,12 +1,12 @@
 //! Observability and self-defence of every request: a request id (taken from `X-Request-Id`
-//! or made), a tracing span carrying it, Prometheus metrics (`/metrics`), a bound on
+//! or made) on the answer and on every log line of the request (and a `debug` span carrying
+//! it), Prometheus metrics (`/metrics`), a bound on
 //! concurrent requests (503 with Retry-After when full) and a time limit per request (503);
 //! and `/ready`.
 
 use super::{error_response, AppState};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -37,15 +37,48 @@ pub struct Metrics {
     prefix: String,
     /// Each route's metric handles, resolved once (label lookups were about 2% of a cached
     /// tile's profile).
-    routes: std::sync::RwLock<HashMap<String, Arc<RouteMetrics>, foldhash::fast::RandomState>>,
+    routes: std::sync::RwLock<HashMap<String, &'static RouteMetrics, foldhash::fast::RandomState>>,
     tile_mvt: prometheus::Histogram,
     tile_png: prometheus::Histogram,
 }
 
-/// The metric handles of one route.
-struct RouteMetrics {
+/// The metric handles of one route. One is made per route pattern the router knows (and one
+/// for "unmatched") and kept for the life of the process.
+pub struct RouteMetrics {
+    name: String,
     latency: prometheus::Histogram,
     get_ok: IntCounter,
+}
+
+impl RouteMetrics {
+    /// Counts an answer: by status and method, its time, and a tile's size.
+    fn count(&self, m: &Metrics, method: &axum::http::Method, resp: &Response, started: Instant) {
+        let status = resp.status();
+        if *method == axum::http::Method::GET && status == StatusCode::OK {
+            self.get_ok.inc();
+        } else {
+            m.requests
+                .with_label_values(&[self.name.as_str(), method.as_str(), status.as_str()])
+                .inc();
+        }
+        self.latency.observe(started.elapsed().as_secs_f64());
+        if status != StatusCode::OK {
+            return;
+        }
+        let sizes = match resp.headers().get(axum::http::header::CONTENT_TYPE) {
+            Some(t) if t == "application/vnd.mapbox-vector-tile" => &m.tile_mvt,
+            Some(t)
+                if t == "image/png"
+                    && (self.name.starts_with("/tiles") || self.name.starts_with("/wmts")) =>
+            {
+                &m.tile_png
+            }
+            _ => return,
+        };
+        if let Some(len) = axum::body::HttpBody::size_hint(resp.body()).exact() {
+            sizes.observe(len as f64);
+        }
+    }
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -168,34 +201,41 @@ impl Metrics {
         }
     }
 
-    fn route(&self, route: &str) -> Arc<RouteMetrics> {
+    /// The handles of a route pattern. Patterns are the router's (a fixed set), so each
+    /// route's handles are made once and never freed.
+    fn route(&self, route: &str) -> &'static RouteMetrics {
         if let Some(r) = self
             .routes
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(route)
         {
-            return Arc::clone(r);
+            return r;
         }
-        let r = Arc::new(RouteMetrics {
-            latency: self.latency.with_label_values(&[route]),
-            get_ok: self.requests.with_label_values(&[route, "GET", "200"]),
-        });
-        Arc::clone(
-            self.routes
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(route.to_string())
-                .or_insert(r),
-        )
+        self.routes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(route.to_string())
+            .or_insert_with(|| {
+                Box::leak(Box::new(RouteMetrics {
+                    name: route.to_string(),
+                    latency: self.latency.with_label_values(&[route]),
+                    get_ok: self.requests.with_label_values(&[route, "GET", "200"]),
+                }))
+            })
     }
 
-    fn request_id(&self) -> String {
-        format!(
-            "{}-{:x}",
-            self.prefix,
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        )
+    /// A new request id: this process's prefix and a counter in hex.
+    fn request_id(&self) -> HeaderValue {
+        use std::io::Write;
+        let mut buf = [0u8; 32];
+        let mut w = &mut buf[..];
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // 8 + 1 + at most 16 characters: it fits.
+        let _ = write!(w, "{}-{n:x}", self.prefix);
+        let left = w.len();
+        let len = buf.len() - left;
+        HeaderValue::from_bytes(&buf[..len]).unwrap_or(HeaderValue::from_static("-"))
     }
 }
 
@@ -284,141 +324,237 @@ impl RateLimit {
 }
 
 /// The request id to use: the client's `X-Request-Id` when it is short and plain, else ours.
-fn incoming_id(req: &Request) -> Option<String> {
+fn incoming_id(req: &Request) -> Option<HeaderValue> {
     req.headers()
         .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            let b = v.as_bytes();
+            !b.is_empty()
+                && b.len() <= 64
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
         })
-        .map(str::to_string)
+        .cloned()
 }
 
-/// The middleware every routed request goes through: CORS (preflights answered here), then
-/// [`answer`].
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(r) = state.cors.preflight(req.method(), req.headers()) {
-        return r;
+/// What a handler's error leaves on its response for the request log (the client sees only
+/// "internal error").
+#[derive(Clone)]
+pub struct Failure(pub String);
+
+/// The layer every routed request goes through (a `route_layer`): CORS (preflights answered
+/// here), request id, rate limit, concurrency bound, time limit, metrics and logs.
+///
+/// A hand-written tower service rather than `from_fn`: it calls the route without cloning it
+/// and boxes one future per request; a cached tile's whole answer costs a few microseconds.
+#[derive(Clone)]
+pub struct Track {
+    state: AppState,
+}
+
+impl Track {
+    pub fn new(state: AppState) -> Track {
+        Track { state }
     }
-    let origin = req.headers().get(axum::http::header::ORIGIN).cloned();
-    let mut resp = answer(&state, req, next).await;
-    state.cors.decorate(origin.as_ref(), &mut resp);
-    resp
 }
 
-/// Request id, span, rate limit, concurrency bound, time limit, metrics and logs.
-async fn answer(state: &AppState, req: Request, next: Next) -> Response {
-    let m = &state.metrics;
-    let id = incoming_id(&req).unwrap_or_else(|| m.request_id());
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let method = req.method().clone();
-    let started = Instant::now();
-    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
-    if let Some(wait) = state.rate.as_ref().and_then(|r| r.check(&req)) {
-        m.rejected.with_label_values(&["rate_limited"]).inc();
-        let per = state.rate.as_ref().map_or(0, |r| r.per_second);
-        let mut r = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            &format!("more than {per} requests a second from this address: slow down"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+impl<S> tower_layer::Layer<S> for Track {
+    type Service = Tracked<S>;
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked {
+            state: self.state.clone(),
+            inner,
         }
-        set_id(&mut r, &id);
-        return r;
     }
-    let permit = match tokio::time::timeout(
-        state.limits.queue_wait,
-        Arc::clone(&state.gate).acquire_owned(),
-    )
-    .await
-    {
-        Ok(Ok(p)) => p,
-        _ => {
-            m.rejected.with_label_values(&["overloaded"]).inc();
+}
+
+/// A route wrapped by [`Track`].
+#[derive(Clone)]
+pub struct Tracked<S> {
+    state: AppState,
+    inner: S,
+}
+
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+>;
+
+impl<S> tower_service::Service<Request> for Tracked<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Answer;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Answer {
+        let state = &self.state;
+        if let Some(r) = state.cors.preflight(req.method(), req.headers()) {
+            return Box::pin(std::future::ready(Ok(r)));
+        }
+        let m = &state.metrics;
+        let id = incoming_id(&req).unwrap_or_else(|| m.request_id());
+        let origin = req.headers().get(axum::http::header::ORIGIN).cloned();
+        let route = m.route(
+            req.extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str),
+        );
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let started = Instant::now();
+        let refused = state.rate.as_ref().and_then(|r| r.check(&req)).map(|wait| {
+            m.rejected.with_label_values(&["rate_limited"]).inc();
+            let per = state.rate.as_ref().map_or(0, |r| r.per_second);
             let mut r = error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "the server is answering as many requests as it can: try again shortly",
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                &format!("more than {per} requests a second from this address: slow down"),
             );
-            set_id(&mut r, &id);
-            return r;
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            r
+        });
+        // A span only when someone reads debug logs: at info it was 8% of a cached tile.
+        // Events below carry the id, method and route themselves.
+        let span = tracing::debug_span!("request", id = ?id, method = %method, route = route.name);
+        let permit = Arc::clone(&state.gate).try_acquire_owned().ok();
+        let answer = self.inner.call(req);
+        let state = state.clone();
+        Box::pin(async move {
+            let mut resp = match refused {
+                Some(r) => r,
+                None => {
+                    let (resp, failure) = run(&state, permit, answer, started, span).await;
+                    route.count(&state.metrics, &method, &resp, started);
+                    log(
+                        &resp,
+                        failure.as_deref(),
+                        &id,
+                        &method,
+                        &uri,
+                        route,
+                        started,
+                    );
+                    resp
+                }
+            };
+            resp.headers_mut().insert("x-request-id", id);
+            state.cors.decorate(origin.as_ref(), &mut resp);
+            Ok(resp)
+        })
+    }
+}
+
+/// Waits for a permit when none was free, then runs the route under the time limit.
+async fn run<F>(
+    state: &AppState,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    answer: F,
+    started: Instant,
+    span: tracing::Span,
+) -> (Response, Option<String>)
+where
+    F: std::future::Future<Output = Result<Response, std::convert::Infallible>>,
+{
+    let m = &state.metrics;
+    let _permit = match permit {
+        Some(p) => p,
+        None => match tokio::time::timeout(
+            state.limits.queue_wait,
+            Arc::clone(&state.gate).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(p)) => p,
+            _ => {
+                m.rejected.with_label_values(&["overloaded"]).inc();
+                let r = error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "the server is answering as many requests as it can: try again shortly",
+                );
+                return (r, None);
+            }
+        },
+    };
+    let mut answer = std::pin::pin!(answer.instrument(span));
+    // Most answers (a cached tile) are ready at the first poll: the timer is only set for
+    // those that are not.
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(answer.as_mut(), cx))
+    })
+    .await;
+    let answered = match first {
+        std::task::Poll::Ready(r) => Ok(r),
+        std::task::Poll::Pending => {
+            tokio::time::timeout_at(
+                (started + state.limits.request_timeout).into(),
+                answer.as_mut(),
+            )
+            .await
         }
     };
-    m.in_flight.inc();
-    let answered = tokio::time::timeout(
-        state.limits.request_timeout,
-        next.run(req).instrument(span.clone()),
-    )
-    .await;
-    m.in_flight.dec();
-    drop(permit);
-    let mut resp = match answered {
-        Ok(r) => r,
+    match answered {
+        Ok(Ok(mut r)) => {
+            let failure = r.extensions_mut().remove::<Failure>().map(|f| f.0);
+            (r, failure)
+        }
+        Ok(Err(never)) => match never {},
         Err(_) => {
             m.rejected.with_label_values(&["timeout"]).inc();
-            tracing::warn!(parent: &span, secs = state.limits.request_timeout.as_secs_f64(), "request timed out");
-            error_response(
+            let r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "the request took too long and was stopped: try again, or ask for less",
-            )
-        }
-    };
-    let secs = started.elapsed().as_secs_f64();
-    let status = resp.status();
-    let rm = m.route(route);
-    if method == axum::http::Method::GET && status == StatusCode::OK {
-        rm.get_ok.inc();
-    } else {
-        m.requests
-            .with_label_values(&[route, method.as_str(), status.as_str()])
-            .inc();
-    }
-    rm.latency.observe(secs);
-    if status == StatusCode::OK {
-        let ctype = resp
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let sizes = match ctype {
-            "application/vnd.mapbox-vector-tile" => Some(&m.tile_mvt),
-            "image/png" if route.starts_with("/tiles") || route.starts_with("/wmts") => {
-                Some(&m.tile_png)
-            }
-            _ => None,
-        };
-        if let (Some(h), Some(len)) = (sizes, axum::body::HttpBody::size_hint(resp.body()).exact())
-        {
-            h.observe(len as f64);
+            );
+            let secs = state.limits.request_timeout.as_secs_f64();
+            (r, Some(format!("timed out after {secs} s")))
         }
     }
-    if status.is_server_error() {
-        tracing::warn!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "answered with a server error");
-    } else if secs > 1.0 {
-        tracing::warn!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "slow request");
-    } else {
-        tracing::debug!(parent: &span, status = status.as_u16(), ms = secs * 1e3, "answered");
-    }
-    set_id(&mut resp, &id);
-    resp
 }
 
-fn set_id(r: &mut Response, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(id) {
-        r.headers_mut().insert("x-request-id", v);
+/// Server errors and slow answers are logged at `warn` (or `error` with what failed), the
+/// rest at `debug`; each line names the request id, method, route and path.
+fn log(
+    resp: &Response,
+    failure: Option<&str>,
+    id: &HeaderValue,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    route: &RouteMetrics,
+    started: Instant,
+) {
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let status = resp.status().as_u16();
+    let (id, route) = (id.to_str().unwrap_or("?"), route.name.as_str());
+    let path = uri.path();
+    if let Some(f) = failure {
+        tracing::error!(id, %method, route, path, status, ms, failure = f, "answered with a server error");
+    } else if resp.status().is_server_error() {
+        tracing::warn!(id, %method, route, path, status, ms, "answered with a server error");
+    } else if ms > 1000.0 {
+        tracing::warn!(id, %method, route, path, status, ms, "slow request");
+    } else {
+        tracing::debug!(id, %method, route, path, status, ms, "answered");
     }
 }
 
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
+    let free = state.gate.available_permits();
+    m.in_flight
+        .set(i64::try_from(state.limits.max_concurrency.saturating_sub(free)).unwrap_or(i64::MAX));
     let (entries, bytes, hits, misses) = state.tiles.cache.stats();
     m.cache_hits.inc_by(hits.saturating_sub(m.cache_hits.get()));
     m.cache_misses

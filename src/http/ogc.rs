@@ -236,13 +236,18 @@ pub async fn dataset_tile(
     caller: Caller,
     headers: HeaderMap,
     Path((tms, z, row, col)): Path<(String, String, String, String)>,
-    raw: RawQuery,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    super::tiles::tile_tms(
-        state,
+    let g = grid(&tms)?;
+    super::tiles::serve_tile(
+        state.0,
         caller,
-        headers,
-        Path(("atlas".into(), tms, z, col, format!("{row}.mvt"))),
+        &headers,
+        super::tiles::Tileset::Vector,
+        g,
+        &z,
+        &col,
+        &format!("{row}.mvt"),
         raw,
     )
     .await

@@ -326,7 +326,7 @@ async fn serve_archive(
         (stored, a.gzip)
     };
     let t = crate::tile::cache::Cached::new(bytes, Vec::new(), [0.0; 4]);
-    let mut resp = with_etag(headers, t, MVT, None);
+    let mut resp = with_etag(headers, &t, MVT, None);
     if gzipped && resp.status() == StatusCode::OK {
         resp.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -366,45 +366,47 @@ pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
 /// `coding`: compressed (once per cached tile) for a client that takes it.
 fn with_etag(
     headers: &HeaderMap,
-    t: crate::tile::cache::Cached,
+    t: &crate::tile::cache::Cached,
     ctype: &'static str,
     coding: Option<Coding>,
 ) -> Response {
     // Each coding is its own representation, with its own strong ETag.
-    let tag = match coding {
-        Some(c) => format!("{}-{}\"", t.etag.trim_end_matches('"'), c.name()),
-        None => t.etag.clone(),
-    };
-    let etag = HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v == etag)
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), vary]).into_response();
+    let etag = t.etag(coding);
+    let fresh = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .any(|v| none_match_names(v, etag));
+    // Room for these and what the request layer adds (id, CORS), so the map never regrows.
+    let mut h = HeaderMap::with_capacity(12);
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if fresh {
+        let mut resp = Response::new(axum::body::Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        *resp.headers_mut() = h;
+        return resp;
     }
-    let mut resp = (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(ctype)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
-            (header::ETAG, etag),
-            vary,
-        ],
-        match coding {
-            Some(c) => t.packed.get(&t.bytes, c),
-            None => t.bytes,
-        },
-    )
-        .into_response();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     if let Some(c) = coding {
-        resp.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(c.name()));
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(c.name()));
     }
+    let mut resp = Response::new(axum::body::Body::from(t.body(coding)));
+    *resp.headers_mut() = h;
     resp
+}
+
+/// Whether an `If-None-Match` value names `etag` (RFC 9110 §13.1.2: a list, `*`, and the weak
+/// comparison, so `W/"…"` matches too).
+fn none_match_names(value: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(v) = value.to_str() else { return false };
+    let want = etag.as_bytes();
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == want)
 }
 
 fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
@@ -416,7 +418,7 @@ fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
 pub async fn serve_tile(
     state: AppState,
     caller: Caller,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     tileset: Tileset,
     grid: Grid,
     z: &str,
@@ -455,7 +457,7 @@ pub async fn serve_tile(
     let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
     grid.check(z, x, y).map_err(Error::BadRequest)?;
     if let Tileset::Archive(i) = tileset {
-        return serve_archive(&state, &headers, i, grid, z, x, y, raw).await;
+        return serve_archive(&state, headers, i, grid, z, x, y, raw).await;
     }
     let p = Params::parse(raw, &TILE_PARAMS)?;
     let super::api::Scope {
@@ -479,7 +481,7 @@ pub async fn serve_tile(
     };
     if let Tileset::Raster(style) = tileset {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;
-        return Ok(with_etag(&headers, t, "image/png", None));
+        return Ok(with_etag(headers, &t, "image/png", None));
     }
     let tile = state.tiles.tile(&state.atlas, &req).await?;
     let Some(t) = tile else {
@@ -489,10 +491,9 @@ pub async fn serve_tile(
         )
             .into_response());
     };
-    let thinned = t.thinned.clone();
-    let mut resp = with_etag(&headers, t, MVT, accepted_coding(&headers));
-    if !thinned.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&thinned.join(",")) {
+    let mut resp = with_etag(headers, &t, MVT, accepted_coding(headers));
+    if !t.thinned.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&t.thinned.join(",")) {
             resp.headers_mut().insert("x-atlas-thinned", v);
         }
     }
@@ -503,15 +504,17 @@ pub async fn serve_tile(
 pub async fn tile_xyz(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path((tileset, z, x, y)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
+    // The request itself, for its headers: borrowed rather than copied (a `HeaderMap`
+    // extractor clones them all).
+    req: axum::extract::Request,
 ) -> Result<Response, Error> {
     let set = resolve_tileset(&state, &tileset)?;
     serve_tile(
         state,
         caller,
-        headers,
+        req.headers(),
         set,
         Grid::WebMercatorQuad,
         &z,
@@ -526,9 +529,9 @@ pub async fn tile_xyz(
 pub async fn tile_tms(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path((tileset, tms, z, x, y)): Path<(String, String, String, String, String)>,
     RawQuery(raw): RawQuery,
+    req: axum::extract::Request,
 ) -> Result<Response, Error> {
     let set = resolve_tileset(&state, &tileset)?;
     let grid = Grid::parse(&tms).ok_or_else(|| {
@@ -536,5 +539,5 @@ pub async fn tile_tms(
             "no tile matrix set `{tms}`; use WebMercatorQuad or WorldCRS84Quad"
         ))
     })?;
-    serve_tile(state, caller, headers, set, grid, &z, &x, &y, raw).await
+    serve_tile(state, caller, req.headers(), set, grid, &z, &x, &y, raw).await
 }

@@ -223,7 +223,7 @@ pub async fn rest_tile(
     serve_tile(
         state,
         caller,
-        headers,
+        &headers,
         set,
         g,
         &z,
@@ -286,7 +286,7 @@ pub async fn kvp(
             serve_tile(
                 state,
                 caller,
-                headers,
+                &headers,
                 set,
                 g,
                 z,

@@ -1,13 +1,17 @@
 //! The in-memory tile cache: bounded in bytes, keyed by everything that changes a tile, and
 //! invalidated by area — an import drops the tiles whose box meets what it changed, no more.
 
+use axum::http::HeaderValue;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Everything that changes a tile's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
-    pub tileset: String,
+    pub tileset: &'static str,
+    /// Pixels square for raster tiles; 0 for vector tiles.
+    pub size: u32,
     pub grid: &'static str,
     pub z: u8,
     pub x: u64,
@@ -19,36 +23,69 @@ pub struct TileKey {
     pub full_counts: bool,
 }
 
+/// A tile as the cache keeps it, shared (a hit costs one reference count).
 #[derive(Clone)]
-pub struct Cached {
+pub struct Cached(Arc<Tile>);
+
+pub struct Tile {
     pub bytes: bytes::Bytes,
-    pub etag: String,
     pub thinned: Vec<&'static str>,
     /// The longitude/latitude box the tile's content came from.
     pub bbox: [f64; 4],
     /// The bytes compressed for the clients that take it, made on first demand and kept with
     /// the tile (the size bound counts the uncompressed bytes; brotli and gzip copies of a
     /// 7 KB tile together add about as much again).
-    pub packed: std::sync::Arc<Packed>,
+    packed: Packed,
+    /// The strong ETags of the bytes as they are, gzipped and in brotli: each coding is its
+    /// own representation.
+    etags: [HeaderValue; 3],
 }
 
-/// A strong ETag for bytes served as they are.
-fn etag_of(bytes: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    format!("\"{:016x}-{}\"", h.finish(), bytes.len())
+impl std::ops::Deref for Cached {
+    type Target = Tile;
+    fn deref(&self) -> &Tile {
+        &self.0
+    }
 }
 
 impl Cached {
-    /// A tile's bytes with their ETag.
+    /// A tile's bytes with their ETags.
     pub fn new(bytes: bytes::Bytes, thinned: Vec<&'static str>, bbox: [f64; 4]) -> Cached {
-        Cached {
-            etag: etag_of(&bytes),
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        let tag = format!("{:016x}-{}", h.finish(), bytes.len());
+        let etags = [None, Some(Coding::Gzip), Some(Coding::Brotli)].map(|c| {
+            let suffix = c.map_or(String::new(), |c| format!("-{}", c.name()));
+            // Hex digits, a dash and a coding name: always a valid header value.
+            HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\""))
+        });
+        Cached(Arc::new(Tile {
             bytes,
             thinned,
             bbox,
-            packed: std::sync::Arc::default(),
+            packed: Packed::default(),
+            etags,
+        }))
+    }
+}
+
+impl Tile {
+    /// The ETag of the tile in `coding` (or as it is).
+    pub fn etag(&self, coding: Option<Coding>) -> &HeaderValue {
+        &self.etags[match coding {
+            None => 0,
+            Some(Coding::Gzip) => 1,
+            Some(Coding::Brotli) => 2,
+        }]
+    }
+
+    /// The tile's bytes in `coding`, compressed the first time a client asks for it.
+    pub fn body(&self, coding: Option<Coding>) -> bytes::Bytes {
+        match coding {
+            Some(c) => self.packed.get(&self.bytes, c),
+            None => self.bytes.clone(),
         }
     }
 }
@@ -71,14 +108,14 @@ impl Coding {
 
 /// Compressed copies of one tile's bytes.
 #[derive(Default)]
-pub struct Packed {
+struct Packed {
     gzip: std::sync::OnceLock<bytes::Bytes>,
     br: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl Packed {
     /// `raw` in `coding`, compressed the first time it is asked for.
-    pub fn get(&self, raw: &[u8], coding: Coding) -> bytes::Bytes {
+    fn get(&self, raw: &[u8], coding: Coding) -> bytes::Bytes {
         use std::io::Write;
         match coding {
             // Writing to memory cannot fail.
@@ -98,16 +135,16 @@ impl Packed {
 }
 
 struct Inner {
-    map: HashMap<TileKey, Cached>,
+    map: HashMap<TileKey, Cached, foldhash::fast::RandomState>,
     order: VecDeque<TileKey>,
     bytes: usize,
-    hits: u64,
-    misses: u64,
 }
 
 pub struct TileCache {
     max_bytes: usize,
     inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 fn meets(a: [f64; 4], b: [f64; 4]) -> bool {
@@ -119,12 +156,12 @@ impl TileCache {
         TileCache {
             max_bytes,
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 order: VecDeque::new(),
                 bytes: 0,
-                hits: 0,
-                misses: 0,
             }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -135,13 +172,13 @@ impl TileCache {
     }
 
     pub fn get(&self, k: &TileKey) -> Option<Cached> {
-        let mut g = self.lock();
-        let hit = g.map.get(k).cloned();
-        if hit.is_some() {
-            g.hits += 1;
+        let hit = self.lock().map.get(k).cloned();
+        let counter = if hit.is_some() {
+            &self.hits
         } else {
-            g.misses += 1;
-        }
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         hit
     }
 
@@ -196,7 +233,12 @@ impl TileCache {
     /// (tiles, bytes, hits, misses)
     pub fn stats(&self) -> (usize, usize, u64, u64) {
         let g = self.lock();
-        (g.map.len(), g.bytes, g.hits, g.misses)
+        (
+            g.map.len(),
+            g.bytes,
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -206,7 +248,8 @@ mod tests {
 
     fn key(x: u64) -> TileKey {
         TileKey {
-            tileset: "atlas".into(),
+            tileset: "atlas",
+            size: 0,
             grid: "WebMercatorQuad",
             z: 14,
             x,

@@ -68,9 +68,10 @@ impl Grid {
         if z > u32::from(MAX_ZOOM) {
             return Err(format!("zoom {z} is beyond the deepest level {MAX_ZOOM}"));
         }
-        let xyz = Xyz::new(x, y, z as u8);
-        if !loaded(self).tms.is_valid(&xyz) {
-            let (w, h) = self.matrix_size(z as u8);
+        // The matrix sizes of tiles/*.json (tested against tile-grid's below): tile-grid's own
+        // check was 2% of a cached tile.
+        let (w, h) = self.matrix_size(z as u8);
+        if x >= w || y >= h {
             return Err(format!(
                 "tile {z}/{x}/{y} is outside the {} matrix of zoom {z} ({w} × {h} tiles)",
                 self.id()
@@ -152,5 +153,34 @@ mod tests {
         let (x, y) = Grid::WebMercatorQuad.project(120.38, 36.07);
         let (lon, lat) = Grid::WebMercatorQuad.unproject(x, y);
         assert!((lon - 120.38).abs() < 1e-9 && (lat - 36.07).abs() < 1e-9);
+    }
+
+    /// `check` uses `matrix_size`; the definitions in tiles/ (through tile-grid) must agree at
+    /// every zoom, on both sides of each edge.
+    #[test]
+    fn matrix_sizes_are_the_definitions() {
+        for g in [Grid::WebMercatorQuad, Grid::WorldCrs84Quad] {
+            let tms = &loaded(g).tms;
+            for z in 0..=MAX_ZOOM {
+                let (w, h) = g.matrix_size(z);
+                for (x, y, inside) in [
+                    (w - 1, h - 1, true),
+                    (w, h - 1, false),
+                    (w - 1, h, false),
+                    (0, 0, true),
+                ] {
+                    assert_eq!(
+                        tms.is_valid(&Xyz::new(x, y, z)),
+                        inside,
+                        "{g:?} {z}/{x}/{y}"
+                    );
+                    assert_eq!(
+                        g.check(u32::from(z), x, y).is_ok(),
+                        inside,
+                        "{g:?} {z}/{x}/{y}"
+                    );
+                }
+            }
+        }
     }
 }

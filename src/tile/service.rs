@@ -92,7 +92,8 @@ impl TileService {
     /// One tile of the `atlas` tileset, from the cache or built; `None` when empty.
     pub async fn tile(&self, atlas: &Atlas, r: &TileRequest) -> Result<Option<Cached>, StoreError> {
         let key = TileKey {
-            tileset: "atlas".into(),
+            tileset: "atlas",
+            size: 0,
             grid: r.grid.id(),
             z: r.z,
             x: r.x,
@@ -140,7 +141,8 @@ impl TileService {
         size: u32,
     ) -> Result<Cached, StoreError> {
         let key = TileKey {
-            tileset: format!("{}@{size}", style.id()),
+            tileset: style.id(),
+            size,
             grid: r.grid.id(),
             z: r.z,
             x: r.x,
