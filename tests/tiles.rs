@@ -737,4 +737,94 @@ async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_a
                 .ends_with("/{tileMatrix}/{tileRow}/{tileCol}")));
     assert_eq!(get("/ogc/collections/nope/tiles").await.status, 404);
     assert_eq!(get("/ogc/tileMatrixSets/Nope").await.status, 404);
+
+    // Where the city's tiles are, per tile matrix: the tile asked for above is inside.
+    let limits = ts["tileMatrixSetLimits"].as_array().unwrap();
+    assert_eq!(limits.len(), 19, "tile matrices 0-18");
+    let l14 = limits.iter().find(|l| l["tileMatrix"] == "14").unwrap();
+    let inside = |v: u64, lo: &str, hi: &str| {
+        l14[lo].as_u64().unwrap() <= v && v <= l14[hi].as_u64().unwrap()
+    };
+    assert!(
+        inside(x, "minTileCol", "maxTileCol") && inside(y, "minTileRow", "maxTileRow"),
+        "{l14}"
+    );
+    assert_eq!(limits[0]["maxTileCol"], 0, "one tile at zoom 0");
+
+    // Map tiles of the collection (tilesets-map): the grade map by default, density by style,
+    // the same PNGs as /tiles/{style}/…, row before column.
+    let coll: serde_json::Value =
+        serde_json::from_slice(&get("/ogc/collections/atlas").await.body).unwrap();
+    let maps: Vec<&str> = coll["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map")
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(maps.len(), 2, "{coll}");
+    assert!(conf["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png"));
+    for (list, style) in [
+        ("/ogc/collections/atlas/map/tiles", "grade"),
+        ("/ogc/collections/atlas/styles/density/map/tiles", "density"),
+    ] {
+        let sets: serde_json::Value = serde_json::from_slice(&get(list).await.body).unwrap();
+        let wm = sets["tilesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["tileMatrixSetURI"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("WebMercatorQuad")
+            })
+            .unwrap();
+        assert_eq!(wm["dataType"], "map");
+        assert_eq!(wm["style"]["id"], style);
+        let item = wm["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "item")
+            .unwrap();
+        assert_eq!(item["type"], "image/png");
+        let href = item["href"].as_str().unwrap();
+        let tile = href[href.find("/ogc/").unwrap()..]
+            .replace("{tileMatrix}", &z.to_string())
+            .replace("{tileRow}", &y.to_string())
+            .replace("{tileCol}", &x.to_string());
+        let png = get(&tile).await;
+        assert_eq!(png.status, 200, "{tile}");
+        assert_eq!(png.headers["content-type"], "image/png");
+        assert_eq!(
+            png.body,
+            get(&format!("/tiles/{style}/{z}/{x}/{y}.png")).await.body,
+            "{tile}"
+        );
+        let self_href = wm["links"][0]["href"].as_str().unwrap();
+        let doc = get(&self_href[self_href.find("/ogc/").unwrap()..]).await;
+        assert_eq!(doc.status, 200);
+    }
+    for (uri, status) in [
+        ("/ogc/collections/compounds/map/tiles", 404),
+        ("/ogc/collections/atlas/styles/plain/map/tiles", 404),
+        ("/ogc/collections/atlas/map/tiles/Nope", 404),
+        (
+            "/ogc/collections/atlas/map/tiles/WebMercatorQuad/3/9/0",
+            400,
+        ),
+        (
+            "/ogc/collections/atlas/map/tiles/WebMercatorQuad/x/0/0",
+            400,
+        ),
+    ] {
+        let r = get(uri).await;
+        assert_eq!(r.status, status, "{uri}");
+        assert!(r.json()["error"]["message"].is_string(), "{uri}");
+    }
 }

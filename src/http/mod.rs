@@ -163,6 +163,14 @@ pub fn app(state: AppState) -> Router {
             get(ogc::collection_tile),
         )
         .route(
+            "/ogc/collections/{id}/map/tiles/{tms}/{z}/{row}/{col}",
+            get(ogc::map_tile),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{z}/{row}/{col}",
+            get(ogc::styled_map_tile),
+        )
+        .route(
             "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
             get(wmts::rest_tile),
         )
@@ -201,6 +209,19 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/ogc/collections/{id}/tiles/{tms}",
             get(ogc::collection_tileset),
+        )
+        .route("/ogc/collections/{id}/map/tiles", get(ogc::map_tilesets))
+        .route(
+            "/ogc/collections/{id}/map/tiles/{tms}",
+            get(ogc::map_tileset_doc),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles",
+            get(ogc::styled_map_tilesets),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}",
+            get(ogc::styled_map_tileset_doc),
         )
         .route("/wmts", get(wmts::kvp))
         .route(

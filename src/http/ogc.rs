@@ -7,6 +7,7 @@ use super::tiles::{base_url, MVT};
 use super::{features, AppState, Caller};
 use crate::error::Error;
 use crate::tile::atlas::LAYERS;
+use crate::tile::raster::Style;
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -14,7 +15,7 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-const CONFORMANCE: [&str; 13] = [
+const CONFORMANCE: [&str; 14] = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -27,6 +28,7 @@ const CONFORMANCE: [&str; 13] = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ];
 
@@ -110,13 +112,29 @@ pub async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, Erro
     Ok(Json(v))
 }
 
-fn tileset(b: &str, prefix: &str, g: Grid) -> Value {
+/// The deepest tile matrix the tilesets describe (as the WMTS capabilities).
+const DEEPEST: u8 = 18;
+
+/// Where the city's tiles are, per tile matrix (OGC API – Tiles `tileMatrixSetLimits`):
+/// clients need not ask for the rest of the world, and GDAL 3.6's OGCAPI driver reads only
+/// the tile matrices listed here.
+fn limits(g: Grid, bbox: [f64; 4]) -> Vec<Value> {
+    (0..=DEEPEST)
+        .map(|z| {
+            let [c0, r0, c1, r1] = g.tile_range(z, bbox);
+            json!({ "tileMatrix": z.to_string(), "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1 })
+        })
+        .collect()
+}
+
+fn tileset(b: &str, prefix: &str, g: Grid, bbox: [f64; 4]) -> Value {
     let tiles = format!("{b}{prefix}/tiles/{}", g.id());
     json!({
         "title": format!("atlas in {}", g.id()),
         "dataType": "vector",
         "crs": crs_uri(g),
         "tileMatrixSetURI": g.definition().uri,
+        "tileMatrixSetLimits": limits(g, bbox),
         "links": [
             link(tiles.clone(), "self", "application/json", "this tileset"),
             link(format!("{b}/ogc/tileMatrixSets/{}", g.id()), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", g.id()),
@@ -141,6 +159,8 @@ fn collection_doc(b: &str, bbox: [f64; 4]) -> Value {
         "links": [
             link(format!("{b}/ogc/collections/atlas"), "self", "application/json", "this collection"),
             link(format!("{b}/ogc/collections/atlas/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tilesets"),
+            link(format!("{b}/ogc/collections/atlas/map/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "application/json", "map tilesets (the grade map as PNG)"),
+            link(format!("{b}/ogc/collections/atlas/styles/density/map/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "application/json", "map tilesets (the density map as PNG)"),
         ],
     })
 }
@@ -193,41 +213,49 @@ pub async fn collections(
     })))
 }
 
-pub async fn tilesets(headers: HeaderMap) -> Json<Value> {
-    let b = base_url(&headers);
-    Json(
-        json!({ "tilesets": Grid::ALL.iter().map(|g| tileset(&b, "/ogc", *g)).collect::<Vec<_>>() }),
-    )
+pub async fn tilesets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Error> {
+    let (b, bbox) = (base_url(&headers), city_bounds(&state).await?);
+    Ok(Json(
+        json!({ "tilesets": Grid::ALL.iter().map(|g| tileset(&b, "/ogc", *g, bbox)).collect::<Vec<_>>() }),
+    ))
 }
 
 pub async fn collection_tilesets(
+    State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Error> {
     check_collection(&id)?;
-    let b = base_url(&headers);
+    let (b, bbox) = (base_url(&headers), city_bounds(&state).await?);
+    let prefix = format!("/ogc/collections/{id}");
     Ok(Json(
-        json!({ "tilesets": Grid::ALL.iter().map(|g| tileset(&b, &format!("/ogc/collections/{id}"), *g)).collect::<Vec<_>>() }),
+        json!({ "tilesets": Grid::ALL.iter().map(|g| tileset(&b, &prefix, *g, bbox)).collect::<Vec<_>>() }),
     ))
 }
 
 pub async fn dataset_tileset(
+    State(state): State<AppState>,
     headers: HeaderMap,
     Path(tms): Path<String>,
 ) -> Result<Json<Value>, Error> {
-    Ok(Json(tileset(&base_url(&headers), "/ogc", grid(&tms)?)))
+    let g = grid(&tms)?;
+    let bbox = city_bounds(&state).await?;
+    Ok(Json(tileset(&base_url(&headers), "/ogc", g, bbox)))
 }
 
 pub async fn collection_tileset(
+    State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, tms)): Path<(String, String)>,
 ) -> Result<Json<Value>, Error> {
     check_collection(&id)?;
-    Ok(Json(tileset(
-        &base_url(&headers),
-        &format!("/ogc/collections/{id}"),
-        grid(&tms)?,
-    )))
+    let g = grid(&tms)?;
+    let bbox = city_bounds(&state).await?;
+    let prefix = format!("/ogc/collections/{id}");
+    Ok(Json(tileset(&base_url(&headers), &prefix, g, bbox)))
 }
 
 /// `/ogc/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`: row is y, column is x.
@@ -262,4 +290,149 @@ pub async fn collection_tile(
 ) -> Result<Response, Error> {
     check_collection(&id)?;
     dataset_tile(state, caller, headers, Path((tms, z, row, col)), raw).await
+}
+
+// Map tiles (OGC API – Tiles, tilesets-map): the `atlas` collection drawn in a style — the
+// PNG tiles of `/tiles/{grade|density}/…` — for clients that take pictures rather than
+// vector tiles (GDAL's OGCAPI raster driver among them). The default map is `grade`.
+
+/// The atlas collection's map tilesets and their tiles, in `style` (`None`: the default map).
+fn map_base(b: &str, style: Option<Style>) -> String {
+    match style {
+        None => format!("{b}/ogc/collections/atlas/map/tiles"),
+        Some(s) => format!("{b}/ogc/collections/atlas/styles/{}/map/tiles", s.id()),
+    }
+}
+
+fn map_tileset(b: &str, style: Option<Style>, g: Grid, bbox: [f64; 4]) -> Value {
+    let tiles = format!("{}/{}", map_base(b, style), g.id());
+    let s = style.unwrap_or(Style::Grade);
+    json!({
+        "title": format!("atlas map ({}) in {}", s.id(), g.id()),
+        "dataType": "map",
+        "crs": crs_uri(g),
+        "tileMatrixSetURI": g.definition().uri,
+        "tileMatrixSetLimits": limits(g, bbox),
+        "style": { "id": s.id() },
+        "links": [
+            link(tiles.clone(), "self", "application/json", "this tileset"),
+            link(format!("{b}/ogc/tileMatrixSets/{}", g.id()), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", g.id()),
+            json!({ "href": format!("{tiles}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": "image/png", "templated": true, "title": "tiles (256 px PNG)" }),
+        ],
+    })
+}
+
+fn map_style(id: &str, style: Option<&str>) -> Result<Option<Style>, Error> {
+    if id != "atlas" {
+        return Err(Error::NotFound(format!(
+            "no map of collection `{id}`; maps are drawn of `atlas`"
+        )));
+    }
+    style
+        .map(|s| {
+            Style::parse(s)
+                .ok_or_else(|| Error::NotFound(format!("no style `{s}`; use grade or density")))
+        })
+        .transpose()
+}
+
+async fn map_tilesets_doc(
+    state: &AppState,
+    headers: &HeaderMap,
+    style: Option<Style>,
+) -> Result<Json<Value>, Error> {
+    let (b, bbox) = (base_url(headers), city_bounds(state).await?);
+    Ok(Json(json!({
+        "links": [link(map_base(&b, style), "self", "application/json", "map tilesets")],
+        "tilesets": Grid::ALL.iter().map(|g| map_tileset(&b, style, *g, bbox)).collect::<Vec<_>>(),
+    })))
+}
+
+async fn map_tileset_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    style: Option<Style>,
+    tms: &str,
+) -> Result<Json<Value>, Error> {
+    let g = grid(tms)?;
+    let bbox = city_bounds(state).await?;
+    Ok(Json(map_tileset(&base_url(headers), style, g, bbox)))
+}
+
+/// `/ogc/collections/{id}/map/tiles`
+pub async fn map_tilesets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Error> {
+    let style = map_style(&id, None)?;
+    map_tilesets_doc(&state, &headers, style).await
+}
+
+/// `/ogc/collections/{id}/styles/{style}/map/tiles`
+pub async fn styled_map_tilesets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, style)): Path<(String, String)>,
+) -> Result<Json<Value>, Error> {
+    let style = map_style(&id, Some(&style))?;
+    map_tilesets_doc(&state, &headers, style).await
+}
+
+/// `/ogc/collections/{id}/map/tiles/{tms}`
+pub async fn map_tileset_doc(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, tms)): Path<(String, String)>,
+) -> Result<Json<Value>, Error> {
+    let style = map_style(&id, None)?;
+    map_tileset_in(&state, &headers, style, &tms).await
+}
+
+/// `/ogc/collections/{id}/styles/{style}/map/tiles/{tms}`
+pub async fn styled_map_tileset_doc(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, style, tms)): Path<(String, String, String)>,
+) -> Result<Json<Value>, Error> {
+    let style = map_style(&id, Some(&style))?;
+    map_tileset_in(&state, &headers, style, &tms).await
+}
+
+async fn map_tile_in(
+    state: AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    style: Option<Style>,
+    (tms, z, row, col): (String, String, String, String),
+    raw: Option<String>,
+) -> Result<Response, Error> {
+    let g = grid(&tms)?;
+    let set = super::tiles::Tileset::Raster(style.unwrap_or(Style::Grade));
+    let y = format!("{row}.png");
+    super::tiles::serve_tile(state, caller, headers, set, g, &z, &col, &y, raw).await
+}
+
+/// `/ogc/collections/{id}/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`: a PNG.
+pub async fn map_tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let style = map_style(&id, None)?;
+    map_tile_in(state, caller, &headers, style, (tms, z, row, col), raw).await
+}
+
+/// `/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`
+pub async fn styled_map_tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((id, style, tms, z, row, col)): Path<(String, String, String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let style = map_style(&id, Some(&style))?;
+    map_tile_in(state, caller, &headers, style, (tms, z, row, col), raw).await
 }

@@ -80,6 +80,23 @@ impl Grid {
         Ok(())
     }
 
+    /// The tiles of zoom `z` that a longitude/latitude box (west, south, east, north) meets:
+    /// first column, first row, last column, last row (tile-grid's tile of each corner).
+    pub fn tile_range(self, z: u8, bbox: [f64; 4]) -> [u64; 4] {
+        let (w, h) = self.matrix_size(z);
+        let tms = &loaded(self).tms;
+        let (x0, y0) = self.project(bbox[0], bbox[3]);
+        let (x1, y1) = self.project(bbox[2], bbox[1]);
+        let nw = tms.xy_tile(x0, y0, z);
+        let se = tms.xy_tile(x1, y1, z);
+        [
+            nw.x.min(w - 1),
+            nw.y.min(h - 1),
+            se.x.min(w - 1),
+            se.y.min(h - 1),
+        ]
+    }
+
     pub fn matrix_size(self, z: u8) -> (u64, u64) {
         match self {
             Grid::WebMercatorQuad => (1 << z, 1 << z),
@@ -153,6 +170,32 @@ mod tests {
         let (x, y) = Grid::WebMercatorQuad.project(120.38, 36.07);
         let (lon, lat) = Grid::WebMercatorQuad.unproject(x, y);
         assert!((lon - 120.38).abs() < 1e-9 && (lat - 36.07).abs() < 1e-9);
+    }
+
+    #[test]
+    fn tile_ranges_cover_the_box_corners() {
+        // Qingdao's box: zoom 0 holds it in one tile of each grid (the eastern CRS84 one).
+        let qd = [120.0, 35.5, 121.0, 36.5];
+        assert_eq!(Grid::WebMercatorQuad.tile_range(0, qd), [0, 0, 0, 0]);
+        assert_eq!(Grid::WorldCrs84Quad.tile_range(0, qd), [1, 0, 1, 0]);
+        for g in Grid::ALL {
+            for z in [3u8, 9, 14] {
+                let [c0, r0, c1, r1] = g.tile_range(z, qd);
+                assert!(c0 <= c1 && r0 <= r1, "{g:?} z{z}");
+                // Each corner lies in the tile the range starts or ends with.
+                let tile = |lon: f64, lat: f64| {
+                    let (x, y) = g.project(lon, lat);
+                    let b0 = g.xy_bounds(z, 0, 0);
+                    let (tw, th) = (b0[2] - b0[0], b0[3] - b0[1]);
+                    (
+                        ((x - b0[0]) / tw).floor() as u64,
+                        ((b0[3] - y) / th).floor() as u64,
+                    )
+                };
+                assert_eq!(tile(qd[0], qd[3]), (c0, r0), "{g:?} z{z}");
+                assert_eq!(tile(qd[2], qd[1]), (c1, r1), "{g:?} z{z}");
+            }
+        }
     }
 
     /// `check` uses `matrix_size`; the definitions in tiles/ (through tile-grid) must agree at
