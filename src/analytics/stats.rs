@@ -105,6 +105,10 @@ pub fn density_class(complaints: u64, density: f64) -> u8 {
     1 + DENSITY_BREAKS.iter().filter(|b| density >= **b).count() as u8
 }
 
+/// Tables by feature id, hashed with foldhash (SipHash was most of building the tables from
+/// a store's 1.1 million complaints).
+pub type IdMap<V> = HashMap<i64, V, foldhash::fast::RandomState>;
+
 /// Monthly counts, materialised: the form tiles and queries read.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -112,9 +116,9 @@ pub struct Stats {
     pub first: Option<Month>,
     pub last: Option<Month>,
     /// Per compound: per month (from `first`), per category.
-    pub compound: HashMap<i64, Vec<[u32; 10]>>,
-    pub building: HashMap<i64, Vec<u32>>,
-    pub unit: HashMap<i64, Vec<u32>>,
+    pub compound: IdMap<Vec<[u32; 10]>>,
+    pub building: IdMap<Vec<u32>>,
+    pub unit: IdMap<Vec<u32>>,
     pub total: u64,
     pub unmatched: u64,
 }

@@ -112,10 +112,8 @@ impl EmbeddedStore {
                 let facts = scope.spawn(|| -> Result<Vec<crate::analytics::Fact>, StoreError> {
                     let mut facts = Vec::new();
                     if let Some(f) = &m.complaints {
-                        io::complaints::read_complaints(&dir.join(f), |c| {
-                            facts.push(io::complaints::fact(&c))
-                        })
-                        .map_err(corrupt)?;
+                        io::complaints::read_facts(&dir.join(f), |x| facts.push(x))
+                            .map_err(corrupt)?;
                     }
                     Ok(facts)
                 });

@@ -57,7 +57,8 @@ pub async fn seed(
         );
     }
     let started = std::time::Instant::now();
-    let service = TileService::new(0);
+    // Tiles are built on the blocking pool, four at a time, whatever their zoom.
+    let service = TileService::batch();
     let city = service.city(atlas).await?;
     let bounds = plan
         .bbox

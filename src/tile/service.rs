@@ -38,6 +38,8 @@ pub struct TileService {
     city: Mutex<Option<(u64, Arc<CityIndex>)>>,
     figures: Mutex<VecDeque<(FiguresKey, Arc<Figures>)>>,
     pub cache: TileCache,
+    /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
+    inline_from: u8,
 }
 
 impl TileService {
@@ -46,6 +48,17 @@ impl TileService {
             city: Mutex::new(None),
             figures: Mutex::new(VecDeque::new()),
             cache: TileCache::new(cache_bytes),
+            inline_from: INLINE_FROM_ZOOM,
+        }
+    }
+
+    /// For batch work (seeding): no cache, and every tile built on the blocking pool, so that
+    /// tiles asked for at once are built at once (inline, they would take turns on the one
+    /// task that asks).
+    pub fn batch() -> TileService {
+        TileService {
+            inline_from: u8::MAX,
+            ..TileService::new(0)
         }
     }
 
@@ -117,7 +130,7 @@ impl TileService {
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
         let who = r.audience;
         let started = std::time::Instant::now();
-        let built = if r.z >= INLINE_FROM_ZOOM {
+        let built = if r.z >= self.inline_from {
             atlas::build(&city, &fig, &frame, who)
         } else {
             tokio::task::spawn_blocking(move || atlas::build(&city, &fig, &frame, who))
