@@ -3,8 +3,8 @@
 
 use axum::http::HeaderValue;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// Everything that changes a tile's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,9 +33,15 @@ pub struct Tile {
     /// The longitude/latitude box the tile's content came from.
     pub bbox: [f64; 4],
     /// The bytes compressed for the clients that take it, made on first demand and kept with
-    /// the tile (the size bound counts the uncompressed bytes; brotli and gzip copies of a
-    /// 7 KB tile together add about as much again).
+    /// the tile; the cache's size bound counts them too (brotli and gzip copies of a 7 KB tile
+    /// together add about as much again).
     packed: Packed,
+    /// The cache holding the tile, to count its compressed copies there.
+    home: OnceLock<Weak<Mutex<Inner>>>,
+    /// Whether the tile is in `home` now, and how many of its compressed bytes `home` counts:
+    /// both changed only under `home`'s lock, so the count stays exact.
+    cached: AtomicBool,
+    counted: AtomicUsize,
     /// The strong ETags of the bytes as they are, gzipped and in brotli: each coding is its
     /// own representation.
     etags: [HeaderValue; 3],
@@ -69,6 +75,9 @@ impl Cached {
             bbox,
             packed: Packed::default(),
             etags,
+            home: OnceLock::new(),
+            cached: AtomicBool::new(false),
+            counted: AtomicUsize::new(0),
         }))
     }
 }
@@ -83,12 +92,26 @@ impl Tile {
         }]
     }
 
-    /// The tile's bytes in `coding`, compressed the first time a client asks for it.
+    /// The tile's bytes in `coding`, compressed the first time a client asks for it (and then
+    /// counted by the cache that holds the tile).
     pub fn body(&self, coding: Option<Coding>) -> bytes::Bytes {
-        match coding {
-            Some(c) => self.packed.get(&self.bytes, c),
-            None => self.bytes.clone(),
+        let Some(c) = coding else {
+            return self.bytes.clone();
+        };
+        let mut made = 0;
+        let out = self.packed.get(&self.bytes, c, &mut made);
+        if made > 0 {
+            if let Some(home) = self.home.get().and_then(Weak::upgrade) {
+                let mut g = home
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if self.cached.load(Ordering::Relaxed) {
+                    g.packed += made;
+                    self.counted.fetch_add(made, Ordering::Relaxed);
+                }
+            }
         }
+        out
     }
 }
 
@@ -116,22 +139,30 @@ struct Packed {
 }
 
 impl Packed {
-    /// `raw` in `coding`, compressed the first time it is asked for.
-    fn get(&self, raw: &[u8], coding: Coding) -> bytes::Bytes {
+    /// `raw` in `coding`, compressed the first time it is asked for; `made` gets the size of
+    /// a copy made by this call.
+    fn get(&self, raw: &[u8], coding: Coding, made: &mut usize) -> bytes::Bytes {
         use std::io::Write;
-        match coding {
+        let cell = match coding {
+            Coding::Gzip => &self.gzip,
+            Coding::Brotli => &self.br,
+        };
+        cell.get_or_init(|| {
             // Writing to memory cannot fail.
-            Coding::Gzip => self
-                .gzip
-                .get_or_init(|| super::archive::gzip(raw).unwrap_or_default().into()),
-            Coding::Brotli => self.br.get_or_init(|| {
-                // Quality 5: most of brotli's gain over gzip for a fraction of its top setting's time.
-                let mut w = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
-                let _ = w.write_all(raw);
-                let _ = w.flush();
-                w.into_inner().into()
-            }),
-        }
+            let out: bytes::Bytes = match coding {
+                Coding::Gzip => super::archive::gzip(raw).unwrap_or_default().into(),
+                Coding::Brotli => {
+                    // Quality 5: most of brotli's gain over gzip for a fraction of its top
+                    // setting's time.
+                    let mut w = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+                    let _ = w.write_all(raw);
+                    let _ = w.flush();
+                    w.into_inner().into()
+                }
+            };
+            *made = out.len();
+            out
+        })
         .clone()
     }
 }
@@ -139,12 +170,25 @@ impl Packed {
 struct Inner {
     map: HashMap<TileKey, Cached, foldhash::fast::RandomState>,
     order: VecDeque<TileKey>,
+    /// The tiles' own bytes (and 128 a tile for their keys and bookkeeping).
     bytes: usize,
+    /// Their compressed copies.
+    packed: usize,
+}
+
+impl Inner {
+    /// Takes a tile out of the accounts (under the lock, so a copy being made now is not
+    /// counted after it).
+    fn release(&mut self, t: &Cached) {
+        t.cached.store(false, Ordering::Relaxed);
+        self.bytes -= t.bytes.len() + 128;
+        self.packed -= t.counted.swap(0, Ordering::Relaxed);
+    }
 }
 
 pub struct TileCache {
     max_bytes: usize,
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -157,11 +201,12 @@ impl TileCache {
     pub fn new(max_bytes: usize) -> TileCache {
         TileCache {
             max_bytes,
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 map: HashMap::default(),
                 order: VecDeque::new(),
                 bytes: 0,
-            }),
+                packed: 0,
+            })),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -184,25 +229,28 @@ impl TileCache {
         hit
     }
 
-    /// Stores a tile, evicting the oldest ones beyond the size bound.
+    /// Stores a tile, evicting the oldest ones while the tiles and their compressed copies
+    /// (those made since the last insertion are counted now) exceed the size bound.
     pub fn put(&self, k: TileKey, v: Cached) {
-        let mut g = self.lock();
         let size = v.bytes.len() + 128;
-        if size > self.max_bytes {
+        // A tile belongs to one cache; one already held (by this or another cache) stays there.
+        if size > self.max_bytes || v.home.set(Arc::downgrade(&self.inner)).is_err() {
             return;
         }
+        let mut g = self.lock();
+        v.cached.store(true, Ordering::Relaxed);
         if let Some(old) = g.map.insert(k.clone(), v) {
-            g.bytes -= old.bytes.len() + 128;
+            g.release(&old);
         } else {
             g.order.push_back(k);
         }
         g.bytes += size;
-        while g.bytes > self.max_bytes {
+        while g.bytes + g.packed > self.max_bytes {
             let Some(old) = g.order.pop_front() else {
                 break;
             };
             if let Some(v) = g.map.remove(&old) {
-                g.bytes -= v.bytes.len() + 128;
+                g.release(&v);
             }
         }
     }
@@ -210,34 +258,36 @@ impl TileCache {
     /// Drops every tile whose content box meets one of `areas`; returns how many.
     pub fn invalidate(&self, areas: &[[f64; 4]]) -> usize {
         let mut g = self.lock();
-        let before = g.map.len();
-        let mut freed = 0;
-        g.map.retain(|_, v| {
-            let keep = !areas.iter().any(|a| meets(*a, v.bbox));
-            if !keep {
-                freed += v.bytes.len() + 128;
+        let gone: Vec<TileKey> = g
+            .map
+            .iter()
+            .filter(|(_, v)| areas.iter().any(|a| meets(*a, v.bbox)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &gone {
+            if let Some(v) = g.map.remove(k) {
+                g.release(&v);
             }
-            keep
-        });
-        g.bytes -= freed;
+        }
         let Inner { map, order, .. } = &mut *g;
         order.retain(|k| map.contains_key(k));
-        before - g.map.len()
+        gone.len()
     }
 
     pub fn clear(&self) {
         let mut g = self.lock();
-        g.map.clear();
+        for v in std::mem::take(&mut g.map).into_values() {
+            g.release(&v);
+        }
         g.order.clear();
-        g.bytes = 0;
     }
 
-    /// (tiles, bytes, hits, misses)
+    /// (tiles, bytes with the compressed copies, hits, misses)
     pub fn stats(&self) -> (usize, usize, u64, u64) {
         let g = self.lock();
         (
             g.map.len(),
-            g.bytes,
+            g.bytes + g.packed,
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
@@ -320,5 +370,59 @@ mod tests {
         let (n, bytes, _, _) = c.stats();
         assert!(bytes <= 1000 && n == 2, "{n} tiles, {bytes} bytes");
         assert!(c.get(&key(9)).is_some() && c.get(&key(0)).is_none());
+    }
+
+    /// Compressed copies count against the bound, exactly: made while cached they are added,
+    /// evicted, invalidated or cleared tiles take theirs away, and a copy made of a tile no
+    /// longer cached is not counted.
+    #[test]
+    fn compressed_copies_count_against_the_bound() {
+        // Tiles that compress: repeated text, 2,000 bytes each.
+        let text = |n: u8| {
+            let s: Vec<u8> = (0..2000u32).map(|i| b'a' + ((i as u8 ^ n) % 7)).collect();
+            Cached::new(
+                bytes::Bytes::from(s),
+                vec![],
+                [f64::from(n), 0.0, f64::from(n) + 0.5, 0.5],
+            )
+        };
+        let c = TileCache::new(10_000);
+        for n in 0..4 {
+            c.put(key(u64::from(n)), text(n));
+        }
+        let (_, raw, _, _) = c.stats();
+        assert_eq!(raw, 4 * 2128);
+        let t = c.get(&key(0)).unwrap();
+        let (gz, br) = (t.body(Some(Coding::Gzip)), t.body(Some(Coding::Brotli)));
+        t.body(Some(Coding::Gzip)); // made once: counted once
+        assert_eq!(c.stats().1, raw + gz.len() + br.len());
+        // A fifth tile no longer fits with the copies: the oldest goes, with its copies.
+        c.put(key(4), text(4));
+        assert!(c.get(&key(0)).is_none());
+        assert_eq!(c.stats(), (4, 4 * 2128, c.stats().2, c.stats().3));
+        // A tile evicted while a request holds it compresses for it without being counted.
+        let held = c.get(&key(1)).unwrap();
+        c.put(key(5), text(5));
+        assert!(c.get(&key(1)).is_none());
+        assert!(!held.body(Some(Coding::Gzip)).is_empty());
+        assert_eq!(c.stats().1, 4 * 2128);
+        let u = c.get(&key(2)).unwrap();
+        let copy = u.body(Some(Coding::Brotli)).len();
+        assert_eq!(c.stats().1, 4 * 2128 + copy);
+        assert_eq!(c.invalidate(&[[2.1, 0.1, 2.2, 0.2]]), 1);
+        assert_eq!(c.stats().1, 3 * 2128);
+        c.get(&key(3)).unwrap().body(Some(Coding::Gzip));
+        c.clear();
+        assert_eq!(c.stats().1, 0);
+        // The bound holds at each insertion, copies included.
+        let c = TileCache::new(6_000);
+        for n in 0..20u8 {
+            c.put(key(u64::from(n)), text(n));
+            let t = c.get(&key(u64::from(n))).unwrap();
+            t.body(Some(Coding::Gzip));
+            t.body(Some(Coding::Brotli));
+        }
+        c.put(key(99), text(99));
+        assert!(c.stats().1 <= 6_000, "{:?}", c.stats());
     }
 }
