@@ -136,14 +136,62 @@ fn optional<T: std::str::FromStr>(
     }
 }
 
-/// Reads every stored complaint, calling `each` with it.
-pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(), FormatError> {
+/// One row of a stored complaint file; its fields are read and checked as they are asked for,
+/// and a bad one is named with the file, line and field.
+struct Row<'a> {
+    rec: &'a csv::ByteRecord,
+    path: &'a Path,
+    line: u64,
+}
+
+impl Row<'_> {
+    fn bad(&self, field: &str, msg: &str) -> FormatError {
+        bad(self.path, self.line, field, msg)
+    }
+
+    fn text(&self, i: usize, field: &str) -> Result<&str, FormatError> {
+        std::str::from_utf8(&self.rec[i]).map_err(|_| self.bad(field, "not UTF-8"))
+    }
+
+    /// A text field, `None` when empty.
+    fn note(&self, i: usize, field: &str) -> Result<Option<String>, FormatError> {
+        Ok(Some(self.text(i, field)?.to_string()).filter(|s| !s.is_empty()))
+    }
+
+    fn id(&self, i: usize, field: &str) -> Result<Option<i64>, FormatError> {
+        optional(self.text(i, field)?, || self.bad(field, "not an id"))
+    }
+
+    fn num(&self, i: usize, field: &str) -> Result<Option<f64>, FormatError> {
+        optional(self.text(i, field)?, || self.bad(field, "not a number"))
+    }
+
+    fn received_at(&self) -> Result<chrono::NaiveDateTime, FormatError> {
+        stamp(&self.rec[1]).ok_or_else(|| self.bad("received_at", "not a date and time"))
+    }
+
+    fn category(&self) -> Result<Category, FormatError> {
+        Category::parse(self.text(2, "category")?)
+            .ok_or_else(|| self.bad("category", "unknown category"))
+    }
+
+    fn method(&self) -> Result<MatchMethod, FormatError> {
+        MatchMethod::parse(self.text(12, "match_method")?)
+            .ok_or_else(|| self.bad("match_method", "unknown method"))
+    }
+}
+
+/// Calls `each` with every row of a stored complaint file, each checked to have every field.
+fn each_row(
+    path: &Path,
+    mut each: impl FnMut(&Row<'_>) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
     let mut r = csv::Reader::from_path(path)
         .map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     loop {
-        match r.read_record(&mut rec) {
-            Ok(false) => break,
+        match r.read_byte_record(&mut rec) {
+            Ok(false) => return Ok(()),
             Ok(true) => {}
             Err(e) => {
                 return Err(FormatError::file(
@@ -161,35 +209,38 @@ pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(
                 format!("{} fields, expected {}", rec.len(), COMPLAINT_HEADER.len()),
             ));
         }
-        let id = |i: usize, f: &str| optional::<i64>(&rec[i], || bad(path, line, f, "not an id"));
-        let num =
-            |i: usize, f: &str| optional::<f64>(&rec[i], || bad(path, line, f, "not a number"));
-        let received_at = stamp(rec[1].as_bytes())
-            .ok_or_else(|| bad(path, line, "received_at", "not a date and time"))?;
-        let category = Category::parse(&rec[2])
-            .ok_or_else(|| bad(path, line, "category", "unknown category"))?;
-        let method = MatchMethod::parse(&rec[12])
-            .ok_or_else(|| bad(path, line, "match_method", "unknown method"))?;
+        each(&Row {
+            rec: &rec,
+            path,
+            line,
+        })?;
+    }
+}
+
+/// Reads every stored complaint, calling `each` with it.
+pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(), FormatError> {
+    each_row(path, |r| {
+        let method = r.method()?;
         each(Complaint {
-            ticket_id: rec[0].to_string(),
-            received_at,
-            category,
-            channel: rec[3].to_string(),
-            address: rec[4].to_string(),
-            lon: num(5, "lon")?,
-            lat: num(6, "lat")?,
-            status: rec[7].to_string(),
-            satisfaction: Some(rec[8].to_string()).filter(|s| !s.is_empty()),
+            ticket_id: r.text(0, "ticket_id")?.to_string(),
+            received_at: r.received_at()?,
+            category: r.category()?,
+            channel: r.text(3, "channel")?.to_string(),
+            address: r.text(4, "address")?.to_string(),
+            lon: r.num(5, "lon")?,
+            lat: r.num(6, "lat")?,
+            status: r.text(7, "status")?.to_string(),
+            satisfaction: r.note(8, "satisfaction")?,
             place: Placement {
-                compound_id: id(9, "compound_id")?,
-                building_id: id(10, "building_id")?,
-                unit_id: id(11, "unit_id")?,
+                compound_id: r.id(9, "compound_id")?,
+                building_id: r.id(10, "building_id")?,
+                unit_id: r.id(11, "unit_id")?,
                 method,
-                note: Some(rec[13].to_string()).filter(|s| !s.is_empty()),
+                note: r.note(13, "note")?,
             },
         });
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `received_at` as stored, `YYYY-MM-DD HH:MM:SS` (read by hand: chrono's format
@@ -228,52 +279,21 @@ fn stamp(s: &[u8]) -> Option<chrono::NaiveDateTime> {
 /// structured fields are parsed and checked as [`read_complaints`] does, the free-text ones
 /// (ticket, channel, address, status, satisfaction, note) are neither copied nor checked.
 pub fn read_facts(path: &Path, mut each: impl FnMut(Fact)) -> Result<(), FormatError> {
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(FormatError::file(
-                    path,
-                    format!("unreadable (truncated or corrupt?): {e}"),
-                ))
-            }
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        if rec.len() != COMPLAINT_HEADER.len() {
-            return Err(bad(
-                path,
-                line,
-                "row",
-                format!("{} fields, expected {}", rec.len(), COMPLAINT_HEADER.len()),
-            ));
-        }
-        let text = |i: usize, f: &str| {
-            std::str::from_utf8(&rec[i]).map_err(|_| bad(path, line, f, "not UTF-8"))
-        };
-        let id =
-            |i: usize, f: &str| optional::<i64>(text(i, f)?, || bad(path, line, f, "not an id"));
-        let received_at =
-            stamp(&rec[1]).ok_or_else(|| bad(path, line, "received_at", "not a date and time"))?;
-        let category = Category::parse(text(2, "category")?)
-            .ok_or_else(|| bad(path, line, "category", "unknown category"))?;
-        MatchMethod::parse(text(12, "match_method")?)
-            .ok_or_else(|| bad(path, line, "match_method", "unknown method"))?;
-        for (i, f) in [(5, "lon"), (6, "lat")] {
-            optional::<f64>(text(i, f)?, || bad(path, line, f, "not a number"))?;
-        }
+    each_row(path, |r| {
+        r.method()?;
+        let received_at = r.received_at()?;
+        let category = r.category()?;
+        r.num(5, "lon")?;
+        r.num(6, "lat")?;
         each(Fact {
             month: Month::of(received_at.date()),
             category,
-            compound: id(9, "compound_id")?,
-            building: id(10, "building_id")?,
-            unit: id(11, "unit_id")?,
+            compound: r.id(9, "compound_id")?,
+            building: r.id(10, "building_id")?,
+            unit: r.id(11, "unit_id")?,
         });
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The statistics' view of a stored complaint.
