@@ -310,11 +310,7 @@ async fn serve_archive(
         )
             .into_response());
     };
-    let takes_gzip = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    let (bytes, gzipped) = if a.gzip && !takes_gzip {
+    let (bytes, gzipped) = if a.gzip && !acceptance(headers).gzip {
         (
             bytes::Bytes::from(
                 crate::tile::served::gunzip(&stored)
@@ -334,10 +330,19 @@ async fn serve_archive(
     Ok(resp)
 }
 
-/// The coding a client takes for a compressible answer (`Accept-Encoding`, RFC 9110 §12.5.3):
-/// brotli before gzip, none when neither is acceptable (`q=0` refuses; `*` stands for gzip).
-pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
-    let mut best: Option<Coding> = None;
+/// The codings of ours a client takes (`Accept-Encoding`, RFC 9110 §12.5.3).
+struct Acceptance {
+    gzip: bool,
+    br: bool,
+}
+
+/// What `Accept-Encoding` takes: a coding named with q > 0 (`q=0` refuses); `*` stands for
+/// gzip.
+fn acceptance(headers: &HeaderMap) -> Acceptance {
+    let mut a = Acceptance {
+        gzip: false,
+        br: false,
+    };
     let mut star = false;
     for v in headers.get_all(header::ACCEPT_ENCODING) {
         let Ok(v) = v.to_str() else { continue };
@@ -352,14 +357,28 @@ pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
                 continue;
             }
             match name.as_str() {
-                "br" => best = Some(Coding::Brotli),
-                "gzip" | "x-gzip" if best.is_none() => best = Some(Coding::Gzip),
+                "br" => a.br = true,
+                "gzip" | "x-gzip" => a.gzip = true,
                 "*" => star = true,
                 _ => {}
             }
         }
     }
-    best.or(star.then_some(Coding::Gzip))
+    a.gzip |= star;
+    a
+}
+
+/// The coding a client takes for a compressible answer: brotli before gzip, none when neither
+/// is acceptable.
+pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
+    let a = acceptance(headers);
+    if a.br {
+        Some(Coding::Brotli)
+    } else if a.gzip {
+        Some(Coding::Gzip)
+    } else {
+        None
+    }
 }
 
 /// A cached tile as a response: 304 when the client has it, else the bytes with their ETag;
