@@ -101,7 +101,17 @@ async fn importing_the_same_files_twice_changes_nothing_in_either_store() {
         assert_eq!(store.counts().await.unwrap(), counts);
     }
     assert_same(&embedded, &pg).await;
-    // The embedded store wrote its own dataset, readable again from disk.
+    // The embedded store wrote its own dataset, readable again from disk, with the digest of
+    // every layer file it wrote (and of no other file).
+    let m = compound_atlas::io::manifest::Manifest::read(empty.path()).unwrap();
+    let fgb: Vec<&String> = m.layers.values().filter(|f| f.ends_with(".fgb")).collect();
+    assert_eq!(m.checked.len(), fgb.len(), "{:?}", m.checked);
+    for f in fgb {
+        assert_eq!(
+            m.checked[f],
+            compound_atlas::io::digest::of_file(&empty.path().join(f)).unwrap()
+        );
+    }
     let reopened = EmbeddedStore::open(empty.path()).unwrap();
     assert_same(&reopened, &pg).await;
 }

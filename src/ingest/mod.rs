@@ -42,6 +42,7 @@ fn layer_of(path: &Path, opts: &ImportOptions) -> Result<Layer, FormatError> {
 fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> {
     let rules = GeometryRules {
         reorient: opts.reorient,
+        ..GeometryRules::default()
     };
     let ext = path
         .extension()

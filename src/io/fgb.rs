@@ -113,9 +113,19 @@ pub fn read_layer<T: Record>(
     rules: GeometryRules,
     assume_crs: Option<i32>,
 ) -> Result<Vec<T>, FormatError> {
-    let file =
-        File::open(path).map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
-    let mut reader = BufReader::new(file);
+    let bytes =
+        std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
+    read_layer_bytes(path, &bytes, rules, assume_crs)
+}
+
+/// [`read_layer`] over a file's bytes already read (`path` names it in errors).
+pub fn read_layer_bytes<T: Record>(
+    path: &Path,
+    bytes: &[u8],
+    rules: GeometryRules,
+    assume_crs: Option<i32>,
+) -> Result<Vec<T>, FormatError> {
+    let mut reader = std::io::Cursor::new(bytes);
     let fgb = FgbReader::open(&mut reader).map_err(|e| {
         FormatError::file(
             path,
@@ -167,7 +177,7 @@ pub fn read_layer<T: Record>(
         let mut props = Props::new();
         let geom = feature.to_geo().ok();
         let prop_result = feature.process_properties(&mut PropCollector(&mut props));
-        let raw = RawFeature {
+        let mut raw = RawFeature {
             number,
             geom,
             props,
@@ -182,8 +192,7 @@ pub fn read_layer<T: Record>(
                 },
             ));
         }
-        let rec =
-            T::from_raw(raw.clone(), rules).map_err(|p| FormatError::feature(path, &raw, p))?;
+        let rec = T::from_raw(&mut raw, rules).map_err(|p| FormatError::feature(path, &raw, p))?;
         out.push(rec);
     }
     if declared != 0 && number != declared {

@@ -101,8 +101,7 @@ pub fn read_layer<T: Record>(path: &Path, rules: GeometryRules) -> Result<Vec<T>
                 }
             }
         }
-        let rec =
-            T::from_raw(raw.clone(), rules).map_err(|p| FormatError::feature(path, &raw, p))?;
+        let rec = T::from_raw(&mut raw, rules).map_err(|p| FormatError::feature(path, &raw, p))?;
         out.push(rec);
     }
     Ok(out)

@@ -27,9 +27,17 @@ pub struct Manifest {
     pub complaints: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<String>,
+    /// The monthly tables tabled from `complaints` (`io::stats`), so that opening the store
+    /// need not read every complaint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<String>,
     /// Manual grade overrides (the audit trail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<String>,
+    /// File name → digest (`io::digest`) of files whose records passed every check when they
+    /// were written: while a file still has its digest, reading it skips the costly checks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checked: BTreeMap<String, String>,
     /// How the dataset was generated (seed, scale), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<serde_json::Value>,

@@ -7,6 +7,7 @@
 pub mod complaints;
 pub mod csv;
 pub mod dataset;
+pub mod digest;
 pub mod fgb;
 pub mod geojson;
 pub mod manifest;

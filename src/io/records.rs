@@ -41,7 +41,7 @@ pub trait Record: Sized + Send + Sync + 'static {
     fn geometry(&self) -> Geometry<f64>;
     /// Values in the order of [`Record::COLUMNS`].
     fn values(&self) -> Vec<Value<'_>>;
-    fn from_raw(raw: RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem>;
+    fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem>;
     /// The record's key (id or code), unique within its layer.
     fn key(&self) -> String;
 }
@@ -136,7 +136,7 @@ impl Record for District {
             Value::Str(&self.name_en),
         ]
     }
-    fn from_raw(raw: RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
+    fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
         // Accept `adcode` as the shared reference data names it.
         let code = if raw.props.contains_key("code") {
             code(&raw.props, "code", 6)?
@@ -147,7 +147,7 @@ impl Record for District {
             code,
             name: text(&raw.props, "name")?,
             name_en: opt_text(&raw.props, "name_en"),
-            geom: validate::multi_polygon(raw.geom, rules)?,
+            geom: validate::multi_polygon(raw.geom.take(), rules)?,
         })
     }
     fn key(&self) -> String {
@@ -176,13 +176,13 @@ impl Record for Street {
             Value::Str(&self.kind),
         ]
     }
-    fn from_raw(raw: RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
+    fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
         Ok(Street {
             code: code(&raw.props, "code", 9)?,
             name: text(&raw.props, "name")?,
             district_code: code(&raw.props, "district_code", 6)?,
             kind: text(&raw.props, "kind").unwrap_or_else(|_| "街道".into()),
-            geom: validate::multi_polygon(raw.geom, rules)?,
+            geom: validate::multi_polygon(raw.geom.take(), rules)?,
         })
     }
     fn key(&self) -> String {
@@ -219,7 +219,7 @@ impl Record for Compound {
             Value::Int(self.households),
         ]
     }
-    fn from_raw(raw: RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
+    fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
         let p = &raw.props;
         let aliases = match p.get("aliases") {
             Some(serde_json::Value::Array(a)) => a
@@ -243,7 +243,7 @@ impl Record for Compound {
             company_id: positive_id(p, "company_id")?,
             year_built: ranged(p, "year_built", 1900, 2100)?,
             households: ranged(p, "households", 0, 100_000)?,
-            geom: validate::multi_polygon(raw.geom, rules)?,
+            geom: validate::multi_polygon(raw.geom.take(), rules)?,
         })
     }
     fn key(&self) -> String {
@@ -274,7 +274,7 @@ impl Record for Building {
             Value::Int(self.households),
         ]
     }
-    fn from_raw(raw: RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
+    fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
         let p = &raw.props;
         Ok(Building {
             id: positive_id(p, "id")?,
@@ -282,7 +282,7 @@ impl Record for Building {
             name: text(p, "name")?,
             floors: ranged(p, "floors", 1, 150)?,
             households: ranged(p, "households", 0, 10_000)?,
-            geom: validate::polygon(raw.geom, rules)?,
+            geom: validate::polygon(raw.geom.take(), rules)?,
         })
     }
     fn key(&self) -> String {
@@ -311,14 +311,14 @@ impl Record for Unit {
             Value::Int(self.households),
         ]
     }
-    fn from_raw(raw: RawFeature, _rules: GeometryRules) -> Result<Self, FeatureProblem> {
+    fn from_raw(raw: &mut RawFeature, _rules: GeometryRules) -> Result<Self, FeatureProblem> {
         let p = &raw.props;
         Ok(Unit {
             id: positive_id(p, "id")?,
             building_id: positive_id(p, "building_id")?,
             name: text(p, "name")?,
             households: ranged(p, "households", 0, 2_000)?,
-            geom: validate::point(raw.geom)?,
+            geom: validate::point(raw.geom.take())?,
         })
     }
     fn key(&self) -> String {

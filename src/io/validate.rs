@@ -11,6 +11,10 @@ use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 pub struct GeometryRules {
     /// Re-wind rings to RFC 7946 order instead of rejecting clockwise exteriors.
     pub reorient: bool,
+    /// The file is byte for byte one whose records passed every check when it was written
+    /// (its digest is in the manifest's `checked`): OGC validity, the costly check (a sweep
+    /// over every pair of edges), is not done again. Everything else still is.
+    pub known_valid: bool,
 }
 
 fn check_coord(c: Coord<f64>) -> Result<(), FeatureProblem> {
@@ -39,9 +43,12 @@ fn check_ring(ring: &LineString<f64>, which: &str) -> Result<(), FeatureProblem>
     ring.0.iter().try_for_each(|c| check_coord(*c))
 }
 
+/// Checks one polygon; `validity` runs the OGC validity check (a multipolygon's parts skip it:
+/// the multipolygon's own check covers each part).
 fn check_polygon(
     poly: &Polygon<f64>,
     rules: GeometryRules,
+    validity: bool,
 ) -> Result<Polygon<f64>, FeatureProblem> {
     if poly.exterior().0.is_empty() {
         return Err(FeatureProblem::geometry("empty polygon"));
@@ -66,6 +73,9 @@ fn check_polygon(
         }
     }
     let poly = poly.orient(Direction::Default);
+    if rules.known_valid || !validity {
+        return Ok(poly);
+    }
     if let Err(e) = poly.check_validation() {
         return Err(FeatureProblem::geometry(format!("invalid polygon: {e}")));
     }
@@ -93,9 +103,12 @@ pub fn multi_polygon(
     }
     let polys = polys
         .iter()
-        .map(|p| check_polygon(p, rules))
+        .map(|p| check_polygon(p, rules, false))
         .collect::<Result<Vec<_>, _>>()?;
     let mp = MultiPolygon(polys);
+    if rules.known_valid {
+        return Ok(mp);
+    }
     if let Err(e) = mp.check_validation() {
         return Err(FeatureProblem::geometry(format!(
             "invalid multipolygon: {e}"
@@ -115,9 +128,9 @@ pub fn polygon(
                 mp.0.into_iter()
                     .next()
                     .ok_or_else(|| FeatureProblem::geometry("empty geometry"))?;
-            check_polygon(&p, rules)
+            check_polygon(&p, rules, true)
         }
-        Some(Geometry::Polygon(p)) => check_polygon(&p, rules),
+        Some(Geometry::Polygon(p)) => check_polygon(&p, rules, true),
         None => Err(FeatureProblem::geometry("missing geometry")),
         Some(other) => Err(FeatureProblem::geometry(format!(
             "expected a Polygon, found a {}",
@@ -172,7 +185,10 @@ mod tests {
         let bowtie = polygon![(x: 120.0, y: 36.0), (x: 120.01, y: 36.01), (x: 120.01, y: 36.0), (x: 120.0, y: 36.01), (x: 120.0, y: 36.0)];
         let e = polygon(
             Some(Geometry::Polygon(bowtie)),
-            GeometryRules { reorient: true },
+            GeometryRules {
+                reorient: true,
+                ..GeometryRules::default()
+            },
         )
         .unwrap_err();
         assert!(e.message.contains("invalid"), "{e:?}");
@@ -189,7 +205,10 @@ mod tests {
         assert!(e.message.contains("clockwise"));
         let fixed = polygon(
             Some(Geometry::Polygon(cw)),
-            GeometryRules { reorient: true },
+            GeometryRules {
+                reorient: true,
+                ..GeometryRules::default()
+            },
         )
         .unwrap();
         assert!(fixed.exterior().is_ccw());
