@@ -68,6 +68,10 @@ async fn both_stores_give_the_same_statistics_grades_and_trends() {
         (sp.first, sp.last, sp.total, sp.unmatched)
     );
     assert_eq!(se.last.unwrap().to_string(), "2023-07");
+    // The whole monthly tables, not only the totals read from them below.
+    assert!(se.compound == sp.compound, "compound tables differ");
+    assert!(se.building == sp.building, "building tables differ");
+    assert!(se.unit == sp.unit, "unit tables differ");
     let data = e.store.geography().await.unwrap();
     for w in [
         Window::parse(None, None, se.last.unwrap()).unwrap(),
@@ -579,4 +583,97 @@ async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_embedded_store_keeps_its_statistics_and_layer_digests_and_trusts_neither_once_changed()
+{
+    use compound_atlas::analytics::stats::Stats;
+    use compound_atlas::io::{self, digest, manifest::Manifest, GeometryRules};
+    use compound_atlas::model::{Compound, Layer};
+    let city = common::city(0.05, 41);
+    // The generator's layers carry the digests of what it read back with every check.
+    let m = Manifest::read(&city).unwrap();
+    for file in m.layers.values().filter(|f| f.ends_with(".fgb")) {
+        assert_eq!(
+            m.checked.get(file),
+            Some(&digest::of_file(&city.join(file)).unwrap()),
+            "{file}"
+        );
+    }
+    let dir = common::copy_dir(&city);
+    let atlas = Atlas::new(
+        Arc::new(EmbeddedStore::open(&dir).unwrap()),
+        Rule::default(),
+    );
+    let parsed = complaints::read_file(&dir.join("complaints.csv"), None).unwrap();
+    atlas
+        .import_complaints(parsed, "complaints.csv")
+        .await
+        .unwrap();
+    let imported = atlas.store.stats().await.unwrap();
+    assert!(imported.total > 1_000 && !imported.unit.is_empty());
+    let m = Manifest::read(&dir).unwrap();
+    let stats_file = dir.join(
+        m.stats
+            .clone()
+            .expect("a statistics file beside the complaints"),
+    );
+    let complaints_file = dir.join(m.complaints.clone().unwrap());
+    let reopened = || async { EmbeddedStore::open(&dir).unwrap().stats().await.unwrap() };
+    let same = |s: &Stats, why: &str| {
+        assert_eq!(
+            (s.first, s.last, s.total, s.unmatched),
+            (
+                imported.first,
+                imported.last,
+                imported.total,
+                imported.unmatched
+            ),
+            "{why}"
+        );
+        assert!(s.compound == imported.compound, "{why}: compound table");
+        assert!(s.building == imported.building, "{why}: building table");
+        assert!(s.unit == imported.unit, "{why}: unit table");
+    };
+    same(&*reopened().await, "read from the statistics file");
+    let kept = std::fs::read(&stats_file).unwrap();
+    // The file is what is read: one with other figures for the same complaints is believed.
+    let source = digest::of_file(&complaints_file).unwrap();
+    let mut other = (*imported).clone();
+    other.total += 1_000;
+    io::stats::write(&stats_file, &other, &source).unwrap();
+    assert_eq!(reopened().await.total, imported.total + 1_000);
+    // A damaged statistics file: tabled from the complaints again, to the same figures.
+    let mut damaged = kept.clone();
+    damaged[kept.len() / 2] ^= 0x10;
+    std::fs::write(&stats_file, &damaged).unwrap();
+    same(&*reopened().await, "statistics file damaged");
+    std::fs::remove_file(&stats_file).unwrap();
+    same(&*reopened().await, "statistics file gone");
+    // The complaints changed under an intact statistics file: the figures follow the
+    // complaints (one fewer), not the file tabled from what they were.
+    std::fs::write(&stats_file, &kept).unwrap();
+    same(&*reopened().await, "statistics file put back");
+    let text = std::fs::read_to_string(&complaints_file).unwrap();
+    let body = text.trim_end_matches('\n');
+    let cut = body.rfind('\n').unwrap();
+    std::fs::write(&complaints_file, format!("{}\n", &body[..cut])).unwrap();
+    assert_eq!(reopened().await.total, imported.total - 1);
+    // A layer replaced since its digest was recorded is checked in full again: two overlapping
+    // parts of one compound are refused, naming the file.
+    let path = dir.join(&m.layers[&Layer::Compounds]);
+    let mut compounds: Vec<Compound> =
+        io::fgb::read_layer(&path, GeometryRules::default(), None).unwrap();
+    let part = compounds[0].geom.0[0].clone();
+    let mut shifted = part.clone();
+    use geo::MapCoordsInPlace;
+    shifted.map_coords_in_place(|c| geo::coord! { x: c.x + 1e-5, y: c.y + 1e-5 });
+    compounds[0].geom = geo::MultiPolygon(vec![part, shifted]);
+    io::fgb::write_layer(&path, &compounds).unwrap();
+    let e = EmbeddedStore::open(&dir)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("compounds") && e.contains("overlap"), "{e}");
 }

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod fgb;
 pub mod geojson;
 pub mod manifest;
+pub mod stats;
 mod records;
 pub(crate) mod validate;
 

@@ -101,6 +101,46 @@ fn read_overrides(path: &Path) -> Result<Vec<Override>, StoreError> {
     })
 }
 
+/// The monthly tables of the stored complaints: from the statistics file while the complaints
+/// file still has the digest it was tabled from, else tabled from the complaints themselves.
+fn read_stats(dir: &Path, m: &Manifest) -> Result<Stats, StoreError> {
+    let started = std::time::Instant::now();
+    let Some(complaints) = &m.complaints else {
+        return Ok(Stats::default());
+    };
+    let complaints = dir.join(complaints);
+    if let Some(f) = &m.stats {
+        let kept = io::stats::read(&dir.join(f)).and_then(|(stats, source)| {
+            let now = io::digest::of_file(&complaints)
+                .map_err(|e| format!("{}: cannot read: {e}", complaints.display()))?;
+            if now == source {
+                Ok(stats)
+            } else {
+                Err(format!(
+                    "{} changed since its statistics were tabled",
+                    complaints.display()
+                ))
+            }
+        });
+        match kept {
+            Ok(stats) => {
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "statistics read");
+                return Ok(stats);
+            }
+            Err(e) => tracing::warn!("{e}: tabling the statistics from the complaints again"),
+        }
+    }
+    let mut facts = Vec::new();
+    io::complaints::read_facts(&complaints, |x| facts.push(x)).map_err(corrupt)?;
+    let stats = Stats::from_facts(&facts);
+    tracing::debug!(
+        facts = facts.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "statistics tabled from the complaints"
+    );
+    Ok(stats)
+}
+
 impl EmbeddedStore {
     /// Opens a data directory. A missing or unreadable manifest or layer is an error naming the
     /// file; an empty directory is an empty store (a manifest is written on first import).
@@ -108,19 +148,12 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)?;
         let (manifest, data, stats, overrides) = if Manifest::exists(dir) {
             let m = Manifest::read(dir).map_err(StoreError::Corrupt)?;
-            let (data, facts) = std::thread::scope(|scope| {
-                let facts = scope.spawn(|| -> Result<Vec<crate::analytics::Fact>, StoreError> {
-                    let mut facts = Vec::new();
-                    if let Some(f) = &m.complaints {
-                        io::complaints::read_facts(&dir.join(f), |x| facts.push(x))
-                            .map_err(corrupt)?;
-                    }
-                    Ok(facts)
-                });
+            let (data, stats) = std::thread::scope(|scope| {
+                let stats = scope.spawn(|| read_stats(dir, &m));
                 let data = io::dataset::read(dir, &m).map_err(corrupt);
                 (
                     data,
-                    facts
+                    stats
                         .join()
                         .unwrap_or_else(|_| Err(corrupt("complaint reader panicked"))),
                 )
@@ -132,8 +165,7 @@ impl EmbeddedStore {
                 Some(f) => read_overrides(&dir.join(f))?,
                 None => Vec::new(),
             };
-            let stats = Stats::from_facts(&facts?);
-            (m, data, stats, overrides)
+            (m, data, stats?, overrides)
         } else {
             (
                 Manifest {
@@ -180,6 +212,7 @@ impl EmbeddedStore {
                 .chain(m.complaints.clone())
                 .chain(m.contacts.clone())
                 .chain(m.overrides.clone())
+                .chain(m.stats.clone())
                 .collect()
         };
         let keep = names(&next.manifest);
@@ -313,6 +346,7 @@ impl Store for EmbeddedStore {
                 m.format = 1;
                 m.generation = generation;
                 m.layers = written.layers;
+                m.checked = written.checked;
                 Ok((data, m))
             })
             .await
@@ -439,12 +473,8 @@ impl Store for EmbeddedStore {
         let current = self.snap();
         let dir = self.dir.clone();
         let old = current.manifest.clone();
-        type Outcome = (
-            Option<Manifest>,
-            Vec<crate::analytics::Fact>,
-            ComplaintImport,
-        );
-        let (manifest, facts, report) =
+        type Outcome = (Option<Manifest>, Stats, ComplaintImport);
+        let (manifest, stats, report) =
             tokio::task::spawn_blocking(move || -> Result<Outcome, StoreError> {
                 // What is stored already: by ticket, to tell repeats from conflicts.
                 let mut stored: HashMap<String, Complaint> = HashMap::new();
@@ -472,7 +502,7 @@ impl Store for EmbeddedStore {
                 }
                 report.new = new_rows.len();
                 if new_rows.is_empty() {
-                    return Ok((None, Vec::new(), report));
+                    return Ok((None, Stats::default(), report));
                 }
                 let generation = old.generation.max(1) + 1;
                 let cfile = format!("complaints.{generation}.csv");
@@ -489,23 +519,27 @@ impl Store for EmbeddedStore {
                     &new_contacts,
                 )
                 .map_err(corrupt)?;
+                let stats = Stats::from_facts(&facts);
+                let sfile = format!("stats.{generation}.bin");
+                let source = io::digest::of_file(&dir.join(&cfile))?;
+                io::stats::write(&dir.join(&sfile), &stats, &source)?;
                 let mut m = old;
                 m.format = 1;
                 m.generation = generation;
                 m.complaints = Some(cfile);
                 m.contacts = Some(pfile);
-                Ok((Some(m), facts, report))
+                m.stats = Some(sfile);
+                Ok((Some(m), stats, report))
             })
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         let Some(manifest) = manifest else {
             return Ok(report);
         };
-        let stats = Arc::new(Stats::from_facts(&facts));
         let next = Snapshot::build(
             manifest,
             Arc::clone(&current.data),
-            stats,
+            Arc::new(stats),
             Arc::clone(&current.overrides),
         );
         self.commit(&current.manifest, next)?;

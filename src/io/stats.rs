@@ -1,0 +1,263 @@
+//! The statistics file: the monthly tables ([`Stats`]) the embedded store tabled from its
+//! stored complaints, written beside them at each import so that opening the store does not
+//! read a million complaints again. It names the digest of the complaints file it was tabled
+//! from; a reader uses it only while that file still has that digest, and falls back to the
+//! complaints otherwise.
+//!
+//! Layout (little-endian): `ATLSTAT1`; the source digest (u16 length, UTF-8); first and last
+//! month (i32, `i32::MIN` for none); total and unmatched (u64); months per table `n` (u32);
+//! then three tables — compounds (n × 10 categories), buildings (n), units (n) — each a count
+//! (u32) and per entry an id (i64) and its u32 counts, in id order; last, the CRC-32 of all
+//! that precedes it (u32).
+
+use crate::analytics::stats::{IdMap, Stats};
+use crate::model::Month;
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"ATLSTAT1";
+
+/// Writes `stats`, tabled from the complaints file whose digest is `source`, to `path`
+/// (temporary file, fsync, rename).
+pub fn write(path: &Path, stats: &Stats, source: &str) -> std::io::Result<()> {
+    let bytes = encode(stats, source);
+    let tmp = path.with_extension("bin.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a statistics file: the tables and the digest of the complaints they came from.
+/// Any damage (short, wrong magic, bad checksum, inconsistent tables) is an error naming it.
+pub fn read(path: &Path) -> Result<(Stats, String), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn months_of(stats: &Stats) -> usize {
+    match (stats.first, stats.last) {
+        (Some(f), Some(l)) if l.0 >= f.0 => (l.0 - f.0 + 1) as usize,
+        _ => 0,
+    }
+}
+
+fn encode(stats: &Stats, source: &str) -> Vec<u8> {
+    let n = months_of(stats);
+    let mut out = Vec::with_capacity(
+        64 + stats.compound.len() * (8 + 40 * n)
+            + (stats.building.len() + stats.unit.len()) * (8 + 4 * n),
+    );
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(source.len() as u16).to_le_bytes());
+    out.extend_from_slice(source.as_bytes());
+    for m in [stats.first, stats.last] {
+        out.extend_from_slice(&m.map_or(i32::MIN, |m| m.0).to_le_bytes());
+    }
+    out.extend_from_slice(&stats.total.to_le_bytes());
+    out.extend_from_slice(&stats.unmatched.to_le_bytes());
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    fn table<V>(out: &mut Vec<u8>, map: &IdMap<V>, counts: impl Fn(&V) -> &[u32]) {
+        let mut ids: Vec<i64> = map.keys().copied().collect();
+        ids.sort_unstable();
+        out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+        for id in ids {
+            out.extend_from_slice(&id.to_le_bytes());
+            for c in counts(&map[&id]) {
+                out.extend_from_slice(&c.to_le_bytes());
+            }
+        }
+    }
+    table(&mut out, &stats.compound, |v| v.as_flattened());
+    table(&mut out, &stats.building, Vec::as_slice);
+    table(&mut out, &stats.unit, Vec::as_slice);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads fields in order, failing with what was being read when the bytes run out.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.bytes.len())
+            .ok_or_else(|| format!("truncated while reading {what}"))?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+    fn i32(&mut self, what: &str) -> Result<i32, String> {
+        self.array(what).map(i32::from_le_bytes)
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+    fn i64(&mut self, what: &str) -> Result<i64, String> {
+        self.array(what).map(i64::from_le_bytes)
+    }
+    fn counts(&mut self, k: usize, what: &str) -> Result<Vec<u32>, String> {
+        let b = self.take(k * 4, what)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+    /// One table: `k` counts per entry, ids strictly increasing.
+    fn table<V>(
+        &mut self,
+        k: usize,
+        what: &str,
+        make: impl Fn(Vec<u32>) -> V,
+    ) -> Result<IdMap<V>, String> {
+        let len = self.u32(what)? as usize;
+        // Each entry takes at least its id: a damaged count cannot make a huge allocation.
+        if len > (self.bytes.len() - self.at) / 8 {
+            return Err(format!("{what}: {len} entries cannot fit in the file"));
+        }
+        let mut map = IdMap::with_capacity_and_hasher(len, Default::default());
+        let mut prev = None;
+        for _ in 0..len {
+            let id = self.i64(what)?;
+            if prev.is_some_and(|p| p >= id) {
+                return Err(format!("{what}: ids out of order at {id}"));
+            }
+            prev = Some(id);
+            map.insert(id, make(self.counts(k, what)?));
+        }
+        Ok(map)
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
+    if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err("not a statistics file (no ATLSTAT1 header)".into());
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 4);
+    let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc32fast::hash(body) != crc {
+        return Err("checksum mismatch (the file is damaged)".into());
+    }
+    let mut c = Cursor {
+        bytes: body,
+        at: MAGIC.len(),
+    };
+    let len = u16::from_le_bytes(c.array("the source digest")?) as usize;
+    let source = std::str::from_utf8(c.take(len, "the source digest")?)
+        .map_err(|_| "the source digest is not UTF-8".to_string())?
+        .to_string();
+    let month = |v: i32| (v != i32::MIN).then_some(Month(v));
+    let first = month(c.i32("the first month")?);
+    let last = month(c.i32("the last month")?);
+    let total = c.u64("the total")?;
+    let unmatched = c.u64("the unmatched count")?;
+    let n = c.u32("the number of months")? as usize;
+    let mut stats = Stats {
+        first,
+        last,
+        total,
+        unmatched,
+        ..Stats::default()
+    };
+    if n != months_of(&stats) {
+        return Err(format!(
+            "{n} months per table, but the months given span {}",
+            months_of(&stats)
+        ));
+    }
+    stats.compound = c.table(n * 10, "the compound table", |v| {
+        v.chunks_exact(10)
+            .map(|m| {
+                let mut a = [0u32; 10];
+                a.copy_from_slice(m);
+                a
+            })
+            .collect()
+    })?;
+    stats.building = c.table(n, "the building table", |v| v)?;
+    stats.unit = c.table(n, "the unit table", |v| v)?;
+    if c.at != body.len() {
+        return Err(format!("{} bytes left after the tables", body.len() - c.at));
+    }
+    Ok((stats, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::stats::Fact;
+    use crate::model::Category;
+
+    fn sample() -> Stats {
+        let mut facts = Vec::new();
+        for i in 0..5_000i64 {
+            facts.push(Fact {
+                month: Month::new(2022, 1).plus((i % 19) as i32),
+                category: Category::ALL[(i % 10) as usize],
+                compound: (i % 13 != 0).then_some(1_000 + i % 97),
+                building: (i % 3 != 0).then_some(50_000 + i % 401),
+                unit: (i % 4 == 0).then_some(900_000 + i % 1_201),
+            });
+        }
+        Stats::from_facts(&facts)
+    }
+
+    fn same(a: &Stats, b: &Stats) {
+        assert_eq!(
+            (a.first, a.last, a.total, a.unmatched),
+            (b.first, b.last, b.total, b.unmatched)
+        );
+        assert_eq!(a.compound, b.compound);
+        assert_eq!(a.building, b.building);
+        assert_eq!(a.unit, b.unit);
+    }
+
+    #[test]
+    fn tables_read_back_as_written() {
+        let s = sample();
+        assert!(s.compound.len() > 50 && s.unit.len() > 500);
+        let bytes = encode(&s, "crc32:0badf00d:123");
+        let (back, source) = decode(&bytes).unwrap();
+        assert_eq!(source, "crc32:0badf00d:123");
+        same(&s, &back);
+        // An empty store's tables too.
+        let (empty, _) = decode(&encode(&Stats::default(), "")).unwrap();
+        same(&Stats::default(), &empty);
+    }
+
+    #[test]
+    fn any_damage_is_an_error_never_a_panic() {
+        let bytes = encode(&sample(), "crc32:0badf00d:123");
+        for cut in [0, 3, 8, 20, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in [9, 40, bytes.len() / 3, bytes.len() - 2] {
+            let mut b = bytes.clone();
+            b[at] ^= 0x40;
+            let e = decode(&b).unwrap_err();
+            assert!(e.contains("checksum"), "{e}");
+        }
+        // Consistent checksum over inconsistent content: counts that do not fit.
+        let mut b = bytes[..bytes.len() - 4].to_vec();
+        let n_at = MAGIC.len() + 2 + "crc32:0badf00d:123".len() + 4 + 4 + 8 + 8;
+        b[n_at] = b[n_at].wrapping_add(1);
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        assert!(decode(&b).unwrap_err().contains("months"));
+    }
+}
