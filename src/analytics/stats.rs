@@ -123,6 +123,51 @@ pub struct Stats {
     pub unmatched: u64,
 }
 
+/// The months of the tables (`first..=last`), for filling them from monthly counts as PostGIS
+/// keeps them, table by table.
+#[derive(Debug, Clone, Copy)]
+pub struct Months {
+    first: Month,
+    n: usize,
+}
+
+impl Months {
+    /// `None` when there is no data (no first or last month).
+    pub fn new(first: Option<Month>, last: Option<Month>) -> Option<Months> {
+        let (first, last) = (first?, last?);
+        let n = usize::try_from(last.0 - first.0 + 1).ok()?;
+        Some(Months { first, n })
+    }
+
+    fn slot(&self, m: Month) -> Option<usize> {
+        usize::try_from(m.0 - self.first.0)
+            .ok()
+            .filter(|i| *i < self.n)
+    }
+
+    /// Adds `k` complaints of category `cat` in month `m` to a compound's row; a month outside
+    /// the tables is ignored.
+    pub fn add_by_category(
+        &self,
+        table: &mut IdMap<Vec<[u32; 10]>>,
+        id: i64,
+        m: Month,
+        cat: Category,
+        k: u32,
+    ) {
+        if let Some(i) = self.slot(m) {
+            table.entry(id).or_insert_with(|| vec![[0; 10]; self.n])[i][cat_index(cat)] += k;
+        }
+    }
+
+    /// Adds `k` complaints in month `m` to a building's or unit's row.
+    pub fn add(&self, table: &mut IdMap<Vec<u32>>, id: i64, m: Month, k: u32) {
+        if let Some(i) = self.slot(m) {
+            table.entry(id).or_insert_with(|| vec![0; self.n])[i] += k;
+        }
+    }
+}
+
 fn cat_index(c: Category) -> usize {
     Category::ALL.iter().position(|x| *x == c).unwrap_or(0)
 }
@@ -157,46 +202,6 @@ impl Stats {
             }
             if let Some(u) = f.unit {
                 s.unit.entry(u).or_insert_with(|| vec![0; n])[i] += 1;
-            }
-        }
-        s
-    }
-
-    /// Builds the tables from monthly counts (as PostGIS keeps them).
-    pub fn from_counts(
-        compound: impl IntoIterator<Item = (i64, Month, Category, u32)>,
-        building: impl IntoIterator<Item = (i64, Month, u32)>,
-        unit: impl IntoIterator<Item = (i64, Month, u32)>,
-        first: Option<Month>,
-        last: Option<Month>,
-        total: u64,
-        unmatched: u64,
-    ) -> Stats {
-        let mut s = Stats {
-            first,
-            last,
-            total,
-            unmatched,
-            ..Stats::default()
-        };
-        let (Some(first), Some(last)) = (first, last) else {
-            return s;
-        };
-        let n = (last.0 - first.0 + 1) as usize;
-        let idx = |m: Month| usize::try_from(m.0 - first.0).ok().filter(|i| *i < n);
-        for (c, m, cat, k) in compound {
-            if let Some(i) = idx(m) {
-                s.compound.entry(c).or_insert_with(|| vec![[0; 10]; n])[i][cat_index(cat)] += k;
-            }
-        }
-        for (b, m, k) in building {
-            if let Some(i) = idx(m) {
-                s.building.entry(b).or_insert_with(|| vec![0; n])[i] += k;
-            }
-        }
-        for (u, m, k) in unit {
-            if let Some(i) = idx(m) {
-                s.unit.entry(u).or_insert_with(|| vec![0; n])[i] += k;
             }
         }
         s
