@@ -156,30 +156,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::resolve(&args.store, None, &file);
             let store = open_store(&settings).await?;
             let atlas = Atlas::new(store, settings.rule.clone());
-            let stats = atlas.store.stats().await?;
-            let last = stats
-                .last
-                .unwrap_or(compound_atlas::model::Month::new(2023, 7));
-            let window = compound_atlas::analytics::Window::parse(
-                args.from.as_deref(),
-                args.to.as_deref(),
-                last,
-            )
-            .map_err(anyhow::Error::msg)?;
-            let book = atlas.grades().await?;
-            let period = match &args.period {
-                Some(p) => Some(
-                    compound_atlas::analytics::grade::parse_period(Some(p), &book)
-                        .map_err(anyhow::Error::msg)?,
-                ),
-                None => None,
-            };
             let plan = compound_atlas::tile::seed::SeedPlan {
                 minzoom: args.minzoom,
                 maxzoom: args.maxzoom,
                 bbox: args.bbox,
-                window: Some(window),
-                period,
+                from: args.from,
+                to: args.to,
+                period: args.period,
             };
             let report =
                 compound_atlas::tile::seed::seed(&atlas, &args.out, &plan, progress).await?;

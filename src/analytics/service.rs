@@ -128,11 +128,14 @@ impl Atlas {
             return Ok(book);
         }
         let v = self.store.version();
-        let stats = self.store.stats().await?;
-        let data = self.store.geography().await?;
-        let overrides = self.store.overrides().await?;
+        let (stats, data, overrides) = tokio::try_join!(
+            self.store.stats(),
+            self.store.geography(),
+            self.store.overrides()
+        )?;
         let rule = self.rule.clone();
         let book = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let compounds: Vec<Graded> = data
                 .compounds
                 .iter()
@@ -142,7 +145,9 @@ impl Atlas {
                     households: i64::from(c.households),
                 })
                 .collect();
-            GradeBook::compute(&stats, &compounds, &rule, &overrides)
+            let book = GradeBook::compute(&stats, &compounds, &rule, &overrides);
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "grades computed");
+            book
         })
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;

@@ -6,7 +6,6 @@ use super::atlas::{Audience, LAYERS};
 use super::service::{TileRequest, TileService};
 use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
-use crate::model::Quarter;
 use futures_util::StreamExt;
 use std::path::Path;
 
@@ -16,8 +15,11 @@ pub struct SeedPlan {
     pub maxzoom: u8,
     /// west, south, east, north (WGS84); default the city's extent.
     pub bbox: Option<[f64; 4]>,
-    pub window: Option<Window>,
-    pub period: Option<Quarter>,
+    /// The complaint window (`YYYY-MM`); by default the last 12 months of data.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The grade quarter (`YYYYQn`); by default the latest graded.
+    pub period: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -59,7 +61,21 @@ pub async fn seed(
     let started = std::time::Instant::now();
     // Tiles are built on the blocking pool, four at a time, whatever their zoom.
     let service = TileService::batch();
-    let city = service.city(atlas).await?;
+    // The city's index and the grades at once (each loads what it needs from the store, once).
+    let (city, book, stats) =
+        tokio::try_join!(service.city(atlas), atlas.grades(), atlas.store.stats())?;
+    let window = Window::parse(
+        plan.from.as_deref(),
+        plan.to.as_deref(),
+        stats.last.unwrap_or(crate::model::Month::new(2023, 7)),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let period = match &plan.period {
+        Some(p) => Some(
+            crate::analytics::grade::parse_period(Some(p), &book).map_err(anyhow::Error::msg)?,
+        ),
+        None => book.latest(),
+    };
     let bounds = plan
         .bbox
         .or_else(|| city.bounds())
@@ -67,18 +83,6 @@ pub async fn seed(
     if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
         anyhow::bail!("--bbox must be west,south,east,north with west < east and south < north");
     }
-    let stats = atlas.store.stats().await?;
-    let window = match plan.window {
-        Some(w) => w,
-        None => Window::parse(
-            None,
-            None,
-            stats.last.unwrap_or(crate::model::Month::new(2023, 7)),
-        )
-        .map_err(anyhow::Error::msg)?,
-    };
-    let book = atlas.grades().await?;
-    let period = plan.period.or_else(|| book.latest());
     let mut coords = Vec::new();
     for z in plan.minzoom..=plan.maxzoom {
         let (x0, y0) = tile_of(bounds[0], bounds[3], z);
@@ -112,6 +116,7 @@ pub async fn seed(
         }
         Kind::PmTiles => (None, Default::default()),
     };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "seeding starts");
     let todo: Vec<_> = coords.into_iter().filter(|c| !have.contains(c)).collect();
     report.tiles_already_there = report.tiles_considered - todo.len();
     let bar = if progress {
@@ -135,16 +140,26 @@ pub async fn seed(
             },
         };
         let service = &service;
-        async move { (z, x, y, service.tile(atlas, &req).await) }
+        async move {
+            // Compressed on the blocking pool too, beside the next tiles being built.
+            let gz = match service.tile(atlas, &req).await? {
+                Some(t) => Some(
+                    tokio::task::spawn_blocking(move || archive::gzip(&t.bytes))
+                        .await
+                        .map_err(std::io::Error::other)??,
+                ),
+                None => None,
+            };
+            anyhow::Ok((z, x, y, gz))
+        }
     }))
     .buffer_unordered(4);
-    while let Some((z, x, y, tile)) = stream.next().await {
+    while let Some(tile) = stream.next().await {
         bar.inc(1);
-        let Some(t) = tile? else {
+        let (z, x, y, Some(gz)) = tile? else {
             report.tiles_empty += 1;
             continue;
         };
-        let gz = archive::gzip(&t.bytes)?;
         report.bytes += gz.len();
         report.tiles_written += 1;
         match mb.as_mut() {

@@ -72,9 +72,14 @@ impl TileService {
         }
         let data = atlas.store.geography().await?;
         let city = Arc::new(
-            tokio::task::spawn_blocking(move || CityIndex::new(data))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let city = CityIndex::new(data);
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "city index made");
+                city
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
         );
         *g = Some((v, Arc::clone(&city)));
         Ok(city)
@@ -96,9 +101,14 @@ impl TileService {
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
         let fig = Arc::new(
-            tokio::task::spawn_blocking(move || Figures::new(&city, &stats, &book, window, period))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let fig = Figures::new(&city, &stats, &book, window, period);
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "figures made");
+                fig
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
         );
         g.retain(|(k, _)| k.0 == v);
         if g.len() >= 8 {
