@@ -11,8 +11,8 @@ pub mod digest;
 pub mod fgb;
 pub mod geojson;
 pub mod manifest;
-pub mod stats;
 mod records;
+pub mod stats;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;

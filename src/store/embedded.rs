@@ -155,7 +155,7 @@ impl EmbeddedStore {
                     data,
                     stats
                         .join()
-                        .unwrap_or_else(|_| Err(corrupt("complaint reader panicked"))),
+                        .unwrap_or_else(|_| Err(corrupt("statistics reader panicked"))),
                 )
             });
             let data = data?;

@@ -487,14 +487,19 @@ fn monthly_row(r: &[u8], month: &mut MonthOfDays) -> (i64, Month, u32) {
     )
 }
 
-/// Every row of a query, each made into a record.
+/// Every row of a query, each made into a record as it arrives.
 async fn all_rows<T>(
     pool: &PgPool,
     sql: &str,
     make: impl Fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let rows = sqlx::query(sql).fetch_all(pool).await.map_err(map_err)?;
-    rows.iter().map(make).collect()
+    use futures_util::TryStreamExt;
+    let mut out = Vec::new();
+    let mut rows = sqlx::query(sql).fetch(pool);
+    while let Some(r) = rows.try_next().await.map_err(map_err)? {
+        out.push(make(&r)?);
+    }
+    Ok(out)
 }
 
 const COMPOUND_COLUMNS: &str =
