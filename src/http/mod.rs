@@ -168,7 +168,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{z}/{row}/{col}",
-            get(ogc::styled_map_tile),
+            get(ogc::map_tile),
         )
         .route(
             "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
@@ -217,11 +217,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/ogc/collections/{id}/styles/{style}/map/tiles",
-            get(ogc::styled_map_tilesets),
+            get(ogc::map_tilesets),
         )
         .route(
             "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}",
-            get(ogc::styled_map_tileset_doc),
+            get(ogc::map_tileset_doc),
         )
         .route("/wmts", get(wmts::kvp))
         .route(

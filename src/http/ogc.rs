@@ -359,44 +359,35 @@ async fn map_tileset_in(
     Ok(Json(map_tileset(&base_url(headers), style, g, bbox)))
 }
 
-/// `/ogc/collections/{id}/map/tiles`
+/// The segments of a map-tiles route, with `styles/{style}` or without: axum has no optional
+/// path segment, so both routes of each pair share one handler, which reads the style when the
+/// path has one.
+type MapPath = Path<std::collections::HashMap<String, String>>;
+
+fn segment<'a>(p: &'a std::collections::HashMap<String, String>, name: &str) -> &'a str {
+    p.get(name).map_or("", String::as_str)
+}
+
+fn map_style_of(p: &std::collections::HashMap<String, String>) -> Result<Option<Style>, Error> {
+    map_style(segment(p, "id"), p.get("style").map(String::as_str))
+}
+
+/// `/ogc/collections/{id}[/styles/{style}]/map/tiles`
 pub async fn map_tilesets(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(p): MapPath,
 ) -> Result<Json<Value>, Error> {
-    let style = map_style(&id, None)?;
-    map_tilesets_doc(&state, &headers, style).await
+    map_tilesets_doc(&state, &headers, map_style_of(&p)?).await
 }
 
-/// `/ogc/collections/{id}/styles/{style}/map/tiles`
-pub async fn styled_map_tilesets(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, style)): Path<(String, String)>,
-) -> Result<Json<Value>, Error> {
-    let style = map_style(&id, Some(&style))?;
-    map_tilesets_doc(&state, &headers, style).await
-}
-
-/// `/ogc/collections/{id}/map/tiles/{tms}`
+/// `/ogc/collections/{id}[/styles/{style}]/map/tiles/{tms}`
 pub async fn map_tileset_doc(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, tms)): Path<(String, String)>,
+    Path(p): MapPath,
 ) -> Result<Json<Value>, Error> {
-    let style = map_style(&id, None)?;
-    map_tileset_in(&state, &headers, style, &tms).await
-}
-
-/// `/ogc/collections/{id}/styles/{style}/map/tiles/{tms}`
-pub async fn styled_map_tileset_doc(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, style, tms)): Path<(String, String, String)>,
-) -> Result<Json<Value>, Error> {
-    let style = map_style(&id, Some(&style))?;
-    map_tileset_in(&state, &headers, style, &tms).await
+    map_tileset_in(&state, &headers, map_style_of(&p)?, segment(&p, "tms")).await
 }
 
 async fn map_tile_in(
@@ -413,26 +404,16 @@ async fn map_tile_in(
     super::tiles::serve_tile(state, caller, headers, set, g, &z, &col, &y, raw).await
 }
 
-/// `/ogc/collections/{id}/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`: a PNG.
+/// `/ogc/collections/{id}[/styles/{style}]/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`:
+/// a PNG.
 pub async fn map_tile(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    Path(p): MapPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    let style = map_style(&id, None)?;
-    map_tile_in(state, caller, &headers, style, (tms, z, row, col), raw).await
-}
-
-/// `/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`
-pub async fn styled_map_tile(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path((id, style, tms, z, row, col)): Path<(String, String, String, String, String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Error> {
-    let style = map_style(&id, Some(&style))?;
+    let style = map_style_of(&p)?;
+    let [tms, z, row, col] = ["tms", "z", "row", "col"].map(|k| segment(&p, k).to_string());
     map_tile_in(state, caller, &headers, style, (tms, z, row, col), raw).await
 }
