@@ -30,12 +30,12 @@ use store::{embedded::EmbeddedStore, postgis::PostgisStore, Store, StoreError};
 /// answers "unavailable" until it is back.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     let started = std::time::Instant::now();
-    let store = open_store_as_set(settings).await?;
+    let store = open_chosen_store(settings).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "store opened");
     Ok(store)
 }
 
-async fn open_store_as_set(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+async fn open_chosen_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     match &settings.store {
         StoreChoice::Embedded(dir) => {
             let dir = dir.clone();

@@ -6,7 +6,7 @@ use super::stats::{Stats, Window};
 use crate::ingest::complaints::{Parsed, Rejected, TextEncoding};
 use crate::ingest::geocode::Gazetteer;
 use crate::model::{Category, Dataset, Month};
-use crate::store::{Store, StoreError};
+use crate::store::{blocking, ByVersion, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -77,7 +77,7 @@ pub struct TrendFilter {
 pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,
-    gazetteer: Mutex<Option<(u64, Arc<Gazetteer>)>>,
+    gazetteer: ByVersion<Gazetteer>,
     /// Computing grades is serialised by this lock; the book computed last is read from
     /// `graded` without it (every tile asks for the latest quarter).
     grades: Mutex<()>,
@@ -93,7 +93,7 @@ impl Atlas {
         Atlas {
             store,
             rule,
-            gazetteer: Mutex::new(None),
+            gazetteer: ByVersion::default(),
             grades: Mutex::new(()),
             graded: std::sync::RwLock::new(None),
         }
@@ -101,21 +101,11 @@ impl Atlas {
 
     /// The gazetteer of the store's current geography.
     pub async fn gazetteer(&self) -> Result<Arc<Gazetteer>, StoreError> {
-        let mut g = self.gazetteer.lock().await;
-        let v = self.store.version();
-        if let Some((gv, gz)) = g.as_ref() {
-            if *gv == v {
-                return Ok(Arc::clone(gz));
-            }
-        }
-        let data = self.store.geography().await?;
-        let gz = Arc::new(
-            tokio::task::spawn_blocking(move || Gazetteer::new(&data))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
-        );
-        *g = Some((v, Arc::clone(&gz)));
-        Ok(gz)
+        let make = async {
+            let data = self.store.geography().await?;
+            blocking("gazetteer made", move || Gazetteer::new(&data)).await
+        };
+        self.gazetteer.get_or_make(self.store.version(), make).await
     }
 
     /// All grades, computed from the store's statistics with overrides applied.
@@ -134,8 +124,7 @@ impl Atlas {
             self.store.overrides()
         )?;
         let rule = self.rule.clone();
-        let book = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
+        let book = blocking("grades computed", move || {
             let compounds: Vec<Graded> = data
                 .compounds
                 .iter()
@@ -145,12 +134,9 @@ impl Atlas {
                     households: i64::from(c.households),
                 })
                 .collect();
-            let book = GradeBook::compute(&stats, &compounds, &rule, &overrides);
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "grades computed");
-            book
+            GradeBook::compute(&stats, &compounds, &rule, &overrides)
         })
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        .await?;
         let book = Arc::new(book);
         *self
             .graded

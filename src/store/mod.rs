@@ -29,6 +29,51 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// Something derived from the store's data, kept for one store version ([`Store::version`]) and
+/// made once per version: callers asking while it is being made wait for it instead of making
+/// it again.
+pub struct ByVersion<T>(tokio::sync::Mutex<Option<(u64, Arc<T>)>>);
+
+impl<T> Default for ByVersion<T> {
+    fn default() -> Self {
+        ByVersion(tokio::sync::Mutex::new(None))
+    }
+}
+
+impl<T> ByVersion<T> {
+    /// The value made for `version`, or `make`'s, kept for it.
+    pub async fn get_or_make<F>(&self, version: u64, make: F) -> Result<Arc<T>, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut kept = self.0.lock().await;
+        if let Some((v, x)) = kept.as_ref() {
+            if *v == version {
+                return Ok(Arc::clone(x));
+            }
+        }
+        let x = Arc::new(make.await?);
+        *kept = Some((version, Arc::clone(&x)));
+        Ok(x)
+    }
+}
+
+/// Runs `f` on the blocking pool (CPU work over the whole city: indexes, figures, grades) and
+/// logs at `debug` how long it took, as `what`.
+pub async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let x = f();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "{what}");
+        x
+    })
+    .await
+    .map_err(|e| StoreError::Io(std::io::Error::other(e)))
+}
+
 /// What an import did, per layer: records offered, and records inserted or changed (an
 /// unchanged record offered again is not rewritten).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

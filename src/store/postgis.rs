@@ -45,8 +45,9 @@ pub struct PostgisStore {
     version: Arc<AtomicU64>,
     /// Who this process is in change notices (its own notices are not news to it).
     instance: String,
-    stats_cache: tokio::sync::Mutex<Option<(u64, Arc<Stats>)>>,
-    geography_cache: tokio::sync::Mutex<Option<(u64, Arc<Dataset>)>>,
+    /// What `stats` and `geography` read, kept until the data changes.
+    stats: super::ByVersion<Stats>,
+    geography: super::ByVersion<Dataset>,
 }
 
 static INSTANCES: AtomicU64 = AtomicU64::new(1);
@@ -147,8 +148,8 @@ impl PostgisStore {
                 std::process::id(),
                 INSTANCES.fetch_add(1, Ordering::SeqCst)
             ),
-            stats_cache: tokio::sync::Mutex::new(None),
-            geography_cache: tokio::sync::Mutex::new(None),
+            stats: Default::default(),
+            geography: Default::default(),
         })
     }
 
@@ -165,6 +166,133 @@ impl PostgisStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The geography, read from every layer table.
+    async fn read_geography(&self) -> Result<Dataset, StoreError> {
+        let started = std::time::Instant::now();
+        let mp = |row: &sqlx::postgres::PgRow,
+                  what: &str|
+         -> Result<geo_types::MultiPolygon<f64>, StoreError> {
+            match geo_of(row.try_get::<&[u8], _>("wkb").map_err(map_err)?, what)? {
+                geo_types::Geometry::MultiPolygon(m) => Ok(m),
+                geo_types::Geometry::Polygon(p) => Ok(geo_types::MultiPolygon(vec![p])),
+                _ => Err(StoreError::Database(format!("{what}: not polygonal"))),
+            }
+        };
+        let compounds = format!("SELECT {COMPOUND_COLUMNS} FROM compounds ORDER BY id");
+        let buildings = format!("SELECT {BUILDING_COLUMNS} FROM buildings ORDER BY id");
+        let units = format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY id");
+        // Every layer at once, each on its own connection.
+        let (districts, streets, companies, compounds, buildings, units) = tokio::try_join!(
+            all_rows(
+                &self.pool,
+                "SELECT code, name, name_en, ST_AsBinary(geom) AS wkb FROM districts ORDER BY code",
+                |r| Ok(District {
+                    code: r.try_get("code").map_err(map_err)?,
+                    name: r.try_get("name").map_err(map_err)?,
+                    name_en: r.try_get("name_en").map_err(map_err)?,
+                    geom: mp(r, "district")?,
+                }),
+            ),
+            all_rows(
+                &self.pool,
+                "SELECT code, name, district_code, kind, ST_AsBinary(geom) AS wkb FROM streets ORDER BY code",
+                |r| Ok(Street {
+                    code: r.try_get("code").map_err(map_err)?,
+                    name: r.try_get("name").map_err(map_err)?,
+                    district_code: r.try_get("district_code").map_err(map_err)?,
+                    kind: r.try_get("kind").map_err(map_err)?,
+                    geom: mp(r, "street")?,
+                }),
+            ),
+            all_rows(&self.pool, "SELECT id, name FROM companies ORDER BY id", |r| {
+                Ok(Company {
+                    id: r.try_get("id").map_err(map_err)?,
+                    name: r.try_get("name").map_err(map_err)?,
+                })
+            }),
+            all_rows(
+                &self.pool,
+                &compounds,
+                compound_from,
+            ),
+            all_rows(
+                &self.pool,
+                &buildings,
+                building_from,
+            ),
+            all_rows(
+                &self.pool,
+                &units,
+                unit_from,
+            ),
+        )?;
+        let d = Dataset {
+            districts,
+            streets,
+            companies,
+            compounds,
+            buildings,
+            units,
+        };
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "geography read");
+        Ok(d)
+    }
+
+    /// The monthly tables and the figures beside them.
+    async fn read_stats(&self) -> Result<Stats, StoreError> {
+        let started = std::time::Instant::now();
+        // First and last month and the unplaced complaints through their indexes, and the
+        // monthly tables, all at once on four connections.
+        let categories: Vec<&str> = Category::ALL.iter().map(|c| c.code()).collect();
+        let summary = async {
+            sqlx::query_as::<_, (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>, i64)>(
+                "SELECT (SELECT min(received_at) FROM complaints)::date, \
+                 (SELECT max(received_at) FROM complaints)::date, \
+                 (SELECT count(*) FROM complaints WHERE compound_id IS NULL)",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+        };
+        let ((first, last, unmatched), compound, building, unit) = tokio::try_join!(
+            summary,
+            monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
+            monthly_blob(&self.pool, BUILDING_MONTHS, None),
+            monthly_blob(&self.pool, UNIT_MONTHS, None),
+        )?;
+        let mut stats = Stats {
+            first: first.map(Month::of),
+            last: last.map(Month::of),
+            unmatched: u64::try_from(unmatched).unwrap_or(0),
+            ..Stats::default()
+        };
+        if let Some(months) = Months::new(stats.first, stats.last) {
+            let mut month = MonthOfDays::default();
+            let mut placed = 0u64;
+            for r in compound.chunks_exact(18) {
+                let (id, m, k) = monthly_row(r, &mut month);
+                placed += u64::from(k);
+                let cat = i16::from_be_bytes([r[16], r[17]]);
+                if let Some(cat) = usize::try_from(cat - 1)
+                    .ok()
+                    .and_then(|i| Category::ALL.get(i))
+                {
+                    months.add_by_category(&mut stats.compound, id, m, *cat, k);
+                }
+            }
+            for (blob, table) in [(building, &mut stats.building), (unit, &mut stats.unit)] {
+                for r in blob.chunks_exact(16) {
+                    let (id, m, k) = monthly_row(r, &mut month);
+                    months.add(table, id, m, k);
+                }
+            }
+            // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
+            stats.total = placed + stats.unmatched;
+        }
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "statistics read");
+        Ok(stats)
     }
 }
 
@@ -746,82 +874,9 @@ impl Store for PostgisStore {
     }
 
     async fn geography(&self) -> Result<Arc<Dataset>, StoreError> {
-        let version = self.version();
-        let mut cache = self.geography_cache.lock().await;
-        if let Some((v, d)) = cache.as_ref() {
-            if *v == version {
-                return Ok(Arc::clone(d));
-            }
-        }
-        let started = std::time::Instant::now();
-        let mp = |row: &sqlx::postgres::PgRow,
-                  what: &str|
-         -> Result<geo_types::MultiPolygon<f64>, StoreError> {
-            match geo_of(row.try_get::<&[u8], _>("wkb").map_err(map_err)?, what)? {
-                geo_types::Geometry::MultiPolygon(m) => Ok(m),
-                geo_types::Geometry::Polygon(p) => Ok(geo_types::MultiPolygon(vec![p])),
-                _ => Err(StoreError::Database(format!("{what}: not polygonal"))),
-            }
-        };
-        let compounds = format!("SELECT {COMPOUND_COLUMNS} FROM compounds ORDER BY id");
-        let buildings = format!("SELECT {BUILDING_COLUMNS} FROM buildings ORDER BY id");
-        let units = format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY id");
-        // Every layer at once, each on its own connection.
-        let (districts, streets, companies, compounds, buildings, units) = tokio::try_join!(
-            all_rows(
-                &self.pool,
-                "SELECT code, name, name_en, ST_AsBinary(geom) AS wkb FROM districts ORDER BY code",
-                |r| Ok(District {
-                    code: r.try_get("code").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                    name_en: r.try_get("name_en").map_err(map_err)?,
-                    geom: mp(r, "district")?,
-                }),
-            ),
-            all_rows(
-                &self.pool,
-                "SELECT code, name, district_code, kind, ST_AsBinary(geom) AS wkb FROM streets ORDER BY code",
-                |r| Ok(Street {
-                    code: r.try_get("code").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                    district_code: r.try_get("district_code").map_err(map_err)?,
-                    kind: r.try_get("kind").map_err(map_err)?,
-                    geom: mp(r, "street")?,
-                }),
-            ),
-            all_rows(&self.pool, "SELECT id, name FROM companies ORDER BY id", |r| {
-                Ok(Company {
-                    id: r.try_get("id").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                })
-            }),
-            all_rows(
-                &self.pool,
-                &compounds,
-                compound_from,
-            ),
-            all_rows(
-                &self.pool,
-                &buildings,
-                building_from,
-            ),
-            all_rows(
-                &self.pool,
-                &units,
-                unit_from,
-            ),
-        )?;
-        let d = Arc::new(Dataset {
-            districts,
-            streets,
-            companies,
-            compounds,
-            buildings,
-            units,
-        });
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "geography read");
-        *cache = Some((version, Arc::clone(&d)));
-        Ok(d)
+        self.geography
+            .get_or_make(self.version(), self.read_geography())
+            .await
     }
 
     async fn import_complaints(
@@ -885,66 +940,9 @@ impl Store for PostgisStore {
     }
 
     async fn stats(&self) -> Result<Arc<Stats>, StoreError> {
-        let version = self.version();
-        let mut cache = self.stats_cache.lock().await;
-        if let Some((v, s)) = cache.as_ref() {
-            if *v == version {
-                return Ok(Arc::clone(s));
-            }
-        }
-        let started = std::time::Instant::now();
-        // First and last month and the unplaced complaints through their indexes, and the
-        // monthly tables, all at once on four connections.
-        let categories: Vec<&str> = Category::ALL.iter().map(|c| c.code()).collect();
-        let summary = async {
-            sqlx::query_as::<_, (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>, i64)>(
-                "SELECT (SELECT min(received_at) FROM complaints)::date, \
-                 (SELECT max(received_at) FROM complaints)::date, \
-                 (SELECT count(*) FROM complaints WHERE compound_id IS NULL)",
-            )
-            .fetch_one(&self.pool)
+        self.stats
+            .get_or_make(self.version(), self.read_stats())
             .await
-            .map_err(map_err)
-        };
-        let ((first, last, unmatched), compound, building, unit) = tokio::try_join!(
-            summary,
-            monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
-            monthly_blob(&self.pool, BUILDING_MONTHS, None),
-            monthly_blob(&self.pool, UNIT_MONTHS, None),
-        )?;
-        let mut stats = Stats {
-            first: first.map(Month::of),
-            last: last.map(Month::of),
-            unmatched: u64::try_from(unmatched).unwrap_or(0),
-            ..Stats::default()
-        };
-        if let Some(months) = Months::new(stats.first, stats.last) {
-            let mut month = MonthOfDays::default();
-            let mut placed = 0u64;
-            for r in compound.chunks_exact(18) {
-                let (id, m, k) = monthly_row(r, &mut month);
-                placed += u64::from(k);
-                let cat = i16::from_be_bytes([r[16], r[17]]);
-                if let Some(cat) = usize::try_from(cat - 1)
-                    .ok()
-                    .and_then(|i| Category::ALL.get(i))
-                {
-                    months.add_by_category(&mut stats.compound, id, m, *cat, k);
-                }
-            }
-            for (blob, table) in [(building, &mut stats.building), (unit, &mut stats.unit)] {
-                for r in blob.chunks_exact(16) {
-                    let (id, m, k) = monthly_row(r, &mut month);
-                    months.add(table, id, m, k);
-                }
-            }
-            // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
-            stats.total = placed + stats.unmatched;
-        }
-        let stats = Arc::new(stats);
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "statistics read");
-        *cache = Some((version, Arc::clone(&stats)));
-        Ok(stats)
     }
 
     async fn save_grades(&self, book: &crate::analytics::GradeBook) -> Result<(), StoreError> {

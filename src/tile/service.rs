@@ -7,7 +7,7 @@ use super::mvt::TileFrame;
 use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
 use crate::model::Quarter;
-use crate::store::StoreError;
+use crate::store::{blocking, ByVersion, StoreError};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -35,7 +35,7 @@ const INLINE_FROM_ZOOM: u8 = 13;
 type FiguresKey = (u64, Window, Option<Quarter>);
 
 pub struct TileService {
-    city: Mutex<Option<(u64, Arc<CityIndex>)>>,
+    city: ByVersion<CityIndex>,
     figures: Mutex<VecDeque<(FiguresKey, Arc<Figures>)>>,
     pub cache: TileCache,
     /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
@@ -45,7 +45,7 @@ pub struct TileService {
 impl TileService {
     pub fn new(cache_bytes: usize) -> TileService {
         TileService {
-            city: Mutex::new(None),
+            city: ByVersion::default(),
             figures: Mutex::new(VecDeque::new()),
             cache: TileCache::new(cache_bytes),
             inline_from: INLINE_FROM_ZOOM,
@@ -63,26 +63,11 @@ impl TileService {
     }
 
     pub async fn city(&self, atlas: &Atlas) -> Result<Arc<CityIndex>, StoreError> {
-        let mut g = self.city.lock().await;
-        let v = atlas.store.version();
-        if let Some((cv, c)) = g.as_ref() {
-            if *cv == v {
-                return Ok(Arc::clone(c));
-            }
-        }
-        let data = atlas.store.geography().await?;
-        let city = Arc::new(
-            tokio::task::spawn_blocking(move || {
-                let started = std::time::Instant::now();
-                let city = CityIndex::new(data);
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "city index made");
-                city
-            })
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
-        );
-        *g = Some((v, Arc::clone(&city)));
-        Ok(city)
+        let make = async {
+            let data = atlas.store.geography().await?;
+            blocking("city index made", move || CityIndex::new(data)).await
+        };
+        self.city.get_or_make(atlas.store.version(), make).await
     }
 
     pub async fn figures(
@@ -101,14 +86,10 @@ impl TileService {
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
         let fig = Arc::new(
-            tokio::task::spawn_blocking(move || {
-                let started = std::time::Instant::now();
-                let fig = Figures::new(&city, &stats, &book, window, period);
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "figures made");
-                fig
+            blocking("figures made", move || {
+                Figures::new(&city, &stats, &book, window, period)
             })
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?,
+            .await?,
         );
         g.retain(|(k, _)| k.0 == v);
         if g.len() >= 8 {
