@@ -12,6 +12,7 @@
 
 use crate::analytics::stats::{IdMap, Stats};
 use crate::model::Month;
+use bytes::{Buf, BufMut};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"ATLSTAT1";
@@ -50,23 +51,23 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
         64 + stats.compound.len() * (8 + 40 * n)
             + (stats.building.len() + stats.unit.len()) * (8 + 4 * n),
     );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(source.len() as u16).to_le_bytes());
-    out.extend_from_slice(source.as_bytes());
+    out.put_slice(MAGIC);
+    out.put_u16_le(source.len() as u16);
+    out.put_slice(source.as_bytes());
     for m in [stats.first, stats.last] {
-        out.extend_from_slice(&m.map_or(i32::MIN, |m| m.0).to_le_bytes());
+        out.put_i32_le(m.map_or(i32::MIN, |m| m.0));
     }
-    out.extend_from_slice(&stats.total.to_le_bytes());
-    out.extend_from_slice(&stats.unmatched.to_le_bytes());
-    out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.put_u64_le(stats.total);
+    out.put_u64_le(stats.unmatched);
+    out.put_u32_le(n as u32);
     fn table<V>(out: &mut Vec<u8>, map: &IdMap<V>, counts: impl Fn(&V) -> &[u32]) {
         let mut ids: Vec<i64> = map.keys().copied().collect();
         ids.sort_unstable();
-        out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+        out.put_u32_le(ids.len() as u32);
         for id in ids {
-            out.extend_from_slice(&id.to_le_bytes());
+            out.put_i64_le(id);
             for c in counts(&map[&id]) {
-                out.extend_from_slice(&c.to_le_bytes());
+                out.put_u32_le(*c);
             }
         }
     }
@@ -74,99 +75,70 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     table(&mut out, &stats.building, Vec::as_slice);
     table(&mut out, &stats.unit, Vec::as_slice);
     let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    out.put_u32_le(crc);
     out
 }
 
-/// Reads fields in order, failing with what was being read when the bytes run out.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// What was being read when the bytes ran out.
+fn short(what: &str) -> impl Fn(bytes::TryGetError) -> String + '_ {
+    move |_| format!("truncated while reading {what}")
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|e| *e <= self.bytes.len())
-            .ok_or_else(|| format!("truncated while reading {what}"))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
+/// One table: `k` counts per entry, ids strictly increasing.
+fn table<V>(
+    body: &mut &[u8],
+    k: usize,
+    what: &str,
+    make: impl Fn(Vec<u32>) -> V,
+) -> Result<IdMap<V>, String> {
+    let len = body.try_get_u32_le().map_err(short(what))? as usize;
+    // Each entry takes at least its id: a damaged count cannot make a huge allocation.
+    if len > body.remaining() / 8 {
+        return Err(format!("{what}: {len} entries cannot fit in the file"));
     }
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N, what)?);
-        Ok(a)
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        self.array(what).map(u32::from_le_bytes)
-    }
-    fn i32(&mut self, what: &str) -> Result<i32, String> {
-        self.array(what).map(i32::from_le_bytes)
-    }
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        self.array(what).map(u64::from_le_bytes)
-    }
-    fn i64(&mut self, what: &str) -> Result<i64, String> {
-        self.array(what).map(i64::from_le_bytes)
-    }
-    fn counts(&mut self, k: usize, what: &str) -> Result<Vec<u32>, String> {
-        let b = self.take(k * 4, what)?;
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
-    }
-    /// One table: `k` counts per entry, ids strictly increasing.
-    fn table<V>(
-        &mut self,
-        k: usize,
-        what: &str,
-        make: impl Fn(Vec<u32>) -> V,
-    ) -> Result<IdMap<V>, String> {
-        let len = self.u32(what)? as usize;
-        // Each entry takes at least its id: a damaged count cannot make a huge allocation.
-        if len > (self.bytes.len() - self.at) / 8 {
-            return Err(format!("{what}: {len} entries cannot fit in the file"));
+    let mut map = IdMap::with_capacity_and_hasher(len, Default::default());
+    let mut prev = None;
+    for _ in 0..len {
+        let id = body.try_get_i64_le().map_err(short(what))?;
+        if prev.is_some_and(|p| p >= id) {
+            return Err(format!("{what}: ids out of order at {id}"));
         }
-        let mut map = IdMap::with_capacity_and_hasher(len, Default::default());
-        let mut prev = None;
-        for _ in 0..len {
-            let id = self.i64(what)?;
-            if prev.is_some_and(|p| p >= id) {
-                return Err(format!("{what}: ids out of order at {id}"));
-            }
-            prev = Some(id);
-            map.insert(id, make(self.counts(k, what)?));
+        prev = Some(id);
+        if body.remaining() < k * 4 {
+            return Err(format!("truncated while reading {what}"));
         }
-        Ok(map)
+        map.insert(id, make((0..k).map(|_| body.get_u32_le()).collect()));
     }
+    Ok(map)
 }
 
 fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
         return Err("not a statistics file (no ATLSTAT1 header)".into());
     }
-    let (body, tail) = bytes.split_at(bytes.len() - 4);
-    let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-    if crc32fast::hash(body) != crc {
+    let (body, mut tail) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body) != tail.get_u32_le() {
         return Err("checksum mismatch (the file is damaged)".into());
     }
-    let mut c = Cursor {
-        bytes: body,
-        at: MAGIC.len(),
-    };
-    let len = u16::from_le_bytes(c.array("the source digest")?) as usize;
-    let source = std::str::from_utf8(c.take(len, "the source digest")?)
+    let mut body = &body[MAGIC.len()..];
+    let len = body.try_get_u16_le().map_err(short("the source digest"))? as usize;
+    if body.remaining() < len {
+        return Err("truncated while reading the source digest".into());
+    }
+    let source = std::str::from_utf8(&body[..len])
         .map_err(|_| "the source digest is not UTF-8".to_string())?
         .to_string();
+    body.advance(len);
     let month = |v: i32| (v != i32::MIN).then_some(Month(v));
-    let first = month(c.i32("the first month")?);
-    let last = month(c.i32("the last month")?);
-    let total = c.u64("the total")?;
-    let unmatched = c.u64("the unmatched count")?;
-    let n = c.u32("the number of months")? as usize;
+    let first = month(body.try_get_i32_le().map_err(short("the first month"))?);
+    let last = month(body.try_get_i32_le().map_err(short("the last month"))?);
+    let total = body.try_get_u64_le().map_err(short("the total"))?;
+    let unmatched = body
+        .try_get_u64_le()
+        .map_err(short("the unmatched count"))?;
+    let n = body
+        .try_get_u32_le()
+        .map_err(short("the number of months"))? as usize;
     let mut stats = Stats {
         first,
         last,
@@ -180,7 +152,7 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
             months_of(&stats)
         ));
     }
-    stats.compound = c.table(n * 10, "the compound table", |v| {
+    stats.compound = table(&mut body, n * 10, "the compound table", |v| {
         v.chunks_exact(10)
             .map(|m| {
                 let mut a = [0u32; 10];
@@ -189,10 +161,10 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
             })
             .collect()
     })?;
-    stats.building = c.table(n, "the building table", |v| v)?;
-    stats.unit = c.table(n, "the unit table", |v| v)?;
-    if c.at != body.len() {
-        return Err(format!("{} bytes left after the tables", body.len() - c.at));
+    stats.building = table(&mut body, n, "the building table", |v| v)?;
+    stats.unit = table(&mut body, n, "the unit table", |v| v)?;
+    if body.has_remaining() {
+        return Err(format!("{} bytes left after the tables", body.remaining()));
     }
     Ok((stats, source))
 }

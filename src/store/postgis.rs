@@ -274,7 +274,7 @@ impl PostgisStore {
             for r in compound.chunks_exact(18) {
                 let (id, m, k) = monthly_row(r, &mut month);
                 placed += u64::from(k);
-                let cat = i16::from_be_bytes([r[16], r[17]]);
+                let cat = bytes::Buf::get_i16(&mut &r[16..]);
                 if let Some(cat) = usize::try_from(cat - 1)
                     .ok()
                     .and_then(|i| Category::ALL.get(i))
@@ -603,16 +603,12 @@ impl MonthOfDays {
     }
 }
 
-/// The id, month and count at the start of a row of a `monthly_blob`.
-fn monthly_row(r: &[u8], month: &mut MonthOfDays) -> (i64, Month, u32) {
-    let int4 = |b: &[u8]| i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&r[..8]);
-    (
-        i64::from_be_bytes(id),
-        month.get(int4(&r[8..12])),
-        u32::try_from(int4(&r[12..16])).unwrap_or(0),
-    )
+/// The id, month and count at the start of a row of a `monthly_blob` (at least 16 bytes).
+fn monthly_row(mut r: &[u8], month: &mut MonthOfDays) -> (i64, Month, u32) {
+    use bytes::Buf;
+    let id = r.get_i64();
+    let m = month.get(r.get_i32());
+    (id, m, u32::try_from(r.get_i32()).unwrap_or(0))
 }
 
 /// Every row of a query, each made into a record as it arrives.
