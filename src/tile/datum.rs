@@ -142,18 +142,12 @@ mod tests {
         );
     }
 
-    /// The shared reference data holds the same district boundaries in WGS84 and in their
-    /// GCJ-02 original (to 6 decimals): shifting ours must land on theirs.
+    /// The reference data (assets/qingdao, copied from the project's shared data with its
+    /// README) holds the same district boundaries in WGS84 and in their GCJ-02 original (to 6
+    /// decimals): shifting ours must land on theirs.
     #[test]
     fn qingdao_boundaries_shift_onto_their_gcj02_original() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/qingdao/qingdao_districts_gcj02.geojson");
-        let Ok(gcj) = std::fs::read_to_string(&path) else {
-            panic!(
-                "{} is missing: the shared reference data sits beside the checkout",
-                path.display()
-            );
-        };
+        let gcj = include_str!("../../assets/qingdao/qingdao_districts_gcj02.geojson");
         let wgs = include_str!("../../assets/qingdao/qingdao_districts_wgs84.geojson");
         let coords = |text: &str| -> Vec<(f64, f64)> {
             let fc: geojson::FeatureCollection = text
@@ -166,7 +160,7 @@ mod tests {
             use geo::CoordsIter;
             g.coords_iter().map(|c| (c.x, c.y)).collect()
         };
-        let (a, b) = (coords(wgs), coords(&gcj));
+        let (a, b) = (coords(wgs), coords(gcj));
         assert_eq!(a.len(), b.len());
         let mut worst: f64 = 0.0;
         for ((x, y), (gx, gy)) in a.iter().zip(&b) {
