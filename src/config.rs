@@ -127,12 +127,22 @@ pub struct ImportArgs {
     /// Re-wind polygon rings to RFC 7946 order instead of rejecting clockwise exteriors.
     #[arg(long)]
     pub reorient: bool,
-    /// EPSG code to assume for FlatGeobuf files without a CRS (4326 or 4490).
-    #[arg(long)]
+    /// The CRS of the files (`EPSG:4549`, or `4549`), over what they declare: for a Shapefile
+    /// without a `.prj` or with a wrong one, a FlatGeobuf file without a CRS. Coordinates in any
+    /// CRS with an EPSG code are reprojected to longitude/latitude.
+    #[arg(long, value_parser = parse_crs)]
     pub crs: Option<i32>,
+    /// A field mapping (TOML: per layer, our field = the source field); see docs/import.md.
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
     /// Text encoding of hotline exports (default: detected, UTF-8 or GBK).
     #[arg(long, value_enum)]
     pub encoding: Option<crate::ingest::complaints::TextEncoding>,
+}
+
+fn parse_crs(s: &str) -> Result<i32, String> {
+    let code = crate::io::crs::Crs::parse_code(s)?;
+    i32::try_from(code).map_err(|_| format!("`{s}` is not an EPSG code"))
 }
 
 fn parse_bbox(s: &str) -> Result<[f64; 4], String> {

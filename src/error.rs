@@ -21,8 +21,20 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     UnsupportedMedia(String),
+    /// A request body over its bound (413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A query parameter names an area or record that does not exist (`unknown district
+    /// `x``): 400, the same from every endpoint that takes one.
+    #[must_use]
+    pub fn unknown(what: &str, key: impl std::fmt::Display) -> Error {
+        Error::BadRequest(format!("unknown {what} `{key}`"))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -86,10 +86,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => {
             let settings = Settings::resolve(&args.store, None, &file);
+            let mapping = args
+                .mapping
+                .as_deref()
+                .map(compound_atlas::io::mapping::Mapping::load)
+                .transpose()?;
             let opts = ingest::ImportOptions {
                 layer: args.layer,
                 reorient: args.reorient,
                 assume_crs: args.crs,
+                mapping,
             };
             // Hotline exports go through the geocoder; everything else is geography.
             let (exports, geodata): (Vec<_>, Vec<_>) = args
@@ -180,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 from: args.from,
                 to: args.to,
                 period: args.period,
+                audience: compound_atlas::model::Audience::public(settings.min_count),
             };
             let report =
                 compound_atlas::tile::seed::seed(&atlas, &args.out, &plan, progress).await?;

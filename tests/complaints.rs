@@ -501,10 +501,16 @@ async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
         postgis_with_complaints(&city, "cover").await,
     ] {
         let kind = atlas.store.kind();
-        let app = compound_atlas::app(compound_atlas::AppState::new(
-            Arc::clone(&atlas),
-            &settings_with_tokens(),
-        ));
+        let state = compound_atlas::AppState::new(Arc::clone(&atlas), &settings_with_tokens());
+        let app = compound_atlas::app(state.clone());
+        // What is made from the geography alone, before the override and the import below.
+        let geography = atlas.store.geography().await.unwrap();
+        let city_index = state.tiles.city(&atlas).await.unwrap();
+        let gazetteer = atlas.gazetteer().await.unwrap();
+        let (versions, grades_before) = (
+            (atlas.store.version(), atlas.store.geography_version()),
+            atlas.grades().await.unwrap(),
+        );
         let (s, g, _) = call(&app, get("/api/grades?period=2023Q2")).await;
         assert_eq!(s, 200);
         let red = g["compounds"]
@@ -544,6 +550,23 @@ async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
             (Some("yellow"), Some("red"))
         );
         assert_eq!(o["override"]["author"], "licang-admin");
+        // The override moved the data's version, not the geography's: the grades are made
+        // again, the geography, the city index and the gazetteer are the same values.
+        assert!(atlas.store.version() > versions.0, "{kind}");
+        assert_eq!(atlas.store.geography_version(), versions.1, "{kind}");
+        assert!(!Arc::ptr_eq(&atlas.grades().await.unwrap(), &grades_before));
+        assert!(
+            Arc::ptr_eq(&atlas.store.geography().await.unwrap(), &geography),
+            "{kind}: an override read the geography again"
+        );
+        assert!(
+            Arc::ptr_eq(&state.tiles.city(&atlas).await.unwrap(), &city_index),
+            "{kind}: an override made the city index again"
+        );
+        assert!(
+            Arc::ptr_eq(&atlas.gazetteer().await.unwrap(), &gazetteer),
+            "{kind}: an override made the gazetteer again"
+        );
         // A recomputation (a new import) keeps it.
         let parsed = complaints::parse_csv(
             "工单编号,受理时间,诉求类别,诉求地址\nX-1,2023-07-02 10:00:00,绿化,不存在的地方\n",
@@ -551,6 +574,12 @@ async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
         )
         .unwrap();
         atlas.import_complaints(parsed, "x").await.unwrap();
+        // Nor does a complaint import.
+        assert_eq!(atlas.store.geography_version(), versions.1, "{kind}");
+        assert!(
+            Arc::ptr_eq(&state.tiles.city(&atlas).await.unwrap(), &city_index),
+            "{kind}: a complaint import made the city index again"
+        );
         let (_, e, _) = call(&app, planner_get(&format!("/api/compounds/{id}"))).await;
         let h = e["grade_history"]
             .as_array()
@@ -567,7 +596,7 @@ async fn grades_explain_themselves_and_overrides_are_kept_with_their_author() {
             ("/api/grades?period=2031Q1", 400),
             ("/api/compounds/abc", 400),
             ("/api/compounds/99999999", 404),
-            ("/api/stats/trend?district=999999", 404),
+            ("/api/stats/trend?district=999999", 400),
             ("/api/stats/trend?from=2023-13", 400),
             ("/api/stats/trend?from=2023-05&to=2023-01", 400),
             ("/api/stats/trend?category=noise", 400),

@@ -223,7 +223,11 @@ fn cases(work: &Path, city: &Path) -> Vec<Case> {
 
     for (name, crs, expect) in [
         ("compounds_nocrs.fgb", 0, "declares no CRS"),
-        ("compounds_3857.fgb", 3857, "EPSG:3857"),
+        (
+            "compounds_unknown_crs.fgb",
+            99_999,
+            "EPSG:99999 is not a CRS this server knows",
+        ),
     ] {
         let p = work.join(name);
         write_fgb_with_crs(&p, &c, crs);

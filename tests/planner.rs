@@ -1044,3 +1044,53 @@ async fn injection_strings_in_every_parameter_break_nothing_and_leak_nothing() {
         "nothing was dropped or deleted"
     );
 }
+
+/// One resolver for a district named in a query (by code or name): every endpoint that takes
+/// `district` answers an unknown one alike — 400, code `bad_request`, naming it — and knows a
+/// known one by its code and by its name.
+#[tokio::test]
+async fn an_unknown_district_is_the_same_error_everywhere() {
+    let endpoints = [
+        "/api/stats/trend",
+        "/api/grades",
+        "/api/streets",
+        "/api/compounds",
+        "/api/compounds/nearby?lon=120.38&lat=36.07&radius_m=2000",
+        "/ogc/collections/compounds/items",
+        "/ogc/collections/streets/items",
+        "/api/compounds?f=csv",
+    ];
+    let with = |uri: &str, d: &str| {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        format!("{uri}{sep}district={}", common::enc(d))
+    };
+    let d = ok(&get("/api/districts").await, "districts");
+    let first = &d["districts"][0];
+    let (code, name) = (
+        first["code"].as_str().unwrap(),
+        first["name"].as_str().unwrap(),
+    );
+    for uri in endpoints {
+        for bad in ["999999", "不存在区"] {
+            let r = get(&with(uri, bad)).await;
+            let text = String::from_utf8_lossy(&r.body).to_string();
+            assert_eq!(r.status, 400, "{uri} district={bad}: {text}");
+            let j = r.json();
+            assert_eq!(j["error"]["code"], "bad_request", "{uri}: {text}");
+            assert_eq!(
+                j["error"]["message"],
+                format!("unknown district `{bad}`"),
+                "{uri}: {text}"
+            );
+        }
+        for good in [code, name] {
+            let r = get(&with(uri, good)).await;
+            assert_eq!(
+                r.status,
+                200,
+                "{uri} district={good}: {}",
+                String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+            );
+        }
+    }
+}

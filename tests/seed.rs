@@ -217,3 +217,106 @@ async fn the_server_serves_seeded_archives_as_tilesets() {
         404
     );
 }
+
+/// The building and unit counts in every tile of an MBTiles archive: (counts shown, features
+/// withheld).
+fn archive_counts(mb: &std::path::Path) -> (Vec<u64>, usize) {
+    use geozero::mvt::{Message, Tile};
+    let db = rusqlite::Connection::open(mb).unwrap();
+    let mut q = db.prepare("SELECT tile_data FROM tiles").unwrap();
+    let blobs: Vec<Vec<u8>> = q
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!blobs.is_empty(), "{} holds no tile", mb.display());
+    let (mut shown, mut withheld) = (Vec::new(), 0);
+    for gz in blobs {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let tile = Tile::decode(&raw[..]).unwrap();
+        for l in tile
+            .layers
+            .iter()
+            .filter(|l| l.name == "buildings" || l.name == "units")
+        {
+            for f in &l.features {
+                for kv in f.tags.chunks(2) {
+                    let (k, v) = (&l.keys[kv[0] as usize], &l.values[kv[1] as usize]);
+                    match k.as_str() {
+                        "complaints" => shown.push(v.uint_value.unwrap()),
+                        "suppressed" if v.bool_value == Some(true) => withheld += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    (shown, withheld)
+}
+
+/// Seeded archives are public: they withhold small counts under the configured
+/// `[privacy] min_count`, not a minimum of their own.
+#[test]
+fn seeding_withholds_small_counts_under_the_configured_minimum() {
+    let data = common::copy_dir(&common::city(0.05, 81));
+    let o = common::atlas()
+        .args([
+            "import",
+            data.join("complaints.csv").to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let seed_with = |min_count: Option<u64>, name: &str| {
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            min_count.map_or(String::new(), |n| format!("[privacy]\nmin_count = {n}\n")),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("{name}.mbtiles"));
+        let o = common::atlas()
+            .args(["--config", config.to_str().unwrap(), "seed", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(["--minzoom", "14", "--maxzoom", "16"])
+            .args(["--bbox", "120.33,36.05,120.42,36.12"])
+            .args(["--from", "2023-01", "--to", "2023-06"])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        archive_counts(&out)
+    };
+    // The default minimum (3) shows counts of 3 and 4 here: the case below is not vacuous.
+    let (shown, withheld) = seed_with(None, "default");
+    assert!(withheld > 0, "no small count at all in the default archive");
+    assert!(
+        shown.iter().all(|n| *n == 0 || *n >= 3),
+        "default archive shows a count under 3"
+    );
+    assert!(
+        shown.iter().any(|n| (3..5).contains(n)),
+        "the default archive has no count of 3 or 4 to withhold at 5: {:?}",
+        &shown[..shown.len().min(40)]
+    );
+    let (shown5, withheld5) = seed_with(Some(5), "five");
+    let small: Vec<_> = shown5.iter().filter(|n| (1..5).contains(*n)).collect();
+    assert!(
+        small.is_empty(),
+        "min_count = 5, yet the archive shows {} counts between 1 and 4",
+        small.len()
+    );
+    assert!(
+        withheld5 > withheld,
+        "{withheld5} withheld at 5, {withheld} at 3"
+    );
+}

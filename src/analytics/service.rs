@@ -105,7 +105,9 @@ impl Atlas {
             let data = self.store.geography().await?;
             blocking("gazetteer made", move || Gazetteer::new(&data)).await
         };
-        self.gazetteer.get_or_make(self.store.version(), make).await
+        self.gazetteer
+            .get_or_make(self.store.geography_version(), make)
+            .await
     }
 
     /// All grades, computed from the store's statistics with overrides applied.
@@ -263,33 +265,36 @@ impl Atlas {
 /// The compounds a filter names; an unknown district, street or compound is an error.
 pub fn select_compounds(data: &Dataset, f: &TrendFilter) -> Result<Vec<i64>, crate::error::Error> {
     use crate::error::Error;
-    if let Some(d) = &f.district {
-        if !data.districts.iter().any(|x| &x.code == d || &x.name == d) {
-            return Err(Error::NotFound(format!("district `{d}`")));
-        }
-    }
-    if let Some(s) = &f.street {
-        if !data.streets.iter().any(|x| &x.code == s || &x.name == s) {
-            return Err(Error::NotFound(format!("street `{s}`")));
-        }
-    }
+    let district_code = f
+        .district
+        .as_ref()
+        .map(|d| {
+            data.find_district(d)
+                .map(|x| x.code.clone())
+                .ok_or_else(|| Error::unknown("district", d))
+        })
+        .transpose()?;
+    let street_codes: Option<HashSet<String>> = f
+        .street
+        .as_ref()
+        .map(|s| {
+            let found: HashSet<String> = data
+                .find_streets(s)
+                .iter()
+                .map(|x| x.code.clone())
+                .collect();
+            if found.is_empty() {
+                Err(Error::unknown("street", s))
+            } else {
+                Ok(found)
+            }
+        })
+        .transpose()?;
     if let Some(c) = f.compound {
         if !data.compounds.iter().any(|x| x.id == c) {
             return Err(Error::NotFound(format!("compound {c}")));
         }
     }
-    let district_code = f
-        .district
-        .as_ref()
-        .and_then(|d| data.districts.iter().find(|x| &x.code == d || &x.name == d))
-        .map(|x| x.code.clone());
-    let street_codes: Option<HashSet<String>> = f.street.as_ref().map(|s| {
-        data.streets
-            .iter()
-            .filter(|x| &x.code == s || &x.name == s)
-            .map(|x| x.code.clone())
-            .collect()
-    });
     Ok(data
         .compounds
         .iter()

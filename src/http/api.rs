@@ -112,14 +112,61 @@ fn compound_id(raw: &str) -> Result<i64, Error> {
     })
 }
 
+/// Writes a request body into a temporary file as its frames arrive (buffered, 1 MiB at a time,
+/// through tokio's file, which writes on the blocking pool). 400 for an empty or broken-off
+/// body, 413 past `limit` bytes; the file is removed when the value is dropped.
+async fn spool_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<tempfile::NamedTempFile, Error> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let spool = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("cannot make a temporary file for the upload: {e}"))?;
+    let file = spool
+        .reopen()
+        .map_err(|e| anyhow::anyhow!("cannot open the upload's temporary file: {e}"))?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
+    let mut stream = body.into_data_stream();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::BadRequest(format!("the upload broke off: {e}")))?;
+        total += chunk.len();
+        if total > limit {
+            return Err(Error::TooLarge(format!(
+                "the export is larger than {} MiB; split it or use `atlas import`",
+                limit >> 20
+            )));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot write the upload's temporary file: {e}"))?;
+    }
+    out.flush()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot write the upload's temporary file: {e}"))?;
+    if total == 0 {
+        return Err(Error::BadRequest(
+            "empty body: send the hotline export".into(),
+        ));
+    }
+    Ok(spool)
+}
+
 /// `POST /api/complaints`: a hotline export as CSV (`text/csv`, UTF-8 or GBK) or JSON lines
 /// (`application/x-ndjson`). Admin token required. Answers the import report.
+///
+/// The body is streamed into a temporary file as it arrives (never held in memory whole, at most
+/// [`super::MAX_IMPORT_BYTES`]), then decoded and parsed row by row on the blocking pool, as
+/// `atlas import` does: a large upload keeps no runtime worker from the other requests.
 pub async fn post_complaints(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, Error> {
     caller.require(Role::Admin)?;
     let params = Params::parse(raw, &["encoding"])?;
@@ -142,18 +189,10 @@ pub async fn post_complaints(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if body.is_empty() {
-        return Err(Error::BadRequest(
-            "empty body: send the hotline export".into(),
-        ));
-    }
-    let (text, enc) = complaints::decode(&body, encoding).map_err(Error::BadRequest)?;
-    let mut parsed = match ctype.as_str() {
-        "text/csv" | "application/csv" => {
-            complaints::parse_csv(&text, std::path::Path::new("request body"))?
-        }
+    let form = match ctype.as_str() {
+        "text/csv" | "application/csv" => complaints::ExportForm::Csv,
         "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
-            complaints::parse_json_lines(&text)
+            complaints::ExportForm::JsonLines
         }
         other => {
             return Err(Error::UnsupportedMedia(format!(
@@ -161,7 +200,17 @@ pub async fn post_complaints(
             )))
         }
     };
-    parsed.encoding = Some(enc);
+    let spool = spool_body(body, super::MAX_IMPORT_BYTES).await?;
+    let parsed = tokio::task::spawn_blocking(move || {
+        complaints::read_export(
+            spool.path(),
+            std::path::Path::new("request body"),
+            encoding,
+            form,
+        )
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
     let report = match state.atlas.import_complaints(parsed, "request body").await {
         Ok(r) => r,
         Err(e) => {
@@ -231,12 +280,14 @@ pub async fn grades(
     let book = state.atlas.grades().await?;
     let period = parse_period(p.get("period"), &book).map_err(Error::BadRequest)?;
     let data = state.atlas.store.geography().await?;
-    let district = p.get("district");
-    if let Some(d) = district {
-        if !data.districts.iter().any(|x| x.code == d) {
-            return Err(Error::NotFound(format!("district `{d}`")));
-        }
-    }
+    let district = p
+        .get("district")
+        .map(|x| {
+            data.find_district(x)
+                .map(|d| d.code.as_str())
+                .ok_or_else(|| Error::unknown("district", x))
+        })
+        .transpose()?;
     let names: HashMap<i64, &str> = data
         .compounds
         .iter()
@@ -419,15 +470,14 @@ pub async fn compound(
         Some(_) => Some(parse_period(p.get("period"), &book).map_err(Error::BadRequest)?),
         None => book.latest(),
     };
-    let show_small = caller.role >= Role::Planner;
+    let audience = state.audience(&caller);
     let mut buildings = Vec::new();
     for b in store.buildings_of(id).await? {
         let n = stats.building_total(b.id, w);
         let units = store.units_of(b.id).await?.len();
-        let (count, suppressed) = if n < state.min_count && n > 0 && !show_small {
-            (Value::Null, true)
-        } else {
-            (json!(n), false)
+        let (count, suppressed) = match audience.shown(n) {
+            Some(n) => (json!(n), false),
+            None => (Value::Null, true),
         };
         let d = density(n, i64::from(b.households), w.months());
         buildings.push(json!({

@@ -9,8 +9,8 @@ use super::planner::{parse_bbox, parse_filter};
 use super::tiles::base_url;
 use super::{AppState, Caller};
 use crate::analytics::{density, density_class, AreaFigures, Window};
-use crate::config::Role;
 use crate::error::Error;
+use crate::model::Audience;
 use crate::model::{Layer, Month};
 use crate::planner::Row;
 use crate::store::Area;
@@ -138,8 +138,7 @@ struct Ctx {
     scope: Scope,
     city: Arc<CityIndex>,
     fig: Arc<Figures>,
-    full_counts: bool,
-    min_count: u64,
+    audience: Audience,
 }
 
 impl Ctx {
@@ -164,8 +163,7 @@ impl Ctx {
             scope,
             city,
             fig,
-            full_counts: caller.role >= Role::Planner,
-            min_count: state.min_count,
+            audience: state.audience(caller),
         })
     }
 
@@ -175,11 +173,7 @@ impl Ctx {
 
     /// A small count is withheld from public callers (privacy).
     fn count(&self, n: u64) -> Value {
-        if n > 0 && n < self.min_count && !self.full_counts {
-            Value::Null
-        } else {
-            json!(n)
-        }
+        self.audience.shown(n).map_or(Value::Null, |n| json!(n))
     }
 
     fn area(&self, code: &str, name: &str, a: &AreaFigures) -> Map<String, Value> {
@@ -349,19 +343,20 @@ async fn matching(
             .filter(|&k| rect.is_none_or(|r| r.intersects(&d.districts[k].geom)))
             .collect(),
         Layer::Streets => {
-            let district = p.get("district");
-            if let Some(x) = district {
-                if !d.districts.iter().any(|v| v.code == x || v.name == x) {
-                    return Err(Error::BadRequest(format!("unknown district `{x}`")));
-                }
-            }
+            let district = p
+                .get("district")
+                .map(|x| {
+                    d.find_district(x)
+                        .map(|v| v.code.as_str())
+                        .ok_or_else(|| Error::unknown("district", x))
+                })
+                .transpose()?;
             candidates(layer, d.streets.len())
                 .into_iter()
                 .filter(|&k| {
                     let s = &d.streets[k];
-                    district.is_none_or(|x| {
-                        s.district_code == x || ctx.city.district_name(&s.district_code) == x
-                    }) && rect.is_none_or(|r| r.intersects(&s.geom))
+                    district.is_none_or(|x| s.district_code == x)
+                        && rect.is_none_or(|r| r.intersects(&s.geom))
                 })
                 .collect()
         }

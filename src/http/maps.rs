@@ -4,7 +4,6 @@
 use super::api::{Params, Scope};
 use super::planner::parse_bbox;
 use super::{AppState, Caller};
-use crate::config::Role;
 use crate::error::Error;
 use crate::tile::raster::{self, Style, Text, View};
 use axum::extract::{Path, RawQuery, State};
@@ -189,8 +188,7 @@ pub async fn map_png(
         }
     };
     let view = View::fit(bbox, width, height, scope.datum);
-    let public = caller.role < Role::Planner;
-    let min_count = state.min_count;
+    let audience = state.audience(&caller);
     let window = scope.window;
     let pm = tokio::task::spawn_blocking(move || -> Result<Pixmap, Error> {
         let mut pm = raster::draw(&view, style, &city, &fig);
@@ -219,11 +217,8 @@ pub async fn map_png(
             for &bk in city.buildings_of(c.id) {
                 let b = &city.data.buildings[bk];
                 let n = fig.building(b.id);
-                let shown = if public && n > 0 && n < min_count {
-                    1
-                } else {
-                    n
-                };
+                // A withheld count is drawn in the lowest class, as one complaint.
+                let shown = audience.shown(n).unwrap_or(1);
                 let rgb = raster::class_color(shown, i64::from(b.households), months);
                 let mp = geo_types::MultiPolygon(vec![b.geom.clone()]);
                 raster::fill_polygon(&mut pm, &view, &mp, rgb, 255, [0x44, 0x44, 0x44], 1.0);

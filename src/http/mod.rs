@@ -68,6 +68,15 @@ pub struct ServerState {
 }
 
 impl AppState {
+    /// The privacy audience of a caller: planners and admins see small counts.
+    #[must_use]
+    pub fn audience(&self, caller: &auth::Caller) -> crate::model::Audience {
+        crate::model::Audience {
+            min_count: self.min_count,
+            sees_small_counts: caller.role >= crate::config::Role::Planner,
+        }
+    }
+
     /// Serves these seeded archives as tilesets too.
     #[must_use]
     pub fn with_archives(mut self, archives: Vec<crate::tile::served::Archive>) -> AppState {
@@ -150,7 +159,7 @@ pub async fn watch_changes(state: &AppState) {
 const TILE_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Hotline exports can be large: this much body is accepted on the import route.
-const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
+pub(crate) const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
 /// The router, built apart from `main` so tests drive it without a port.
 pub fn app(state: AppState) -> Router {
@@ -325,6 +334,7 @@ impl IntoResponse for Error {
             Error::NotFound(m) => error_response(StatusCode::NOT_FOUND, "not_found", m),
             Error::Unauthorized(m) => error_response(StatusCode::UNAUTHORIZED, "unauthorized", m),
             Error::Forbidden(m) => error_response(StatusCode::FORBIDDEN, "forbidden", m),
+            Error::TooLarge(m) => error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
             Error::UnsupportedMedia(m) => error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

@@ -469,11 +469,9 @@ pub async fn streets(
     let district = match p.get("district") {
         None => None,
         Some(x) => Some(
-            d.districts
-                .iter()
-                .find(|v| v.code == x || v.name == x)
+            d.find_district(x)
                 .map(|v| v.code.clone())
-                .ok_or_else(|| Error::BadRequest(format!("unknown district `{x}`")))?,
+                .ok_or_else(|| Error::unknown("district", x))?,
         ),
     };
     let list: Vec<Value> = d

@@ -3,9 +3,8 @@
 
 use super::api::Params;
 use super::{AppState, Caller};
-use crate::config::Role;
 use crate::error::Error;
-use crate::tile::atlas::{Audience, LAYERS};
+use crate::tile::atlas::LAYERS;
 use crate::tile::cache::Coding;
 use crate::tile::raster::Style;
 use crate::tile::service::TileRequest;
@@ -493,10 +492,7 @@ pub async fn serve_tile(
         window,
         period,
         datum,
-        audience: Audience {
-            min_count: state.min_count,
-            sees_small_counts: caller.role >= Role::Planner,
-        },
+        audience: state.audience(&caller),
     };
     if let Tileset::Raster(style) = tileset {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;

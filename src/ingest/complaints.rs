@@ -79,6 +79,23 @@ pub enum TextEncoding {
     Gbk,
 }
 
+impl TextEncoding {
+    fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            TextEncoding::Utf8 => encoding_rs::UTF_8,
+            TextEncoding::Gbk => encoding_rs::GBK,
+        }
+    }
+}
+
+/// The form of an export file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportForm {
+    Csv,
+    /// One JSON object a line.
+    JsonLines,
+}
+
 /// One accepted row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -312,9 +329,12 @@ impl Validator {
 
 /// Reads a CSV export (text already decoded).
 pub fn parse_csv(text: &str, source: &Path) -> Result<Parsed, FormatError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    parse_csv_from(text.as_bytes(), source)
+}
+
+/// Reads a CSV export from a reader of UTF-8 text, row by row (the text is never held whole).
+pub fn parse_csv_from(text: impl std::io::Read, source: &Path) -> Result<Parsed, FormatError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
     let headers = reader
         .headers()
         .map_err(|e| FormatError::file(source, format!("cannot read the header line: {e}")))?
@@ -377,12 +397,26 @@ pub fn parse_csv(text: &str, source: &Path) -> Result<Parsed, FormatError> {
 
 /// Reads JSON lines: one object a line, keys as the CSV headers (English or Chinese).
 pub fn parse_json_lines(text: &str) -> Parsed {
+    parse_json_lines_from(text.as_bytes(), Path::new("JSON lines"))
+        .expect("reading a string fails only on invalid UTF-8, which a &str is not")
+}
+
+/// Reads JSON lines from a reader of UTF-8 text, line by line.
+pub fn parse_json_lines_from(
+    text: impl std::io::BufRead,
+    source: &Path,
+) -> Result<Parsed, FormatError> {
     let mut v = Validator::new();
     for (i, line) in text.lines().enumerate() {
+        let line = line.map_err(|e| {
+            let mut err = FormatError::file(source, format!("cannot read: {e}"));
+            err.feature = Some(i + 1);
+            err
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
             Ok(obj) => v.row(i + 1, |f| {
                 let names = FIELDS
                     .iter()
@@ -406,17 +440,103 @@ pub fn parse_json_lines(text: &str) -> Parsed {
             }),
         }
     }
-    v.out
+    Ok(v.out)
 }
 
 /// Reads an export file, detecting its encoding unless one is forced.
 pub fn read_file(path: &Path, forced: Option<TextEncoding>) -> Result<Parsed, FormatError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
-    let (text, enc) = decode(&bytes, forced).map_err(|e| FormatError::file(path, e))?;
-    let mut parsed = parse_csv(&text, path)?;
+    read_export(path, path, forced, ExportForm::Csv)
+}
+
+/// Reads an export file in a streaming way, as the CLI and `POST /api/complaints` (which spools
+/// the upload to a file first) both do: one pass checks the encoding strictly (UTF-8 when the
+/// whole file is valid UTF-8, with or without BOM, else GBK when it is valid GBK), a second
+/// decodes it on the fly into the row reader. Memory stays that of the rows, not of the text.
+/// `source` names the file in errors (`request body` for an upload).
+pub fn read_export(
+    path: &Path,
+    source: &Path,
+    forced: Option<TextEncoding>,
+    form: ExportForm,
+) -> Result<Parsed, FormatError> {
+    let open = || {
+        std::fs::File::open(path)
+            .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| FormatError::file(source, format!("cannot read: {e}")))
+    };
+    let enc = match forced {
+        Some(e) => {
+            if let Some(at) = first_malformed(open()?, e, source)? {
+                let hint = match e {
+                    TextEncoding::Utf8 => "; try --encoding gbk",
+                    TextEncoding::Gbk => "",
+                };
+                return Err(FormatError::file(
+                    source,
+                    format!("not valid {} (at byte {at}){hint}", e.encoding().name()),
+                ));
+            }
+            e
+        }
+        None => {
+            if first_malformed(open()?, TextEncoding::Utf8, source)?.is_none() {
+                TextEncoding::Utf8
+            } else if first_malformed(open()?, TextEncoding::Gbk, source)?.is_none() {
+                TextEncoding::Gbk
+            } else {
+                return Err(FormatError::file(source, "neither UTF-8 nor GBK text"));
+            }
+        }
+    };
+    let text = std::io::BufReader::with_capacity(
+        1 << 16,
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(enc.encoding()))
+            .strip_bom(true)
+            .build(open()?),
+    );
+    let mut parsed = match form {
+        ExportForm::Csv => parse_csv_from(text, source)?,
+        ExportForm::JsonLines => parse_json_lines_from(text, source)?,
+    };
     parsed.encoding = Some(enc);
     Ok(parsed)
+}
+
+/// The byte offset of the first malformed sequence of `enc` in the text, if any; read through
+/// once in blocks, a UTF-8 byte-order mark allowed.
+fn first_malformed(
+    mut r: impl std::io::Read,
+    enc: TextEncoding,
+    source: &Path,
+) -> Result<Option<u64>, FormatError> {
+    use encoding_rs::DecoderResult;
+    let mut decoder = enc.encoding().new_decoder_with_bom_removal();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut out = vec![0u8; 3 * buf.len() + 16];
+    let mut offset = 0u64;
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| FormatError::file(source, format!("cannot read: {e}")))?;
+        let last = n == 0;
+        let mut src = &buf[..n];
+        loop {
+            let (result, read, _) = decoder.decode_to_utf8_without_replacement(src, &mut out, last);
+            match result {
+                DecoderResult::InputEmpty => break,
+                DecoderResult::OutputFull => src = &src[read..],
+                DecoderResult::Malformed(bad, after) => {
+                    let at = offset + (n - src.len() + read) as u64;
+                    return Ok(Some(at.saturating_sub(u64::from(bad) + u64::from(after))));
+                }
+            }
+        }
+        if last {
+            return Ok(None);
+        }
+        offset += n as u64;
+    }
 }
 
 /// Does this CSV look like a hotline export (by its header)?

@@ -12,8 +12,10 @@ pub struct ImportOptions {
     pub layer: Option<Layer>,
     /// Re-wind polygon rings instead of rejecting clockwise exteriors.
     pub reorient: bool,
-    /// The EPSG code to assume for FlatGeobuf files that declare no CRS.
+    /// The EPSG code of the files, over what they declare (`--crs`).
     pub assume_crs: Option<i32>,
+    /// The field mapping (`--mapping`).
+    pub mapping: Option<io::mapping::Mapping>,
 }
 
 /// Which layer a file holds: from `--layer`, its name (`compounds*.fgb`), or its FlatGeobuf header.
@@ -50,16 +52,20 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
         .unwrap_or_default()
         .to_lowercase();
     let layer = layer_of(path, opts)?;
+    let mapping = opts.mapping.as_ref().and_then(|m| m.layer(layer));
+    let crs = opts.assume_crs.and_then(|c| u32::try_from(c).ok());
     let mut data = Dataset::default();
     macro_rules! read {
         ($field:ident) => {
             data.$field = match ext.as_str() {
-                "fgb" => io::fgb::read_layer(path, rules, opts.assume_crs)?,
-                "geojson" | "json" => io::geojson::read_layer(path, rules)?,
+                "fgb" => io::fgb::read_layer_mapped(path, rules, crs, mapping)?,
+                "geojson" | "json" => io::geojson::read_layer_mapped(path, rules, mapping)?,
+                "shp" => read_shapefile(path, rules, crs, mapping)?,
+                "gpkg" => read_geopackage(path, rules, crs, mapping)?,
                 _ => {
                     return Err(FormatError::file(
                         path,
-                        format!("unsupported format `.{ext}`: use FlatGeobuf (.fgb) or GeoJSON (.geojson)"),
+                        format!("unsupported format `.{ext}`: use a Shapefile (.shp), GeoPackage (.gpkg), FlatGeobuf (.fgb) or GeoJSON (.geojson)"),
                     ))
                 }
             }
@@ -82,6 +88,75 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
         Layer::Units => read!(units),
     }
     Ok(data)
+}
+
+/// A Shapefile layer: its `.prj`'s CRS (or `crs` over it) reprojected, its fields mapped, its
+/// rings taken in the Shapefile's own winding (clockwise exteriors) and re-wound.
+fn read_shapefile<T: io::Record>(
+    path: &Path,
+    rules: GeometryRules,
+    crs: Option<u32>,
+    mapping: Option<&io::mapping::LayerMapping>,
+) -> Result<Vec<T>, FormatError> {
+    let shp = io::shp::read(path)?;
+    let crs = match (crs, shp.crs) {
+        (Some(code), _) => io::crs::Crs::from_epsg(code).map_err(|m| FormatError::file(path, m))?,
+        (None, Some(c)) => c,
+        (None, None) => {
+            return Err(FormatError::file(
+                path,
+                "the Shapefile has no .prj saying its CRS: give it with --crs (for example --crs EPSG:4549)",
+            ))
+        }
+    };
+    let rules = GeometryRules {
+        reorient: true,
+        ..rules
+    };
+    adapt_features(path, shp.features, &shp.fields, &crs, mapping, rules)
+}
+
+/// A GeoPackage layer: the table named after the layer (or the only one), its CRS (or `crs`
+/// over it) reprojected, its fields mapped.
+fn read_geopackage<T: io::Record>(
+    path: &Path,
+    rules: GeometryRules,
+    crs: Option<u32>,
+    mapping: Option<&io::mapping::LayerMapping>,
+) -> Result<Vec<T>, FormatError> {
+    let g = io::gpkg::read(path, T::LAYER.name())?;
+    let crs = match crs {
+        Some(code) => io::crs::Crs::from_epsg(code).map_err(|m| FormatError::file(path, m))?,
+        None => g.crs,
+    };
+    adapt_features(path, g.features, &g.fields, &crs, mapping, rules)
+}
+
+/// Features read from a file, mapped, reprojected and made records.
+fn adapt_features<T: io::Record>(
+    path: &Path,
+    features: Vec<io::RawFeature>,
+    fields: &[String],
+    crs: &io::crs::Crs,
+    mapping: Option<&io::mapping::LayerMapping>,
+    rules: GeometryRules,
+) -> Result<Vec<T>, FormatError> {
+    if let Some(m) = mapping {
+        m.check(path, fields)?;
+    }
+    let adapt = io::mapping::Adapt {
+        mapping,
+        crs: Some(crs),
+    };
+    features
+        .into_iter()
+        .map(|mut raw| {
+            adapt
+                .apply(&mut raw)
+                .and_then(|()| T::from_raw(&mut raw, rules))
+                .map_err(|p| FormatError::feature(path, &raw, p))
+        })
+        .collect()
 }
 
 /// Reads every path (files, or dataset directories with a manifest) into one dataset.

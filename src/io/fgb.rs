@@ -118,12 +118,39 @@ pub fn read_layer<T: Record>(
     read_layer_bytes(path, &bytes, rules, assume_crs)
 }
 
+/// [`read_layer`] for an import: a projected CRS (from the header, or `crs` over it) is
+/// reprojected, and the mapping renames the fields.
+pub fn read_layer_mapped<T: Record>(
+    path: &Path,
+    rules: GeometryRules,
+    crs: Option<u32>,
+    mapping: Option<&super::mapping::LayerMapping>,
+) -> Result<Vec<T>, FormatError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
+    read_features(path, &bytes, rules, crs, mapping, true)
+}
+
 /// [`read_layer`] over a file's bytes already read (`path` names it in errors).
 pub fn read_layer_bytes<T: Record>(
     path: &Path,
     bytes: &[u8],
     rules: GeometryRules,
     assume_crs: Option<i32>,
+) -> Result<Vec<T>, FormatError> {
+    let assume = assume_crs.and_then(|c| u32::try_from(c).ok());
+    read_features(path, bytes, rules, assume, None, false)
+}
+
+/// The reader behind both: `crs` overrides the header's when `overrides`, else stands in for
+/// a header without one; other CRSs than longitude/latitude are reprojected.
+fn read_features<T: Record>(
+    path: &Path,
+    bytes: &[u8],
+    rules: GeometryRules,
+    crs: Option<u32>,
+    mapping: Option<&super::mapping::LayerMapping>,
+    overrides: bool,
 ) -> Result<Vec<T>, FormatError> {
     let mut reader = std::io::Cursor::new(bytes);
     let fgb = FgbReader::open(&mut reader).map_err(|e| {
@@ -133,26 +160,36 @@ pub fn read_layer_bytes<T: Record>(
         )
     })?;
     let header = fgb.header();
-    let crs_code = header
+    let declared_code = header
         .crs()
         .map(|c| c.code())
-        .filter(|c| *c != 0)
-        .or(assume_crs);
-    match crs_code {
-        Some(c) if LONLAT_CODES.contains(&c) => {}
-        Some(c) => {
-            return Err(FormatError::file(
-                path,
-                format!("CRS is EPSG:{c}; expected EPSG:4326 or EPSG:4490 (reproject with ogr2ogr -t_srs EPSG:4326)"),
-            ))
-        }
+        .filter(|c| *c > 0)
+        .and_then(|c| u32::try_from(c).ok());
+    let crs_code = if overrides {
+        crs.or(declared_code)
+    } else {
+        declared_code.or(crs)
+    };
+    let crs = match crs_code {
+        Some(c) => super::crs::Crs::from_epsg(c).map_err(|m| FormatError::file(path, m))?,
         None => {
             return Err(FormatError::file(
                 path,
-                "the file declares no CRS; if it is longitude/latitude, import with --crs 4326",
+                "the file declares no CRS; give it with --crs (for example --crs EPSG:4326)",
             ))
         }
+    };
+    if let Some(m) = mapping {
+        let fields: Vec<String> = header
+            .columns()
+            .map(|cols| cols.iter().map(|c| c.name().to_string()).collect())
+            .unwrap_or_default();
+        m.check(path, &fields)?;
     }
+    let adapt = super::mapping::Adapt {
+        mapping,
+        crs: Some(&crs),
+    };
     let declared = usize::try_from(header.features_count()).unwrap_or(usize::MAX);
     let mut iter = fgb
         .select_all()
@@ -192,6 +229,9 @@ pub fn read_layer_bytes<T: Record>(
                 },
             ));
         }
+        adapt
+            .apply(&mut raw)
+            .map_err(|p| FormatError::feature(path, &raw, p))?;
         let rec = T::from_raw(&mut raw, rules).map_err(|p| FormatError::feature(path, &raw, p))?;
         out.push(rec);
     }

@@ -53,6 +53,15 @@ fn rings_closed(value: &geojson::Value) -> Result<(), FeatureProblem> {
 
 /// Reads and validates every feature of a GeoJSON FeatureCollection.
 pub fn read_layer<T: Record>(path: &Path, rules: GeometryRules) -> Result<Vec<T>, FormatError> {
+    read_layer_mapped(path, rules, None)
+}
+
+/// [`read_layer`] with the fields renamed by a mapping first.
+pub fn read_layer_mapped<T: Record>(
+    path: &Path,
+    rules: GeometryRules,
+    mapping: Option<&super::mapping::LayerMapping>,
+) -> Result<Vec<T>, FormatError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
     let fc: geojson::FeatureCollection = match text.parse::<geojson::GeoJson>() {
@@ -72,6 +81,17 @@ pub fn read_layer<T: Record>(path: &Path, rules: GeometryRules) -> Result<Vec<T>
     };
     if let Some(crs) = fc.foreign_members.as_ref().and_then(|m| m.get("crs")) {
         crs_ok(crs).map_err(|m| FormatError::file(path, m))?;
+    }
+    if let Some(m) = mapping {
+        let mut fields: Vec<String> = Vec::new();
+        for f in &fc.features {
+            for k in f.properties.iter().flat_map(|p| p.keys()) {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        m.check(path, &fields)?;
     }
     let mut out = Vec::with_capacity(fc.features.len());
     for (i, feature) in fc.features.into_iter().enumerate() {
@@ -100,6 +120,9 @@ pub fn read_layer<T: Record>(path: &Path, rules: GeometryRules) -> Result<Vec<T>
                     ))
                 }
             }
+        }
+        if let Some(m) = mapping {
+            m.apply(&mut raw.props);
         }
         let rec = T::from_raw(&mut raw, rules).map_err(|p| FormatError::feature(path, &raw, p))?;
         out.push(rec);

@@ -5,13 +5,17 @@
 //! the feature and the field, so that an operator can fix the file.
 
 pub mod complaints;
+pub mod crs;
 pub mod csv;
 pub mod dataset;
 pub mod digest;
 pub mod fgb;
 pub mod geojson;
+pub mod gpkg;
 pub mod manifest;
+pub mod mapping;
 mod records;
+pub mod shp;
 pub mod stats;
 pub(crate) mod validate;
 

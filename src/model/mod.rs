@@ -7,8 +7,10 @@ use std::fmt;
 
 mod category;
 mod month;
+mod privacy;
 pub use category::Category;
 pub use month::{Month, Quarter};
+pub use privacy::Audience;
 
 /// A district-level area (区 / 县级市), identified by its 6-digit administrative code.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +217,24 @@ impl Dataset {
 
     pub fn is_empty(&self) -> bool {
         Layer::ALL.iter().all(|l| self.len(*l) == 0)
+    }
+
+    /// The district a caller names, by its code or its name (the one rule every endpoint uses).
+    #[must_use]
+    pub fn find_district(&self, key: &str) -> Option<&District> {
+        self.districts
+            .iter()
+            .find(|d| d.code == key || d.name == key)
+    }
+
+    /// The streets a caller names, by code or name: a name may be shared by streets of two
+    /// districts, so every one is returned (none: the street is unknown).
+    #[must_use]
+    pub fn find_streets(&self, key: &str) -> Vec<&Street> {
+        self.streets
+            .iter()
+            .filter(|s| s.code == key || s.name == key)
+            .collect()
     }
 
     /// Appends another dataset's records (used when several files are imported at once).

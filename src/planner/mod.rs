@@ -57,25 +57,22 @@ impl Filter {
         let district = match &self.district {
             None => None,
             Some(x) => Some(
-                d.districts
-                    .iter()
-                    .find(|v| &v.code == x || &v.name == x)
+                d.find_district(x)
                     .map(|v| v.code.as_str())
-                    .ok_or_else(|| Error::BadRequest(format!("unknown district `{x}`")))?,
+                    .ok_or_else(|| Error::unknown("district", x))?,
             ),
         };
         let street = match &self.street {
             None => None,
             Some(x) => Some(
-                d.streets
-                    .iter()
-                    .filter(|v| &v.code == x || &v.name == x)
+                d.find_streets(x)
+                    .into_iter()
                     .map(|v| v.code.as_str())
                     .collect::<Vec<_>>(),
             )
             .filter(|v| !v.is_empty())
             .map(Some)
-            .ok_or_else(|| Error::BadRequest(format!("unknown street `{x}`")))?,
+            .ok_or_else(|| Error::unknown("street", x))?,
         };
         let company = match &self.company {
             None => None,

@@ -13,7 +13,6 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 type BoxTree = RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>;
@@ -83,7 +82,7 @@ pub struct EmbeddedStore {
     dir: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
     writer: tokio::sync::Mutex<()>,
-    version: AtomicU64,
+    versions: super::Versions,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -186,7 +185,7 @@ impl EmbeddedStore {
                 Arc::new(overrides),
             ))),
             writer: tokio::sync::Mutex::new(()),
-            version: AtomicU64::new(1),
+            versions: super::Versions::default(),
         })
     }
 
@@ -203,7 +202,8 @@ impl EmbeddedStore {
 
     /// Makes `next` current: the manifest is renamed into place (the commit point), files of
     /// the old generation that the new manifest no longer names are removed, the snapshot swapped.
-    fn commit(&self, old: &Manifest, next: Snapshot) -> Result<(), StoreError> {
+    /// `geography`: whether the layers changed (else only complaints or overrides did).
+    fn commit(&self, old: &Manifest, next: Snapshot, geography: bool) -> Result<(), StoreError> {
         next.manifest.write(&self.dir)?;
         let names = |m: &Manifest| -> Vec<String> {
             m.layers
@@ -224,7 +224,11 @@ impl EmbeddedStore {
             Ok(mut g) => *g = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
-        self.version.fetch_add(1, Ordering::SeqCst);
+        if geography {
+            self.versions.geography_changed();
+        } else {
+            self.versions.facts_changed();
+        }
         Ok(())
     }
 }
@@ -277,7 +281,11 @@ impl Store for EmbeddedStore {
     }
 
     fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
+        self.versions.data()
+    }
+
+    fn geography_version(&self) -> u64 {
+        self.versions.geography()
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -357,7 +365,7 @@ impl Store for EmbeddedStore {
             Arc::clone(&current.stats),
             Arc::clone(&current.overrides),
         );
-        self.commit(&current.manifest, next)?;
+        self.commit(&current.manifest, next, true)?;
         Ok(report)
     }
 
@@ -542,7 +550,7 @@ impl Store for EmbeddedStore {
             Arc::new(stats),
             Arc::clone(&current.overrides),
         );
-        self.commit(&current.manifest, next)?;
+        self.commit(&current.manifest, next, false)?;
         Ok(report)
     }
 
@@ -586,6 +594,6 @@ impl Store for EmbeddedStore {
             Arc::clone(&current.stats),
             Arc::new(all),
         );
-        self.commit(&current.manifest, next)
+        self.commit(&current.manifest, next, false)
     }
 }

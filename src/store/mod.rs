@@ -29,6 +29,45 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// The two version counters of a store: every change moves `data`; a change of the geography
+/// moves `geography` too ([`Store::version`], [`Store::geography_version`]).
+#[derive(Debug)]
+pub struct Versions {
+    data: std::sync::atomic::AtomicU64,
+    geography: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Versions {
+    fn default() -> Self {
+        Versions {
+            data: std::sync::atomic::AtomicU64::new(1),
+            geography: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+}
+
+impl Versions {
+    /// Complaints or grades changed; the geography did not.
+    pub fn facts_changed(&self) {
+        self.data.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The geography changed (and so, possibly, everything derived from it).
+    pub fn geography_changed(&self) {
+        self.geography
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.facts_changed();
+    }
+
+    pub fn data(&self) -> u64 {
+        self.data.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn geography(&self) -> u64 {
+        self.geography.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Something derived from the store's data, kept for one store version ([`Store::version`]) and
 /// made once per version: callers asking while it is being made wait for it instead of making
 /// it again.
@@ -196,8 +235,14 @@ pub trait Store: Send + Sync {
     async fn overrides(&self) -> Result<Vec<Override>, StoreError>;
     /// Records a grade override.
     async fn add_override(&self, o: Override) -> Result<(), StoreError>;
-    /// Increases with every change this process makes to the store (caches key on it).
+    /// Increases with every change of the store's data this process makes or hears of —
+    /// geography, complaints or grade overrides (the statistics, the grades and the figures
+    /// key on it).
     fn version(&self) -> u64;
+    /// Increases only with a change of the geography (an import of layers, or another
+    /// server's change of unknown kind): a complaint import or a grade override leaves it, so
+    /// the geography, the city index and the gazetteer, which key on it, are not made again.
+    fn geography_version(&self) -> u64;
     /// Changes made by other processes sharing this store, as they are announced; `None` when
     /// no other process can share it (embedded). The store's version moves on with each.
     async fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {

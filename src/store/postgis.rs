@@ -42,7 +42,7 @@ impl Default for PoolSettings {
 
 pub struct PostgisStore {
     pool: PgPool,
-    version: Arc<AtomicU64>,
+    versions: Arc<super::Versions>,
     /// Who this process is in change notices (its own notices are not news to it).
     instance: String,
     /// What `stats` and `geography` read, kept until the data changes.
@@ -142,7 +142,7 @@ impl PostgisStore {
             .connect_lazy_with(options);
         Ok(PostgisStore {
             pool,
-            version: Arc::new(AtomicU64::new(1)),
+            versions: Arc::new(super::Versions::default()),
             instance: format!(
                 "{}-{}",
                 std::process::id(),
@@ -733,7 +733,7 @@ impl Store for PostgisStore {
         }
         tx.commit().await.map_err(map_err)?;
         if report.changed.values().any(|n| *n > 0) {
-            self.version.fetch_add(1, Ordering::SeqCst);
+            self.versions.geography_changed();
         }
         Ok(report)
     }
@@ -862,7 +862,11 @@ impl Store for PostgisStore {
     }
 
     fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
+        self.versions.data()
+    }
+
+    fn geography_version(&self) -> u64 {
+        self.versions.geography()
     }
 
     fn pool_stats(&self) -> Option<(u32, usize)> {
@@ -871,7 +875,7 @@ impl Store for PostgisStore {
 
     async fn geography(&self) -> Result<Arc<Dataset>, StoreError> {
         self.geography
-            .get_or_make(self.version(), self.read_geography())
+            .get_or_make(self.geography_version(), self.read_geography())
             .await
     }
 
@@ -930,7 +934,7 @@ impl Store for PostgisStore {
         let report =
             store_complaints(&self.pool, complaints, contacts, &self.instance, &touched).await?;
         if report.new > 0 {
-            self.version.fetch_add(1, Ordering::SeqCst);
+            self.versions.facts_changed();
         }
         Ok(report)
     }
@@ -1010,14 +1014,14 @@ impl Store for PostgisStore {
             .map_err(map_err)?;
         announce(&mut tx, &self.instance, Some(&[o.compound_id])).await?;
         tx.commit().await.map_err(map_err)?;
-        self.version.fetch_add(1, Ordering::SeqCst);
+        self.versions.facts_changed();
         Ok(())
     }
 
     async fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pool = self.pool.clone();
-        let version = Arc::clone(&self.version);
+        let versions = Arc::clone(&self.versions);
         let instance = self.instance.clone();
         tokio::spawn(async move {
             loop {
@@ -1034,7 +1038,7 @@ impl Store for PostgisStore {
                     continue;
                 }
                 // Whatever happened while not listening is unknown: assume anything did.
-                version.fetch_add(1, Ordering::SeqCst);
+                versions.geography_changed();
                 if tx.send(Change::All).is_err() {
                     return;
                 }
@@ -1042,7 +1046,10 @@ impl Store for PostgisStore {
                 // the worst, above).
                 while let Ok(Some(n)) = listener.try_recv().await {
                     if let Some(change) = parse_notice(n.payload(), &instance) {
-                        version.fetch_add(1, Ordering::SeqCst);
+                        match change {
+                            Change::All => versions.geography_changed(),
+                            Change::Compounds(_) => versions.facts_changed(),
+                        }
                         if tx.send(change).is_err() {
                             return;
                         }

@@ -562,11 +562,7 @@ impl Figures {
 }
 
 /// Who asks: public callers get small building and unit counts withheld.
-#[derive(Debug, Clone, Copy)]
-pub struct Audience {
-    pub min_count: u64,
-    pub sees_small_counts: bool,
-}
+pub use crate::model::Audience;
 
 /// A built tile.
 pub struct Built {
@@ -732,7 +728,7 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         }
         layers.push(l);
     }
-    let withheld = |n: u64| n > 0 && n < who.min_count && !who.sees_small_counts;
+    let withheld = |n: u64| who.withholds(n);
     if in_zoom("buildings", z) {
         let found: Vec<_> = query(&city.buildings, q).collect();
         let mut l = LayerBuilder::with_capacity("buildings", found.len());

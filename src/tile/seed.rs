@@ -20,6 +20,8 @@ pub struct SeedPlan {
     pub to: Option<String>,
     /// The grade quarter (`YYYYQn`); by default the latest graded.
     pub period: Option<String>,
+    /// Archives are public: small counts withheld under the configured `[privacy] min_count`.
+    pub audience: Audience,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -134,10 +136,7 @@ pub async fn seed(
             window,
             period,
             datum: Datum::Wgs84,
-            audience: Audience {
-                min_count: 3,
-                sees_small_counts: false,
-            },
+            audience: plan.audience,
         };
         let service = &service;
         async move {

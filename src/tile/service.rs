@@ -67,7 +67,9 @@ impl TileService {
             let data = atlas.store.geography().await?;
             blocking("city index made", move || CityIndex::new(data)).await
         };
-        self.city.get_or_make(atlas.store.version(), make).await
+        self.city
+            .get_or_make(atlas.store.geography_version(), make)
+            .await
     }
 
     pub async fn figures(
