@@ -212,6 +212,22 @@ pub struct FileConfig {
     pub basemap: BasemapFile,
     #[serde(default)]
     pub http: HttpFile,
+    #[serde(default)]
+    pub city: CityFile,
+}
+
+/// The city served, as titles and the map name it (its extent and centre come from its data
+/// unless given here).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CityFile {
+    /// Its name in titles (`青岛市`, `Qingdao`); none: titles name no city.
+    pub name: Option<String>,
+    /// The map's starting centre, longitude and latitude (default: the median of the
+    /// compounds' positions).
+    pub center: Option<[f64; 2]>,
+    /// Who the data is from, in TileJSON's attribution.
+    pub attribution: Option<String>,
 }
 
 /// How the server protects itself and whom browsers may let call it.
@@ -356,6 +372,8 @@ pub struct Settings {
     /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
     pub open_planner: Option<bool>,
     pub min_count: u64,
+    /// The city's name, centre and attribution (`[city]`).
+    pub city: CityFile,
     /// Bound of the tile cache in bytes (0: no cache).
     pub tile_cache_bytes: usize,
     /// Online basemap keys for the map page (`ATLAS_TIANDITU_KEY`, `ATLAS_AMAP_KEY`).
@@ -451,6 +469,7 @@ impl Settings {
                 })
                 .or(file.auth.open_planner),
             min_count: file.privacy.min_count,
+            city: file.city.clone(),
             tile_cache_bytes: env("ATLAS_TILE_CACHE_MB")
                 .and_then(|v| v.parse().ok())
                 .or(file.tiles.cache_mb)

@@ -91,6 +91,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .map(compound_atlas::io::mapping::Mapping::load)
                 .transpose()?;
+            // The mapping's [complaints]: the hotline's headers, category table and rules.
+            let export_mapping = match mapping
+                .as_ref()
+                .and_then(|m| m.complaints.as_ref().map(|t| (m, t)))
+            {
+                Some((m, t)) => Some(ingest::complaints::ExportMapping::from_table(t, &m.file)?),
+                None => None,
+            };
+            let ticket = export_mapping
+                .as_ref()
+                .and_then(ingest::complaints::ticket_header)
+                .map(str::to_string);
             let opts = ingest::ImportOptions {
                 layer: args.layer,
                 reorient: args.reorient,
@@ -98,11 +110,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 mapping,
             };
             // Hotline exports go through the geocoder; everything else is geography.
-            let (exports, geodata): (Vec<_>, Vec<_>) = args
-                .paths
-                .iter()
-                .cloned()
-                .partition(|p| p.is_file() && ingest::complaints::looks_like_export(p));
+            let (exports, geodata): (Vec<_>, Vec<_>) = args.paths.iter().cloned().partition(|p| {
+                p.is_file() && ingest::complaints::looks_like_export_with(p, ticket.as_deref())
+            });
             let started = std::time::Instant::now();
             let data = if geodata.is_empty() {
                 None
@@ -129,7 +139,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let atlas = Atlas::new(store, settings.rule.clone());
             for path in exports {
-                let report = import_export(&atlas, &path, args.encoding, progress).await?;
+                let report = import_export(
+                    &atlas,
+                    &path,
+                    args.encoding,
+                    export_mapping.clone(),
+                    progress,
+                )
+                .await?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
             Ok(())
@@ -220,12 +237,15 @@ async fn import_export(
     atlas: &Atlas,
     path: &Path,
     encoding: Option<ingest::complaints::TextEncoding>,
+    mapping: Option<ingest::complaints::ExportMapping>,
     progress: bool,
 ) -> anyhow::Result<ComplaintReport> {
     let s = spinner(progress, format!("reading {}", path.display()));
     let p = path.to_path_buf();
-    let parsed =
-        tokio::task::spawn_blocking(move || ingest::complaints::read_file(&p, encoding)).await??;
+    let parsed = tokio::task::spawn_blocking(move || {
+        ingest::complaints::read_file_mapped(&p, encoding, mapping.as_ref())
+    })
+    .await??;
     s.set_message(format!(
         "placing and storing {} complaints",
         parsed.rows.len()
@@ -302,7 +322,7 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
                     "loading the demo city's hotline export {}…",
                     export.display()
                 );
-                import_export(&atlas, &export, None, progress).await?;
+                import_export(&atlas, &export, None, None, progress).await?;
             }
         }
     }

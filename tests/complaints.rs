@@ -706,3 +706,33 @@ async fn the_embedded_store_keeps_its_statistics_and_layer_digests_and_trusts_ne
         .to_string();
     assert!(e.contains("compounds") && e.contains("overlap"), "{e}");
 }
+
+/// The coordinate check follows the city's own extent (from its data), not a box of its own:
+/// a complaint placed in Beijing is refused by line and field from a Qingdao store; one inside
+/// the city is placed.
+#[tokio::test]
+async fn coordinates_are_checked_against_the_citys_own_extent() {
+    let city = common::city(0.02, 21);
+    let dir = common::copy_dir(&city);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let atlas = Atlas::new(store, Rule::default());
+    let data = atlas.store.geography().await.unwrap();
+    let [w, s, e, n] = data.extent().unwrap();
+    let (x, y) = ((w + e) / 2.0, (s + n) / 2.0);
+    let text = format!(
+        "工单编号,受理时间,诉求类别,诉求地址,经度,纬度\n\
+         B-1,2023-05-01 10:00:00,绿化,某小区,116.4,39.9\n\
+         B-2,2023-05-01 10:00:00,绿化,某小区,{x},{y}\n"
+    );
+    let parsed = complaints::parse_csv(&text, Path::new("x.csv")).unwrap();
+    let report = atlas.import_complaints(parsed, "x.csv").await.unwrap();
+    let r: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field, r.reason.as_str()))
+        .collect();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].0, r[0].1), (2, "lon"));
+    assert!(r[0].2.contains("outside the city"), "{r:?}");
+    assert_eq!(report.loaded, 1);
+}

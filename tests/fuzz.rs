@@ -32,7 +32,7 @@ fn app() -> axum::Router {
 fn ask(method: &str, uri: &str, body: Vec<u8>) -> u16 {
     static ASKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    if n % 5000 == 0 {
+    if n.is_multiple_of(5000) {
         eprintln!("fuzz: {n} requests asked");
     }
     let app = app();

@@ -206,7 +206,9 @@
   }
   let map;
   function createMap() {
-    const view = location.hash ? {} : { center: [120.38, 36.1], zoom: 11 };
+    // The city's centre as the server says it (configured, or the median of its compounds).
+    const c = state.meta && state.meta.center;
+    const view = location.hash ? {} : { center: c || [0, 0], zoom: c ? 11 : 1 };
     map = new maplibregl.Map({ container: 'map', style: styleUrl(), hash: true, attributionControl: { compact: true }, ...view, transformStyle: withBasemap });
     window.atlasMap = map; // for tests and the curious
     map.addControl(new maplibregl.NavigationControl(), 'top-left');

@@ -30,6 +30,10 @@ pub struct ComplaintReport {
     pub unmatched: usize,
     /// How the stored complaints were placed: gps, text, fuzzy, unmatched.
     pub by_method: BTreeMap<String, usize>,
+    /// Rows whose category the mapping decided, by what decided it (the category table, a
+    /// category path, each keyword rule).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories_mapped: BTreeMap<String, usize>,
     pub seconds: f64,
     /// The compounds whose complaints changed (for tile invalidation).
     #[serde(skip)]
@@ -173,9 +177,30 @@ impl Atlas {
             rows: parsed.rows.len() + parsed.rejected.len() + parsed.repeated,
             unchanged: parsed.repeated,
             rejected: parsed.rejected,
+            categories_mapped: parsed.category_hits,
             ..ComplaintReport::default()
         };
         let mut rows = parsed.rows;
+        // Coordinates far outside the city (its extent from its data, with a margin of about
+        // 20 km) are someone else's city, or longitude and latitude swapped: refused by line.
+        if let Some([w, s, e, n]) = self.store.geography().await?.extent() {
+            const MARGIN: f64 = 0.2;
+            let (w, s, e, n) = (w - MARGIN, s - MARGIN, e + MARGIN, n + MARGIN);
+            rows.retain(|r| match (r.complaint.lon, r.complaint.lat) {
+                (Some(x), Some(y)) if !(w..=e).contains(&x) || !(s..=n).contains(&y) => {
+                    report.rejected.push(Rejected {
+                        line: r.line,
+                        ticket_id: Some(r.complaint.ticket_id.clone()),
+                        field: "lon",
+                        reason: format!(
+                            "coordinates ({x}, {y}) are outside the city (its extent {w:.2},{s:.2},{e:.2},{n:.2} with the margin)"
+                        ),
+                    });
+                    false
+                }
+                _ => true,
+            });
+        }
         // Geocode on every core.
         let rows = tokio::task::spawn_blocking(move || {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());

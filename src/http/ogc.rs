@@ -36,11 +36,11 @@ fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
     json!({ "href": href, "rel": rel, "type": kind, "title": title })
 }
 
-pub async fn landing(headers: HeaderMap) -> Json<Value> {
+pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let b = base_url(&headers);
     Json(json!({
         "title": "compound-atlas",
-        "description": "Qingdao residential compounds, complaints and grades as OGC API – Features and Tiles",
+        "description": state.titled("residential compounds, complaints and grades as OGC API – Features and Tiles"),
         "links": [
             link(format!("{b}/ogc"), "self", "application/json", "this document"),
             link(format!("{b}/openapi.json"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition (OpenAPI 3.0)"),
@@ -151,10 +151,10 @@ fn crs_uri(g: Grid) -> &'static str {
     }
 }
 
-fn collection_doc(b: &str, bbox: [f64; 4]) -> Value {
+fn collection_doc(b: &str, bbox: [f64; 4], title: &str) -> Value {
     json!({
         "id": "atlas",
-        "title": "Qingdao housing, complaints and grades (vector tiles)",
+        "title": title,
         "extent": { "spatial": { "bbox": [bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" } },
         "links": [
             link(format!("{b}/ogc/collections/atlas"), "self", "application/json", "this collection"),
@@ -167,7 +167,7 @@ fn collection_doc(b: &str, bbox: [f64; 4]) -> Value {
 
 async fn city_bounds(state: &AppState) -> Result<[f64; 4], Error> {
     let city = state.tiles.city(&state.atlas).await?;
-    Ok(city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]))
+    Ok(city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS))
 }
 
 pub async fn collection(
@@ -181,7 +181,11 @@ pub async fn collection(
         return Ok(Json(features::collection_doc(&b, &id, title, bbox)));
     }
     check_collection(&id)?;
-    Ok(Json(collection_doc(&b, bbox)))
+    Ok(Json(collection_doc(
+        &b,
+        bbox,
+        &state.titled("housing, complaints and grades (vector tiles)"),
+    )))
 }
 
 fn check_collection(id: &str) -> Result<(), Error> {

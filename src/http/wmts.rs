@@ -72,11 +72,19 @@ fn matrix_set(out: &mut String, g: Grid) {
 }
 
 /// The capabilities document.
-pub fn capabilities(base: &str, bounds: [f64; 4]) -> String {
+/// Text for an XML element.
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `about` is the service's abstract (it names the city when one is configured).
+pub fn capabilities(base: &str, bounds: [f64; 4], about: &str) -> String {
     let mut x = String::with_capacity(64 * 1024);
     x.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>
 <Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.opengis.net/wmts/1.0 http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd" version="1.0.0">"#);
-    x.push_str("<ows:ServiceIdentification><ows:Title>compound-atlas</ows:Title><ows:Abstract>Qingdao residential compounds by complaint density and red/yellow/blue grade</ows:Abstract><ows:ServiceType>OGC WMTS</ows:ServiceType><ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>");
+    x.push_str(&format!("<ows:ServiceIdentification><ows:Title>compound-atlas</ows:Title><ows:Abstract>{}</ows:Abstract><ows:ServiceType>OGC WMTS</ows:ServiceType><ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>", xml_escape(about)));
     x.push_str("<ows:OperationsMetadata>");
     for (op, rest) in [
         (
@@ -157,8 +165,10 @@ fn xml(body: String) -> Response {
 
 async fn caps(state: &AppState, headers: &HeaderMap) -> Result<Response, Error> {
     let city = state.tiles.city(&state.atlas).await?;
-    let bounds = city.bounds().unwrap_or([119.5, 35.5, 121.4, 37.2]);
-    Ok(xml(capabilities(&base_url(headers), bounds)))
+    let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
+    let about =
+        state.titled("residential compounds by complaint density and red/yellow/blue grade");
+    Ok(xml(capabilities(&base_url(headers), bounds, &about)))
 }
 
 /// `GET /wmts/1.0.0/WMTSCapabilities.xml`

@@ -122,14 +122,213 @@ pub struct Parsed {
     /// Rows repeating an earlier row of the same file exactly (skipped).
     pub repeated: usize,
     pub encoding: Option<TextEncoding>,
+    /// How many rows the mapping's category table, category paths and keyword rules placed,
+    /// by what placed them.
+    pub category_hits: std::collections::BTreeMap<String, usize>,
 }
 
-/// Qingdao's extent with a margin: coordinates outside are someone else's city (or swapped).
-const LON: std::ops::RangeInclusive<f64> = 119.3..=121.6;
-const LAT: std::ops::RangeInclusive<f64> = 35.3..=37.4;
+/// How a hotline's own export reads: the `[complaints]` table of a mapping file.
+///
+/// ```toml
+/// [complaints]
+/// ticket_id = "工单号"              # our field = the export's header
+/// received_at = "来电时间"
+/// category = "问题分类"
+/// address = "事发地址"
+/// [complaints.categories]          # the hotline's category → ours
+/// "城乡建设-物业管理-消防通道" = "fire_lane"
+/// [[complaints.rules]]             # a category that says only 物业管理: the text decides
+/// when = "物业管理"
+/// keywords = ["飞线", "充电"]
+/// category = "flying_wire"
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ExportMapping {
+    headers: HashMap<Field, String>,
+    categories: HashMap<String, Category>,
+    rules: Vec<CategoryRule>,
+}
+
+#[derive(Debug, Clone)]
+struct CategoryRule {
+    /// The export's category this rule applies to (None: any that nothing else maps).
+    when: Option<String>,
+    keywords: Vec<String>,
+    category: Category,
+}
+
+impl ExportMapping {
+    /// Reads the `[complaints]` table of a mapping file (`file` names it in errors).
+    pub fn from_table(table: &toml::Table, file: &Path) -> Result<ExportMapping, FormatError> {
+        let err = |field: String, message: String| {
+            let mut e = FormatError::file(file, message);
+            e.field = Some(field);
+            e
+        };
+        let category = |v: &toml::Value, at: String| -> Result<Category, FormatError> {
+            let s = v.as_str().unwrap_or_default();
+            Category::parse(s).ok_or_else(|| {
+                err(
+                    at,
+                    format!(
+                        "`{s}` is not one of our categories ({})",
+                        Category::ALL
+                            .iter()
+                            .map(|c| c.code())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+        };
+        let mut m = ExportMapping::default();
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("categories", toml::Value::Table(t)) => {
+                    for (theirs, ours) in t {
+                        let c = category(ours, format!("complaints.categories.{theirs}"))?;
+                        m.categories.insert(theirs.trim().to_string(), c);
+                    }
+                }
+                ("rules", toml::Value::Array(rules)) => {
+                    for (i, r) in rules.iter().enumerate() {
+                        let at = format!("complaints.rules[{i}]");
+                        let t = r.as_table().ok_or_else(|| {
+                            err(
+                                at.clone(),
+                                "a rule is a table: keywords = [...], category = \"...\"".into(),
+                            )
+                        })?;
+                        let keywords: Vec<String> = t
+                            .get("keywords")
+                            .and_then(toml::Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|k| k.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        if keywords.is_empty() {
+                            return Err(err(at, "a rule needs keywords = [\"…\", …]".into()));
+                        }
+                        let c = t
+                            .get("category")
+                            .ok_or_else(|| err(at.clone(), "a rule needs a category".into()))?;
+                        m.rules.push(CategoryRule {
+                            when: t
+                                .get("when")
+                                .and_then(toml::Value::as_str)
+                                .map(str::to_string),
+                            keywords,
+                            category: category(c, at)?,
+                        });
+                    }
+                }
+                (ours, toml::Value::String(header)) => {
+                    let (f, _, _) = FIELDS.iter().find(|(_, n, _)| *n == ours).ok_or_else(|| {
+                        err(
+                            format!("complaints.{ours}"),
+                            format!(
+                                "`{ours}` is not a field of complaints (its fields: {}, and the tables categories and rules)",
+                                FIELDS.iter().map(|x| x.1).collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                    })?;
+                    m.headers.insert(*f, header.trim().to_string());
+                }
+                (other, _) => {
+                    return Err(err(
+                        format!("complaints.{other}"),
+                        "expected a header name in quotes, or the tables categories and rules"
+                            .into(),
+                    ))
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// Our category for the export's own, and what decided it (for the report): the table,
+    /// our own names, the last part of a category path (`城乡建设-物业管理-消防通道`), then the
+    /// rules over the complaint's text.
+    fn category(&self, raw: &str, text: &str) -> Option<(Category, Option<String>)> {
+        let raw = raw.trim();
+        if let Some(c) = self.categories.get(raw) {
+            return Some((*c, Some("category table".into())));
+        }
+        if let Some(c) = Category::parse(raw) {
+            return Some((c, None));
+        }
+        if let Some(c) = raw
+            .rsplit(['-', '/', '>', '|'])
+            .next()
+            .and_then(Category::parse)
+        {
+            return Some((c, Some("category path".into())));
+        }
+        self.rules
+            .iter()
+            .find(|r| {
+                r.when.as_deref().is_none_or(|w| w.trim() == raw)
+                    && r.keywords.iter().any(|k| text.contains(k.as_str()))
+            })
+            .map(|r| {
+                (
+                    r.category,
+                    Some(format!(
+                        "rule {} -> {}",
+                        r.keywords.join("/"),
+                        r.category.code()
+                    )),
+                )
+            })
+    }
+
+    /// The export's header for one of our fields, if the mapping names one.
+    fn header(&self, f: Field) -> Option<&str> {
+        self.headers.get(&f).map(String::as_str)
+    }
+}
+
+/// Longitude and latitude at all (the city's own extent is checked at import, from its data:
+/// `Atlas::import_complaints`).
+const LON: std::ops::RangeInclusive<f64> = -180.0..=180.0;
+const LAT: std::ops::RangeInclusive<f64> = -90.0..=90.0;
 
 fn parse_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
+    // An Excel serial date (days since 1899-12-30, the fraction the time of day), as a
+    // workbook's date cell or a CSV saved from one gives it.
+    if let Ok(serial) = s.parse::<f64>() {
+        if (20_000.0..80_000.0).contains(&serial) {
+            let secs = (serial * 86_400.0).round() as i64;
+            return NaiveDate::from_ymd_opt(1899, 12, 30)?
+                .and_hms_opt(0, 0, 0)?
+                .checked_add_signed(chrono::Duration::seconds(secs));
+        }
+        return None;
+    }
+    // Chinese forms: 2023年5月1日 10时, 2023年5月1日 10:00, 2023年05月01日10时30分.
+    if s.contains('年') {
+        let t = s
+            .replace(['年', '月'], "-")
+            .replace('日', " ")
+            .replace(['时', '分'], ":")
+            .replace('秒', "");
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let t = t.trim_end_matches(':');
+        let full = match t.matches(':').count() {
+            0 if t.contains(' ') => format!("{t}:00:00"),
+            1 => format!("{t}:00"),
+            _ => t.to_string(),
+        };
+        if let Ok(v) = NaiveDateTime::parse_from_str(&full, "%Y-%m-%d %H:%M:%S") {
+            return Some(v);
+        }
+        return NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0));
+    }
     for f in [
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
@@ -180,9 +379,10 @@ pub fn decode(
     }
 }
 
-struct Validator {
+struct Validator<'m> {
     seen: HashMap<String, (usize, u64)>,
     out: Parsed,
+    mapping: Option<&'m ExportMapping>,
 }
 
 fn fingerprint(c: &Complaint) -> u64 {
@@ -202,11 +402,12 @@ fn fingerprint(c: &Complaint) -> u64 {
     h.finish()
 }
 
-impl Validator {
-    fn new() -> Validator {
+impl<'m> Validator<'m> {
+    fn new(mapping: Option<&'m ExportMapping>) -> Validator<'m> {
         Validator {
             seen: HashMap::new(),
             out: Parsed::default(),
+            mapping,
         }
     }
 
@@ -238,8 +439,11 @@ impl Validator {
                     )
                 })?;
             let raw_cat = get(Field::Category).unwrap_or_default();
-            let category = Category::parse(&raw_cat)
-                .ok_or_else(|| reject(Field::Category, format!("unknown category `{raw_cat}`")))?;
+            let (category, decided) = match self.mapping {
+                Some(m) => m.category(&raw_cat, &get(Field::Content).unwrap_or_default()),
+                None => Category::parse(&raw_cat).map(|c| (c, None)),
+            }
+            .ok_or_else(|| reject(Field::Category, format!("unknown category `{raw_cat}`")))?;
             let address = get(Field::Address).unwrap_or_default();
             if address.is_empty() {
                 return Err(reject(Field::Address, "empty address".into()));
@@ -261,7 +465,7 @@ impl Validator {
                     if !LON.contains(&x) || !LAT.contains(&y) {
                         return Err(reject(
                             Field::Lon,
-                            format!("coordinates ({x}, {y}) are outside Qingdao"),
+                            format!("coordinates ({x}, {y}) are not longitude/latitude"),
                         ));
                     }
                 }
@@ -291,11 +495,11 @@ impl Validator {
                 satisfaction: get(Field::Satisfaction).filter(|s| !s.is_empty()),
                 place: Placement::default(),
             };
-            Ok(complaint)
+            Ok((complaint, decided))
         })();
         match result {
             Err(r) => self.out.rejected.push(r),
-            Ok(complaint) => {
+            Ok((complaint, decided)) => {
                 let fp = fingerprint(&complaint);
                 if let Some((first, seen)) = self.seen.get(&complaint.ticket_id) {
                     if *seen == fp {
@@ -317,6 +521,9 @@ impl Validator {
                     caller_phone: get(Field::CallerPhone).unwrap_or_default(),
                     content: get(Field::Content).unwrap_or_default(),
                 };
+                if let Some(d) = decided {
+                    *self.out.category_hits.entry(d).or_default() += 1;
+                }
                 self.out.rows.push(Row {
                     line,
                     complaint,
@@ -329,20 +536,42 @@ impl Validator {
 
 /// Reads a CSV export (text already decoded).
 pub fn parse_csv(text: &str, source: &Path) -> Result<Parsed, FormatError> {
-    parse_csv_from(text.as_bytes(), source)
+    parse_csv_from(text.as_bytes(), source, None)
 }
 
-/// Reads a CSV export from a reader of UTF-8 text, row by row (the text is never held whole).
-pub fn parse_csv_from(text: impl std::io::Read, source: &Path) -> Result<Parsed, FormatError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
-    let headers = reader
-        .headers()
-        .map_err(|e| FormatError::file(source, format!("cannot read the header line: {e}")))?
-        .clone();
+/// Which column holds each of our fields: the mapping's header first, else our own names.
+/// `line` is the header's line (a workbook's header may sit below a title).
+fn columns_of(
+    headers: &[String],
+    mapping: Option<&ExportMapping>,
+    source: &Path,
+    line: usize,
+) -> Result<HashMap<Field, usize>, FormatError> {
+    let clean = |h: &str| h.trim().trim_start_matches('\u{feff}').to_string();
+    let headers: Vec<String> = headers.iter().map(|h| clean(h)).collect();
     let mut columns: HashMap<Field, usize> = HashMap::new();
+    if let Some(m) = mapping {
+        for (f, ours, _) in FIELDS {
+            if let Some(h) = m.header(f) {
+                let i = headers.iter().position(|x| x == h).ok_or_else(|| FormatError {
+                    file: source.to_path_buf(),
+                    feature: Some(line),
+                    id: None,
+                    field: Some(h.to_string()),
+                    message: format!(
+                        "the mapping reads `{ours}` from `{h}`, which the export does not have (its headers: {})",
+                        headers.join(", ")
+                    ),
+                })?;
+                columns.insert(f, i);
+            }
+        }
+    }
     for (i, h) in headers.iter().enumerate() {
-        let h = h.trim().trim_start_matches('\u{feff}');
-        if let Some((f, _, _)) = FIELDS.iter().find(|(_, _, names)| names.contains(&h)) {
+        if let Some((f, _, _)) = FIELDS
+            .iter()
+            .find(|(_, _, names)| names.contains(&h.as_str()))
+        {
             columns.entry(*f).or_insert(i);
         }
     }
@@ -360,14 +589,33 @@ pub fn parse_csv_from(text: impl std::io::Read, source: &Path) -> Result<Parsed,
                 .unwrap_or_default();
             return Err(FormatError {
                 file: source.to_path_buf(),
-                feature: Some(1),
+                feature: Some(line),
                 id: None,
                 field: Some(field_name(required).into()),
-                message: format!("missing column (expected a header named {names})"),
+                message: format!(
+                    "missing column (expected a header named {names}, or one the mapping's [complaints] names)"
+                ),
             });
         }
     }
-    let mut v = Validator::new();
+    Ok(columns)
+}
+
+/// Reads a CSV export from a reader of UTF-8 text, row by row (the text is never held whole).
+pub fn parse_csv_from(
+    text: impl std::io::Read,
+    source: &Path,
+    mapping: Option<&ExportMapping>,
+) -> Result<Parsed, FormatError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| FormatError::file(source, format!("cannot read the header line: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let columns = columns_of(&headers, mapping, source, 1)?;
+    let mut v = Validator::new(mapping);
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -406,7 +654,7 @@ pub fn parse_json_lines_from(
     text: impl std::io::BufRead,
     source: &Path,
 ) -> Result<Parsed, FormatError> {
-    let mut v = Validator::new();
+    let mut v = Validator::new(None);
     for (i, line) in text.lines().enumerate() {
         let line = line.map_err(|e| {
             let mut err = FormatError::file(source, format!("cannot read: {e}"));
@@ -445,7 +693,101 @@ pub fn parse_json_lines_from(
 
 /// Reads an export file, detecting its encoding unless one is forced.
 pub fn read_file(path: &Path, forced: Option<TextEncoding>) -> Result<Parsed, FormatError> {
-    read_export(path, path, forced, ExportForm::Csv)
+    read_file_mapped(path, forced, None)
+}
+
+/// Whether a file is a spreadsheet workbook (read by calamine).
+fn is_workbook(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["xlsx", "xlsm", "xlsb", "xls", "ods"].contains(&e.to_ascii_lowercase().as_str())
+    })
+}
+
+/// Reads an export — CSV (UTF-8, GBK or GB18030) or a workbook — with the headers, category
+/// table and rules of a mapping file's `[complaints]`.
+pub fn read_file_mapped(
+    path: &Path,
+    forced: Option<TextEncoding>,
+    mapping: Option<&ExportMapping>,
+) -> Result<Parsed, FormatError> {
+    if is_workbook(path) {
+        read_workbook(path, mapping)
+    } else {
+        read_export(path, path, forced, ExportForm::Csv, mapping)
+    }
+}
+
+/// A workbook cell as text: dates as their Excel serial (read by [`parse_time`]), whole numbers
+/// without a fraction.
+fn cell_text(d: &calamine::Data) -> String {
+    use calamine::Data;
+    match d {
+        Data::Empty | Data::Error(_) => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(t) => t.as_f64().to_string(),
+    }
+}
+
+/// Reads the first sheet of a workbook: its header is the first of its first 20 rows that has
+/// a ticket column (ours, or the mapping's), so title rows above it are passed over; line
+/// numbers are the sheet's row numbers.
+fn read_workbook(path: &Path, mapping: Option<&ExportMapping>) -> Result<Parsed, FormatError> {
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(path)
+        .map_err(|e| FormatError::file(path, format!("not a readable workbook: {e}")))?;
+    let names = wb.sheet_names();
+    let sheet = names
+        .first()
+        .ok_or_else(|| FormatError::file(path, "the workbook has no sheet"))?;
+    let range = wb
+        .worksheet_range(sheet)
+        .map_err(|e| FormatError::file(path, format!("sheet `{sheet}` cannot be read: {e}")))?;
+    if range.is_empty() {
+        return Err(FormatError::file(path, format!("sheet `{sheet}` is empty")));
+    }
+    let first_row = range.start().map_or(0, |(r, _)| r as usize);
+    let ticket_names: Vec<&str> = FIELDS[0]
+        .2
+        .iter()
+        .copied()
+        .chain(mapping.and_then(|m| m.header(Field::Ticket)))
+        .collect();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(cell_text).collect())
+        .collect();
+    let header_at = rows
+        .iter()
+        .take(20)
+        .position(|r| r.iter().any(|c| ticket_names.contains(&c.as_str())))
+        .ok_or_else(|| {
+            FormatError::file(
+                path,
+                format!(
+                    "sheet `{sheet}`: no header row with a ticket column ({}) in its first 20 rows",
+                    ticket_names.join(" / ")
+                ),
+            )
+        })?;
+    let line_of = |i: usize| first_row + i + 1;
+    let columns = columns_of(&rows[header_at], mapping, path, line_of(header_at))?;
+    let mut v = Validator::new(mapping);
+    for (i, r) in rows.iter().enumerate().skip(header_at + 1) {
+        if r.iter().all(String::is_empty) {
+            continue;
+        }
+        v.row(line_of(i), |f| {
+            columns
+                .get(&f)
+                .and_then(|c| r.get(*c))
+                .map(|s| s.trim().to_string())
+        });
+    }
+    Ok(v.out)
 }
 
 /// Reads an export file in a streaming way, as the CLI and `POST /api/complaints` (which spools
@@ -458,6 +800,7 @@ pub fn read_export(
     source: &Path,
     forced: Option<TextEncoding>,
     form: ExportForm,
+    mapping: Option<&ExportMapping>,
 ) -> Result<Parsed, FormatError> {
     let open = || {
         std::fs::File::open(path)
@@ -496,7 +839,7 @@ pub fn read_export(
             .build(open()?),
     );
     let mut parsed = match form {
-        ExportForm::Csv => parse_csv_from(text, source)?,
+        ExportForm::Csv => parse_csv_from(text, source, mapping)?,
         ExportForm::JsonLines => parse_json_lines_from(text, source)?,
     };
     parsed.encoding = Some(enc);
@@ -539,6 +882,33 @@ fn first_malformed(
     }
 }
 
+/// Does this file look like a hotline export: a workbook, or a CSV whose header has a ticket
+/// column (ours, or `ticket`, the mapping's)?
+pub fn looks_like_export_with(path: &Path, ticket: Option<&str>) -> bool {
+    if is_workbook(path) {
+        return true;
+    }
+    let Some(ticket) = ticket else {
+        return looks_like_export(path);
+    };
+    looks_like_export(path)
+        || std::fs::read(path).is_ok_and(|b| {
+            let head: Vec<u8> = b.into_iter().take(4096).collect();
+            let text = String::from_utf8(head.clone())
+                .unwrap_or_else(|_| encoding_rs::GBK.decode(&head).0.into_owned());
+            text.lines().next().is_some_and(|l| {
+                l.split(',')
+                    .any(|h| h.trim().trim_start_matches('\u{feff}') == ticket)
+            })
+        })
+}
+
+/// The ticket header a mapping names, if any.
+#[must_use]
+pub fn ticket_header(mapping: &ExportMapping) -> Option<&str> {
+    mapping.header(Field::Ticket)
+}
+
 /// Does this CSV look like a hotline export (by its header)?
 pub fn looks_like_export(path: &Path) -> bool {
     let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(4096).collect::<Vec<u8>>())
@@ -578,7 +948,7 @@ mod tests {
              2,yesterday,消防通道,12345热线,金秋桂园5号楼,,,已办结,,王伟,1,x\n\
              3,2023-05-01 10:00:00,噪音,12345热线,金秋桂园5号楼,,,已办结,,王伟,1,x\n\
              4,2023-05-01 10:00:00,绿化,12345热线,,,,已办结,,王伟,1,x\n\
-             5,2023-05-01 10:00:00,绿化,12345热线,某小区,116.4,39.9,已办结,,王伟,1,x\n\
+             5,2023-05-01 10:00:00,绿化,12345热线,某小区,39.9,116.4,已办结,,王伟,1,x\n\
              1,2023-05-01 10:00:00,消防通道,12345热线,金秋桂园5号楼,,,已办结,满意,王伟,13800000000,占用\n\
              1,2023-06-01 10:00:00,消防通道,12345热线,金秋桂园6号楼,,,已办结,满意,王伟,13800000000,占用\n"
         );
@@ -618,5 +988,62 @@ not json"#,
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].complaint.lon, Some(120.4));
         assert_eq!(p.rejected[0].line, 2);
+    }
+
+    #[test]
+    fn dates_in_the_forms_exports_use() {
+        let at = |y, m, d, h, mi| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(h, mi, 0)
+                .unwrap()
+        };
+        for (text, want) in [
+            ("2023-05-01 10:00:00", at(2023, 5, 1, 10, 0)),
+            ("2023/5/1 10:00", at(2023, 5, 1, 10, 0)),
+            ("2023年5月1日 10时", at(2023, 5, 1, 10, 0)),
+            ("2023年05月01日10时30分", at(2023, 5, 1, 10, 30)),
+            ("2023年5月1日 10:30", at(2023, 5, 1, 10, 30)),
+            ("2023年5月1日", at(2023, 5, 1, 0, 0)),
+            // Excel serials: 45047 is 2023-05-01; .4375 is 10:30.
+            ("45047.4375", at(2023, 5, 1, 10, 30)),
+            ("45047", at(2023, 5, 1, 0, 0)),
+        ] {
+            assert_eq!(parse_time(text), Some(want), "{text}");
+        }
+        for bad in ["去年五月", "12", "2023年13月1日", ""] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_export_mapping_maps_headers_paths_tables_and_rules() {
+        let table: toml::Table = toml::from_str(
+            "ticket_id = \"工单号\"\nreceived_at = \"来电时间\"\ncategory = \"问题分类\"\naddress = \"事发地址\"\ncontent = \"诉求描述\"\n\
+             [categories]\n\"城乡建设-物业管理-消防通道\" = \"fire_lane\"\n\
+             [[rules]]\nwhen = \"物业管理\"\nkeywords = [\"飞线\"]\ncategory = \"flying_wire\"\n",
+        )
+        .unwrap();
+        let m = ExportMapping::from_table(&table, Path::new("m.toml")).unwrap();
+        let text = "工单号,来电时间,问题分类,事发地址,诉求描述\n\
+                    a,2023/5/1 10:00,城乡建设-物业管理-消防通道,金秋桂园,x\n\
+                    b,2023/5/1 10:00,城乡建设-物业管理-绿化,金秋桂园,x\n\
+                    c,2023/5/1 10:00,物业管理,金秋桂园,有人飞线充电\n\
+                    d,2023/5/1 10:00,物业管理,金秋桂园,别的事\n";
+        let p = parse_csv_from(text.as_bytes(), Path::new("x.csv"), Some(&m)).unwrap();
+        let cats: Vec<Category> = p.rows.iter().map(|r| r.complaint.category).collect();
+        assert_eq!(
+            cats,
+            vec![Category::FireLane, Category::Greening, Category::FlyingWire]
+        );
+        assert_eq!(p.rejected.len(), 1);
+        assert_eq!((p.rejected[0].line, p.rejected[0].field), (5, "category"));
+        assert_eq!(p.category_hits.values().sum::<usize>(), 3);
+        // A mapped header the export lacks is named.
+        let e = parse_csv_from("工单号,来电时间\n".as_bytes(), Path::new("x.csv"), Some(&m))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("问题分类"), "{e}");
+        let bad: toml::Table = toml::from_str("ticket = \"工单号\"").unwrap();
+        assert!(ExportMapping::from_table(&bad, Path::new("m.toml")).is_err());
     }
 }

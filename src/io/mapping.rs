@@ -32,6 +32,8 @@ pub struct LayerMapping(BTreeMap<String, String>);
 pub struct Mapping {
     pub file: PathBuf,
     layers: BTreeMap<Layer, LayerMapping>,
+    /// The `[complaints]` table, read by the hotline import (`ingest::complaints`).
+    pub complaints: Option<toml::Table>,
 }
 
 /// Our fields of a layer, as its records read them.
@@ -59,14 +61,15 @@ impl Mapping {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Mapping, FormatError> {
-        let raw: BTreeMap<String, BTreeMap<String, toml::Value>> = toml::from_str(text)
+        let mut raw: BTreeMap<String, toml::Table> = toml::from_str(text)
             .map_err(|e| FormatError::file(path, format!("not a mapping file: {e}")))?;
+        let complaints = raw.remove("complaints");
         let mut layers = BTreeMap::new();
         for (name, fields) in raw {
             let layer = Layer::from_name(&name).ok_or_else(|| {
                 let mut e = FormatError::file(
                     path,
-                    format!("`[{name}]` is not a layer: use districts, streets, compounds, buildings or units"),
+                    format!("`[{name}]` is not a layer: use districts, streets, compounds, buildings, units or complaints"),
                 );
                 e.field = Some(name.clone());
                 e
@@ -100,6 +103,7 @@ impl Mapping {
         Ok(Mapping {
             file: path.to_path_buf(),
             layers,
+            complaints,
         })
     }
 

@@ -219,6 +219,56 @@ impl Dataset {
         Layer::ALL.iter().all(|l| self.len(*l) == 0)
     }
 
+    /// The city's extent (west, south, east, north): its districts', else its compounds'.
+    #[must_use]
+    pub fn extent(&self) -> Option<[f64; 4]> {
+        use geo::BoundingRect;
+        let rects: Vec<geo_types::Rect<f64>> = if self.districts.is_empty() {
+            self.compounds
+                .iter()
+                .filter_map(|c| c.geom.bounding_rect())
+                .collect()
+        } else {
+            self.districts
+                .iter()
+                .filter_map(|d| d.geom.bounding_rect())
+                .collect()
+        };
+        rects.into_iter().fold(None, |acc: Option<[f64; 4]>, r| {
+            let b = [r.min().x, r.min().y, r.max().x, r.max().y];
+            Some(match acc {
+                None => b,
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
+            })
+        })
+    }
+
+    /// Where a map of the city starts: the median of its compounds' box centres (the dense
+    /// part of the city, not the middle of its outline), else its extent's centre.
+    #[must_use]
+    pub fn centre(&self) -> Option<[f64; 2]> {
+        use geo::BoundingRect;
+        let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = self
+            .compounds
+            .iter()
+            .filter_map(|c| c.geom.bounding_rect())
+            .map(|r| (r.center().x, r.center().y))
+            .unzip();
+        if xs.is_empty() {
+            return self
+                .extent()
+                .map(|[w, s, e, n]| [(w + e) / 2.0, (s + n) / 2.0]);
+        }
+        xs.sort_by(f64::total_cmp);
+        ys.sort_by(f64::total_cmp);
+        Some([xs[xs.len() / 2], ys[ys.len() / 2]])
+    }
+
     /// The district a caller names, by its code or its name (the one rule every endpoint uses).
     #[must_use]
     pub fn find_district(&self, key: &str) -> Option<&District> {

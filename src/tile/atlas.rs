@@ -391,19 +391,7 @@ impl CityIndex {
 
     /// The extent of the city in longitude/latitude.
     pub fn bounds(&self) -> Option<[f64; 4]> {
-        let mut r: Option<Rect<f64>> = None;
-        for d in &self.data.districts {
-            if let Some(b) = d.geom.bounding_rect() {
-                r = Some(match r {
-                    None => b,
-                    Some(a) => Rect::new(
-                        geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-                        geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-                    ),
-                });
-            }
-        }
-        r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+        self.data.extent()
     }
 
     /// The bounding boxes of the districts these compounds lie in (what a change to their

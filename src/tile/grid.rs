@@ -5,6 +5,9 @@ use ogcapi_types::tiles::TileMatrixSet;
 use std::sync::OnceLock;
 use tile_grid::{TileMatrixSetOps, Tms, Xyz};
 
+/// The bounds of an empty city (no district, no compound): the Web Mercator world.
+pub const WORLD_BOUNDS: [f64; 4] = [-180.0, -85.051_128_78, 180.0, 85.051_128_78];
+
 const WEB_MERCATOR_QUAD: &str = include_str!("../../tiles/WebMercatorQuad.json");
 const WORLD_CRS84_QUAD: &str = include_str!("../../tiles/WorldCRS84Quad.json");
 /// WGS 84 semi-major axis, the Web Mercator sphere.

@@ -81,7 +81,7 @@ pub async fn seed(
     let bounds = plan
         .bbox
         .or_else(|| city.bounds())
-        .unwrap_or([119.5, 35.5, 121.4, 37.2]);
+        .unwrap_or(crate::tile::grid::WORLD_BOUNDS);
     if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
         anyhow::bail!("--bbox must be west,south,east,north with west < east and south < north");
     }
