@@ -1,6 +1,9 @@
-//! Geocoder accuracy and speed against the generator's ground truth.
+//! Geocoder accuracy and speed against the generator's ground truth, and on the hand-made
+//! address forms of tests/addresses (addresses as people write them, not as the generator does).
 //!   cargo bench --bench geocode [-- SCALE]      (default 1.0: the full 1.1 M complaints)
-//! Prints precision, recall and the unmatched share, and complaints placed per second.
+//! Prints precision, recall and the unmatched share, and complaints placed per second; then the
+//! hand-made forms' compound precision and recall, building and unit accuracy, and false
+//! placements.
 
 use compound_atlas::generate;
 use compound_atlas::ingest::geocode;
@@ -47,5 +50,36 @@ fn main() -> anyhow::Result<()> {
     );
     println!("| unmatched share | {:.4} |", acc.unmatched_share());
     println!("| complaints read + placed per second (one thread, incl. gazetteer build and CSV read) | {:.0} |", acc.complaints as f64 / secs);
+    let m = compound_atlas::io::manifest::Manifest::read(dir.path()).map_err(anyhow::Error::msg)?;
+    let data = compound_atlas::io::dataset::read(dir.path(), &m)?;
+    let f = compound_atlas::ingest::forms::score(
+        &data,
+        include_str!("../tests/addresses/forms.tsv"),
+        include_str!("../tests/addresses/none.txt"),
+    );
+    println!();
+    println!(
+        "## Geocoder on hand-made address forms — scale {scale}, {} addresses, {} that name no compound",
+        f.addresses, f.non_addresses
+    );
+    println!();
+    println!("| measure | value |");
+    println!("| --- | ---: |");
+    println!("| compound precision | {:.4} |", f.compound_precision());
+    println!("| compound recall | {:.4} |", f.compound_recall());
+    println!(
+        "| building accuracy (forms naming one, {}) | {:.4} |",
+        f.buildings_asked,
+        f.building_accuracy()
+    );
+    println!(
+        "| unit accuracy (forms naming one, {}) | {:.4} |",
+        f.units_asked,
+        f.unit_accuracy()
+    );
+    println!("| false placements | {:.4} |", f.false_placements());
+    for miss in f.misses.iter().take(10) {
+        println!("- {miss}");
+    }
     Ok(())
 }

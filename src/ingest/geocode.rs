@@ -58,46 +58,194 @@ fn starts_with(s: &[char], p: &str) -> Option<usize> {
     (s.len() >= p.len() && s[..p.len()] == p[..]).then_some(p.len())
 }
 
-/// Reads "5号楼2单元301", "5栋2单元", "5#2单元", "5号2单元301室", "5-2-301", "5号楼".
+/// Words people put between a compound's name and its building, or before a number.
+const FILLERS: [&str; 4] = ["小区", "社区", "院内", "第"];
+
+fn skip_fillers(mut s: &[char]) -> &[char] {
+    loop {
+        match FILLERS.iter().find_map(|f| starts_with(s, f)) {
+            Some(k) => s = &s[k..],
+            None => return s,
+        }
+    }
+}
+
+/// Reads "5号楼2单元301", "5栋2单元", "5#2单元", "2#楼", "5号2单元301室", "5-2-301", "5号楼",
+/// "7楼3单元" (building 7), "7号楼1-101" (unit 1, room 101), "小区5号楼", "第5栋第2单元"
+/// (after [`normalize`]: Chinese numerals already digits, punctuation gone).
 pub fn building_and_unit(rest: &[char]) -> (Option<u32>, Option<u32>) {
+    let rest = skip_fillers(rest);
     let Some((b, n)) = leading_number(rest) else {
         return (None, None);
     };
     let mut s = &rest[n..];
     let mut dashed = false;
-    for suffix in ["号楼", "栋", "幢", "座", "#", "号", "-"] {
+    for suffix in ["号楼", "#楼", "栋", "幢", "座", "#", "号", "楼", "-"] {
         if let Some(k) = starts_with(s, suffix) {
             dashed = suffix == "-";
             s = &s[k..];
             break;
         }
     }
+    let s = skip_fillers(s);
     let Some((u, n)) = leading_number(s) else {
         return (Some(b), None);
     };
     let after = &s[n..];
-    if starts_with(after, "单元").is_some() || (dashed && starts_with(after, "-").is_some()) {
+    let room_follows =
+        starts_with(after, "-").is_some() && after.get(1).is_some_and(char::is_ascii_digit);
+    if starts_with(after, "单元").is_some()
+        || (dashed && starts_with(after, "-").is_some())
+        || room_follows
+    {
         return (Some(b), Some(u));
     }
     (Some(b), None)
 }
 
+/// Traditional characters of addresses and their simplified forms (the demo's and Qingdao's
+/// place words, building words and common surnames): `嶗山區寶龍雅居5號樓` reads as
+/// `崂山区宝龙雅居5号楼`.
+const TRADITIONAL: &str =
+    "區区號号樓楼單单園园華华僑侨陽阳東东麗丽廣广場场滄沧門门灣湾嶼屿嶗崂寶宝龍龙臺台莊庄蘭兰\
+開开發发豐丰匯汇濱滨鳳凤亞亚興兴齊齐魯鲁銀银錦锦繡绣綠绿藍蓝韻韵悅悦榮荣畫画書书雲云萬万達达恆恒\
+國国際际貿贸經经濟济館馆們们學学層层戶户棟栋間间廳厅衛卫電电車车縣县鎮镇鄉乡與与後后裡里裏里樂乐\
+陳陈劉刘張张趙赵黃黄吳吴孫孙鄭郑勝胜實实長长閣阁軒轩嶺岭島岛濤涛瀾澜灘滩澤泽潤润壽寿頤颐薈荟築筑\
+億亿荊荆櫻樱楓枫爾尔創创寧宁遼辽棗枣紅红膠胶靈灵諧谐聯联櫸榉順顺臨临觀观聽听遠远輝辉萊莱蘆芦\
+嶗崂滬沪門门號号莊庄灣湾圓圆線线處处區区橋桥廠厂倉仓舊旧幣币賓宾館馆會会雜杂務务業业費费委委";
+
+fn simplified(c: char) -> char {
+    static TABLE: std::sync::OnceLock<HashMap<char, char>> = std::sync::OnceLock::new();
+    if c.is_ascii() {
+        return c;
+    }
+    let t = TABLE.get_or_init(|| {
+        let v: Vec<char> = TRADITIONAL.chars().collect();
+        v.chunks(2).map(|p| (p[0], p[1])).collect()
+    });
+    t.get(&c).copied().unwrap_or(c)
+}
+
+/// Punctuation people put between an address's parts: dropped.
+const PUNCTUATION: &str = "【】[]（）()《》<>〈〉「」『』“”\"'‘’:：,，、/\\;；·.。!！?？~～|";
+
+fn chinese_digit(c: char) -> Option<u32> {
+    Some(match c {
+        '〇' | '零' | 'O' => 0,
+        '一' => 1,
+        '二' | '两' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
+/// The value of a Chinese numeral: positional with 十/百 (十二 12, 二十三 23, 一百零一 101),
+/// else digit by digit (二〇一 201).
+fn chinese_number(run: &[char]) -> Option<u32> {
+    if run.iter().any(|c| *c == '十' || *c == '百') {
+        let (mut total, mut digit) = (0u32, None::<u32>);
+        for &c in run {
+            match c {
+                '百' => {
+                    total += digit.unwrap_or(1) * 100;
+                    digit = None;
+                }
+                '十' => {
+                    total += digit.unwrap_or(1) * 10;
+                    digit = None;
+                }
+                c => digit = Some(chinese_digit(c)?),
+            }
+        }
+        Some(total + digit.unwrap_or(0))
+    } else {
+        run.iter()
+            .try_fold(0u32, |v, c| Some(v.checked_mul(10)? + chinese_digit(*c)?))
+    }
+}
+
+/// What a number before which is a building, unit or room number, not part of a name.
+const NUMBER_WORDS: [&str; 11] = [
+    "号", "栋", "幢", "座", "单元", "室", "楼", "#", "户", "层", "门",
+];
+
+/// Chinese numerals before a building, unit or room word become digits (五号楼 → 5号楼,
+/// 二单元 → 2单元, 二〇一室 → 201室); Arabic phase numbers become Chinese, as compound names
+/// write them (华侨新村1期 → 华侨新村一期).
+fn numerals(text: Vec<char>) -> Vec<char> {
+    const PHASE: [&str; 10] = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let c = text[i];
+        let is_cn = |c: char| chinese_digit(c).is_some() || c == '十' || c == '百';
+        if is_cn(c) {
+            let j = (i..text.len())
+                .find(|&k| !is_cn(text[k]))
+                .unwrap_or(text.len());
+            let followed = NUMBER_WORDS
+                .iter()
+                .any(|w| starts_with(&text[j..], w).is_some());
+            if followed {
+                if let Some(v) = chinese_number(&text[i..j]) {
+                    out.extend(v.to_string().chars());
+                    i = j;
+                    continue;
+                }
+            }
+            out.extend_from_slice(&text[i..j]);
+            i = j;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let j = (i..text.len())
+                .find(|&k| !text[k].is_ascii_digit())
+                .unwrap_or(text.len());
+            if text.get(j) == Some(&'期') {
+                let v: usize = text[i..j].iter().collect::<String>().parse().unwrap_or(0);
+                if (1..=10).contains(&v) {
+                    out.extend(PHASE[v - 1].chars());
+                    i = j;
+                    continue;
+                }
+            }
+            out.extend_from_slice(&text[i..j]);
+            i = j;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// An address as the gazetteer reads it: no spaces or punctuation between its parts, ASCII
+/// digits and letters, simplified characters, building and unit numbers in digits and phase
+/// numbers in Chinese, no province in front.
 fn normalize(address: &str) -> Vec<char> {
     let mut out: Vec<char> = address
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '—' => '-',
-            c => c,
+            '—' | '–' | '~' => '-',
+            c => simplified(c),
         })
+        .filter(|c| !PUNCTUATION.contains(*c))
         .collect();
-    for prefix in ["山东省", "青岛市"] {
-        if let Some(k) = starts_with(&out, prefix) {
-            out.drain(..k);
+    // A province in front (山东省…): nothing the gazetteer knows.
+    if let Some(p) = out.iter().take(6).position(|c| *c == '省') {
+        if p >= 2 {
+            out.drain(..=p);
         }
     }
-    out
+    numerals(out)
 }
 
 /// The pinyin initials of a name (金秋桂园 → `jqgy`); characters without a sound stay as
@@ -155,9 +303,11 @@ impl Gazetteer {
                 id: c.id,
                 district: c.district_code.clone(),
                 street: c.street_code.clone(),
+                // Read as addresses are (brackets, traditional characters, phase numbers).
                 names: std::iter::once(&c.name)
                     .chain(c.aliases.iter())
-                    .map(|n| n.chars().collect())
+                    .map(|n| normalize(n))
+                    .filter(|n| !n.is_empty())
                     .collect(),
                 geom: c.geom.clone(),
                 buildings: HashMap::new(),
@@ -201,6 +351,48 @@ impl Gazetteer {
                 }
             }
         }
+        // A phase left out (东方丽园 for 东方丽园二期): the base name is a name of every phase
+        // that carries it, unless a compound of its own has it; the district, the coordinates or
+        // the building number then settle which phase is meant, or the address stays unmatched
+        // as ambiguous.
+        let mut bases: HashMap<String, Vec<usize>> = HashMap::new();
+        for (ci, c) in compounds.iter().enumerate() {
+            for name in &c.names {
+                let s: String = name.iter().collect();
+                for phase in [
+                    "一期", "二期", "三期", "四期", "五期", "六期", "七期", "八期", "九期", "十期",
+                ] {
+                    if let Some(base) = s.strip_suffix(phase) {
+                        if base.chars().count() >= 2 {
+                            bases.entry(base.to_string()).or_default().push(ci);
+                        }
+                    }
+                }
+            }
+        }
+        let mut bases: Vec<(String, Vec<usize>)> = bases.into_iter().collect();
+        bases.sort();
+        let own_names: HashSet<String> = data.compounds.iter().map(|c| c.name.clone()).collect();
+        for (base, owners) in bases {
+            if own_names.contains(&base) {
+                continue; // a compound of its own is called so
+            }
+            match at.get(&base) {
+                // Another compound's alias (海逸家园 called 海逸小区): its phases share it.
+                Some(&k) => {
+                    for ci in owners {
+                        if !name_owners[k].contains(&ci) {
+                            name_owners[k].push(ci);
+                        }
+                    }
+                }
+                None => {
+                    at.insert(base.clone(), patterns.len());
+                    patterns.push(base);
+                    name_owners.push(owners);
+                }
+            }
+        }
         let names = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -218,8 +410,11 @@ impl Gazetteer {
                 }
             }
         }
-        place_patterns.push("西海岸新区".into());
-        place_codes.push(("370211".into(), None));
+        // Qingdao's West Coast New Area is 黄岛区's other name.
+        if data.districts.iter().any(|d| d.code == "370211") {
+            place_patterns.push("西海岸新区".into());
+            place_codes.push(("370211".into(), None));
+        }
         for s in &data.streets {
             place_patterns.push(s.name.clone());
             place_codes.push((s.district_code.clone(), Some(s.code.clone())));
@@ -398,9 +593,27 @@ impl Gazetteer {
         }
     }
 
+    /// The text without a city name in front (`青岛市市南区…`): a leading `…市` of two to four
+    /// characters that is not one of the city's own places (胶州市 is a district here).
+    fn without_city(&self, mut text: Vec<char>) -> Vec<char> {
+        if let Some(p) = text.iter().take(5).position(|c| *c == '市') {
+            if p >= 2 {
+                let head: String = text[..=p].iter().collect();
+                let known = self
+                    .places
+                    .find(&head)
+                    .is_some_and(|m| m.start() == 0 && m.end() == head.len());
+                if !known {
+                    text.drain(..=p);
+                }
+            }
+        }
+        text
+    }
+
     /// Places one complaint.
     pub fn place(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Placement {
-        let text = normalize(address);
+        let text = self.without_city(normalize(address));
         let s: String = text.iter().collect();
         let gps = lon.zip(lat).map(|(x, y)| Point::new(x, y));
         let exact = self.exact(&s, &text, gps);
@@ -428,8 +641,10 @@ impl Gazetteer {
                 }
             }
         }
-        if chosen.is_none() {
-            // A slip in the name: first within the district/street the address names, then anywhere.
+        if chosen.is_none() && !ambiguous {
+            // A slip in the name: first within the district/street the address names, then
+            // anywhere. (A name that several compounds carry is not a slip: it stays unmatched
+            // as ambiguous rather than a guess.)
             let (district, street, prefix_end) = self.hints(&s, usize::MAX);
             let segment = |from: usize| -> Vec<char> {
                 text[from.min(text.len())..]
@@ -551,8 +766,34 @@ mod tests {
     }
 
     #[test]
-    fn full_width_digits_and_city_prefix_are_normalised() {
-        assert_eq!(normalize("青岛市 金秋桂园５号楼"), chars("金秋桂园5号楼"));
+    fn full_width_digits_province_punctuation_numerals_and_traditional_are_normalised() {
+        assert_eq!(normalize("山东省 金秋桂园５号楼"), chars("金秋桂园5号楼"));
+        assert_eq!(normalize("【城阳华庭】11号楼"), chars("城阳华庭11号楼"));
+        assert_eq!(
+            normalize("清华新村一期,2号楼,4单元301"),
+            chars("清华新村一期2号楼4单元301")
+        );
+        assert_eq!(
+            normalize("九水世家五号楼二单元二〇一室"),
+            chars("九水世家5号楼2单元201室")
+        );
+        assert_eq!(normalize("华侨新村1期4号楼"), chars("华侨新村一期4号楼"));
+        assert_eq!(
+            normalize("嶗山區寶龍雅居5號樓"),
+            chars("崂山区宝龙雅居5号楼")
+        );
+        assert_eq!(normalize("十二号楼二十三单元"), chars("12号楼23单元"));
+        // A numeral that is part of a name stays.
+        assert_eq!(normalize("九水世家"), chars("九水世家"));
+        for (s, want) in [
+            ("7楼3单元", (Some(7), Some(3))),
+            ("2#楼", (Some(2), None)),
+            ("7号楼1-101", (Some(7), Some(1))),
+            ("小区5号楼", (Some(5), None)),
+            ("第5栋第2单元", (Some(5), Some(2))),
+        ] {
+            assert_eq!(building_and_unit(&chars(s)), want, "{s}");
+        }
     }
 }
 

@@ -195,4 +195,5 @@ pub fn read_paths(
     Ok(all)
 }
 pub mod complaints;
+pub mod forms;
 pub mod geocode;
