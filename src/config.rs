@@ -135,6 +135,10 @@ pub struct ImportArgs {
     /// A field mapping (TOML: per layer, our field = the source field); see docs/import.md.
     #[arg(long)]
     pub mapping: Option<PathBuf>,
+    /// Import nothing: print each file's layer, geometry, CRS, extent, count and fields with
+    /// samples, and a proposed mapping to save and edit.
+    #[arg(long)]
+    pub inspect: bool,
     /// Text encoding of hotline exports (default: detected, UTF-8 or GBK).
     #[arg(long, value_enum)]
     pub encoding: Option<crate::ingest::complaints::TextEncoding>,

@@ -17,7 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Transparent huge pages off for the batch commands (seed, import, generate, grade), unless
 /// `ATLAS_TRANSPARENT_HUGE_PAGES=1`: with the kernel's `always`, a first touch of fresh memory
 /// zeroes a 2 MiB page, and loading the city and its statistics spent up to 1.6 s in the kernel
-/// where 4 KiB pages take 0.3–0.4 s (`atlas seed`, measured 2026-11-27, README). The server
+/// where 4 KiB pages take 0.3–0.4 s (`atlas seed`, measured 2026-11-27, docs/benchmarks.md). The server
 /// keeps them: under load they served 9% more uncached and 4% more cached tiles (A/B, same day).
 fn huge_pages(cli: &Cli) {
     #[cfg(target_os = "linux")]
@@ -82,6 +82,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let summary = tokio::task::spawn_blocking(move || generate::run(&opts)).await??;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
+        }
+        Command::Import(args) if args.inspect => {
+            let crs = args.crs.and_then(|c| u32::try_from(c).ok());
+            let mut proposals = String::new();
+            for path in &args.paths {
+                let (report, proposal) = ingest::inspect::inspect(path, args.layer, crs)?;
+                println!("{report}");
+                proposals.push_str(&proposal);
+            }
+            if !proposals.is_empty() {
+                println!(
+                    "# proposed mapping: save it (for example as mapping.toml), check it, then"
+                );
+                println!("# atlas import FILE… --mapping mapping.toml");
+                print!("{proposals}");
+            }
             Ok(())
         }
         Command::Import(args) => {

@@ -160,6 +160,48 @@ fn a_bureaus_shapefiles_in_a_gauss_kruger_zone_import_with_a_mapping() {
          [units]\nid = \"DYBM\"\nbuilding_id = \"SSLD\"\nname = \"DYH\"\nhouseholds = \"HS\"\n",
     )
     .unwrap();
+    // `--inspect` proposes the mapping from the files' own field names; saved as it is, it is
+    // the mapping the import uses.
+    let mut proposed = String::new();
+    for (file, layer) in [(&xq, "compounds"), (&ld, "buildings"), (&dy, "units")] {
+        let o = common::atlas()
+            .args(["import", "--inspect", "--layer", layer])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).unwrap();
+        let count = match layer {
+            "compounds" => original.compounds.len(),
+            "buildings" => original.buildings.len(),
+            _ => original.units.len(),
+        };
+        assert!(text.contains(&format!("features: {count} (")), "{text}");
+        assert!(text.contains("reprojected to longitude/latitude"), "{text}");
+        let west: f64 = text
+            .split("extent (lon/lat): ")
+            .nth(1)
+            .and_then(|t| t.split(',').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no extent: {text}"));
+        assert!((119.0..121.0).contains(&west), "{text}");
+        assert!(!text.contains("# not found"), "{text}");
+        let at = text.find(&format!("[{layer}]")).unwrap();
+        proposed.push_str(&text[at..]);
+    }
+    for line in [
+        "id = \"XQBM\"",
+        "name = \"小区名称\"",
+        "households = \"HS\"",
+        "compound_id = \"SSXQ\"",
+        "building_id = \"SSLD\"",
+    ] {
+        assert!(
+            proposed.contains(line),
+            "`{line}` not proposed:\n{proposed}"
+        );
+    }
+    std::fs::write(&mapping, &proposed).unwrap();
     // Into a copy of the city's store: every record is upserted by its key.
     let store = common::copy_dir(&city);
     for (file, layer) in [(&xq, "compounds"), (&ld, "buildings"), (&dy, "units")] {

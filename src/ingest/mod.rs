@@ -197,3 +197,4 @@ pub fn read_paths(
 pub mod complaints;
 pub mod forms;
 pub mod geocode;
+pub mod inspect;

@@ -244,6 +244,53 @@ fn read_features<T: Record>(
     Ok(out)
 }
 
+/// A FlatGeobuf file read as it is: its features unchecked, the header's CRS code and columns.
+pub struct RawLayer {
+    pub features: Vec<RawFeature>,
+    pub crs: Option<u32>,
+    pub fields: Vec<String>,
+}
+
+/// Every feature of a FlatGeobuf file as it is (for `atlas import --inspect`).
+pub fn read_raw(path: &Path) -> Result<RawLayer, FormatError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
+    let mut reader = std::io::Cursor::new(&bytes[..]);
+    let fgb = FgbReader::open(&mut reader)
+        .map_err(|e| FormatError::file(path, format!("not a readable FlatGeobuf file: {e}")))?;
+    let header = fgb.header();
+    let crs = header
+        .crs()
+        .map(|c| c.code())
+        .filter(|c| *c > 0)
+        .and_then(|c| u32::try_from(c).ok());
+    let fields: Vec<String> = header
+        .columns()
+        .map(|cols| cols.iter().map(|c| c.name().to_string()).collect())
+        .unwrap_or_default();
+    let mut iter = fgb
+        .select_all()
+        .map_err(|e| FormatError::file(path, format!("cannot read features: {e}")))?;
+    let mut out = Vec::new();
+    while let Some(feature) = iter
+        .next()
+        .map_err(|e| FormatError::file(path, format!("cannot read a feature: {e}")))?
+    {
+        let mut props = Props::new();
+        let _ = feature.process_properties(&mut PropCollector(&mut props));
+        out.push(RawFeature {
+            number: out.len() + 1,
+            geom: feature.to_geo().ok(),
+            props,
+        });
+    }
+    Ok(RawLayer {
+        features: out,
+        crs,
+        fields,
+    })
+}
+
 /// The layer a FlatGeobuf file declares in its header name, if any.
 pub fn header_name(path: &Path) -> Option<String> {
     let file = File::open(path).ok()?;
