@@ -329,21 +329,7 @@ fn bad_shapefiles_and_mappings_are_named_and_change_nothing() {
     let fine = make("fine");
 
     let store = common::copy_dir(&city);
-    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().to_string(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let before = snapshot(&store);
+    let before = common::snapshot(&store);
     let cases: Vec<(&Path, &Path, &[&str], &[&str])> = vec![
         (&no_shx, &mapping, &[], &["no_shx.shp", ".shx", "missing"]),
         (&no_dbf, &mapping, &[], &["no_dbf.shp", ".dbf", "missing"]),
@@ -392,7 +378,7 @@ fn bad_shapefiles_and_mappings_are_named_and_change_nothing() {
         }
         assert!(!err.contains("panicked"), "{err}");
         assert_eq!(
-            snapshot(&store),
+            common::snapshot(&store),
             before,
             "{}: the store changed",
             file.display()
@@ -427,28 +413,6 @@ fn bad_shapefiles_and_mappings_are_named_and_change_nothing() {
         store.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-}
-
-/// A minimal HTTP/1.1 GET: (status, body).
-fn http_get(url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn json_of(body: &str) -> serde_json::Value {
@@ -593,7 +557,7 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
     let cfg = work.path().join("atlas.toml");
     std::fs::write(&cfg, "[city]\nname = \"济南市\"\n").unwrap();
     let (mut child, url) = common::serve(&["--config", cfg.to_str().unwrap(), "--data", &d]);
-    let (s, body) = http_get(&format!("{url}/tiles/atlas.json"));
+    let (s, body) = common::http_get(&format!("{url}/tiles/atlas.json"));
     assert_eq!(s, 200, "{body}");
     let tj = json_of(&body);
     let b: Vec<f64> = tj["bounds"]
@@ -617,7 +581,7 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
         cx > b[0] && cx < b[2] && cy > b[1] && cy < b[3],
         "centre {cx},{cy} outside {b:?}"
     );
-    let (_, meta) = http_get(&format!("{url}/api/meta"));
+    let (_, meta) = common::http_get(&format!("{url}/api/meta"));
     let meta = json_of(&meta);
     assert_eq!(
         meta["center"][0].as_f64().unwrap(),
@@ -627,9 +591,9 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
     assert_eq!(meta["city"], "济南市");
     // A tile at the centre holds the moved compounds, graded.
     let (z, x, y) = common::tile_at(cx, cy, 13);
-    let (s, _) = http_get(&format!("{url}/tiles/atlas/{z}/{x}/{y}.mvt"));
+    let (s, _) = common::http_get(&format!("{url}/tiles/atlas/{z}/{x}/{y}.mvt"));
     assert!(s == 200, "the tile at the centre: {s}");
-    let (_, nearby) = http_get(&format!(
+    let (_, nearby) = common::http_get(&format!(
         "{url}/api/compounds/nearby?lon={cx}&lat={cy}&radius_m=5000&limit=3"
     ));
     let nearby = json_of(&nearby);
@@ -645,7 +609,7 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
         "/openapi.json",
         "/wmts/1.0.0/WMTSCapabilities.xml",
     ] {
-        let (s, body) = http_get(&format!("{url}{path}"));
+        let (s, body) = common::http_get(&format!("{url}{path}"));
         assert_eq!(s, 200, "{path}");
         assert!(
             !body.contains("Qingdao") && !body.contains("青岛"),
@@ -779,21 +743,7 @@ fn a_hotline_workbook_with_its_own_headers_and_categories_imports() {
     assert_eq!(mapped["rule 飞线/充电 -> flying_wire"], 1, "{report}");
 
     // Refused whole: a workbook with no ticket column, a mapping naming a header not there.
-    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().to_string(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let before = snapshot(&store);
+    let before = common::snapshot(&store);
     let other = work.path().join("other.xlsx");
     let o = Command::new("ogr2ogr")
         .args(["-f", "XLSX"])
@@ -842,7 +792,7 @@ fn a_hotline_workbook_with_its_own_headers_and_categories_imports() {
         "{err}"
     );
     assert_eq!(
-        snapshot(&store),
+        common::snapshot(&store),
         before,
         "a refused export changed the store"
     );

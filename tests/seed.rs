@@ -261,18 +261,7 @@ fn archive_counts(mb: &std::path::Path) -> (Vec<u64>, usize) {
 /// `[privacy] min_count`, not a minimum of their own.
 #[test]
 fn seeding_withholds_small_counts_under_the_configured_minimum() {
-    let data = common::copy_dir(&common::city(0.05, 81));
-    let o = common::atlas()
-        .args([
-            "import",
-            data.join("complaints.csv").to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let data = common::imported_city(0.05, 81);
     let dir = tempfile::tempdir().unwrap();
     let seed_with = |min_count: Option<u64>, name: &str| {
         let config = dir.path().join(format!("{name}.toml"));

@@ -127,22 +127,10 @@ fn a_corrupt_data_file_stops_the_server_at_start_naming_the_file() {
     );
 }
 
-/// The time one GET takes, and its status (the body read whole, as bytes: tiles are binary).
+/// The time one GET takes, and its status (the body read whole).
 fn timed_get(url: &str) -> (Duration, u16) {
-    use std::io::{Read, Write};
     let t = Instant::now();
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let head = String::from_utf8_lossy(&buf[..buf.len().min(20)]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (status, _) = common::http_get(url);
     (t.elapsed(), status)
 }
 
