@@ -1094,3 +1094,54 @@ async fn an_unknown_district_is_the_same_error_everywhere() {
         }
     }
 }
+
+/// `GET /api/geocode` gives a dispatcher the ranked candidates of an address, the import's
+/// choice first, with what matched; an ambiguous name lists its owners with none chosen; bad
+/// input is a 400 naming the parameter; callers without a planner token are refused.
+#[tokio::test]
+async fn geocode_ranks_candidates_for_dispatchers() {
+    let d = ok(&get("/api/compounds?limit=5").await, "compounds");
+    let first = &d["features"][0]["properties"];
+    let (id, name) = (
+        first["id"].as_i64().unwrap(),
+        first["name"].as_str().unwrap(),
+    );
+    let r = ok(
+        &get(&format!(
+            "/api/geocode?q={}",
+            common::enc(&format!("【{name}】1号楼2单元301"))
+        ))
+        .await,
+        "geocode",
+    );
+    let c = &r["candidates"][0];
+    assert_eq!(c["compound"]["id"], id, "{r}");
+    assert_eq!(c["chosen"], true, "{r}");
+    assert_eq!(r["placed"], true);
+    assert!(
+        c["matched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["part"] == name),
+        "{r}"
+    );
+    // Nothing recognisable: no candidate chosen.
+    let r = ok(
+        &get(&format!("/api/geocode?q={}", common::enc("不知道在哪"))).await,
+        "geocode",
+    );
+    assert_eq!(r["placed"], false, "{r}");
+    for (uri, needle) in [
+        ("/api/geocode", "`q`"),
+        ("/api/geocode?q=x&lon=120", "`lat`"),
+        ("/api/geocode?q=x&lon=abc&lat=1", "`lon`"),
+        ("/api/geocode?q=x&limit=0", "`limit`"),
+    ] {
+        let r = get(uri).await;
+        assert_eq!(r.status, 400, "{uri}");
+        assert!(String::from_utf8_lossy(&r.body).contains(needle), "{uri}");
+    }
+    let r = call(&app(), "GET", "/api/geocode?q=x", &[], Vec::new()).await;
+    assert_eq!(r.status, 401);
+}

@@ -445,6 +445,80 @@ pub async fn override_grade(
 /// `GET /api/compounds/{id}?from=&to=&period=`: one compound with its figures for the window,
 /// monthly series, category mix, buildings, grade history and property company. Building
 /// counts below the privacy minimum are withheld from public callers.
+/// `GET /api/geocode?q=&lon=&lat=&limit=`: the ranked candidates for an address as a caller
+/// gave it — compound, building, unit, score, which part matched what — for a dispatcher who
+/// places a complaint by hand (planner role; the address only, no complainant data).
+pub async fn geocode(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    caller.require(Role::Planner)?;
+    let p = Params::parse(raw, &["q", "lon", "lat", "limit"])?;
+    let q = p
+        .get("q")
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| Error::BadRequest("`q` is required: the address as written".into()))?
+        .to_string();
+    if q.chars().count() > 200 {
+        return Err(Error::BadRequest(
+            "`q` is longer than 200 characters: give the address only".into(),
+        ));
+    }
+    let coord = |k: &str| -> Result<Option<f64>, Error> {
+        p.get(k)
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| Error::BadRequest(format!("`{k}` must be a number, got `{v}`")))
+            })
+            .transpose()
+    };
+    let (lon, lat) = (coord("lon")?, coord("lat")?);
+    if lon.is_some() != lat.is_some() {
+        return Err(Error::BadRequest(
+            "give both `lon` and `lat`, or neither".into(),
+        ));
+    }
+    let limit = match p.get("limit") {
+        None => 10,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=50).contains(n))
+            .ok_or_else(|| Error::BadRequest(format!("`limit` must be 1 to 50, got `{v}`")))?,
+    };
+    let gz = state.atlas.gazetteer().await?;
+    let data = state.atlas.store.geography().await?;
+    let list = gz.candidates(&q, lon, lat);
+    let candidates: Vec<Value> = list
+        .iter()
+        .take(limit)
+        .map(|c| {
+            let compound = data.compounds.iter().find(|x| x.id == c.compound_id);
+            let building = c
+                .building_id
+                .and_then(|id| data.buildings.iter().find(|b| b.id == id));
+            let unit = c.unit_id.and_then(|id| data.units.iter().find(|u| u.id == id));
+            json!({
+                "compound": compound.map(|x| json!({ "id": x.id, "name": x.name, "district_code": x.district_code, "street_code": x.street_code })),
+                "building": building.map(|b| json!({ "id": b.id, "name": b.name })),
+                "unit": unit.map(|u| json!({ "id": u.id, "name": u.name })),
+                "score": c.score,
+                "chosen": c.chosen,
+                "matched": c.matched.iter().map(|(part, what)| json!({ "part": part, "matched": what })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "query": q,
+        "candidates": candidates,
+        "placed": list.iter().any(|c| c.chosen),
+    })))
+}
+
 pub async fn compound(
     State(state): State<AppState>,
     caller: Caller,

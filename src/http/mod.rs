@@ -312,6 +312,7 @@ pub fn app(state: AppState) -> Router {
             get(planner::search).post(planner::search_post),
         )
         .route("/api/compounds/nearby", get(planner::nearby))
+        .route("/api/geocode", get(api::geocode))
         .route("/api/plan/route", post(planner::plan_route))
         .route("/api/compounds/{id}", get(api::compound))
         .route(

@@ -303,6 +303,7 @@ pub fn document(base: &str, about: &str) -> Value {
                     "responses": ok("compounds", &geo),
                 },
             },
+            "/api/geocode": { "get": planner_only(op("ranked compound, building and unit candidates for an address as written, with what matched (for dispatchers; planner token)", "planner", vec![q("q", "the address", string()), q("lon", "longitude, when the caller's position is known", number()), q("lat", "latitude", number()), q("limit", "at most this many candidates (1–50, default 10)", json!({ "type": "integer", "minimum": 1, "maximum": 50 }))], ok("candidates, the one the import would choose first", &["application/json"]))) },
             "/api/compounds/{id}": { "get": planner_only(op("a compound: figures for the window, monthly series, category mix, buildings, grade history, company (planner token)", "planner", with(vec![path("id", "compound id")], window()), ok("compound", &["application/json"]))) },
             "/api/compounds/{id}/grade": {
                 "get": op("a compound's grade and why", "planner", vec![path("id", "compound id"), q("period", "YYYYQn", string())], ok("grade", &["application/json"])),

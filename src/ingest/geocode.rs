@@ -29,6 +29,21 @@ struct GCompound {
     all_buildings: Vec<usize>,
 }
 
+/// One compound an address may mean, for a dispatcher (no complainant data: the address only).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Candidate {
+    pub compound_id: i64,
+    pub building_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    /// Name match (1 exact, less by sound) + district and street agreement + building found +
+    /// coordinates inside; higher is likelier.
+    pub score: f64,
+    /// (part of the address, what it matched).
+    pub matched: Vec<(String, String)>,
+    /// What the import would place it on.
+    pub chosen: bool,
+}
+
 /// Everything the geocoder knows of the city.
 pub struct Gazetteer {
     compounds: Vec<GCompound>,
@@ -477,8 +492,22 @@ impl Gazetteer {
         district: Option<&str>,
         street: Option<&str>,
     ) -> Option<usize> {
+        match self.fuzzy_ranked(segment, district, street).as_slice() {
+            [(s, ci)] if *s >= 0.6 => Some(*ci),
+            [(s, ci), (s2, _), ..] if *s >= 0.6 && *s > *s2 => Some(*ci),
+            _ => None,
+        }
+    }
+
+    /// The compounds sharing a bigram with `segment`, best sound-alike first (score 0..1).
+    fn fuzzy_ranked(
+        &self,
+        segment: &[char],
+        district: Option<&str>,
+        street: Option<&str>,
+    ) -> Vec<(f64, usize)> {
         if segment.len() < 2 {
-            return None;
+            return Vec::new();
         }
         let mut candidates: HashSet<usize> = HashSet::new();
         for w in segment.windows(2) {
@@ -509,11 +538,7 @@ impl Gazetteer {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        match scored.as_slice() {
-            [(s, ci)] if *s >= 0.6 => Some(*ci),
-            [(s, ci), (s2, _), ..] if *s >= 0.6 && *s > *s2 => Some(*ci),
-            _ => None,
-        }
+        scored
     }
 
     /// District and street codes named by place names that end at or before `before` (chars),
@@ -729,6 +754,109 @@ impl Gazetteer {
             method,
             note,
         }
+    }
+
+    /// The ranked candidates for an address, for a dispatcher who places it by hand: every
+    /// compound whose name or alias the address carries (or, when none, the nearest misses by
+    /// sound), each with the building and unit the address names in it, a score, and which part
+    /// of the address matched what. The one [`Gazetteer::place`] chooses comes first, marked.
+    pub fn candidates(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Vec<Candidate> {
+        let text = self.without_city(normalize(address));
+        let s: String = text.iter().collect();
+        let gps = lon.zip(lat).map(|(x, y)| Point::new(x, y));
+        let chosen = self.place(address, lon, lat);
+        let (district, street, prefix_end) = self.hints(&s, usize::MAX);
+        let mut found: Vec<(usize, usize, usize, f64)> = Vec::new(); // (compound, start, end, name score)
+        for m in self.names.find_iter(&s) {
+            let start = s[..m.start()].chars().count();
+            let end = s[..m.end()].chars().count();
+            for &ci in &self.name_owners[m.pattern().as_usize()] {
+                found.push((ci, start, end, 1.0));
+            }
+        }
+        if found.is_empty() {
+            let segment: Vec<char> = text[prefix_end.min(text.len())..]
+                .iter()
+                .take_while(|c| !c.is_ascii_digit())
+                .copied()
+                .collect();
+            for (score, ci) in self
+                .fuzzy_ranked(&segment, None, None)
+                .into_iter()
+                .filter(|(s, _)| *s >= 0.4)
+                .take(5)
+            {
+                found.push((ci, prefix_end, prefix_end + segment.len(), score));
+            }
+        }
+        if let Some(ci) = gps.and_then(|p| self.compound_at(p)) {
+            if !found.iter().any(|f| f.0 == ci) {
+                let end = self.name_end(&text, ci).unwrap_or(prefix_end);
+                found.push((ci, end, end, 0.0));
+            }
+        }
+        let part = |a: usize, b: usize| -> String {
+            text[a.min(text.len())..b.min(text.len())].iter().collect()
+        };
+        let mut out: Vec<Candidate> = Vec::new();
+        for (ci, start, end, name_score) in found {
+            if out.iter().any(|c| c.compound_id == self.compounds[ci].id) {
+                continue;
+            }
+            let c = &self.compounds[ci];
+            let mut matched = Vec::new();
+            let mut score = name_score;
+            if name_score > 0.0 {
+                let how = if name_score >= 1.0 {
+                    "compound name or alias"
+                } else {
+                    "compound name, by sound"
+                };
+                matched.push((part(start, end), how.to_string()));
+            }
+            if let Some(d) = &district {
+                if *d == c.district {
+                    score += 0.2;
+                    matched.push((part(0, prefix_end), format!("district {d}")));
+                } else {
+                    score -= 0.3;
+                }
+            }
+            if street.as_ref().is_some_and(|st| *st == c.street) {
+                score += 0.1;
+            }
+            if gps.is_some_and(|p| c.geom.contains(&p)) {
+                score += 0.5;
+                matched.push(("lon/lat".into(), "inside the compound".into()));
+            }
+            let rest = &text[end.min(text.len())..];
+            let (b, u) = building_and_unit(rest);
+            let building = b.and_then(|b| c.buildings.get(&b).copied());
+            if let (Some(b), Some(_)) = (b, building) {
+                score += 0.2;
+                matched.push((format!("{b}"), format!("building {b}")));
+            }
+            let unit = building.zip(u).and_then(|(bi, u)| {
+                self.buildings[bi]
+                    .units
+                    .iter()
+                    .find(|(n, _, _)| *n == u)
+                    .map(|x| x.1)
+            });
+            if let (Some(u), Some(_)) = (u, unit) {
+                matched.push((format!("{u}"), format!("unit {u}")));
+            }
+            out.push(Candidate {
+                compound_id: c.id,
+                building_id: building.map(|bi| self.buildings[bi].id),
+                unit_id: unit,
+                score: (score * 100.0).round() / 100.0,
+                matched,
+                chosen: chosen.compound_id == Some(c.id),
+            });
+        }
+        out.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.score.total_cmp(&a.score)));
+        out
     }
 
     /// Where the compound's name ends in the text, if it is there.
