@@ -37,4 +37,12 @@ impl Error {
     }
 }
 
+/// The code of the district a query names by code or name, or the one error every endpoint
+/// answers for an unknown one.
+pub fn district_code<'a>(data: &'a crate::model::Dataset, key: &str) -> Result<&'a str, Error> {
+    data.find_district(key)
+        .map(|d| d.code.as_str())
+        .ok_or_else(|| Error::unknown("district", key))
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -293,11 +293,7 @@ pub fn select_compounds(data: &Dataset, f: &TrendFilter) -> Result<Vec<i64>, cra
     let district_code = f
         .district
         .as_ref()
-        .map(|d| {
-            data.find_district(d)
-                .map(|x| x.code.clone())
-                .ok_or_else(|| Error::unknown("district", d))
-        })
+        .map(|d| crate::error::district_code(data, d).map(str::to_string))
         .transpose()?;
     let street_codes: Option<HashSet<String>> = f
         .street

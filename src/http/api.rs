@@ -283,11 +283,7 @@ pub async fn grades(
     let data = state.atlas.store.geography().await?;
     let district = p
         .get("district")
-        .map(|x| {
-            data.find_district(x)
-                .map(|d| d.code.as_str())
-                .ok_or_else(|| Error::unknown("district", x))
-        })
+        .map(|x| crate::error::district_code(&data, x))
         .transpose()?;
     let names: HashMap<i64, &str> = data
         .compounds

@@ -345,11 +345,7 @@ async fn matching(
         Layer::Streets => {
             let district = p
                 .get("district")
-                .map(|x| {
-                    d.find_district(x)
-                        .map(|v| v.code.as_str())
-                        .ok_or_else(|| Error::unknown("district", x))
-                })
+                .map(|x| crate::error::district_code(d, x))
                 .transpose()?;
             candidates(layer, d.streets.len())
                 .into_iter()

@@ -94,11 +94,8 @@ impl ServerState {
 
     /// Where maps start: the configured centre, else the median of the compounds' positions.
     #[must_use]
-    pub fn center(&self, data: &crate::model::Dataset) -> [f64; 2] {
-        self.city
-            .center
-            .or_else(|| data.centre())
-            .unwrap_or([0.0, 0.0])
+    pub fn center(&self, city: &crate::tile::atlas::CityIndex) -> [f64; 2] {
+        self.city.center.or(city.centre).unwrap_or([0.0, 0.0])
     }
 }
 

@@ -468,11 +468,7 @@ pub async fn streets(
     let d = &ctx.city.data;
     let district = match p.get("district") {
         None => None,
-        Some(x) => Some(
-            d.find_district(x)
-                .map(|v| v.code.clone())
-                .ok_or_else(|| Error::unknown("district", x))?,
-        ),
+        Some(x) => Some(crate::error::district_code(d, x)?.to_string()),
     };
     let list: Vec<Value> = d
         .streets

@@ -223,7 +223,7 @@ pub async fn tilejson(
     let w = super::api::Scope::of(&state, &p).await?.window;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
-    let center = state.center(&city.data);
+    let center = state.center(&city);
     let query = raw
         .filter(|q| !q.is_empty())
         .map(|q| format!("?{q}"))

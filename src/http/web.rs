@@ -93,7 +93,7 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
         "period": book.latest().map(|q| q.to_string()),
         "campaign_start": crate::analytics::CAMPAIGN_START,
         "bounds": city.bounds(),
-        "center": state.center(d),
+        "center": state.center(&city),
         "city": state.city.name,
         "districts": d.districts.iter().map(|x| json!({ "code": x.code, "name": x.name, "bbox": bbox(&x.geom) })).collect::<Vec<_>>(),
         "streets": d.streets.iter().map(|x| json!({ "code": x.code, "name": x.name, "district_code": x.district_code, "bbox": bbox(&x.geom) })).collect::<Vec<_>>(),

@@ -56,11 +56,7 @@ impl Filter {
         let d = &city.data;
         let district = match &self.district {
             None => None,
-            Some(x) => Some(
-                d.find_district(x)
-                    .map(|v| v.code.as_str())
-                    .ok_or_else(|| Error::unknown("district", x))?,
-            ),
+            Some(x) => Some(crate::error::district_code(d, x)?),
         };
         let street = match &self.street {
             None => None,

@@ -72,6 +72,10 @@ fn label_point(mp: &MultiPolygon<f64>) -> Point<f64> {
 /// The geography as tiles read it.
 pub struct CityIndex {
     pub data: Arc<Dataset>,
+    /// The city's extent and the map's default centre, made once with the index
+    /// ([`Dataset::extent`], [`Dataset::centre`]).
+    extent: Option<[f64; 4]>,
+    pub centre: Option<[f64; 2]>,
     districts: BoxTree,
     streets: BoxTree,
     compounds: BoxTree,
@@ -263,6 +267,8 @@ impl CityIndex {
             .collect();
         let merc = Mercator::new(&data, [&district_label, &street_label, &compound_label]);
         CityIndex {
+            extent: data.extent(),
+            centre: data.centre(),
             merc,
             pos: Arc::new(pos),
             compound_links,
@@ -391,7 +397,7 @@ impl CityIndex {
 
     /// The extent of the city in longitude/latitude.
     pub fn bounds(&self) -> Option<[f64; 4]> {
-        self.data.extent()
+        self.extent
     }
 
     /// The bounding boxes of the districts these compounds lie in (what a change to their
