@@ -139,9 +139,30 @@ pub struct ImportArgs {
     /// samples, and a proposed mapping to save and edit.
     #[arg(long)]
     pub inspect: bool,
-    /// Text encoding of hotline exports (default: detected, UTF-8 or GBK).
+    /// Text encoding of hotline exports and CSV geography tables (default: detected, UTF-8 or
+    /// GBK).
     #[arg(long, value_enum)]
     pub encoding: Option<crate::ingest::complaints::TextEncoding>,
+    /// The datum of the files' coordinates: `gcj02` for coordinates taken from AMap or Tencent
+    /// maps, `bd09` from Baidu; shifted back to WGS84 / CGCS2000 on import (default `wgs84`).
+    #[arg(long, value_parser = parse_datum, default_value = "wgs84")]
+    pub datum: crate::tile::datum::Datum,
+    /// How far (metres) a unit point outside every building may be from the building it is
+    /// linked to, when the source gives no building id.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_distance)]
+    pub unit_distance: f64,
+}
+
+fn parse_datum(s: &str) -> Result<crate::tile::datum::Datum, String> {
+    crate::tile::datum::Datum::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a datum: use wgs84 (or cgcs2000), gcj02 or bd09"))
+}
+
+fn parse_distance(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|d| d.is_finite() && (0.0..=1000.0).contains(d))
+        .ok_or_else(|| format!("`{s}` is not a distance in metres from 0 to 1000"))
 }
 
 fn parse_crs(s: &str) -> Result<i32, String> {

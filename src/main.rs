@@ -125,6 +125,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 reorient: args.reorient,
                 assume_crs: args.crs,
                 mapping,
+                datum: args.datum,
+                encoding: args.encoding,
+            };
+            let link_options = ingest::derive::LinkOptions {
+                unit_distance_m: args.unit_distance,
             };
             // Hotline exports go through the geocoder; everything else is geography.
             let (exports, geodata): (Vec<_>, Vec<_>) = args.paths.iter().cloned().partition(|p| {
@@ -136,23 +141,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Some(
                     tokio::task::spawn_blocking(move || {
-                        ingest::read_paths(&geodata, &opts, progress)
+                        ingest::read_sources(&geodata, &opts, progress)
                     })
                     .await??,
                 )
             };
             let store = open_store(&settings).await?;
-            if let Some(data) = data {
+            if let Some((mut data, origins)) = data {
+                // Links and ids the files do not carry, from where things are (the stored
+                // geography too, for a layer imported on its own).
+                let stored = store.geography().await?;
+                let (data, links) = tokio::task::spawn_blocking(move || {
+                    ingest::derive::links(&mut data, &origins, &stored, link_options)
+                        .map(|links| (data, links))
+                })
+                .await??;
                 let report = store.import(data).await?;
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "store": store.kind(),
-                        "read": report.read,
-                        "changed": report.changed,
-                        "seconds": started.elapsed().as_secs_f64(),
-                    })
-                );
+                let mut out = serde_json::json!({
+                    "store": store.kind(),
+                    "read": report.read,
+                    "changed": report.changed,
+                    "seconds": started.elapsed().as_secs_f64(),
+                });
+                if !links.is_empty() {
+                    out["links"] = serde_json::to_value(&links)?;
+                }
+                println!("{out}");
             }
             let atlas = Atlas::new(store, settings.rule.clone());
             for path in exports {

@@ -238,6 +238,15 @@ fn cases(work: &Path, city: &Path) -> Vec<Case> {
         });
     }
 
+    // A unit point without its building, 10 km from every building: not linked by a guess.
+    let p = work.join("units_nowhere.csv");
+    std::fs::write(&p, "name,households,lon,lat\n1单元,12,120.9,35.7\n").unwrap();
+    cases.push(Case {
+        name: "a unit no building contains or neighbours",
+        file: p,
+        expect: vec!["feature 2", "field `building_id`", "no building contains"],
+    });
+
     let p = work.join("companies_bad.csv");
     std::fs::write(&p, "id,name\n1,青岛好物业有限公司\nx,坏行\n").unwrap();
     cases.push(Case {

@@ -16,6 +16,11 @@ pub struct ImportOptions {
     pub assume_crs: Option<i32>,
     /// The field mapping (`--mapping`).
     pub mapping: Option<io::mapping::Mapping>,
+    /// The datum the coordinates are in (`--datum gcj02` for coordinates taken from AMap or
+    /// Tencent), shifted back to WGS84 / CGCS2000 after reprojection.
+    pub datum: crate::tile::datum::Datum,
+    /// The text encoding of CSV geography tables (default: detected).
+    pub encoding: Option<io::text::TextEncoding>,
 }
 
 /// Which layer a file holds: from `--layer`, its name (`compounds*.fgb`), or its FlatGeobuf header.
@@ -62,10 +67,11 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
                 "geojson" | "json" => io::geojson::read_layer_mapped(path, rules, mapping)?,
                 "shp" => read_shapefile(path, rules, crs, mapping)?,
                 "gpkg" => read_geopackage(path, rules, crs, mapping)?,
+                "csv" | "txt" => read_csv_layer(path, rules, crs, opts.encoding, mapping)?,
                 _ => {
                     return Err(FormatError::file(
                         path,
-                        format!("unsupported format `.{ext}`: use a Shapefile (.shp), GeoPackage (.gpkg), FlatGeobuf (.fgb) or GeoJSON (.geojson)"),
+                        format!("unsupported format `.{ext}`: use a Shapefile (.shp), GeoPackage (.gpkg), FlatGeobuf (.fgb), GeoJSON (.geojson) or CSV with a WKT or lon/lat columns (.csv)"),
                     ))
                 }
             }
@@ -73,7 +79,7 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
     }
     match layer {
         Layer::Companies => {
-            if ext != "csv" {
+            if !matches!(ext.as_str(), "csv" | "txt") {
                 return Err(FormatError::file(
                     path,
                     "companies are read from a CSV file with columns id,name",
@@ -87,7 +93,48 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
         Layer::Buildings => read!(buildings),
         Layer::Units => read!(units),
     }
+    if opts.datum != crate::tile::datum::Datum::Wgs84 {
+        shift_datum(&mut data, opts.datum);
+    }
     Ok(data)
+}
+
+/// Shifts every coordinate from `datum` (GCJ-02 or BD-09) back to WGS84 / CGCS2000.
+fn shift_datum(data: &mut Dataset, datum: crate::tile::datum::Datum) {
+    use geo::MapCoordsInPlace;
+    let back = |c: geo_types::Coord<f64>| {
+        let (x, y) = datum.to_wgs84(c.x, c.y);
+        geo_types::Coord { x, y }
+    };
+    data.districts
+        .iter_mut()
+        .for_each(|d| d.geom.map_coords_in_place(back));
+    data.streets
+        .iter_mut()
+        .for_each(|s| s.geom.map_coords_in_place(back));
+    data.compounds
+        .iter_mut()
+        .for_each(|c| c.geom.map_coords_in_place(back));
+    data.buildings
+        .iter_mut()
+        .for_each(|b| b.geom.map_coords_in_place(back));
+    data.units
+        .iter_mut()
+        .for_each(|u| u.geom.map_coords_in_place(back));
+}
+
+/// A CSV geography table: a WKT or longitude/latitude columns, in `crs` (default EPSG:4326).
+fn read_csv_layer<T: io::Record>(
+    path: &Path,
+    rules: GeometryRules,
+    crs: Option<u32>,
+    encoding: Option<io::text::TextEncoding>,
+    mapping: Option<&io::mapping::LayerMapping>,
+) -> Result<Vec<T>, FormatError> {
+    let table = io::csv::read_features(path, encoding)?;
+    let crs =
+        io::crs::Crs::from_epsg(crs.unwrap_or(4326)).map_err(|m| FormatError::file(path, m))?;
+    adapt_features(path, table.features, &table.fields, &crs, mapping, rules)
 }
 
 /// A Shapefile layer: its `.prj`'s CRS (or `crs` over it) reprojected, its fields mapped, its
@@ -159,13 +206,25 @@ fn adapt_features<T: io::Record>(
         .collect()
 }
 
-/// Reads every path (files, or dataset directories with a manifest) into one dataset.
+/// Reads every path (files, or dataset directories with a manifest) into one dataset. Blank ids
+/// and links stay blank: `atlas import` reads with [`read_sources`] and fills them with
+/// [`derive::links`].
 pub fn read_paths(
     paths: &[PathBuf],
     opts: &ImportOptions,
     progress: bool,
 ) -> Result<Dataset, FormatError> {
+    read_sources(paths, opts, progress).map(|(data, _)| data)
+}
+
+/// [`read_paths`], with where each record came from (for [`derive::links`]).
+pub fn read_sources(
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: bool,
+) -> Result<(Dataset, derive::Origins), FormatError> {
     let mut all = Dataset::default();
+    let mut origins = derive::Origins::default();
     for path in paths {
         let spinner = if progress {
             let s = indicatif::ProgressBar::new_spinner();
@@ -190,11 +249,17 @@ pub fn read_paths(
             read_file(path, opts)?
         };
         spinner.finish_and_clear();
+        let csv = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
+        origins.record(path, &data, if csv { 2 } else { 1 });
         all.extend(data);
     }
-    Ok(all)
+    Ok((all, origins))
 }
 pub mod complaints;
+pub mod derive;
 pub mod forms;
 pub mod geocode;
 pub mod inspect;

@@ -65,3 +65,128 @@ pub fn read_companies(path: &Path) -> Result<Vec<Company>, FormatError> {
     }
     Ok(out)
 }
+
+/// The columns a CSV geography table may carry its geometry in.
+const WKT_COLUMNS: &[&str] = &["wkt", "geometry", "geom", "the_geom", "shape", "几何"];
+const LON_COLUMNS: &[&str] = &["lon", "lng", "longitude", "x", "经度"];
+const LAT_COLUMNS: &[&str] = &["lat", "latitude", "y", "纬度"];
+
+/// A CSV geography table as read: its fields (the geometry columns left out) and features.
+pub struct Features {
+    pub fields: Vec<String>,
+    pub features: Vec<super::RawFeature>,
+}
+
+fn column(headers: &[String], names: &[&str]) -> Option<usize> {
+    headers
+        .iter()
+        .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+}
+
+/// Reads a geography layer from CSV (UTF-8 or GBK): a WKT column (`wkt`, `geometry`, …) or
+/// longitude and latitude columns (`lon`/`lat`, `x`/`y`, `经度`/`纬度`) for points. Every
+/// other column is a property, as text (the record reads numbers from it); empty cells are
+/// blank. A row whose geometry cannot be read is an error naming its line and column.
+pub fn read_features(
+    path: &Path,
+    forced: Option<super::text::TextEncoding>,
+) -> Result<Features, FormatError> {
+    use geozero::ToGeo;
+    let bytes =
+        std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
+    let (text, _) = super::text::decode(&bytes, forced).map_err(|m| FormatError::file(path, m))?;
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = r
+        .headers()
+        .map_err(|e| FormatError::file(path, format!("cannot read the header line: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let wkt = column(&headers, WKT_COLUMNS);
+    let lonlat = column(&headers, LON_COLUMNS).zip(column(&headers, LAT_COLUMNS));
+    if wkt.is_none() && lonlat.is_none() {
+        return Err(FormatError::file(
+            path,
+            format!(
+                "no geometry column: give a WKT column ({}) or longitude and latitude columns (lon and lat, x and y, 经度 and 纬度); its columns: {}",
+                WKT_COLUMNS.join(", "),
+                headers.join(", ")
+            ),
+        ));
+    }
+    let geometry_columns: Vec<usize> = match (wkt, lonlat) {
+        (Some(w), _) => vec![w],
+        (None, Some((x, y))) => vec![x, y],
+        (None, None) => vec![],
+    };
+    let fields: Vec<String> = headers
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !geometry_columns.contains(k))
+        .map(|(_, h)| h.clone())
+        .collect();
+    let mut features = Vec::new();
+    for (i, row) in r.records().enumerate() {
+        // The header is line 1.
+        let line = i + 2;
+        let at = |field: &str, message: String| FormatError {
+            file: path.to_path_buf(),
+            feature: Some(line),
+            id: None,
+            field: Some(field.to_string()),
+            message,
+        };
+        let row = row.map_err(|e| FormatError {
+            file: path.to_path_buf(),
+            feature: Some(line),
+            id: None,
+            field: None,
+            message: format!("not a CSV row: {e}"),
+        })?;
+        let cell = |k: usize| row.get(k).unwrap_or_default().trim();
+        let geom = match (wkt, lonlat) {
+            (Some(w), _) if cell(w).is_empty() => None,
+            (Some(w), _) => Some(
+                geozero::wkt::Wkt(cell(w))
+                    .to_geo()
+                    .map_err(|e| at(&headers[w], format!("not WKT: {e}")))?,
+            ),
+            (None, Some((x, y))) => {
+                let num = |k: usize| {
+                    cell(k)
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| at(&headers[k], format!("`{}` is not a number", cell(k))))
+                };
+                Some(geo_types::Geometry::Point(geo_types::Point::new(
+                    num(x)?,
+                    num(y)?,
+                )))
+            }
+            (None, None) => None,
+        };
+        let props = headers
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !geometry_columns.contains(k))
+            .map(|(k, h)| {
+                let v = cell(k);
+                let v = if v.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::String(v.to_string())
+                };
+                (h.clone(), v)
+            })
+            .collect();
+        features.push(super::RawFeature {
+            number: line,
+            geom,
+            props,
+        });
+    }
+    Ok(Features { fields, features })
+}

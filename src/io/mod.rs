@@ -17,6 +17,7 @@ pub mod mapping;
 mod records;
 pub mod shp;
 pub mod stats;
+pub mod text;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;

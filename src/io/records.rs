@@ -106,6 +106,33 @@ fn code(props: &Props, name: &str, digits: usize) -> Result<String, FeatureProbl
     Ok(c)
 }
 
+/// Whether a property is absent or blank: a link or id the import derives (`ingest::derive`).
+fn blank(props: &Props, name: &str) -> bool {
+    match props.get(name) {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// An id or link the source may leave out: 0 when blank (derived on import), else positive.
+fn derivable_id(props: &Props, name: &str) -> Result<i64, FeatureProblem> {
+    if blank(props, name) {
+        Ok(0)
+    } else {
+        positive_id(props, name)
+    }
+}
+
+/// An administrative code the source may leave out: empty when blank (derived on import).
+fn derivable_code(props: &Props, name: &str, digits: usize) -> Result<String, FeatureProblem> {
+    if blank(props, name) {
+        Ok(String::new())
+    } else {
+        code(props, name, digits)
+    }
+}
+
 fn positive_id(props: &Props, name: &str) -> Result<i64, FeatureProblem> {
     let v = integer(props, name)?;
     if v <= 0 {
@@ -180,7 +207,7 @@ impl Record for Street {
         Ok(Street {
             code: code(&raw.props, "code", 9)?,
             name: text(&raw.props, "name")?,
-            district_code: code(&raw.props, "district_code", 6)?,
+            district_code: derivable_code(&raw.props, "district_code", 6)?,
             kind: text(&raw.props, "kind").unwrap_or_else(|_| "街道".into()),
             geom: validate::multi_polygon(raw.geom.take(), rules)?,
         })
@@ -235,11 +262,11 @@ impl Record for Compound {
             _ => Vec::new(),
         };
         Ok(Compound {
-            id: positive_id(p, "id")?,
+            id: derivable_id(p, "id")?,
             name: text(p, "name")?,
             aliases,
-            district_code: code(p, "district_code", 6)?,
-            street_code: code(p, "street_code", 9)?,
+            district_code: derivable_code(p, "district_code", 6)?,
+            street_code: derivable_code(p, "street_code", 9)?,
             company_id: positive_id(p, "company_id")?,
             year_built: ranged(p, "year_built", 1900, 2100)?,
             households: ranged(p, "households", 0, 100_000)?,
@@ -277,8 +304,8 @@ impl Record for Building {
     fn from_raw(raw: &mut RawFeature, rules: GeometryRules) -> Result<Self, FeatureProblem> {
         let p = &raw.props;
         Ok(Building {
-            id: positive_id(p, "id")?,
-            compound_id: positive_id(p, "compound_id")?,
+            id: derivable_id(p, "id")?,
+            compound_id: derivable_id(p, "compound_id")?,
             name: text(p, "name")?,
             floors: ranged(p, "floors", 1, 150)?,
             households: ranged(p, "households", 0, 10_000)?,
@@ -314,8 +341,8 @@ impl Record for Unit {
     fn from_raw(raw: &mut RawFeature, _rules: GeometryRules) -> Result<Self, FeatureProblem> {
         let p = &raw.props;
         Ok(Unit {
-            id: positive_id(p, "id")?,
-            building_id: positive_id(p, "building_id")?,
+            id: derivable_id(p, "id")?,
+            building_id: derivable_id(p, "building_id")?,
             name: text(p, "name")?,
             households: ranged(p, "households", 0, 2_000)?,
             geom: validate::point(raw.geom.take())?,

@@ -88,6 +88,8 @@ pub struct Complaint {
     pub lat: Option<f64>,
     pub status: String,
     pub satisfaction: Option<String>,
+    /// When the hotline closed the ticket, when the export says.
+    pub closed_at: Option<chrono::NaiveDateTime>,
     /// Where the geocoder placed it.
     pub place: Placement,
 }
@@ -328,6 +330,24 @@ impl Dataset {
                 }
             }
             Ok(set)
+        }
+        // Ids the import derives (`ingest::derive`) are 0 until then: none may be stored so.
+        let unnamed = [
+            (
+                "compound",
+                self.compounds.iter().find(|c| c.id <= 0).map(|c| &c.name),
+            ),
+            (
+                "building",
+                self.buildings.iter().find(|b| b.id <= 0).map(|b| &b.name),
+            ),
+            (
+                "unit",
+                self.units.iter().find(|u| u.id <= 0).map(|u| &u.name),
+            ),
+        ];
+        if let Some((layer, Some(name))) = unnamed.into_iter().find(|(_, n)| n.is_some()) {
+            return Err(format!("{layer} `{name}` has no id"));
         }
         let districts = unique("districts", self.districts.iter().map(|d| d.code.clone()))?;
         let streets = unique("streets", self.streets.iter().map(|s| s.code.clone()))?;
