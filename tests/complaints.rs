@@ -736,3 +736,139 @@ async fn coordinates_are_checked_against_the_citys_own_extent() {
     assert!(r[0].2.contains("outside the city"), "{r:?}");
     assert_eq!(report.loaded, 1);
 }
+
+/// An export's handling status, satisfaction and closing time are kept, in both stores; a
+/// workbook uploads to `POST /api/complaints` by its media type; a closing time that reads as
+/// nothing, or one before the call, is refused by line and field.
+#[tokio::test]
+async fn closing_time_status_and_satisfaction_are_kept_and_a_workbook_uploads() {
+    let city = common::city(0.02, 44);
+    let data = compound_atlas::io::dataset::read(
+        &city,
+        &compound_atlas::io::manifest::Manifest::read(&city).unwrap(),
+    )
+    .unwrap();
+    let name = |k: usize| data.compounds[k].name.clone();
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("closed.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "工单编号,受理时间,诉求类别,诉求地址,办理状态,满意度,办结时间\n\
+             CL-1,2023-05-01 10:00:00,消防通道,{}1号楼,已办结,满意,2023-05-03 16:30:00\n\
+             CL-2,2023-05-02 09:00:00,环境卫生,{}2号楼,办理中,,\n\
+             CL-3,2023-05-02 09:00:00,环境卫生,{}2号楼,已办结,不满意,上周\n\
+             CL-4,2023-05-04 09:00:00,环境卫生,{}2号楼,已办结,基本满意,2023-05-01 09:00:00\n",
+            name(0),
+            name(1),
+            name(1),
+            name(2)
+        ),
+    )
+    .unwrap();
+    let xlsx = work.path().join("closed.xlsx");
+    let o = std::process::Command::new("ogr2ogr")
+        .args(["-f", "XLSX", "-oo", "AUTODETECT_TYPE=NO"])
+        .arg(&xlsx)
+        .arg(&csv)
+        .output()
+        .expect("ogr2ogr (gdal-bin, installed by scripts/test)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let check = |j: &serde_json::Value| {
+        assert_eq!(j["loaded"], 2, "{j}");
+        let rejected = j["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), 2, "{j}");
+        for (r, line) in rejected.iter().zip([4, 5]) {
+            assert_eq!(
+                (r["line"].as_u64(), r["field"].as_str()),
+                (Some(line), Some("closed_at")),
+                "{r}"
+            );
+        }
+    };
+    let when = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+
+    // The embedded store, through the endpoint.
+    let dir = common::copy_dir(&city);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let atlas = Arc::new(Atlas::new(store, Rule::default()));
+    let app = compound_atlas::app(compound_atlas::AppState::new(
+        Arc::clone(&atlas),
+        &settings_with_tokens(),
+    ));
+    let req = axum::http::Request::post("/api/complaints")
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .header("authorization", "Bearer admin-secret")
+        .body(axum::body::Body::from(std::fs::read(&xlsx).unwrap()))
+        .unwrap();
+    let (s, j, text) = call(&app, req).await;
+    assert_eq!(s, 200, "{text}");
+    check(&j);
+    let m = compound_atlas::io::manifest::Manifest::read(&dir).unwrap();
+    let mut kept = Vec::new();
+    compound_atlas::io::complaints::read_complaints(&dir.join(m.complaints.unwrap()), |c| {
+        kept.push(c);
+    })
+    .unwrap();
+    kept.sort_by(|a, b| a.ticket_id.cmp(&b.ticket_id));
+    let got: Vec<_> = kept
+        .iter()
+        .map(|c| {
+            (
+                c.ticket_id.as_str(),
+                c.status.as_str(),
+                c.satisfaction.as_deref(),
+                c.closed_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "CL-1",
+                "已办结",
+                Some("满意"),
+                Some(when("2023-05-03 16:30:00"))
+            ),
+            ("CL-2", "办理中", None, None),
+        ]
+    );
+
+    // PostGIS, from the same workbook read as `atlas import` reads it.
+    let url = common::fresh_db("closed").await;
+    let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    pg.migrate().await.unwrap();
+    pg.import(ingest::read_paths(&[city.to_path_buf()], &ImportOptions::default(), false).unwrap())
+        .await
+        .unwrap();
+    let patlas = Atlas::new(Arc::new(pg), Rule::default());
+    let parsed = complaints::read_file(&xlsx, None).unwrap();
+    let report = patlas
+        .import_complaints(parsed, "closed.xlsx")
+        .await
+        .unwrap();
+    check(&serde_json::to_value(&report).unwrap());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let rows: Vec<(
+        String,
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+    )> = sqlx::query_as(
+        "SELECT ticket_id, status, satisfaction, closed_at FROM complaints ORDER BY ticket_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(t, s, f, c)| (t.as_str(), s.as_str(), f.as_deref(), *c))
+        .collect();
+    assert_eq!(rows, got, "PostGIS keeps what the embedded store keeps");
+}

@@ -173,6 +173,14 @@ fn cat_index(c: Category) -> usize {
 }
 
 impl Stats {
+    /// The month windows end at when a request names none: the last month with a complaint, or
+    /// before any complaint is imported, the current month.
+    #[must_use]
+    pub fn latest_month(&self) -> Month {
+        self.last
+            .unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()))
+    }
+
     /// Builds the monthly tables from complaint facts.
     pub fn from_facts<'a>(facts: impl IntoIterator<Item = &'a Fact> + Clone) -> Stats {
         let (mut first, mut last) = (None::<Month>, None::<Month>);

@@ -84,7 +84,7 @@ pub struct Scope {
 impl Scope {
     pub async fn of(state: &AppState, p: &Params) -> Result<Scope, Error> {
         let stats = state.atlas.store.stats().await?;
-        let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+        let last = stats.latest_month();
         let window = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
         let book = state.atlas.grades().await?;
         let period = match p.get("period") {
@@ -118,13 +118,19 @@ fn compound_id(raw: &str) -> Result<i64, Error> {
 async fn spool_body(
     body: axum::body::Body,
     limit: usize,
+    suffix: &'static str,
 ) -> Result<tempfile::NamedTempFile, Error> {
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
-    let spool = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("cannot make a temporary file for the upload: {e}"))?;
+    let spool = tokio::task::spawn_blocking(move || {
+        tempfile::Builder::new()
+            .prefix("atlas-upload-")
+            .suffix(suffix)
+            .tempfile()
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(|e| anyhow::anyhow!("cannot make a temporary file for the upload: {e}"))?;
     let file = spool
         .reopen()
         .map_err(|e| anyhow::anyhow!("cannot open the upload's temporary file: {e}"))?;
@@ -155,8 +161,9 @@ async fn spool_body(
     Ok(spool)
 }
 
-/// `POST /api/complaints`: a hotline export as CSV (`text/csv`, UTF-8 or GBK) or JSON lines
-/// (`application/x-ndjson`). Admin token required. Answers the import report.
+/// `POST /api/complaints`: a hotline export as CSV (`text/csv`, UTF-8 or GBK), JSON lines
+/// (`application/x-ndjson`) or a workbook (XLSX, XLS or ODS by its media type; its first sheet,
+/// the header found in its first 20 rows). Admin token required. Answers the import report.
 ///
 /// The body is streamed into a temporary file as it arrives (never held in memory whole, at most
 /// [`super::MAX_IMPORT_BYTES`]), then decoded and parsed row by row on the blocking pool, as
@@ -189,18 +196,25 @@ pub async fn post_complaints(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let form = match ctype.as_str() {
-        "text/csv" | "application/csv" => complaints::ExportForm::Csv,
+    let (form, suffix) = match ctype.as_str() {
+        "text/csv" | "application/csv" => (complaints::ExportForm::Csv, ".csv"),
         "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
-            complaints::ExportForm::JsonLines
+            (complaints::ExportForm::JsonLines, ".jsonl")
+        }
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => {
+            (complaints::ExportForm::Workbook, ".xlsx")
+        }
+        "application/vnd.ms-excel" => (complaints::ExportForm::Workbook, ".xls"),
+        "application/vnd.oasis.opendocument.spreadsheet" => {
+            (complaints::ExportForm::Workbook, ".ods")
         }
         other => {
             return Err(Error::UnsupportedMedia(format!(
-                "Content-Type `{other}` is not an export: use text/csv or application/x-ndjson"
+                "Content-Type `{other}` is not an export: use text/csv, application/x-ndjson or a workbook's (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)"
             )))
         }
     };
-    let spool = spool_body(body, super::MAX_IMPORT_BYTES).await?;
+    let spool = spool_body(body, super::MAX_IMPORT_BYTES, suffix).await?;
     let parsed = tokio::task::spawn_blocking(move || {
         complaints::read_export(
             spool.path(),
@@ -531,7 +545,7 @@ pub async fn compound(
         .ok_or_else(|| Error::NotFound(format!("compound {id}")))?;
     let stats = store.stats().await?;
     let data = store.geography().await?;
-    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+    let last = stats.latest_month();
     let w = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
     let total = stats.compound_total(id, w);
     let dens = density(total, i64::from(c.households), w.months());

@@ -596,7 +596,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         state.atlas.store.counts().await?;
         let stats = state.atlas.store.stats().await?;
         let book = state.atlas.grades().await?;
-        let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+        let last = stats.latest_month();
         let w = crate::analytics::Window::parse(None, None, last)
             .map_err(crate::store::StoreError::Rejected)?;
         state.tiles.figures(&state.atlas, w, book.latest()).await?;

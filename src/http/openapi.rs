@@ -358,7 +358,7 @@ pub fn document(base: &str, about: &str) -> Value {
                     "tags": ["complaints"],
                     "parameters": [q("encoding", "utf8 or gbk (detected when absent)", string())],
                     "security": [{ "bearer": [] }],
-                    "requestBody": body("the export as CSV or JSON lines", &["text/csv", "application/x-ndjson"]),
+                    "requestBody": body("the export as CSV, JSON lines or a workbook (its first sheet)", &["text/csv", "application/x-ndjson", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-excel", "application/vnd.oasis.opendocument.spreadsheet"]),
                     "responses": ok("the import report", &["application/json"]),
                 },
             },

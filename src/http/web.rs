@@ -82,7 +82,7 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
     let stats = state.atlas.store.stats().await?;
     let book = state.atlas.grades().await?;
     let city = state.tiles.city(&state.atlas).await?;
-    let last = stats.last.unwrap_or(crate::model::Month::new(2023, 7));
+    let last = stats.latest_month();
     let w = crate::analytics::Window::parse(None, None, last).map_err(Error::BadRequest)?;
     let d = &city.data;
     Ok(Json(json!({

@@ -1,6 +1,7 @@
 //! Hotline exports: CSV (UTF-8 or GBK, Chinese or English headers) or JSON lines, validated row
 //! by row. A bad row is rejected with its line number, field and reason; good rows go on.
 
+pub use crate::io::text::{decode, TextEncoding};
 use crate::io::FormatError;
 use crate::model::{Category, Complaint, ComplaintContact, Placement};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -20,12 +21,13 @@ enum Field {
     Lat,
     Status,
     Satisfaction,
+    ClosedAt,
     CallerName,
     CallerPhone,
     Content,
 }
 
-const FIELDS: [(Field, &str, &[&str]); 12] = [
+const FIELDS: [(Field, &str, &[&str]); 13] = [
     (
         Field::Ticket,
         "ticket_id",
@@ -52,6 +54,11 @@ const FIELDS: [(Field, &str, &[&str]); 12] = [
         &["满意度", "satisfaction"],
     ),
     (
+        Field::ClosedAt,
+        "closed_at",
+        &["办结时间", "结案时间", "办结日期", "完成时间", "closed_at"],
+    ),
+    (
         Field::CallerName,
         "caller_name",
         &["来电人", "姓名", "caller_name", "name"],
@@ -71,29 +78,14 @@ fn field_name(f: Field) -> &'static str {
         .map_or("?", |(_, n, _)| n)
 }
 
-/// Text encoding of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TextEncoding {
-    Utf8,
-    Gbk,
-}
-
-impl TextEncoding {
-    fn encoding(self) -> &'static encoding_rs::Encoding {
-        match self {
-            TextEncoding::Utf8 => encoding_rs::UTF_8,
-            TextEncoding::Gbk => encoding_rs::GBK,
-        }
-    }
-}
-
 /// The form of an export file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportForm {
     Csv,
     /// One JSON object a line.
     JsonLines,
+    /// A spreadsheet workbook (XLSX, XLS, XLSB, ODS), its first sheet, read by calamine.
+    Workbook,
 }
 
 /// One accepted row.
@@ -346,39 +338,6 @@ fn parse_time(s: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-/// Decodes an export: UTF-8 when it is valid UTF-8 (with or without BOM), else GBK.
-pub fn decode(
-    bytes: &[u8],
-    forced: Option<TextEncoding>,
-) -> Result<(String, TextEncoding), String> {
-    let utf8 = |b: &[u8]| {
-        std::str::from_utf8(b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b)).map(str::to_string)
-    };
-    match forced {
-        Some(TextEncoding::Utf8) => utf8(bytes)
-            .map(|s| (s, TextEncoding::Utf8))
-            .map_err(|e| format!("not valid UTF-8 ({e}); try --encoding gbk")),
-        Some(TextEncoding::Gbk) => {
-            let (text, _, bad) = encoding_rs::GBK.decode(bytes);
-            if bad {
-                return Err("not valid GBK".into());
-            }
-            Ok((text.into_owned(), TextEncoding::Gbk))
-        }
-        None => match utf8(bytes) {
-            Ok(s) => Ok((s, TextEncoding::Utf8)),
-            Err(_) => {
-                let (text, _, bad) = encoding_rs::GBK.decode(bytes);
-                if bad {
-                    Err("neither UTF-8 nor GBK text".into())
-                } else {
-                    Ok((text.into_owned(), TextEncoding::Gbk))
-                }
-            }
-        },
-    }
-}
-
 struct Validator<'m> {
     seen: HashMap<String, (usize, u64)>,
     out: Parsed,
@@ -397,6 +356,7 @@ fn fingerprint(c: &Complaint) -> u64 {
         c.lat.map(f64::to_bits),
         &c.status,
         &c.satisfaction,
+        c.closed_at,
     )
         .hash(&mut h);
     h.finish()
@@ -438,6 +398,20 @@ impl<'m> Validator<'m> {
                         format!("cannot read `{raw_time}` as a date and time"),
                     )
                 })?;
+            // A closing time is optional; one that reads as nothing is refused like any date.
+            let closed_at = match get(Field::ClosedAt).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(raw) => Some(
+                    parse_time(&raw)
+                        .filter(|t| *t >= received_at)
+                        .ok_or_else(|| {
+                            reject(
+                                Field::ClosedAt,
+                                format!("cannot read `{raw}` as a date and time at or after the time received"),
+                            )
+                        })?,
+                ),
+            };
             let raw_cat = get(Field::Category).unwrap_or_default();
             let (category, decided) = match self.mapping {
                 Some(m) => m.category(&raw_cat, &get(Field::Content).unwrap_or_default()),
@@ -493,6 +467,7 @@ impl<'m> Validator<'m> {
                 lat,
                 status: get(Field::Status).unwrap_or_default(),
                 satisfaction: get(Field::Satisfaction).filter(|s| !s.is_empty()),
+                closed_at,
                 place: Placement::default(),
             };
             Ok((complaint, decided))
@@ -711,7 +686,7 @@ pub fn read_file_mapped(
     mapping: Option<&ExportMapping>,
 ) -> Result<Parsed, FormatError> {
     if is_workbook(path) {
-        read_workbook(path, mapping)
+        read_workbook(path, path, mapping)
     } else {
         read_export(path, path, forced, ExportForm::Csv, mapping)
     }
@@ -735,9 +710,15 @@ fn cell_text(d: &calamine::Data) -> String {
 /// Reads the first sheet of a workbook: its header is the first of its first 20 rows that has
 /// a ticket column (ours, or the mapping's), so title rows above it are passed over; line
 /// numbers are the sheet's row numbers.
-fn read_workbook(path: &Path, mapping: Option<&ExportMapping>) -> Result<Parsed, FormatError> {
+/// `source` names the workbook in errors (`path` may be an upload's temporary file, named by
+/// its extension).
+fn read_workbook(
+    file: &Path,
+    path: &Path,
+    mapping: Option<&ExportMapping>,
+) -> Result<Parsed, FormatError> {
     use calamine::Reader;
-    let mut wb = calamine::open_workbook_auto(path)
+    let mut wb = calamine::open_workbook_auto(file)
         .map_err(|e| FormatError::file(path, format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     let sheet = names
@@ -802,6 +783,11 @@ pub fn read_export(
     form: ExportForm,
     mapping: Option<&ExportMapping>,
 ) -> Result<Parsed, FormatError> {
+    let json = match form {
+        ExportForm::Workbook => return read_workbook(path, source, mapping),
+        ExportForm::Csv => false,
+        ExportForm::JsonLines => true,
+    };
     let open = || {
         std::fs::File::open(path)
             .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
@@ -838,9 +824,10 @@ pub fn read_export(
             .strip_bom(true)
             .build(open()?),
     );
-    let mut parsed = match form {
-        ExportForm::Csv => parse_csv_from(text, source, mapping)?,
-        ExportForm::JsonLines => parse_json_lines_from(text, source)?,
+    let mut parsed = if json {
+        parse_json_lines_from(text, source)?
+    } else {
+        parse_csv_from(text, source, mapping)?
     };
     parsed.encoding = Some(enc);
     Ok(parsed)

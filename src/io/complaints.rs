@@ -8,7 +8,7 @@ use crate::model::{Category, Complaint, ComplaintContact, MatchMethod, Month, Pl
 use std::io::Write;
 use std::path::Path;
 
-pub const COMPLAINT_HEADER: [&str; 14] = [
+pub const COMPLAINT_HEADER: [&str; 15] = [
     "ticket_id",
     "received_at",
     "category",
@@ -23,7 +23,11 @@ pub const COMPLAINT_HEADER: [&str; 14] = [
     "unit_id",
     "match_method",
     "match_note",
+    "closed_at",
 ];
+
+/// The columns of a complaint file written before `closed_at` (still read: the column is empty).
+const OLD_COLUMNS: usize = 14;
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -73,6 +77,7 @@ pub fn write_complaints(
             &opt(c.place.unit_id),
             c.place.method.code(),
             c.place.note.as_deref().unwrap_or_default(),
+            &opt(c.closed_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
         ])
         .map_err(|e| err(&e))?;
     }
@@ -170,6 +175,16 @@ impl Row<'_> {
         stamp(&self.rec[1]).ok_or_else(|| self.bad("received_at", "not a date and time"))
     }
 
+    /// The closing time: empty, or absent from a file written before it was kept.
+    fn closed_at(&self) -> Result<Option<chrono::NaiveDateTime>, FormatError> {
+        match self.rec.get(14) {
+            None | Some(b"") => Ok(None),
+            Some(s) => stamp(s)
+                .map(Some)
+                .ok_or_else(|| self.bad("closed_at", "not a date and time")),
+        }
+    }
+
     fn category(&self) -> Result<Category, FormatError> {
         Category::parse(self.text(2, "category")?)
             .ok_or_else(|| self.bad("category", "unknown category"))
@@ -201,7 +216,7 @@ fn each_row(
             }
         }
         let line = rec.position().map_or(0, |p| p.line());
-        if rec.len() != COMPLAINT_HEADER.len() {
+        if rec.len() != COMPLAINT_HEADER.len() && rec.len() != OLD_COLUMNS {
             return Err(bad(
                 path,
                 line,
@@ -231,6 +246,7 @@ pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(
             lat: r.num(6, "lat")?,
             status: r.text(7, "status")?.to_string(),
             satisfaction: r.note(8, "satisfaction")?,
+            closed_at: r.closed_at()?,
             place: Placement {
                 compound_id: r.id(9, "compound_id")?,
                 building_id: r.id(10, "building_id")?,

@@ -272,6 +272,7 @@ fn same_content(a: &Complaint, b: &Complaint) -> bool {
         && a.lat == b.lat
         && a.status == b.status
         && a.satisfaction == b.satisfaction
+        && a.closed_at == b.closed_at
 }
 
 #[async_trait]

@@ -887,7 +887,7 @@ impl Store for PostgisStore {
         let mut complaints = String::with_capacity(rows.len() * 160);
         let mut contacts = String::with_capacity(rows.len() * 80);
         for (c, p) in &rows {
-            let fields: [String; 14] = [
+            let fields: [String; 15] = [
                 c.ticket_id.clone(),
                 c.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 c.category.code().to_string(),
@@ -902,6 +902,9 @@ impl Store for PostgisStore {
                 opt(c.place.unit_id.map(|v| v.to_string())),
                 c.place.method.code().to_string(),
                 opt(c.place.note.clone()),
+                opt(c
+                    .closed_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())),
             ];
             for (i, f) in fields.iter().enumerate() {
                 if i > 0 {

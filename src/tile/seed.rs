@@ -69,7 +69,7 @@ pub async fn seed(
     let window = Window::parse(
         plan.from.as_deref(),
         plan.to.as_deref(),
-        stats.last.unwrap_or(crate::model::Month::new(2023, 7)),
+        stats.latest_month(),
     )
     .map_err(anyhow::Error::msg)?;
     let period = match &plan.period {
