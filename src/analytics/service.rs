@@ -10,7 +10,6 @@ use crate::store::{blocking, ByVersion, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use tokio::sync::Mutex;
 
 /// What an import of a hotline export did, as printed by the CLI and returned by the API.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -82,10 +81,8 @@ pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,
     gazetteer: ByVersion<Gazetteer>,
-    /// Computing grades is serialised by this lock; the book computed last is read from
-    /// `graded` without it (every tile asks for the latest quarter).
-    grades: Mutex<()>,
-    graded: std::sync::RwLock<Option<(u64, Arc<GradeBook>)>>,
+    /// The grade book of the store's current version (every tile asks for the latest quarter).
+    grades: ByVersion<GradeBook>,
 }
 
 fn change(now: u64, before: u64) -> Option<f64> {
@@ -98,8 +95,7 @@ impl Atlas {
             store,
             rule,
             gazetteer: ByVersion::default(),
-            grades: Mutex::new(()),
-            graded: std::sync::RwLock::new(None),
+            grades: ByVersion::default(),
         }
     }
 
@@ -116,51 +112,28 @@ impl Atlas {
 
     /// All grades, computed from the store's statistics with overrides applied.
     pub async fn grades(&self) -> Result<Arc<GradeBook>, StoreError> {
-        if let Some(book) = self.graded_now() {
-            return Ok(book);
-        }
-        let _computing = self.grades.lock().await;
-        if let Some(book) = self.graded_now() {
-            return Ok(book);
-        }
-        let v = self.store.version();
-        let (stats, data, overrides) = tokio::try_join!(
-            self.store.stats(),
-            self.store.geography(),
-            self.store.overrides()
-        )?;
-        let rule = self.rule.clone();
-        let book = blocking("grades computed", move || {
-            let compounds: Vec<Graded> = data
-                .compounds
-                .iter()
-                .map(|c| Graded {
-                    id: c.id,
-                    district: c.district_code.clone(),
-                    households: i64::from(c.households),
-                })
-                .collect();
-            GradeBook::compute(&stats, &compounds, &rule, &overrides)
-        })
-        .await?;
-        let book = Arc::new(book);
-        *self
-            .graded
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((v, Arc::clone(&book)));
-        Ok(book)
-    }
-
-    /// The grade book computed last, if the store has not changed since.
-    fn graded_now(&self) -> Option<Arc<GradeBook>> {
-        let v = self.store.version();
-        let g = self
-            .graded
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.as_ref()
-            .filter(|(gv, _)| *gv == v)
-            .map(|(_, book)| Arc::clone(book))
+        let make = async {
+            let (stats, data, overrides) = tokio::try_join!(
+                self.store.stats(),
+                self.store.geography(),
+                self.store.overrides()
+            )?;
+            let rule = self.rule.clone();
+            blocking("grades computed", move || {
+                let compounds: Vec<Graded> = data
+                    .compounds
+                    .iter()
+                    .map(|c| Graded {
+                        id: c.id,
+                        district: c.district_code.clone(),
+                        households: i64::from(c.households),
+                    })
+                    .collect();
+                GradeBook::compute(&stats, &compounds, &rule, &overrides)
+            })
+            .await
+        };
+        self.grades.get_or_make(self.store.version(), make).await
     }
 
     /// Places and stores the rows of a parsed export.

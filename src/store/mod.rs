@@ -68,31 +68,51 @@ impl Versions {
     }
 }
 
-/// Something derived from the store's data, kept for one store version ([`Store::version`]) and
-/// made once per version: callers asking while it is being made wait for it instead of making
-/// it again.
-pub struct ByVersion<T>(tokio::sync::Mutex<Option<(u64, Arc<T>)>>);
+/// Something derived from the store's data, kept for one store version ([`Store::version`] or
+/// [`Store::geography_version`]) and made once per version.
+///
+/// The value kept is read without a lock (an `ArcSwap`): the tile path, which asks for the
+/// statistics and the city index on every request, never waits while another request reads.
+/// Only a miss takes the lock, so that callers asking while the value is being made wait for
+/// it instead of making it again (single flight).
+pub struct ByVersion<T> {
+    kept: arc_swap::ArcSwapOption<(u64, Arc<T>)>,
+    making: tokio::sync::Mutex<()>,
+}
 
 impl<T> Default for ByVersion<T> {
     fn default() -> Self {
-        ByVersion(tokio::sync::Mutex::new(None))
+        ByVersion {
+            kept: arc_swap::ArcSwapOption::empty(),
+            making: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
 impl<T> ByVersion<T> {
+    fn kept_for(&self, version: u64) -> Option<Arc<T>> {
+        self.kept
+            .load()
+            .as_ref()
+            .filter(|k| k.0 == version)
+            .map(|k| Arc::clone(&k.1))
+    }
+
     /// The value made for `version`, or `make`'s, kept for it.
     pub async fn get_or_make<F>(&self, version: u64, make: F) -> Result<Arc<T>, StoreError>
     where
         F: std::future::Future<Output = Result<T, StoreError>>,
     {
-        let mut kept = self.0.lock().await;
-        if let Some((v, x)) = kept.as_ref() {
-            if *v == version {
-                return Ok(Arc::clone(x));
-            }
+        if let Some(x) = self.kept_for(version) {
+            return Ok(x);
+        }
+        let _making = self.making.lock().await;
+        // Made by the caller that held the lock before us?
+        if let Some(x) = self.kept_for(version) {
+            return Ok(x);
         }
         let x = Arc::new(make.await?);
-        *kept = Some((version, Arc::clone(&x)));
+        self.kept.store(Some(Arc::new((version, Arc::clone(&x)))));
         Ok(x)
     }
 }

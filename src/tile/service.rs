@@ -8,7 +8,6 @@ use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
 use crate::model::Quarter;
 use crate::store::{blocking, ByVersion, StoreError};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -36,7 +35,10 @@ type FiguresKey = (u64, Window, Option<Quarter>);
 
 pub struct TileService {
     city: ByVersion<CityIndex>,
-    figures: Mutex<VecDeque<(FiguresKey, Arc<Figures>)>>,
+    /// The figures made last (at most 8, of the current version), read without a lock; making
+    /// one takes `making_figures`, so a window's figures are made once (single flight).
+    figures: arc_swap::ArcSwap<Vec<(FiguresKey, Arc<Figures>)>>,
+    making_figures: Mutex<()>,
     pub cache: TileCache,
     /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
     inline_from: u8,
@@ -46,7 +48,8 @@ impl TileService {
     pub fn new(cache_bytes: usize) -> TileService {
         TileService {
             city: ByVersion::default(),
-            figures: Mutex::new(VecDeque::new()),
+            figures: arc_swap::ArcSwap::from_pointee(Vec::new()),
+            making_figures: Mutex::new(()),
             cache: TileCache::new(cache_bytes),
             inline_from: INLINE_FROM_ZOOM,
         }
@@ -80,9 +83,19 @@ impl TileService {
     ) -> Result<Arc<Figures>, StoreError> {
         let v = atlas.store.version();
         let key = (v, window, period);
-        let mut g = self.figures.lock().await;
-        if let Some((_, f)) = g.iter().find(|(k, _)| *k == key) {
-            return Ok(Arc::clone(f));
+        let kept = || {
+            self.figures
+                .load()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, f)| Arc::clone(f))
+        };
+        if let Some(f) = kept() {
+            return Ok(f);
+        }
+        let _making = self.making_figures.lock().await;
+        if let Some(f) = kept() {
+            return Ok(f);
         }
         let city = self.city(atlas).await?;
         let stats = atlas.store.stats().await?;
@@ -93,11 +106,18 @@ impl TileService {
             })
             .await?,
         );
-        g.retain(|(k, _)| k.0 == v);
-        if g.len() >= 8 {
-            g.pop_front();
+        let mut next: Vec<_> = self
+            .figures
+            .load()
+            .iter()
+            .filter(|(k, _)| k.0 == v)
+            .cloned()
+            .collect();
+        if next.len() >= 8 {
+            next.remove(0);
         }
-        g.push_back((key, Arc::clone(&fig)));
+        next.push((key, Arc::clone(&fig)));
+        self.figures.store(Arc::new(next));
         Ok(fig)
     }
 
