@@ -422,12 +422,13 @@ fn json_of(body: &str) -> serde_json::Value {
 
 /// Another city, end to end: the demo city moved 3° west (towards Jinan), its every layer a
 /// Shapefile in CGCS2000 3° Gauss–Krüger CM 117°E (EPSG:4548) with the truncated field names a
-/// `.dbf` gives and Chinese names, a mapping, an export whose coordinates are there — imported
-/// into an empty store, graded, served with `[city] name = "济南市"`: every complaint accepted,
+/// `.dbf` gives and Chinese names, an export whose coordinates are there — then the walk-through
+/// of docs/import.md run as written (its mapping and configuration files, its commands):
+/// imported into an empty store, graded, served with `[city] name = "济南市"`: every complaint accepted,
 /// the tiles, TileJSON, the map page's centre and every title follow the data and the setting,
 /// and nothing says Qingdao.
 #[test]
-fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
+fn the_walk_through_of_docs_import_md_runs_as_written() {
     use geo::MapCoordsInPlace;
     const WEST: f64 = 3.0;
     let city = common::city(0.02, 29);
@@ -481,16 +482,6 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
          year_built AS \"建成年份\", households AS \"户数\" FROM compounds",
     );
     std::fs::copy(city.join("companies.csv"), shp.join("companies.csv")).unwrap();
-    let mapping = work.path().join("jinan.toml");
-    std::fs::write(
-        &mapping,
-        "[streets]\ndistrict_code = \"district_c\"\n\
-         [compounds]\nid = \"编号\"\nname = \"小区名称\"\naliases = \"别名\"\ndistrict_code = \"区县代码\"\n\
-         street_code = \"街道代码\"\ncompany_id = \"物业企业\"\nyear_built = \"建成年份\"\nhouseholds = \"户数\"\n\
-         [buildings]\ncompound_id = \"compound_i\"\n\
-         [units]\nbuilding_id = \"building_i\"\n",
-    )
-    .unwrap();
     // The export, its coordinates moved with the city.
     let export = work.path().join("hotline.csv");
     {
@@ -513,50 +504,8 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
         }
         w.flush().unwrap();
     }
-    let store = work.path().join("store");
-    let files: Vec<String> = [
-        "districts.shp",
-        "streets.shp",
-        "companies.csv",
-        "compounds.shp",
-        "buildings.shp",
-        "units.shp",
-    ]
-    .iter()
-    .map(|f| shp.join(f).to_string_lossy().to_string())
-    .collect();
-    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
-    let (m, d) = (
-        mapping.to_string_lossy().to_string(),
-        store.to_string_lossy().to_string(),
-    );
-    args.extend(["--mapping", &m, "--data", &d]);
-    let (ok, _, err) = import(&args);
-    assert!(ok, "geography: {err}");
-    let (ok, out, err) = import(&[export.to_str().unwrap(), "--data", &d]);
-    assert!(ok, "complaints: {err}");
-    let report = json_of(&out);
-    assert_eq!(
-        report["rejected"].as_array().map_or(0, Vec::len),
-        0,
-        "complaints refused: {}",
-        &out[..out.len().min(800)]
-    );
-    assert!(report["loaded"].as_u64().unwrap() > 100, "{report}");
-    let o = common::atlas()
-        .args(["grade", "--data", &d])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "grade: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-
-    let cfg = work.path().join("atlas.toml");
-    std::fs::write(&cfg, "[city]\nname = \"济南市\"\n").unwrap();
-    let (mut child, url) = common::serve(&["--config", cfg.to_str().unwrap(), "--data", &d]);
+    // docs/import.md's walk-through, as written: its files, then its commands.
+    let (mut child, url) = walk_through(work.path());
     let (s, body) = common::http_get(&format!("{url}/tiles/atlas.json"));
     assert_eq!(s, 200, "{body}");
     let tj = json_of(&body);
@@ -623,6 +572,93 @@ fn a_city_that_is_not_qingdao_imports_grades_and_serves() {
     }
     child.kill().unwrap();
     let _ = child.wait();
+}
+
+/// The walk-through of docs/import.md, between its markers: each ```toml block whose first line
+/// is `# NAME` written to NAME in `dir`, each `atlas …` line of its ```sh blocks run (paths
+/// taken in `dir`), and the server its last command starts, with its URL.
+fn walk_through(dir: &Path) -> (std::process::Child, String) {
+    let doc = include_str!("../docs/import.md");
+    let start = doc
+        .find("<!-- walk-through:")
+        .expect("docs/import.md has its walk-through");
+    let end = doc[start..]
+        .find("<!-- end of the walk-through -->")
+        .unwrap()
+        + start;
+    let mut blocks = Vec::new();
+    let mut rest = &doc[start..end];
+    while let Some(open) = rest.find("```") {
+        let after = &rest[open + 3..];
+        let (kind, body) = after.split_once('\n').unwrap();
+        let close = body.find("```").unwrap();
+        blocks.push((kind.trim().to_string(), body[..close].to_string()));
+        rest = &body[close + 3..];
+    }
+    let mut commands = Vec::new();
+    for (kind, body) in &blocks {
+        match kind.as_str() {
+            "toml" => {
+                let name = body.lines().next().unwrap().trim_start_matches('#').trim();
+                std::fs::write(dir.join(name), body).unwrap();
+            }
+            "sh" => commands.extend(
+                body.lines()
+                    .filter(|l| l.starts_with("atlas "))
+                    .map(str::to_string),
+            ),
+            other => panic!("a ```{other} block in the walk-through"),
+        }
+    }
+    assert!(commands.len() >= 5, "{commands:?}");
+    let mut served = None;
+    for line in &commands {
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let mut args: Vec<String> = Vec::new();
+        for (k, w) in words.iter().enumerate() {
+            let local = dir.join(w);
+            let path =
+                !w.starts_with('-') && (local.exists() || (k > 0 && words[k - 1] == "--data"));
+            args.push(if path {
+                local.to_string_lossy().to_string()
+            } else {
+                (*w).to_string()
+            });
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if args[0] == "serve" {
+            served = Some(common::serve(&args[1..]));
+            continue;
+        }
+        let o = common::atlas()
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if line.contains("hotline") {
+            let report = json_of(&out);
+            assert_eq!(
+                report["rejected"].as_array().map_or(0, Vec::len),
+                0,
+                "complaints refused: {}",
+                &out[..out.len().min(800)]
+            );
+            assert!(report["loaded"].as_u64().unwrap() > 100, "{report}");
+        }
+        if line.contains("--inspect") {
+            assert!(
+                out.contains("小区名称") && out.contains("CGCS2000_3_Degree_GK_CM_117E"),
+                "{out}"
+            );
+        }
+    }
+    served.expect("the walk-through ends by serving the city")
 }
 
 /// A hotline export as an Excel workbook with the hotline's own headers, date forms and
@@ -796,4 +832,295 @@ fn a_hotline_workbook_with_its_own_headers_and_categories_imports() {
         before,
         "a refused export changed the store"
     );
+}
+
+/// What identifies a compound or building of the generated city when the source gives no id.
+fn compound_key(c: &compound_atlas::model::Compound) -> (String, i32, i32, i64) {
+    (c.name.clone(), c.households, c.year_built, c.company_id)
+}
+
+/// The nearest of `items` to `p` by `at`, and how far it is in metres.
+fn nearest<T>(items: &[T], p: (f64, f64), at: impl Fn(&T) -> (f64, f64)) -> (&T, f64) {
+    items
+        .iter()
+        .map(|t| (t, metres(p, at(t))))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap()
+}
+
+fn first_vertex(b: &compound_atlas::model::Building) -> (f64, f64) {
+    let c = b.geom.exterior().0[0];
+    (c.x, c.y)
+}
+
+/// A housing database that carries no ids and no links — compounds without street or district
+/// codes, buildings without their compound, unit points (a CSV of x/y) without their building —
+/// gets every link from where things are, the same links the generator drew, and ids that are
+/// the same when the same files are imported again (nothing changes the second time). Units
+/// given in GCJ-02 (`--datum gcj02`, a WKT column) land back where they are.
+#[test]
+fn links_and_ids_a_source_leaves_out_are_derived_from_where_things_are() {
+    let city = common::city(0.02, 29);
+    let original = read_city(&city);
+    let work = tempfile::tempdir().unwrap();
+    let xq = work.path().join("xiaoqu.shp");
+    to_shapefile(
+        &city.join("compounds.fgb"),
+        &xq,
+        "EPSG:4549",
+        "GBK",
+        "SELECT name AS XQMC, company_id AS WYGS, year_built AS JCNF, households AS HS FROM compounds",
+    );
+    let ld = work.path().join("loudong.shp");
+    to_shapefile(
+        &city.join("buildings.fgb"),
+        &ld,
+        "EPSG:4549",
+        "GBK",
+        "SELECT name AS LDH, floors AS CS, households AS HS FROM buildings",
+    );
+    let dy = work.path().join("danyuan.csv");
+    let o = Command::new("ogr2ogr")
+        .args(["-f", "CSV", "-lco", "GEOMETRY=AS_XY"])
+        .arg(&dy)
+        .arg(city.join("units.fgb"))
+        .args(["-sql", "SELECT name AS DYH, households AS HS FROM units"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mapping = work.path().join("housing.toml");
+    std::fs::write(
+        &mapping,
+        "[compounds]\nname = \"XQMC\"\ncompany_id = \"WYGS\"\nyear_built = \"JCNF\"\nhouseholds = \"HS\"\n\
+         [buildings]\nname = \"LDH\"\nfloors = \"CS\"\nhouseholds = \"HS\"\n\
+         [units]\nname = \"DYH\"\nhouseholds = \"HS\"\n",
+    )
+    .unwrap();
+    let store = work.path().join("store");
+    let s = store.to_str().unwrap();
+    let (ok, _, err) = import(&[
+        city.join("districts.fgb").to_str().unwrap(),
+        city.join("streets.fgb").to_str().unwrap(),
+        city.join("companies.csv").to_str().unwrap(),
+        "--data",
+        s,
+    ]);
+    assert!(ok, "{err}");
+    let housing = [
+        xq.to_str().unwrap(),
+        "--layer",
+        "compounds",
+        ld.to_str().unwrap(),
+        dy.to_str().unwrap(),
+    ];
+    let run = |files: &[&str]| {
+        let mut args = files.to_vec();
+        args.extend(["--mapping", mapping.to_str().unwrap(), "--data", s]);
+        let (ok, out, err) = import(&args);
+        assert!(ok, "{files:?}: {err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    // One import per file, the layer named for the first (its name says no layer).
+    let mut reports = vec![run(&housing[..3])];
+    reports.push(run(&[housing[3], "--layer", "buildings"]));
+    // The store before any unit, for the GCJ-02 units below.
+    let no_units = common::copy_dir(&store);
+    reports.push(run(&[housing[4], "--layer", "units"]));
+    let links = |k: usize| &reports[k]["links"];
+    assert_eq!(
+        links(0)["generated_ids"]["compounds"].as_u64(),
+        Some(original.compounds.len() as u64),
+        "{}",
+        reports[0]
+    );
+    let derived = |k: usize, field: &str| -> u64 {
+        links(k)["derived"][field].as_object().map_or(0, |m| {
+            m.values().filter_map(serde_json::Value::as_u64).sum()
+        })
+    };
+    assert_eq!(
+        derived(0, "compounds.street_code"),
+        original.compounds.len() as u64
+    );
+    assert_eq!(
+        derived(0, "compounds.district_code"),
+        original.compounds.len() as u64
+    );
+    assert_eq!(
+        derived(1, "buildings.compound_id"),
+        original.buildings.len() as u64
+    );
+    assert_eq!(derived(2, "units.building_id"), original.units.len() as u64);
+
+    let back = read_city(&store);
+    assert_eq!(back.compounds.len(), original.compounds.len());
+    // Compounds: the street and district the generator gave them.
+    let by_key: std::collections::HashMap<_, _> = back
+        .compounds
+        .iter()
+        .map(|c| (compound_key(c), c))
+        .collect();
+    let by_id: std::collections::HashMap<i64, _> =
+        back.compounds.iter().map(|c| (c.id, c)).collect();
+    let mut checked = 0;
+    for c in &original.compounds {
+        let Some(n) = by_key.get(&compound_key(c)) else {
+            continue;
+        };
+        assert_eq!(
+            (&n.street_code, &n.district_code),
+            (&c.street_code, &c.district_code),
+            "compound {}",
+            c.name
+        );
+        assert!((1 << 40..1 << 53).contains(&n.id), "generated id {}", n.id);
+        checked += 1;
+    }
+    assert!(
+        checked * 10 >= original.compounds.len() * 9,
+        "{checked} compounds told apart"
+    );
+    // Buildings: in the compound the generator put them in; units: in their building.
+    let old_compound: std::collections::HashMap<i64, _> =
+        original.compounds.iter().map(|c| (c.id, c)).collect();
+    for b in &original.buildings {
+        let (n, d) = nearest(&back.buildings, first_vertex(b), first_vertex);
+        assert!(d < 0.01, "building {} not found ({d} m)", b.id);
+        assert_eq!(
+            compound_key(by_id[&n.compound_id]),
+            compound_key(old_compound[&b.compound_id]),
+            "building {} ({}) in another compound",
+            b.id,
+            b.name
+        );
+    }
+    let old_building: std::collections::HashMap<i64, _> =
+        original.buildings.iter().map(|b| (b.id, b)).collect();
+    let new_building: std::collections::HashMap<i64, _> =
+        back.buildings.iter().map(|b| (b.id, b)).collect();
+    for u in &original.units {
+        let (n, d) = nearest(&back.units, (u.geom.x(), u.geom.y()), |x| {
+            (x.geom.x(), x.geom.y())
+        });
+        assert!(d < 0.01, "unit {} not found ({d} m)", u.id);
+        let there = metres(
+            first_vertex(new_building[&n.building_id]),
+            first_vertex(old_building[&u.building_id]),
+        );
+        assert!(
+            there < 0.01,
+            "unit {} ({}) in another building",
+            u.id,
+            u.name
+        );
+    }
+
+    // The same files again: the same ids, so nothing changes.
+    let again = [
+        run(&housing[..3]),
+        run(&[housing[3], "--layer", "buildings"]),
+        run(&[housing[4], "--layer", "units"]),
+    ];
+    for r in &again {
+        let changed: u64 = r["changed"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        assert_eq!(changed, 0, "a second import changed records: {r}");
+    }
+    assert_eq!(read_city(&store).units.len(), original.units.len());
+
+    // Units as AMap gives them: GCJ-02, in a WKT column; shifted back on import.
+    let gcj = work.path().join("units_amap.csv");
+    let mut text = String::from("名称,户数,WKT\n");
+    for u in original.units.iter().take(50) {
+        let (x, y) = compound_atlas::tile::datum::wgs84_to_gcj02(u.geom.x(), u.geom.y());
+        text.push_str(&format!(
+            "{},{},POINT ({x:.9} {y:.9})\n",
+            u.name, u.households
+        ));
+    }
+    std::fs::write(&gcj, text).unwrap();
+    std::fs::write(
+        &mapping,
+        "[units]\nname = \"名称\"\nhouseholds = \"户数\"\n",
+    )
+    .unwrap();
+    let amap = common::copy_dir(&no_units);
+    let (ok, _, err) = import(&[
+        gcj.to_str().unwrap(),
+        "--datum",
+        "gcj02",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--data",
+        amap.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let added = |dir: &Path| read_city(dir).units;
+    let shifted = added(&amap);
+    assert_eq!(shifted.len(), 50);
+    for u in original.units.iter().take(50) {
+        let (_, d) = nearest(&shifted, (u.geom.x(), u.geom.y()), |x| {
+            (x.geom.x(), x.geom.y())
+        });
+        assert!(d < 0.01, "a GCJ-02 unit landed {d} m away");
+    }
+    // The same rows read as WGS84: hundreds of metres off (the shift is real).
+    let wrong = common::copy_dir(&no_units);
+    let (ok, _, err) = import(&[
+        gcj.to_str().unwrap(),
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--unit-distance",
+        "1000",
+        "--data",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let u = &original.units[0];
+    let (_, d) = nearest(&added(&wrong), (u.geom.x(), u.geom.y()), |x| {
+        (x.geom.x(), x.geom.y())
+    });
+    assert!(d > 100.0, "without --datum the unit is {d} m off");
+    for dir in [amap, wrong, no_units] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    // A unit no building contains or neighbours: named by file, line and field; nothing lands.
+    let far = work.path().join("units_far.csv");
+    let u = &original.units[0];
+    std::fs::write(
+        &far,
+        format!(
+            "DYH,HS,x,y\n1单元,12,{},{}\n2单元,12,{},{}\n",
+            u.geom.x(),
+            u.geom.y(),
+            u.geom.x() + 0.02,
+            u.geom.y()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&mapping, "[units]\nname = \"DYH\"\nhouseholds = \"HS\"\n").unwrap();
+    let before = common::snapshot(&store);
+    let (ok, _, err) = import(&[
+        far.to_str().unwrap(),
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--data",
+        s,
+    ]);
+    assert!(!ok);
+    for want in [
+        "units_far.csv",
+        "feature 3",
+        "field `building_id`",
+        "2单元",
+        "30 m",
+    ] {
+        assert!(err.contains(want), "expected `{want}` in: {err}");
+    }
+    assert!(common::snapshot(&store) == before, "the store changed");
 }
