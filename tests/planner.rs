@@ -239,6 +239,8 @@ async fn both_stores_answer_the_planner_alike() {
         "/api/compounds?district=370203&sort=complaints&from=2022-01&to=2022-12".to_string(),
         "/api/districts".to_string(),
         "/api/streets?district=370211".to_string(),
+        "/api/companies".to_string(),
+        "/api/companies?district=370211&sort=red_share&from=2022-01&to=2022-12".to_string(),
         "/ogc/collections/compounds/items?bbox=120.30,36.04,120.42,36.12&limit=50".to_string(),
         "/ogc/collections/buildings/items?bbox=120.30,36.04,120.42,36.12&limit=50".to_string(),
     ];
@@ -1059,6 +1061,8 @@ async fn an_unknown_district_is_the_same_error_everywhere() {
         "/ogc/collections/compounds/items",
         "/ogc/collections/streets/items",
         "/api/compounds?f=csv",
+        "/api/companies",
+        "/api/companies?f=csv",
     ];
     let with = |uri: &str, d: &str| {
         let sep = if uri.contains('?') { '&' } else { '?' };
@@ -1144,4 +1148,160 @@ async fn geocode_ranks_candidates_for_dispatchers() {
     }
     let r = call(&app(), "GET", "/api/geocode?q=x", &[], Vec::new()).await;
     assert_eq!(r.status, 401);
+}
+
+/// The property companies' league table adds up to the districts' figures, its year-before
+/// column is the table of the window a year earlier, a district filter keeps that district's
+/// compounds, the sorts sort, the CSV reads back, and one company's page adds up to its row.
+#[tokio::test]
+async fn the_company_league_table_adds_up_and_compares_a_year_before() {
+    let t = ok(&get("/api/companies").await, "companies");
+    let rows = t["companies"].as_array().unwrap();
+    assert!(rows.len() > 20, "{} companies", rows.len());
+    let d = ok(&get("/api/districts").await, "districts");
+    let districts = d["districts"].as_array().unwrap();
+    for k in [
+        "compounds",
+        "households",
+        "complaints",
+        "red",
+        "yellow",
+        "blue",
+    ] {
+        let a: i64 = rows.iter().map(|r| r[k].as_i64().unwrap()).sum();
+        let b: i64 = districts.iter().map(|r| r[k].as_i64().unwrap()).sum();
+        assert_eq!(a, b, "{k}: companies against districts");
+    }
+    let dens: Vec<f64> = rows
+        .iter()
+        .map(|r| r["density"].as_f64().unwrap())
+        .collect();
+    assert!(
+        dens.windows(2).all(|w| w[0] >= w[1]),
+        "density, largest first"
+    );
+    for r in rows {
+        let share =
+            r["red_households"].as_f64().unwrap() / r["households"].as_f64().unwrap().max(1.0);
+        assert!(
+            (share - r["red_share"].as_f64().unwrap()).abs() < 1e-4,
+            "{r}"
+        );
+    }
+
+    // The year-before column is the table of that window.
+    let yb = &t["year_before"];
+    let earlier = ok(
+        &get(&format!(
+            "/api/companies?from={}&to={}",
+            yb["from"].as_str().unwrap(),
+            yb["to"].as_str().unwrap()
+        ))
+        .await,
+        "a year before",
+    );
+    let then: HashMap<i64, u64> = earlier["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["complaints"].as_u64().unwrap()))
+        .collect();
+    let mut changed = 0;
+    for r in rows {
+        let id = r["id"].as_i64().unwrap();
+        let before = then.get(&id).copied().unwrap_or(0);
+        assert_eq!(
+            r["complaints_year_before"].as_u64(),
+            Some(before),
+            "company {id}"
+        );
+        if before > 0 {
+            let want = r["complaints"].as_f64().unwrap() / before as f64 - 1.0;
+            assert!((r["change"].as_f64().unwrap() - want).abs() < 1e-4, "{r}");
+            changed += 1;
+        } else {
+            assert!(r["change"].is_null());
+        }
+    }
+    assert!(changed > 0, "no company had complaints a year before");
+
+    // One district: its compounds only.
+    let code = "370211";
+    let one = ok(
+        &get(&format!("/api/companies?district={code}&sort=name")).await,
+        "district",
+    );
+    let list = one["companies"].as_array().unwrap();
+    let want = districts.iter().find(|x| x["code"] == code).unwrap();
+    for k in ["compounds", "complaints", "households"] {
+        let sum: i64 = list.iter().map(|r| r[k].as_i64().unwrap()).sum();
+        assert_eq!(sum, want[k].as_i64().unwrap(), "{code} {k}");
+    }
+    assert!(list.iter().all(|r| r["districts"] == json!([code])));
+    let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "sort=name");
+    let by_red = ok(&get("/api/companies?sort=red").await, "sort=red");
+    let reds: Vec<u64> = by_red["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["red"].as_u64().unwrap())
+        .collect();
+    assert!(reds.windows(2).all(|w| w[0] >= w[1]), "sort=red");
+
+    // The spreadsheet: every company, a header, UTF-8 with its byte-order mark.
+    let r = get("/api/companies?f=csv").await;
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let mut csv = csv::Reader::from_reader(text.as_bytes());
+    let head = csv.headers().unwrap().clone();
+    assert!(head.iter().any(|h| h == "red_share"), "{head:?}");
+    assert_eq!(csv.records().count(), rows.len());
+    let anonymous = call(&app(), "GET", "/api/companies?f=csv", &[], vec![]).await;
+    assert!(
+        matches!(anonymous.status, 401 | 403),
+        "{}",
+        anonymous.status
+    );
+
+    // One company: its row, its compounds and its months add up.
+    let top = &rows[0];
+    let id = top["id"].as_i64().unwrap();
+    let c = ok(&get(&format!("/api/companies/{id}")).await, "a company");
+    assert_eq!(c["complaints"], top["complaints"]);
+    let compounds = c["compound_list"].as_array().unwrap();
+    assert_eq!(compounds.len() as u64, top["compounds"].as_u64().unwrap());
+    let sum = |v: &Value| -> u64 {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["complaints"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum(&c["compound_list"]),
+        top["complaints"].as_u64().unwrap()
+    );
+    assert_eq!(sum(&c["monthly"]), top["complaints"].as_u64().unwrap());
+    assert_eq!(
+        c["monthly"].as_array().unwrap().len(),
+        12,
+        "a year's months by default"
+    );
+
+    // Bad input: a JSON 4xx naming the problem.
+    for (uri, status, needle) in [
+        ("/api/companies?sort=bogus", 400, "bogus"),
+        ("/api/companies?district=nowhere", 400, "nowhere"),
+        ("/api/companies?f=fgb", 400, "geometry"),
+        ("/api/companies/abc", 400, "abc"),
+        ("/api/companies/999999999", 404, "999999999"),
+    ] {
+        let r = get(uri).await;
+        assert_eq!(r.status, status, "{uri}");
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(body.contains(needle), "{uri}: {body}");
+        assert!(r.json()["error"]["code"].is_string(), "{uri}: {body}");
+    }
 }

@@ -452,9 +452,6 @@ pub async fn override_grade(
     Ok(Json(explanation(r, &state.atlas.rule)))
 }
 
-/// `GET /api/compounds/{id}?from=&to=&period=`: one compound with its figures for the window,
-/// monthly series, category mix, buildings, grade history and property company. Building
-/// counts below the privacy minimum are withheld from public callers.
 /// `GET /api/geocode?q=&lon=&lat=&limit=`: the ranked candidates for an address as a caller
 /// gave it — compound, building, unit, score, which part matched what — for a dispatcher who
 /// places a complaint by hand (planner role; the address only, no complainant data).
@@ -529,6 +526,9 @@ pub async fn geocode(
     })))
 }
 
+/// `GET /api/compounds/{id}?from=&to=&period=`: one compound with its figures for the window,
+/// monthly series, category mix, buildings, grade history and property company. Building
+/// counts below the privacy minimum are withheld from public callers.
 pub async fn compound(
     State(state): State<AppState>,
     caller: Caller,
@@ -556,10 +556,12 @@ pub async fn compound(
         None => book.latest(),
     };
     let audience = state.audience(&caller);
+    // Unit counts from the city index: one store query per building was an N+1 on PostGIS.
+    let city = state.tiles.city(&state.atlas).await?;
     let mut buildings = Vec::new();
     for b in store.buildings_of(id).await? {
         let n = stats.building_total(b.id, w);
-        let units = store.units_of(b.id).await?.len();
+        let units = city.units_of(b.id).len();
         let (count, suppressed) = match audience.shown(n) {
             Some(n) => (json!(n), false),
             None => (Value::Null, true),

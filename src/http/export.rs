@@ -140,26 +140,66 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
-fn csv(features: &[Feature]) -> Result<Vec<u8>, Error> {
-    let cols = columns(features);
-    // A byte-order mark so that spreadsheet programs read the Chinese names as UTF-8.
+/// CSV with a byte-order mark, so that spreadsheet programs read the Chinese names as UTF-8.
+fn write_csv(head: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>, Error> {
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
         let mut w = csv::Writer::from_writer(&mut out);
-        let mut head: Vec<&str> = cols.iter().map(String::as_str).collect();
-        head.extend(["lon", "lat"]);
-        w.write_record(&head).map_err(anyhow::Error::from)?;
-        for f in features {
-            let mut rec: Vec<String> = cols.iter().map(|c| cell(f.properties.get(c))).collect();
-            match f.geometry.interior_point() {
-                Some(p) => rec.extend([format!("{:.7}", p.x()), format!("{:.7}", p.y())]),
-                None => rec.extend([String::new(), String::new()]),
-            }
+        w.write_record(head).map_err(anyhow::Error::from)?;
+        for rec in rows {
             w.write_record(&rec).map_err(anyhow::Error::from)?;
         }
         w.flush().map_err(anyhow::Error::from)?;
     }
     Ok(out)
+}
+
+fn csv(features: &[Feature]) -> Result<Vec<u8>, Error> {
+    let cols = columns(features);
+    let mut head: Vec<&str> = cols.iter().map(String::as_str).collect();
+    head.extend(["lon", "lat"]);
+    write_csv(
+        &head,
+        features.iter().map(|f| {
+            let mut rec: Vec<String> = cols.iter().map(|c| cell(f.properties.get(c))).collect();
+            match f.geometry.interior_point() {
+                Some(p) => rec.extend([format!("{:.7}", p.x()), format!("{:.7}", p.y())]),
+                None => rec.extend([String::new(), String::new()]),
+            }
+            rec
+        }),
+    )
+}
+
+/// A table without geometry as a CSV download `name.csv`: the rows' members in first-seen
+/// order, arrays joined by `|`.
+pub fn table_csv(name: &str, rows: &[Map<String, Value>]) -> Result<Response, Error> {
+    let mut cols: Vec<&str> = Vec::new();
+    for r in rows {
+        for k in r.keys() {
+            if !cols.contains(&k.as_str()) {
+                cols.push(k);
+            }
+        }
+    }
+    let text = |v: Option<&Value>| match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join("|"),
+        other => cell(other),
+    };
+    let body = write_csv(
+        &cols,
+        rows.iter()
+            .map(|r| cols.iter().map(|c| text(r.get(*c))).collect()),
+    )?;
+    Ok(with_type(
+        body,
+        "text/csv; charset=utf-8",
+        Some(&format!("{name}.csv")),
+    ))
 }
 
 fn fgb(name: &str, features: &[Feature]) -> Result<Vec<u8>, Error> {

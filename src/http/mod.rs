@@ -3,6 +3,7 @@
 mod api;
 mod arcgis;
 mod auth;
+mod companies;
 mod cors;
 mod export;
 mod features;
@@ -304,6 +305,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/grades", get(api::grades))
         .route("/api/districts", get(planner::districts))
         .route("/api/streets", get(planner::streets))
+        .route("/api/companies", get(companies::companies))
+        .route("/api/companies/{id}", get(companies::company))
         .route(
             "/api/compounds",
             get(planner::search).post(planner::search_post),

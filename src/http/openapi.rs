@@ -98,7 +98,13 @@ fn errors() -> Value {
 fn ok(description: &str, types: &[&str]) -> Value {
     let mut content = Map::new();
     for t in types {
-        content.insert((*t).to_string(), json!({ "schema": {} }));
+        // Workbooks are bytes: said so, so that clients (and schemathesis) send bytes.
+        let schema = if t.starts_with("text/") || t.contains("json") {
+            json!({})
+        } else {
+            json!({ "type": "string", "format": "binary" })
+        };
+        content.insert((*t).to_string(), json!({ "schema": schema }));
     }
     let mut r = errors();
     r["200"] = json!({ "description": description, "content": content });
@@ -124,7 +130,13 @@ fn with(mut a: Vec<Value>, b: impl IntoIterator<Item = Value>) -> Vec<Value> {
 fn body(description: &str, types: &[&str]) -> Value {
     let mut content = Map::new();
     for t in types {
-        content.insert((*t).to_string(), json!({ "schema": {} }));
+        // Workbooks are bytes: said so, so that clients (and schemathesis) send bytes.
+        let schema = if t.starts_with("text/") || t.contains("json") {
+            json!({})
+        } else {
+            json!({ "type": "string", "format": "binary" })
+        };
+        content.insert((*t).to_string(), json!({ "schema": schema }));
     }
     json!({ "required": true, "description": description, "content": content })
 }
@@ -318,6 +330,12 @@ pub fn document(base: &str, about: &str) -> Value {
             },
             "/api/districts": { "get": op("district summaries", "planner", window(), ok("districts", &["application/json"])) },
             "/api/streets": { "get": op("street summaries", "planner", with(vec![q("district", "district code or name", string())], window()), ok("streets", &["application/json"])) },
+            "/api/companies": { "get": op("the property companies' league table: compounds, households, complaints, density, red/yellow/blue compounds, red share, change on a year before (f=csv: planner)", "planner", with(vec![
+                q("district", "district code or name", string()),
+                q("sort", "what orders the table, largest first (name: alphabetical)", json!({ "type": "string", "enum": crate::planner::companies::SortBy::NAMES })),
+                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
+            ], window()), ok("companies", &["application/json", "text/csv"])) },
+            "/api/companies/{id}": { "get": op("one property company: its figures, compounds and monthly complaints", "planner", with(vec![path("id", "company id")], window()), ok("company", &["application/json"])) },
             "/api/grades": { "get": op("red/yellow/blue counts and the flagged compounds", "planner", vec![q("period", "YYYYQn", string()), q("district", "district code", string())], ok("grades", &["application/json"])) },
             "/api/stats/trend": { "get": op("monthly complaints with year-on-year and half-on-half changes", "planner", with(vec![q("district", "district", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string())], window().into_iter().take(2)), ok("trend", &["application/json"])) },
             "/api/plan/route": {

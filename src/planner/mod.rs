@@ -4,6 +4,7 @@
 //! figures come from the tile service's per-window cache, so a query and a tile of the same
 //! window always agree.
 
+pub mod companies;
 pub mod route;
 pub mod shape;
 
