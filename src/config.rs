@@ -146,15 +146,15 @@ pub struct ImportArgs {
     /// The datum of the files' coordinates: `gcj02` for coordinates taken from AMap or Tencent
     /// maps, `bd09` from Baidu; shifted back to WGS84 / CGCS2000 on import (default `wgs84`).
     #[arg(long, value_parser = parse_datum, default_value = "wgs84")]
-    pub datum: crate::tile::datum::Datum,
+    pub datum: crate::model::Datum,
     /// How far (metres) a unit point outside every building may be from the building it is
     /// linked to, when the source gives no building id.
     #[arg(long, default_value_t = 30.0, value_parser = parse_distance)]
     pub unit_distance: f64,
 }
 
-fn parse_datum(s: &str) -> Result<crate::tile::datum::Datum, String> {
-    crate::tile::datum::Datum::parse(s)
+fn parse_datum(s: &str) -> Result<crate::model::Datum, String> {
+    crate::model::Datum::parse(s)
         .ok_or_else(|| format!("`{s}` is not a datum: use wgs84 (or cgcs2000), gcj02 or bd09"))
 }
 
@@ -404,7 +404,7 @@ pub struct Settings {
     /// Online basemap keys for the map page (`ATLAS_TIANDITU_KEY`, `ATLAS_AMAP_KEY`).
     pub basemap: BasemapFile,
     /// Concurrency and time limits of requests.
-    pub limits: crate::http::Limits,
+    pub limits: Limits,
     /// CORS origins (`*` for any).
     pub cors_origins: Vec<String>,
     /// The directory of seeded archives to serve as tilesets.
@@ -507,8 +507,8 @@ impl Settings {
                 amap_key: env("ATLAS_AMAP_KEY").or_else(|| file.basemap.amap_key.clone()),
             },
             limits: {
-                let d = crate::http::Limits::default();
-                crate::http::Limits {
+                let d = Limits::default();
+                Limits {
                     max_concurrency: file
                         .http
                         .max_concurrency
@@ -582,5 +582,25 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
+    }
+}
+
+/// Limits a server sets on its own work.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests answered at once; more wait up to `queue_wait`, then get 503.
+    pub max_concurrency: usize,
+    pub queue_wait: Duration,
+    /// The longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrency: 512,
+            queue_wait: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }

@@ -107,9 +107,15 @@ impl Scope {
 }
 
 fn compound_id(raw: &str) -> Result<i64, Error> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        Error::BadRequest(format!("a compound id is a positive integer, got `{raw}`"))
-    })
+    positive_id(raw, "compound")
+}
+
+/// An id in a path or a parameter: a positive integer, else a 400 naming what it is for.
+pub(super) fn positive_id(raw: &str, what: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| Error::BadRequest(format!("a {what} id is a positive integer, got `{raw}`")))
 }
 
 /// Writes a request body into a temporary file as its frames arrive (buffered, 1 MiB at a time,

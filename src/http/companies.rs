@@ -128,12 +128,6 @@ pub async fn companies(
     Ok(Json(Value::Object(out)).into_response())
 }
 
-fn company_id(raw: &str) -> Result<i64, Error> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        Error::BadRequest(format!("a company id is a positive integer, got `{raw}`"))
-    })
-}
-
 /// `GET /api/companies/{id}?from=&to=&period=`: one company's figures, every compound it
 /// manages with its complaints, density and grade (most complaints first), and the monthly
 /// complaints over its compounds.
@@ -142,7 +136,7 @@ pub async fn company(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
-    let id = company_id(&id)?;
+    let id = super::api::positive_id(&id, "company")?;
     let p = Params::parse(raw, &["from", "to", "period"])?;
     let ctx = Ctx::of(&state, &p).await?;
     let d = &ctx.city.data;

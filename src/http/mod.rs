@@ -30,8 +30,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 
+pub use crate::config::Limits;
 pub use auth::Caller;
-pub use observe::{Limits, Metrics};
+pub use observe::Metrics;
 
 /// What every handler can reach: one shared [`ServerState`] (cloned per request and per
 /// extractor, so one reference count rather than one per field).

@@ -15,7 +15,7 @@ use prometheus::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracing::Instrument;
 
 /// What the server counts.
@@ -242,26 +242,6 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
-    }
-}
-
-/// Limits a server sets on its own work.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Requests answered at once; more wait up to `queue_wait`, then get 503.
-    pub max_concurrency: usize,
-    pub queue_wait: Duration,
-    /// The longest a request may take before it is answered 503.
-    pub request_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_concurrency: 512,
-            queue_wait: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(30),
-        }
     }
 }
 

@@ -18,7 +18,7 @@ pub struct ImportOptions {
     pub mapping: Option<io::mapping::Mapping>,
     /// The datum the coordinates are in (`--datum gcj02` for coordinates taken from AMap or
     /// Tencent), shifted back to WGS84 / CGCS2000 after reprojection.
-    pub datum: crate::tile::datum::Datum,
+    pub datum: crate::model::Datum,
     /// The text encoding of CSV geography tables (default: detected).
     pub encoding: Option<io::text::TextEncoding>,
 }
@@ -93,14 +93,14 @@ fn read_file(path: &Path, opts: &ImportOptions) -> Result<Dataset, FormatError> 
         Layer::Buildings => read!(buildings),
         Layer::Units => read!(units),
     }
-    if opts.datum != crate::tile::datum::Datum::Wgs84 {
+    if opts.datum != crate::model::Datum::Wgs84 {
         shift_datum(&mut data, opts.datum);
     }
     Ok(data)
 }
 
 /// Shifts every coordinate from `datum` (GCJ-02 or BD-09) back to WGS84 / CGCS2000.
-fn shift_datum(data: &mut Dataset, datum: crate::tile::datum::Datum) {
+fn shift_datum(data: &mut Dataset, datum: crate::model::Datum) {
     use geo::MapCoordsInPlace;
     let back = |c: geo_types::Coord<f64>| {
         let (x, y) = datum.to_wgs84(c.x, c.y);

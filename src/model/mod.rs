@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod category;
+pub mod datum;
 mod month;
 mod privacy;
 pub use category::Category;
+pub use datum::Datum;
 pub use month::{Month, Quarter};
 pub use privacy::Audience;
 

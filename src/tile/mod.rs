@@ -4,7 +4,8 @@
 pub mod archive;
 pub mod atlas;
 pub mod cache;
-pub mod datum;
+/// The datums live in `model` (plain values the configuration and the importer use too).
+pub use crate::model::datum;
 pub mod grid;
 pub mod mvt;
 pub mod raster;
