@@ -247,3 +247,27 @@ async fn health_answers_503_when_postgis_is_unreachable() {
     assert_eq!(json["status"], "unavailable");
     assert_eq!(json["store"], "postgis");
 }
+
+/// A database error the driver reports keeps the driver's error as its source and names its
+/// SQLSTATE: what an operator needs from the log, not only "database error".
+#[tokio::test]
+async fn a_database_error_keeps_its_source_and_sqlstate() {
+    let url = common::fresh_db("sqlerr").await;
+    let s = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
+    s.migrate().await.unwrap();
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE stats_compound_month CASCADE")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let e = s.stats().await.unwrap_err();
+    assert!(matches!(e, StoreError::Sql { .. }), "{e:?}");
+    assert!(e.to_string().contains("SQLSTATE 42P01"), "{e}");
+    let source = std::error::Error::source(&e).expect("the driver's error as the source");
+    assert!(
+        source.to_string().contains("stats_compound_month"),
+        "{source}"
+    );
+}

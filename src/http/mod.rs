@@ -398,9 +398,24 @@ impl IntoResponse for Error {
                     "internal error; see the server log",
                 );
                 r.extensions_mut()
-                    .insert(observe::Failure(other.to_string()));
+                    .insert(observe::Failure(error_chain(&other)));
                 r
             }
         }
     }
+}
+
+/// An error and its sources, as the log shows them (a source already said is not repeated).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = s.source();
+    }
+    text
 }

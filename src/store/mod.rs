@@ -25,6 +25,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(String),
+    /// A database error the driver reported, kept as the source (with its SQLSTATE and the
+    /// server's detail) for the log.
+    #[error("database error: {message}")]
+    Sql {
+        message: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

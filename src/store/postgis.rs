@@ -113,10 +113,16 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
                 c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
                     StoreError::Unavailable(db.message().to_string())
                 }
-                _ => StoreError::Database(format!("{}{detail}", db.message())),
+                _ => StoreError::Sql {
+                    message: format!("{}{detail} (SQLSTATE {code})", db.message()),
+                    source: e,
+                },
             }
         }
-        _ => StoreError::Database(e.to_string()),
+        _ => StoreError::Sql {
+            message: e.to_string(),
+            source: e,
+        },
     }
 }
 
