@@ -150,12 +150,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some((mut data, origins)) = data {
                 // Links and ids the files do not carry, from where things are (the stored
                 // geography too, for a layer imported on its own).
-                let stored = store.geography().await?;
-                let (data, links) = tokio::task::spawn_blocking(move || {
-                    ingest::derive::links(&mut data, &origins, &stored, link_options)
-                        .map(|links| (data, links))
-                })
-                .await??;
+                let (data, links) = if ingest::derive::needed(&data) {
+                    let stored = store.geography().await?;
+                    tokio::task::spawn_blocking(move || {
+                        ingest::derive::links(&mut data, &origins, &stored, link_options)
+                            .map(|links| (data, links))
+                    })
+                    .await??
+                } else {
+                    (data, ingest::derive::LinkReport::default())
+                };
                 let report = store.import(data).await?;
                 let mut out = serde_json::json!({
                     "store": store.kind(),

@@ -134,6 +134,22 @@ impl LinkReport {
     }
 }
 
+/// Whether any id or link of `data` is blank (so that [`links`] has something to do, and the
+/// stored geography must be read for it).
+#[must_use]
+pub fn needed(data: &Dataset) -> bool {
+    data.streets.iter().any(|s| s.district_code.is_empty())
+        || data
+            .compounds
+            .iter()
+            .any(|c| c.id == 0 || c.street_code.is_empty() || c.district_code.is_empty())
+        || data
+            .buildings
+            .iter()
+            .any(|b| b.id == 0 || b.compound_id == 0)
+        || data.units.iter().any(|u| u.id == 0 || u.building_id == 0)
+}
+
 /// Fills the blank ids and links of `incoming` (see the module's documentation), looking for
 /// areas among `incoming` and `stored` (an incoming record replaces the stored one of its key).
 pub fn links(
