@@ -132,8 +132,11 @@ async function watch(page, errors, external) {
     await page.click('#rt-select');
     await page.waitForSelector('.rt-list li', { timeout: 20000 });
     const stops = await page.$$eval('.rt-list li', (lis) => lis.length);
-    await page.waitForTimeout(500);
-    const drawn = await page.evaluate(() => window.atlasMap.querySourceFeatures('route').some((f) => f.geometry.type === 'LineString'));
+    // The route's GeoJSON source is parsed by a worker: wait for its line (up to 10 s on a
+    // loaded machine with a software renderer) rather than a fixed half second.
+    const drawn = await page
+      .waitForFunction(() => window.atlasMap.querySourceFeatures('route').some((f) => f.geometry.type === 'LineString'), null, { timeout: 10000 })
+      .then(() => true, () => false);
     check('a round is planned and drawn', stops === 8 && drawn, `${stops} stops`);
     check('the round says distances are great-circle', (await page.textContent('#rt-note')).includes('路网'));
     await page.screenshot({ path: path.join(outDir, 'round.png') });
