@@ -288,7 +288,9 @@ async fn the_vector_tile_server_answers_as_esri_publishes_it() {
     assert!(s["currentVersion"].is_number());
     assert_eq!(s["capabilities"], "TilesOnly");
     assert_eq!(s["type"], "indexedVector");
-    assert_eq!(s["tileMap"], "tilemap");
+    // No tile map: the SDK reads a `[1]` root as "the data ends at level 1".
+    assert!(s.get("tileMap").is_none(), "{s}");
+    assert_eq!(get(&format!("{root}/tilemap")).await.status, 404);
     assert_eq!(s["defaultStyles"], "resources/styles");
     assert_eq!(s["tiles"], serde_json::json!(["tile/{z}/{y}/{x}.pbf"]));
     for k in ["initialExtent", "fullExtent"] {

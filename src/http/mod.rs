@@ -3,6 +3,7 @@
 mod api;
 mod arcgis;
 mod auth;
+mod cache;
 mod companies;
 mod cors;
 mod export;
@@ -197,8 +198,16 @@ const TILE_CACHE_BYTES: usize = 256 * 1024 * 1024;
 /// Hotline exports can be large: this much body is accepted on the import route.
 pub(crate) const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
-/// The router, built apart from `main` so tests drive it without a port.
+/// The router, built apart from `main` so tests drive it without a port. A trailing slash is
+/// trimmed before routing (`/ogc/` is the landing page, as OWSLib asks for it; `/ogc/collections/`
+/// the collections), so every path answers with or without one.
 pub fn app(state: AppState) -> Router {
+    Router::new().fallback_service(
+        tower_http::normalize_path::NormalizePath::trim_trailing_slash(routes(state)),
+    )
+}
+
+fn routes(state: AppState) -> Router {
     let tiles: Router<AppState> = Router::new()
         .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
         .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
@@ -291,10 +300,6 @@ pub fn app(state: AppState) -> Router {
             get(fonts::glyphs),
         )
         .route(
-            &format!("{}/tilemap", arcgis::ROOT),
-            get(arcgis::tilemap_root),
-        )
-        .route(
             &format!(
                 "{}/tilemap/{{level}}/{{row}}/{{col}}/{{width}}/{{height}}",
                 arcgis::ROOT
@@ -320,6 +325,7 @@ pub fn app(state: AppState) -> Router {
             "/api/compounds/{id}/grade",
             get(api::explain_grade).post(api::override_grade),
         )
+        .route("/api/cache", axum::routing::delete(cache::purge))
         .route("/metrics", get(observe::metrics))
         .route("/ready", get(observe::ready))
         // Tiles are compressed by the tile handler itself, once per cached tile (see

@@ -29,6 +29,8 @@ pub struct Metrics {
     cache_misses: IntCounter,
     cache_bytes: IntGauge,
     cache_entries: IntGauge,
+    /// Tiles dropped by `DELETE /api/cache`.
+    pub cache_purged: IntCounter,
     pool: IntGaugeVec,
     /// Complaint imports by result, and complaints stored by them.
     pub imports: IntCounterVec,
@@ -163,6 +165,14 @@ impl Metrics {
                 &r,
                 IntGauge::new("atlas_tile_cache_entries", "Tiles held by the tile cache")
                     .expect("metric"),
+            ),
+            cache_purged: reg(
+                &r,
+                IntCounter::new(
+                    "atlas_tile_cache_purged_total",
+                    "Cached tiles dropped by DELETE /api/cache",
+                )
+                .expect("metric"),
             ),
             pool: reg(
                 &r,

@@ -204,13 +204,18 @@ pub async fn collections(
 ) -> Result<Json<Value>, Error> {
     let b = base_url(&headers);
     let bbox = city_bounds(&state).await?;
-    // `atlas` (every layer as one tileset) stays addressable at /ogc/collections/atlas but
-    // is not listed: it has no items, and feature clients (GDAL's OAPIF) open every listed
-    // collection as a layer. Each feature collection links to the same vector tiles.
-    let list: Vec<Value> = features::COLLECTIONS
+    // The feature collections, each with its items and the same vector tiles, then `atlas`
+    // (every layer as one tileset, vector and map tiles): no `itemType`, so feature clients
+    // (OWSLib's `feature_collections`, GDAL's OAPIF) do not take it for a feature layer.
+    let mut list: Vec<Value> = features::COLLECTIONS
         .iter()
         .map(|(id, title, _)| features::collection_doc(&b, id, title, bbox))
         .collect();
+    list.push(collection_doc(
+        &b,
+        bbox,
+        &state.titled("housing, complaints and grades (vector tiles)"),
+    ));
     Ok(Json(json!({
         "links": [link(format!("{b}/ogc/collections"), "self", "application/json", "collections")],
         "collections": list

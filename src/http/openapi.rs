@@ -370,6 +370,20 @@ pub fn document(base: &str, about: &str) -> Value {
             "/arcgis/rest/services/atlas/VectorTileServer/tile/{z}/{y}/{x}": { "get": op("a tile, row before column (`{x}.pbf`)", "tiles", vec![path("z", "level"), path("y", "row"), path("x", "column with `.pbf`")], ok("tile", &["application/vnd.mapbox-vector-tile"])) },
             "/arcgis/rest/services/atlas/VectorTileServer/resources/styles/root.json": { "get": op("the grade style in Esri's form", "tiles", vec![], ok("style", &["application/json"])) },
             "/arcgis/rest/services/atlas/VectorTileServer/tilemap/{level}/{row}/{col}/{width}/{height}": { "get": op("which tiles exist in a block", "tiles", vec![path("level", "level"), path("row", "top row"), path("col", "left column"), path("width", "columns (≤ 256)"), path("height", "rows (≤ 256)")], ok("tilemap", &["application/json"])) },
+            "/api/cache": {
+                "delete": {
+                    "summary": "drop cached tiles by tileset, box and zoom range; answers how many (admin token)",
+                    "tags": ["tiles"],
+                    "parameters": [
+                        q("tileset", "atlas, grade or density (default: every tileset)", json!({ "type": "string", "enum": ["atlas", "grade", "density"] })),
+                        q("bbox", "west,south,east,north in WGS84: tiles whose content meets it (default: anywhere)", string()),
+                        q("minzoom", "lowest zoom dropped (default 0)", json!({ "type": "integer", "minimum": 0, "maximum": 30 })),
+                        q("maxzoom", "highest zoom dropped (default 30)", json!({ "type": "integer", "minimum": 0, "maximum": 30 })),
+                    ],
+                    "security": [{ "bearer": [] }],
+                    "responses": ok("how many tiles were dropped and how many are left", &["application/json"]),
+                },
+            },
             "/api/complaints": {
                 "post": {
                     "summary": "import a hotline export (admin token)",

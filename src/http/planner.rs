@@ -81,7 +81,7 @@ fn count(p: &Params, k: &str, default: usize, min: usize, max: usize) -> Result<
 }
 
 /// A longitude/latitude pair given as two parameters, checked and brought back to WGS 84.
-fn lon_lat(lon: f64, lat: f64, scope: &Scope, what: &str) -> Result<Point<f64>, Error> {
+fn lon_lat(lon: f64, lat: f64, datum: crate::tile::Datum, what: &str) -> Result<Point<f64>, Error> {
     if !(-180.0..=180.0).contains(&lon) {
         return Err(Error::BadRequest(format!(
             "{what}longitude {lon} is outside −180..180"
@@ -92,7 +92,7 @@ fn lon_lat(lon: f64, lat: f64, scope: &Scope, what: &str) -> Result<Point<f64>, 
             "{what}latitude {lat} is outside −90..90"
         )));
     }
-    let (x, y) = scope.datum.to_wgs84(lon, lat);
+    let (x, y) = datum.to_wgs84(lon, lat);
     Ok(Point::new(x, y))
 }
 
@@ -210,7 +210,7 @@ pub async fn nearby(
     }
     let limit = count(&p, "limit", 20, 1, MAX_NEARBY)?;
     let ctx = Ctx::of(&state, &p).await?;
-    let point = lon_lat(lon, lat, &ctx.scope, "")?;
+    let point = lon_lat(lon, lat, ctx.scope.datum, "")?;
     let only = ctx.only(&filter)?;
     let hits = if only.as_ref().is_some_and(Vec::is_empty) {
         Vec::new()
@@ -264,7 +264,7 @@ fn search_area(p: &Params, scope: &Scope) -> Result<Area, Error> {
         ));
     }
     if let Some(b) = p.get("bbox") {
-        return Ok(Area::Bbox(parse_bbox(b, scope)?));
+        return Ok(Area::Bbox(parse_bbox(b, scope.datum)?));
     }
     if let Some(poly) = p.get("polygon") {
         let mp = shape::polygon(poly, scope.datum)
@@ -293,7 +293,7 @@ fn search_area(p: &Params, scope: &Scope) -> Result<Area, Error> {
             )));
         }
         return Ok(Area::Near {
-            point: lon_lat(lon, lat, scope, "")?,
+            point: lon_lat(lon, lat, scope.datum, "")?,
             radius_m,
         });
     }
@@ -301,7 +301,7 @@ fn search_area(p: &Params, scope: &Scope) -> Result<Area, Error> {
 }
 
 /// `west,south,east,north` in degrees (of the request's datum).
-pub fn parse_bbox(b: &str, scope: &Scope) -> Result<[f64; 4], Error> {
+pub fn parse_bbox(b: &str, datum: crate::tile::Datum) -> Result<[f64; 4], Error> {
     let v: Vec<f64> = b
         .split(',')
         .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
@@ -317,8 +317,8 @@ pub fn parse_bbox(b: &str, scope: &Scope) -> Result<[f64; 4], Error> {
             v.len()
         )));
     }
-    let sw = lon_lat(v[0], v[1], scope, "bbox: ")?;
-    let ne = lon_lat(v[2], v[3], scope, "bbox: ")?;
+    let sw = lon_lat(v[0], v[1], datum, "bbox: ")?;
+    let ne = lon_lat(v[2], v[3], datum, "bbox: ")?;
     if sw.x() > ne.x() || sw.y() > ne.y() {
         return Err(Error::BadRequest(format!(
             "`bbox` west must not exceed east, nor south north: got `{b}`"
@@ -540,7 +540,7 @@ fn point_member(p: &Params, k: &str, scope: &Scope) -> Result<Option<Point<f64>>
         .ok_or_else(|| {
             Error::BadRequest(format!("`{k}` must be [longitude, latitude], got `{v}`"))
         })?;
-    lon_lat(xy[0], xy[1], scope, &format!("`{k}`: ")).map(Some)
+    lon_lat(xy[0], xy[1], scope.datum, &format!("`{k}`: ")).map(Some)
 }
 
 /// `POST /api/plan/route`: an inspection round (or several) through compounds given by id or

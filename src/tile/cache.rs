@@ -274,6 +274,30 @@ impl TileCache {
         gone.len()
     }
 
+    /// Drops the tiles an administrator names: of one tileset (or all), whose content box
+    /// meets `bbox` (or anywhere), at zooms `zooms`; returns how many.
+    pub fn purge(&self, tileset: Option<&str>, bbox: Option<[f64; 4]>, zooms: (u8, u8)) -> usize {
+        let mut g = self.lock();
+        let gone: Vec<TileKey> = g
+            .map
+            .iter()
+            .filter(|(k, v)| {
+                tileset.is_none_or(|t| t == k.tileset)
+                    && (zooms.0..=zooms.1).contains(&k.z)
+                    && bbox.is_none_or(|b| meets(b, v.bbox))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &gone {
+            if let Some(v) = g.map.remove(k) {
+                g.release(&v);
+            }
+        }
+        let Inner { map, order, .. } = &mut *g;
+        order.retain(|k| map.contains_key(k));
+        gone.len()
+    }
+
     pub fn clear(&self) {
         let mut g = self.lock();
         for v in std::mem::take(&mut g.map).into_values() {
@@ -314,6 +338,30 @@ mod tests {
     }
     fn tile(n: usize, bbox: [f64; 4]) -> Cached {
         Cached::new(bytes::Bytes::from(vec![0u8; n]), vec![], bbox)
+    }
+
+    /// A purge drops what it names (tileset, box, zooms) and keeps the rest, with the byte
+    /// count following.
+    #[test]
+    fn a_purge_drops_what_it_names() {
+        let c = TileCache::new(1 << 20);
+        for x in 0..4 {
+            c.put(key(x), tile(100, [x as f64, 0.0, x as f64 + 0.5, 0.5]));
+        }
+        let mut k = key(9);
+        k.tileset = "grade";
+        k.z = 10;
+        c.put(k, tile(100, [0.0, 0.0, 9.0, 9.0]));
+        assert_eq!(c.purge(Some("density"), None, (0, 30)), 0);
+        assert_eq!(
+            c.purge(Some("atlas"), Some([0.9, 0.0, 2.1, 1.0]), (0, 30)),
+            2
+        );
+        assert_eq!(c.purge(None, None, (11, 30)), 2);
+        assert_eq!(c.stats().0, 1);
+        assert_eq!(c.stats().1, 228);
+        assert_eq!(c.purge(None, None, (0, 30)), 1);
+        assert_eq!(c.stats().1, 0);
     }
 
     /// ETags come from the bytes alone (a fixed seed): the same tile gets the same tag in
