@@ -1,7 +1,8 @@
 //! The clients GIS offices use, pointed at a running `atlas serve` as a new user points them,
 //! each judged by what it fetched or drew: OWSLib (OGC API – Features and WMTS), OpenLayers in
-//! Chromium (OGC vector tiles, WMTS from the capabilities, OGC map tiles), the ArcGIS Maps SDK
-//! for JavaScript in Chromium (the VectorTileServer) and QGIS headless (the vector tiles with
+//! Chromium (OGC vector tiles, WMTS from the capabilities, OGC map tiles, the CGCS2000Quad WMTS
+//! layer beside Tianditu's "c" layout), the ArcGIS Maps SDK
+//! for JavaScript in Chromium (the VectorTileServer and the MapServer) and QGIS headless (the vector tiles with
 //! our style through the XYZ and the ArcGIS connections, the OAPIF layer, the WMTS layer). scripts/test installs
 //! them from their usual registries (PyPI, npm, Debian). Pictures land in
 //! tests/artifacts/clients/.
@@ -244,7 +245,7 @@ fn openlayers_draws_the_vector_tiles_the_wmts_and_the_map_tiles() {
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["vector", "wmts", "map"]);
+    assert_eq!(kinds, ["vector", "wmts", "map", "tianditu"]);
     let vector = &results[0]["drawn"]["compounds"];
     assert!(
         vector["red"].as_u64().unwrap_or(0) > 0 && vector.as_object().unwrap().len() >= 2,
@@ -255,27 +256,46 @@ fn openlayers_draws_the_vector_tiles_the_wmts_and_the_map_tiles() {
         wmts.as_array().unwrap().iter().any(|l| l == "grade"),
         "{wmts}"
     );
+    // Our CGCS2000Quad layer from the capabilities asks for exactly the tiles a source laid out
+    // as Tianditu's "c" matrix set asks for, at Tianditu's level 14: they overlay level for level.
+    let t = &results[3]["drawn"];
+    assert_eq!(t["projection"], "EPSG:4490", "{t}");
+    let ours = t["ours"].as_array().unwrap();
+    assert!(!ours.is_empty(), "{t}");
+    assert_eq!(t["ours"], t["tianditu"], "{t}");
+    assert!(
+        ours.iter().all(|k| k.as_str().unwrap().starts_with("14/")),
+        "{t}"
+    );
 }
 
-/// The ArcGIS Maps SDK for JavaScript (npm `@arcgis/core`) on the VectorTileServer: it reads the
-/// service JSON (no tile map: a wrong one made it stop at level 1), asks for tiles of the level
-/// it draws, and styles the compounds by grade from `root.json`.
+/// The ArcGIS Maps SDK for JavaScript (npm `@arcgis/core`): a VectorTileLayer on the
+/// VectorTileServer reads the service JSON (no tile map: a wrong one made it stop at level 1),
+/// asks for tiles of the level it draws and styles the compounds by grade from `root.json`; a
+/// TileLayer on the grade MapServer draws its PNG tiles.
 #[test]
-fn the_arcgis_maps_sdk_draws_the_vector_tile_server_by_grade() {
+fn the_arcgis_maps_sdk_draws_the_vector_tile_server_and_the_map_server_by_grade() {
     let (results, _) = web_client("arcgis", &["@arcgis/core"]);
-    assert_eq!(results.len(), 1);
-    let drawn = &results[0]["drawn"];
-    assert_eq!(drawn["layerLoaded"], true, "{drawn}");
-    let levels: Vec<u64> = drawn["levels"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.parse().unwrap())
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert!(
-        levels.iter().all(|l| *l >= 13),
-        "the SDK asked for tiles of levels {levels:?}, not those of the zoom it draws"
-    );
+    assert_eq!(kinds, ["vectortileserver", "mapserver"]);
+    for r in &results {
+        let drawn = &r["drawn"];
+        assert_eq!(drawn["layerLoaded"], true, "{drawn}");
+        let levels: Vec<u64> = drawn["levels"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        assert!(
+            !levels.is_empty() && levels.iter().all(|l| *l >= 13),
+            "{}: the SDK asked for tiles of levels {levels:?}, not those of the zoom it draws",
+            r["kind"]
+        );
+    }
 }
 
 #[test]

@@ -192,10 +192,13 @@ async fn wmts_capabilities_and_tiles_rest_and_kvp() {
         "<ows:Identifier>WorldCRS84Quad</ows:Identifier>",
         "urn:ogc:def:crs:EPSG::3857",
         "<TopLeftCorner>-180.0 90.0</TopLeftCorner>",
+        // CGCS2000Quad: EPSG:4490 latitude first, levels from 1 as Tianditu's "c".
+        "<ows:Identifier>CGCS2000Quad</ows:Identifier><ows:SupportedCRS>urn:ogc:def:crs:EPSG::4490</ows:SupportedCRS>",
+        "<TileMatrix><ows:Identifier>1</ows:Identifier><ScaleDenominator>279541132.014358</ScaleDenominator><TopLeftCorner>90.0 -180.0</TopLeftCorner>",
     ] {
         assert!(xml.contains(needle), "{needle}");
     }
-    assert_eq!(xml.matches("<TileMatrix>").count(), 2 * 19);
+    assert_eq!(xml.matches("<TileMatrix>").count(), 3 * 19);
     let kvp = get("/wmts?service=WMTS&request=GetCapabilities").await;
     assert_eq!(String::from_utf8(kvp.body).unwrap(), xml);
     let (z, x, y) = common::tile_at(120.43, 36.165, 13);
@@ -243,7 +246,19 @@ fn gdal_opens_the_wmts_and_fetches_tiles() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("_NAME=WMTS:").count(), 6, "{text}");
+    // Three layers in three tile matrix sets.
+    assert_eq!(text.matches("_NAME=WMTS:").count(), 9, "{text}");
+    // CGCS2000Quad is EPSG:4490 to GDAL, Tianditu's numbering.
+    let out = Command::new("gdalinfo")
+        .arg(format!("{caps},layer=grade,tilematrixset=CGCS2000Quad"))
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && info.contains("ID[\"EPSG\",4490]"),
+        "{info}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     for (layer, tms, win) in [
         (
@@ -256,8 +271,13 @@ fn gdal_opens_the_wmts_and_fetches_tiles() {
             "WorldCRS84Quad",
             ["120.40", "36.18", "120.46", "36.14"],
         ),
+        (
+            "grade",
+            "CGCS2000Quad",
+            ["120.40", "36.18", "120.46", "36.14"],
+        ),
     ] {
-        let out_png = dir.path().join(format!("{layer}.png"));
+        let out_png = dir.path().join(format!("{layer}-{tms}.png"));
         let st = Command::new("gdal_translate")
             .args(["-q", "-of", "PNG", "-outsize", "256", "256", "-projwin"])
             .args(win)
@@ -364,6 +384,62 @@ async fn the_vector_tile_server_answers_as_esri_publishes_it() {
     assert_eq!(
         get(&format!("{root}/resources/info")).await.json()["styleVersion"],
         8
+    );
+}
+
+/// The grade and density maps as Esri tiled MapServers: service JSON with `tileInfo` as ArcGIS
+/// Server writes it, tiles row before column with the bytes of the XYZ path.
+#[tokio::test]
+async fn the_map_servers_answer_as_esri_publishes_them() {
+    for style in ["grade", "density"] {
+        let root = format!("/arcgis/rest/services/{style}/MapServer");
+        let s = get(&format!("{root}?f=json")).await.json();
+        assert_eq!(s["singleFusedMapCache"], true);
+        assert_eq!(s["spatialReference"]["latestWkid"], 3857);
+        let ti = &s["tileInfo"];
+        assert_eq!(
+            (ti["rows"].as_u64(), ti["cols"].as_u64()),
+            (Some(256), Some(256))
+        );
+        assert_eq!(ti["format"], "PNG32");
+        let lods = ti["lods"].as_array().unwrap();
+        assert_eq!(lods.len(), 20);
+        assert!((lods[0]["resolution"].as_f64().unwrap() - 156_543.033_928).abs() < 1e-3);
+        for w in lods.windows(2) {
+            let (a, b) = (
+                w[0]["scale"].as_f64().unwrap(),
+                w[1]["scale"].as_f64().unwrap(),
+            );
+            assert!((a / b - 2.0).abs() < 1e-9);
+        }
+        let e = &s["fullExtent"];
+        assert!(e["xmin"].as_f64().unwrap() < e["xmax"].as_f64().unwrap());
+        let (z, x, y) = common::tile_at(120.43, 36.165, 14);
+        let esri = get(&format!("{root}/tile/{z}/{y}/{x}")).await;
+        assert_eq!(esri.status, 200);
+        assert_eq!(esri.headers["content-type"], "image/png");
+        assert_eq!(
+            esri.body,
+            get(&format!("/tiles/{style}/{z}/{x}/{y}.png")).await.body
+        );
+        // What ArcGIS clients add (and ArcGIS Server ignores) is ignored; our parameters hold.
+        let with_esri = get(&format!("{root}/tile/{z}/{y}/{x}?blankTile=false&f=image")).await;
+        assert_eq!(with_esri.body, esri.body);
+        assert_eq!(
+            get(&format!("{root}/tile/{z}/{y}/{x}?color=red"))
+                .await
+                .status,
+            400
+        );
+    }
+    let none = get("/arcgis/rest/services/roads/MapServer").await;
+    assert_eq!(none.status, 404);
+    assert!(String::from_utf8_lossy(&none.body).contains("grade/MapServer"));
+    assert_eq!(
+        get("/arcgis/rest/services/grade/MapServer/tile/30/0/0")
+            .await
+            .status,
+        400
     );
 }
 

@@ -345,6 +345,39 @@ async fn worldcrs84quad_tiles_serve_the_same_city() {
     assert!(layer(&t, "compounds").is_some_and(|l| !l.features.is_empty()));
     let same = get(&format!("/tiles/atlas/worldcrs84quad/13/{x}/{y}.mvt")).await;
     assert_eq!(same.body, r.body);
+    // CGCS2000Quad (EPSG:4490 as Tianditu's "c" numbers it, also by that name): its level 14
+    // is this tile, the same bytes, vector and PNG; there is no level 0.
+    for tms in ["CGCS2000Quad", "c"] {
+        let c = get(&format!("/tiles/atlas/{tms}/14/{x}/{y}.mvt")).await;
+        assert_eq!((c.status, &c.body), (200, &r.body), "{tms}");
+    }
+    let png84 = get(&format!("/tiles/grade/WorldCRS84Quad/13/{x}/{y}.png")).await;
+    let png = get(&format!("/tiles/grade/CGCS2000Quad/14/{x}/{y}.png")).await;
+    assert_eq!((png.status, &png.body), (200, &png84.body));
+    let zero = get("/tiles/atlas/CGCS2000Quad/0/0/0.mvt").await;
+    assert_eq!(zero.status, 400);
+    assert!(String::from_utf8_lossy(&zero.body).contains("numbered from level 1"));
+    assert_eq!(get("/tiles/atlas/CGCS2000Quad/1/2/0.mvt").await.status, 400);
+    // OGC API – Tiles: the definition and the tileset say EPSG:4490 and levels from 1.
+    let def = get("/ogc/tileMatrixSets/CGCS2000Quad").await.json();
+    assert_eq!(def["crs"], "http://www.opengis.net/def/crs/EPSG/0/4490");
+    assert_eq!(def["tileMatrices"][0]["id"], "1");
+    assert_eq!(def["tileMatrices"][0]["matrixWidth"], 2);
+    let ts = get("/ogc/collections/atlas/tiles/CGCS2000Quad")
+        .await
+        .json();
+    let limits = ts["tileMatrixSetLimits"].as_array().unwrap();
+    assert_eq!(limits[0]["tileMatrix"], "1");
+    let l14 = limits.iter().find(|l| l["tileMatrix"] == "14").unwrap();
+    assert!(
+        l14["minTileCol"].as_u64().unwrap() <= x && x <= l14["maxTileCol"].as_u64().unwrap(),
+        "{l14}"
+    );
+    let via_ogc = get(&format!(
+        "/ogc/collections/atlas/tiles/CGCS2000Quad/14/{y}/{x}"
+    ))
+    .await;
+    assert_eq!(via_ogc.body, r.body);
 }
 
 #[tokio::test]
@@ -715,7 +748,7 @@ async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_a
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["WebMercatorQuad", "WorldCRS84Quad"]);
+    assert_eq!(ids, ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"]);
     let def: serde_json::Value =
         serde_json::from_slice(&get("/ogc/tileMatrixSets/WorldCRS84Quad").await.body).unwrap();
     assert_eq!(def["tileMatrices"][0]["matrixWidth"], 2);

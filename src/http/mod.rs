@@ -231,6 +231,10 @@ fn routes(state: AppState) -> Router {
         .route(
             &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::ROOT),
             get(arcgis::tile),
+        )
+        .route(
+            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::MAP_SERVICES),
+            get(arcgis::map_tile),
         );
     Router::new()
         .route("/", get(web::index))
@@ -283,6 +287,7 @@ fn routes(state: AppState) -> Router {
             get(wmts::rest_capabilities),
         )
         .route(arcgis::ROOT, get(arcgis::service))
+        .route(arcgis::MAP_SERVICES, get(arcgis::map_service))
         .route(
             &format!("{}/resources/styles", arcgis::ROOT),
             get(arcgis::style),

@@ -69,11 +69,8 @@ pub async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
 }
 
 fn grid(id: &str) -> Result<Grid, Error> {
-    Grid::parse(id).ok_or_else(|| {
-        Error::NotFound(format!(
-            "no tile matrix set `{id}`; use WebMercatorQuad or WorldCRS84Quad"
-        ))
-    })
+    Grid::parse(id)
+        .ok_or_else(|| Error::NotFound(format!("no tile matrix set `{id}`; use {}", Grid::ids())))
 }
 
 /// A tile matrix set in the TMS 2.0 JSON encoding, carrying the members of the TMS 1.0
@@ -102,6 +99,7 @@ pub async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, Erro
     let crs = match g {
         Grid::WebMercatorQuad => "http://www.opengis.net/def/crs/EPSG/0/3857",
         Grid::WorldCrs84Quad => "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        Grid::Cgcs2000Quad => "http://www.opengis.net/def/crs/EPSG/0/4490",
     };
     if let Some(o) = v.as_object_mut() {
         o.insert("type".into(), json!("TileMatrixSetType"));
@@ -119,7 +117,7 @@ const DEEPEST: u8 = 18;
 /// clients need not ask for the rest of the world, and GDAL 3.6's OGCAPI driver reads only
 /// the tile matrices listed here.
 fn limits(g: Grid, bbox: [f64; 4]) -> Vec<Value> {
-    (0..=DEEPEST)
+    (g.first_level()..=DEEPEST + g.first_level())
         .map(|z| {
             let [c0, r0, c1, r1] = g.tile_range(z, bbox);
             json!({ "tileMatrix": z.to_string(), "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1 })
@@ -140,7 +138,8 @@ fn tileset(b: &str, prefix: &str, g: Grid, bbox: [f64; 4]) -> Value {
             link(format!("{b}/ogc/tileMatrixSets/{}", g.id()), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", g.id()),
             json!({ "href": format!("{tiles}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": MVT, "templated": true, "title": "tiles" }),
         ],
-        "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "dataType": "vector", "minTileMatrix": lo.to_string(), "maxTileMatrix": (*hi).min(18).to_string() })).collect::<Vec<_>>(),
+        // Layer zooms are those of the tile served (CGCS2000Quad's level n is WorldCRS84Quad's n − 1).
+        "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "dataType": "vector", "minTileMatrix": (lo + g.first_level()).to_string(), "maxTileMatrix": ((*hi).min(DEEPEST) + g.first_level()).to_string() })).collect::<Vec<_>>(),
     })
 }
 
@@ -148,6 +147,7 @@ fn crs_uri(g: Grid) -> &'static str {
     match g {
         Grid::WebMercatorQuad => "http://www.opengis.net/def/crs/EPSG/0/3857",
         Grid::WorldCrs84Quad => "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        Grid::Cgcs2000Quad => "http://www.opengis.net/def/crs/EPSG/0/4490",
     }
 }
 

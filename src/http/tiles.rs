@@ -475,6 +475,10 @@ pub async fn serve_tile(
     };
     let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
     grid.check(z, x, y).map_err(Error::BadRequest)?;
+    // CGCS2000Quad's tiles are WorldCRS84Quad's of the level below (same bounds, same bytes,
+    // one cache entry).
+    let (grid, z) = grid.served_as(z as u8);
+    let z = u32::from(z);
     if let Tileset::Archive(i) = tileset {
         return serve_archive(&state, headers, i, grid, z, x, y, raw).await;
     }
@@ -551,9 +555,7 @@ pub async fn tile_tms(
 ) -> Result<Response, Error> {
     let set = resolve_tileset(&state, &tileset)?;
     let grid = Grid::parse(&tms).ok_or_else(|| {
-        Error::NotFound(format!(
-            "no tile matrix set `{tms}`; use WebMercatorQuad or WorldCRS84Quad"
-        ))
+        Error::NotFound(format!("no tile matrix set `{tms}`; use {}", Grid::ids()))
     })?;
     serve_tile(state, caller, req.headers(), set, grid, &z, &x, &y, raw).await
 }

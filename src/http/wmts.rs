@@ -29,13 +29,16 @@ fn supported_crs(g: Grid) -> &'static str {
         Grid::WebMercatorQuad => "urn:ogc:def:crs:EPSG::3857",
         // CRS84 keeps longitude first, as the corners below are written.
         Grid::WorldCrs84Quad => "urn:ogc:def:crs:OGC:1.3:CRS84",
+        // EPSG:4490 is latitude first: so are its corners in tiles/CGCS2000Quad.json.
+        Grid::Cgcs2000Quad => "urn:ogc:def:crs:EPSG::4490",
     }
 }
 
 fn well_known(g: Grid) -> &'static str {
     match g {
         Grid::WebMercatorQuad => "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible",
-        Grid::WorldCrs84Quad => "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad",
+        // Tianditu's level n has GoogleCRS84Quad's scale n.
+        Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad",
     }
 }
 
@@ -180,11 +183,8 @@ pub async fn rest_capabilities(
 }
 
 fn grid(id: &str) -> Result<Grid, Error> {
-    Grid::parse(id).ok_or_else(|| {
-        Error::NotFound(format!(
-            "no TileMatrixSet `{id}`; use WebMercatorQuad or WorldCRS84Quad"
-        ))
-    })
+    Grid::parse(id)
+        .ok_or_else(|| Error::NotFound(format!("no TileMatrixSet `{id}`; use {}", Grid::ids())))
 }
 
 fn check_format(set: Tileset, ext: &str) -> Result<(), Error> {

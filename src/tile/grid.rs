@@ -1,5 +1,7 @@
-//! Tile matrix sets (tile-grid, definitions in `tiles/`): WebMercatorQuad and WorldCRS84Quad
-//! (the geographic grid of EPSG:4326 / CGCS2000 that Tianditu's "c" basemaps use).
+//! Tile matrix sets (tile-grid, definitions in `tiles/`): WebMercatorQuad, WorldCRS84Quad, and
+//! CGCS2000Quad — the geographic grid of EPSG:4490 numbered from 1 as Tianditu's "c" basemaps
+//! count it (its level n is WorldCRS84Quad's n − 1, tile for tile: CGCS2000 and WGS 84
+//! coordinates agree to centimetres, as everywhere in this server).
 
 use ogcapi_types::tiles::TileMatrixSet;
 use std::sync::OnceLock;
@@ -10,6 +12,7 @@ pub const WORLD_BOUNDS: [f64; 4] = [-180.0, -85.051_128_78, 180.0, 85.051_128_78
 
 const WEB_MERCATOR_QUAD: &str = include_str!("../../tiles/WebMercatorQuad.json");
 const WORLD_CRS84_QUAD: &str = include_str!("../../tiles/WorldCRS84Quad.json");
+const CGCS2000_QUAD: &str = include_str!("../../tiles/CGCS2000Quad.json");
 /// WGS 84 semi-major axis, the Web Mercator sphere.
 const R: f64 = 6_378_137.0;
 /// The deepest zoom we serve.
@@ -19,6 +22,9 @@ pub const MAX_ZOOM: u8 = 22;
 pub enum Grid {
     WebMercatorQuad,
     WorldCrs84Quad,
+    /// EPSG:4490 with Tianditu's numbering: addressed here, served as WorldCRS84Quad's tile of
+    /// the level below ([`Grid::served_as`]).
+    Cgcs2000Quad,
 }
 
 struct Loaded {
@@ -33,43 +39,95 @@ fn load(json: &str) -> Loaded {
     Loaded { def, tms }
 }
 
+/// The grid whose tile-grid arithmetic serves `g` (CGCS2000Quad's is WorldCRS84Quad's, one
+/// level down: tile-grid takes EPSG:4490's degrees for metres).
 fn loaded(g: Grid) -> &'static Loaded {
     static WM: OnceLock<Loaded> = OnceLock::new();
     static C84: OnceLock<Loaded> = OnceLock::new();
     match g {
         Grid::WebMercatorQuad => WM.get_or_init(|| load(WEB_MERCATOR_QUAD)),
-        Grid::WorldCrs84Quad => C84.get_or_init(|| load(WORLD_CRS84_QUAD)),
+        Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => C84.get_or_init(|| load(WORLD_CRS84_QUAD)),
     }
+}
+
+fn cgcs2000_definition() -> &'static TileMatrixSet {
+    static DEF: OnceLock<TileMatrixSet> = OnceLock::new();
+    DEF.get_or_init(|| {
+        // Shipped with the binary and checked by tests: a failure is a build bug.
+        TileMatrixSet::from_json(CGCS2000_QUAD).expect("bundled tile matrix set parses")
+    })
 }
 
 /// Bounds in the grid's CRS units: west, south, east, north.
 pub type Bounds = [f64; 4];
 
 impl Grid {
-    pub const ALL: [Grid; 2] = [Grid::WebMercatorQuad, Grid::WorldCrs84Quad];
+    pub const ALL: [Grid; 3] = [
+        Grid::WebMercatorQuad,
+        Grid::WorldCrs84Quad,
+        Grid::Cgcs2000Quad,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Grid::WebMercatorQuad => "WebMercatorQuad",
             Grid::WorldCrs84Quad => "WorldCRS84Quad",
+            Grid::Cgcs2000Quad => "CGCS2000Quad",
         }
     }
 
+    /// A grid by its id (any case); Tianditu's name `c` is CGCS2000Quad.
     pub fn parse(s: &str) -> Option<Grid> {
+        if s == "c" {
+            return Some(Grid::Cgcs2000Quad);
+        }
         Grid::ALL
             .into_iter()
             .find(|g| g.id().eq_ignore_ascii_case(s))
     }
 
+    /// The ids, for messages naming what there is.
+    pub fn ids() -> String {
+        Grid::ALL.map(Grid::id).join(", ")
+    }
+
+    /// The lowest level: 1 for CGCS2000Quad (Tianditu's numbering), else 0.
+    pub fn first_level(self) -> u8 {
+        u8::from(self == Grid::Cgcs2000Quad)
+    }
+
+    /// The grid and level whose tile is this grid's tile `z` (same bounds, same bytes):
+    /// CGCS2000Quad's level z is WorldCRS84Quad's z − 1; other grids are themselves. Call after
+    /// [`Grid::check`].
+    pub fn served_as(self, z: u8) -> (Grid, u8) {
+        match self {
+            Grid::Cgcs2000Quad => (Grid::WorldCrs84Quad, z.saturating_sub(1)),
+            g => (g, z),
+        }
+    }
+
     /// The OGC definition (for `/ogc/tileMatrixSets/{id}`).
     pub fn definition(self) -> &'static TileMatrixSet {
-        &loaded(self).def
+        match self {
+            Grid::Cgcs2000Quad => cgcs2000_definition(),
+            g => &loaded(g).def,
+        }
     }
 
     /// Whether z/x/y names a tile of this grid, with a reason when not.
     pub fn check(self, z: u32, x: u64, y: u64) -> Result<(), String> {
-        if z > u32::from(MAX_ZOOM) {
-            return Err(format!("zoom {z} is beyond the deepest level {MAX_ZOOM}"));
+        let (first, last) = (
+            u32::from(self.first_level()),
+            u32::from(MAX_ZOOM + self.first_level()),
+        );
+        if z > last {
+            return Err(format!("zoom {z} is beyond the deepest level {last}"));
+        }
+        if z < first {
+            return Err(format!(
+                "{} is numbered from level {first}, as Tianditu's \"c\" matrix set (its level 1 is WorldCRS84Quad's 0)",
+                self.id()
+            ));
         }
         // The matrix sizes of tiles/*.json (tested against tile-grid's below): tile-grid's own
         // check was 2% of a cached tile.
@@ -86,6 +144,10 @@ impl Grid {
     /// The tiles of zoom `z` that a longitude/latitude box (west, south, east, north) meets:
     /// first column, first row, last column, last row (tile-grid's tile of each corner).
     pub fn tile_range(self, z: u8, bbox: [f64; 4]) -> [u64; 4] {
+        if self == Grid::Cgcs2000Quad {
+            let (g, z) = self.served_as(z);
+            return g.tile_range(z, bbox);
+        }
         let (w, h) = self.matrix_size(z);
         let tms = &loaded(self).tms;
         let (x0, y0) = self.project(bbox[0], bbox[3]);
@@ -104,12 +166,15 @@ impl Grid {
         match self {
             Grid::WebMercatorQuad => (1 << z, 1 << z),
             Grid::WorldCrs84Quad => (2 << z, 1 << z),
+            Grid::Cgcs2000Quad => (1 << z, 1 << z.saturating_sub(1)),
         }
     }
 
-    /// A tile's bounds in the grid's CRS (metres for Web Mercator, degrees for CRS84).
+    /// A tile's bounds in the grid's CRS (metres for Web Mercator, degrees for CRS84 and
+    /// CGCS2000, longitude first).
     pub fn xy_bounds(self, z: u8, x: u64, y: u64) -> Bounds {
-        let b = loaded(self).tms.xy_bounds(&Xyz::new(x, y, z));
+        let (g, z) = self.served_as(z);
+        let b = loaded(g).tms.xy_bounds(&Xyz::new(x, y, z));
         [b.left, b.bottom, b.right, b.top]
     }
 
@@ -125,7 +190,7 @@ impl Grid {
                         .ln(),
                 )
             }
-            Grid::WorldCrs84Quad => (lon, lat),
+            Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => (lon, lat),
         }
     }
 
@@ -136,7 +201,7 @@ impl Grid {
                 (x / R).to_degrees(),
                 (2.0 * (y / R).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
             ),
-            Grid::WorldCrs84Quad => (x, y),
+            Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => (x, y),
         }
     }
 
@@ -199,6 +264,66 @@ mod tests {
                 assert_eq!(tile(qd[2], qd[1]), (c1, r1), "{g:?} z{z}");
             }
         }
+    }
+
+    /// CGCS2000Quad, as Tianditu's "c" counts it: its level n is WorldCRS84Quad's n − 1 tile for
+    /// tile, its definition (tiles/CGCS2000Quad.json: EPSG:4490, latitude first) says the same
+    /// matrices one number up, and level 0 does not exist.
+    #[test]
+    fn cgcs2000_quad_is_tianditus_c_numbering() {
+        let def = serde_json::to_value(Grid::Cgcs2000Quad.definition()).unwrap();
+        assert_eq!(def["crs"], "http://www.opengis.net/def/crs/EPSG/0/4490");
+        let c84 = serde_json::to_value(Grid::WorldCrs84Quad.definition()).unwrap();
+        let (ms, m84) = (
+            def["tileMatrices"].as_array().unwrap(),
+            c84["tileMatrices"].as_array().unwrap(),
+        );
+        assert_eq!(ms.len(), usize::from(MAX_ZOOM) + 1);
+        for (m, n) in ms.iter().zip(m84) {
+            let level: u8 = m["id"].as_str().unwrap().parse().unwrap();
+            assert_eq!(level, n["id"].as_str().unwrap().parse::<u8>().unwrap() + 1);
+            for k in [
+                "scaleDenominator",
+                "cellSize",
+                "matrixWidth",
+                "matrixHeight",
+            ] {
+                assert_eq!(m[k], n[k], "level {level} {k}");
+            }
+            assert_eq!(m["pointOfOrigin"], serde_json::json!([90.0, -180.0]));
+            let (w, h) = Grid::Cgcs2000Quad.matrix_size(level);
+            assert_eq!(
+                (w, h),
+                (
+                    m["matrixWidth"].as_u64().unwrap(),
+                    m["matrixHeight"].as_u64().unwrap()
+                )
+            );
+            assert!(Grid::Cgcs2000Quad
+                .check(u32::from(level), w - 1, h - 1)
+                .is_ok());
+            assert!(Grid::Cgcs2000Quad.check(u32::from(level), w, 0).is_err());
+            assert_eq!(
+                Grid::Cgcs2000Quad.xy_bounds(level, w - 1, h - 1),
+                Grid::WorldCrs84Quad.xy_bounds(level - 1, w - 1, h - 1)
+            );
+        }
+        // Tianditu's level 1: two tiles of 180°, the eastern one holds Qingdao.
+        let b = Grid::Cgcs2000Quad.xy_bounds(1, 1, 0);
+        for (got, want) in b.iter().zip([0.0, -90.0, 180.0, 90.0]) {
+            assert!((got - want).abs() < 1e-9, "{b:?}");
+        }
+        let err = Grid::Cgcs2000Quad.check(0, 0, 0).unwrap_err();
+        assert!(err.contains("numbered from level 1"), "{err}");
+        assert!(Grid::Cgcs2000Quad.check(24, 0, 0).is_err());
+        assert_eq!(Grid::parse("c"), Some(Grid::Cgcs2000Quad));
+        assert_eq!(Grid::parse("cgcs2000quad"), Some(Grid::Cgcs2000Quad));
+        assert_eq!(Grid::Cgcs2000Quad.served_as(14), (Grid::WorldCrs84Quad, 13));
+        let qd = [120.0, 35.5, 121.0, 36.5];
+        assert_eq!(
+            Grid::Cgcs2000Quad.tile_range(10, qd),
+            Grid::WorldCrs84Quad.tile_range(9, qd)
+        );
     }
 
     /// `check` uses `matrix_size`; the definitions in tiles/ (through tile-grid) must agree at

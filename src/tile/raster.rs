@@ -161,7 +161,7 @@ impl View {
     pub fn metres_per_px(&self, lat: f64) -> f64 {
         match self.grid {
             Grid::WebMercatorQuad => self.res * lat.to_radians().cos(),
-            Grid::WorldCrs84Quad => self.res * 111_320.0,
+            Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => self.res * 111_320.0,
         }
     }
 
@@ -169,11 +169,11 @@ impl View {
     pub fn zoom(&self) -> f64 {
         let (w, _, e, _) = match self.grid {
             Grid::WebMercatorQuad => (-20_037_508.342_789_244, 0.0, 20_037_508.342_789_244, 0.0),
-            Grid::WorldCrs84Quad => (-180.0, 0.0, 180.0, 0.0),
+            Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => (-180.0, 0.0, 180.0, 0.0),
         };
         let tiles0 = match self.grid {
             Grid::WebMercatorQuad => 1.0,
-            Grid::WorldCrs84Quad => 2.0,
+            Grid::WorldCrs84Quad | Grid::Cgcs2000Quad => 2.0,
         };
         ((e - w) / tiles0 / (self.res * 256.0 / self.ratio)).log2()
     }

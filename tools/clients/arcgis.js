@@ -1,11 +1,13 @@
 // The ArcGIS Maps SDK for JavaScript as an Esri user wires it to the server: a VectorTileLayer
 // on /arcgis/rest/services/atlas/VectorTileServer (its service JSON, default style, fonts and
-// tiles), in a MapView with no basemap (basemaps come from ArcGIS Online). The SDK's assets are
+// tiles; kind `vectortileserver`) or a TileLayer on /arcgis/rest/services/grade/MapServer (kind
+// `mapserver`), in a MapView with no basemap (basemaps come from ArcGIS Online). The SDK's assets are
 // served beside the page (`esriConfig.assetsPath`). Bundled by esbuild (tools/clients-test.js);
 // `window.run(kind, base, lon, lat)` draws the map and resolves with what the SDK asked for.
 import esriConfig from '@arcgis/core/config.js';
 import ArcGISMap from '@arcgis/core/Map.js';
 import MapView from '@arcgis/core/views/MapView.js';
+import TileLayer from '@arcgis/core/layers/TileLayer.js';
 import VectorTileLayer from '@arcgis/core/layers/VectorTileLayer.js';
 import * as reactiveUtils from '@arcgis/core/core/reactiveUtils.js';
 
@@ -17,7 +19,7 @@ window.run = async (kind, base, lon, lat) => {
   esriConfig.request.interceptors.push({
     urls: base,
     after: (response) => {
-      const m = /\/tile\/(\d+)\/\d+\/\d+\.pbf/.exec(response.url);
+      const m = /\/tile\/(\d+)\/\d+\/\d+(\.pbf)?(\?|$)/.exec(response.url);
       if (m) {
         drawn.tilesLoaded += 1;
         drawn.levels[m[1]] = (drawn.levels[m[1]] || 0) + 1;
@@ -25,7 +27,9 @@ window.run = async (kind, base, lon, lat) => {
     },
     error: () => { drawn.tileErrors += 1; },
   });
-  const layer = new VectorTileLayer({ url: `${base}/arcgis/rest/services/atlas/VectorTileServer` });
+  const layer = kind === 'mapserver'
+    ? new TileLayer({ url: `${base}/arcgis/rest/services/grade/MapServer` })
+    : new VectorTileLayer({ url: `${base}/arcgis/rest/services/atlas/VectorTileServer` });
   const map = new ArcGISMap({ layers: [layer] });
   const view = new MapView({ container: 'map', map, center: [lon, lat], zoom: 15, ui: { components: [] } });
   await view.when();
