@@ -1,11 +1,11 @@
 //! The clients GIS offices use, pointed at a running `atlas serve` as a new user points them,
-//! each judged by what it fetched or drew: OWSLib (OGC API – Features and WMTS), OpenLayers in
+//! each judged by what it fetched or drew: OWSLib (OGC API – Features and WMTS); OpenLayers in
 //! Chromium (OGC vector tiles, WMTS from the capabilities, OGC map tiles, the CGCS2000Quad WMTS
-//! layer beside Tianditu's "c" layout), the ArcGIS Maps SDK
-//! for JavaScript in Chromium (the VectorTileServer and the MapServer) and QGIS headless (the vector tiles with
-//! our style through the XYZ and the ArcGIS connections, the OAPIF layer, the WMTS layer). scripts/test installs
-//! them from their usual registries (PyPI, npm, Debian). Pictures land in
-//! tests/artifacts/clients/.
+//! layer beside Tianditu's "c" layout); the ArcGIS Maps SDK for JavaScript in Chromium (the
+//! VectorTileServer, the MapServer, a FeatureLayer on the FeatureServer); QGIS headless (the
+//! vector tiles with our style through the XYZ and the ArcGIS connections, the OAPIF layer, the
+//! WMTS layer). scripts/test installs them from their usual registries (PyPI, npm, Debian).
+//! Pictures land in tests/artifacts/clients/.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
 
@@ -228,12 +228,15 @@ fn web_client(name: &str, modules: &[&str]) -> (Vec<serde_json::Value>, PathBuf)
             .unwrap()
             .to_rgba8();
         let n = grade_pixels(&img);
-        // The map is centred on a red compound: red is drawn, with other grades around it.
+        // The map is centred on a red compound: red is drawn, with other grades around it
+        // (except where a filter keeps the red ones only: the test of that client judges).
         assert!(n[0] > 200, "{name} {kind}: red/yellow/blue pixels {n:?}");
-        assert!(
-            n[1] + n[2] > 200,
-            "{name} {kind}: red/yellow/blue pixels {n:?}"
-        );
+        if kind != "featurelayer" {
+            assert!(
+                n[1] + n[2] > 200,
+                "{name} {kind}: red/yellow/blue pixels {n:?}"
+            );
+        }
     }
     (results, out_dir)
 }
@@ -272,16 +275,28 @@ fn openlayers_draws_the_vector_tiles_the_wmts_and_the_map_tiles() {
 /// The ArcGIS Maps SDK for JavaScript (npm `@arcgis/core`): a VectorTileLayer on the
 /// VectorTileServer reads the service JSON (no tile map: a wrong one made it stop at level 1),
 /// asks for tiles of the level it draws and styles the compounds by grade from `root.json`; a
-/// TileLayer on the grade MapServer draws its PNG tiles.
+/// TileLayer on the grade MapServer draws its PNG tiles; a FeatureLayer on the FeatureServer's
+/// compounds with a `where` draws the red ones by the service's renderer.
 #[test]
-fn the_arcgis_maps_sdk_draws_the_vector_tile_server_and_the_map_server_by_grade() {
-    let (results, _) = web_client("arcgis", &["@arcgis/core"]);
+fn the_arcgis_maps_sdk_draws_the_vector_tile_server_map_server_and_feature_server() {
+    let (results, out_dir) = web_client("arcgis", &["@arcgis/core"]);
     let kinds: Vec<&str> = results
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["vectortileserver", "mapserver"]);
-    for r in &results {
+    assert_eq!(kinds, ["vectortileserver", "mapserver", "featurelayer"]);
+    // The FeatureLayer on the compounds with `grade = 'red'`: the SDK queried the FeatureServer,
+    // got red compounds only, and drew them with the service's renderer.
+    let fl = &results[2]["drawn"];
+    assert!(fl["queries"].as_u64().unwrap() > 0, "{fl}");
+    assert!(fl["features"].as_u64().unwrap() > 0, "{fl}");
+    assert_eq!(fl["grades"], serde_json::json!(["red"]), "{fl}");
+    let img = image::open(out_dir.join("arcgis-featurelayer.png"))
+        .unwrap()
+        .to_rgba8();
+    let n = grade_pixels(&img);
+    assert!(n[1] + n[2] < 50, "only red compounds drawn: {n:?}");
+    for r in &results[..2] {
         let drawn = &r["drawn"];
         assert_eq!(drawn["layerLoaded"], true, "{drawn}");
         let levels: Vec<u64> = drawn["levels"]

@@ -442,3 +442,181 @@ async fn openapi_is_a_valid_openapi_3_document_naming_every_path_parameter() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Esri FeatureServer over the same features: service and layer JSON as ArcGIS clients read
+/// them, `query` with where / geometry / outFields / paging / counts / ids / outSR / f, the
+/// answers equal to OGC API – Features', and mistakes as Esri error objects.
+#[tokio::test]
+async fn the_feature_server_answers_esri_queries_as_ogc_features_does() {
+    let root = "/arcgis/rest/services/atlas/FeatureServer";
+    let s = json(&format!("{root}?f=json")).await;
+    let names: Vec<&str> = s["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["districts", "streets", "compounds", "buildings"]);
+    let l = json(&format!("{root}/2?f=json")).await;
+    assert_eq!(l["objectIdField"], "OBJECTID");
+    assert_eq!(l["geometryType"], "esriGeometryPolygon");
+    let field = |n: &str| {
+        l["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .map(|f| f["type"].as_str().unwrap().to_string())
+    };
+    assert_eq!(field("OBJECTID").as_deref(), Some("esriFieldTypeOID"));
+    assert_eq!(field("grade").as_deref(), Some("esriFieldTypeString"));
+    assert_eq!(field("households").as_deref(), Some("esriFieldTypeInteger"));
+    assert_eq!(field("density").as_deref(), Some("esriFieldTypeDouble"));
+    assert_eq!(l["drawingInfo"]["renderer"]["field1"], "grade");
+
+    let q = |query: &str| format!("{root}/2/query?{query}");
+    let count = |v: Value| v["count"].as_u64().unwrap();
+    let all = count(json(&q("where=1%3D1&returnCountOnly=true&f=json")).await);
+    assert_eq!(all, counts().compounds as u64);
+    // where, as OGC API – Features' grade filter counts it.
+    let red = count(json(&q("where=grade%20%3D%20%27red%27&returnCountOnly=true")).await);
+    let ogc_red = json("/ogc/collections/compounds/items?grade=red&limit=1").await;
+    assert_eq!(red, ogc_red["numberMatched"].as_u64().unwrap());
+    assert!(red > 0 && red < all);
+    let ry = count(
+        json(&q(&format!(
+            "where={}&returnCountOnly=true",
+            common::enc("grade IN ('red','yellow') AND households > 0")
+        )))
+        .await,
+    );
+    let ogc_ry = json("/ogc/collections/compounds/items?grade=red,yellow&limit=1").await;
+    assert_eq!(ry, ogc_ry["numberMatched"].as_u64().unwrap());
+    // An envelope (lon/lat, then the same in Web Mercator) keeps what OGC's bbox keeps.
+    let (w, so, e, n) = (120.30, 36.04, 120.42, 36.12);
+    let in_box = count(
+        json(&q(&format!(
+            "geometry={w},{so},{e},{n}&geometryType=esriGeometryEnvelope&spatialRel=esriSpatialRelIntersects&returnCountOnly=true"
+        )))
+        .await,
+    );
+    let ogc_box = json(&format!(
+        "/ogc/collections/compounds/items?bbox={w},{so},{e},{n}&limit=1"
+    ))
+    .await;
+    assert_eq!(in_box, ogc_box["numberMatched"].as_u64().unwrap());
+    let m = |lon: f64, lat: f64| compound_atlas::tile::Grid::WebMercatorQuad.project(lon, lat);
+    let ((x0, y0), (x1, y1)) = (m(w, so), m(e, n));
+    let env = format!(
+        r#"{{"xmin":{x0},"ymin":{y0},"xmax":{x1},"ymax":{y1},"spatialReference":{{"wkid":102100}}}}"#
+    );
+    let in_merc = count(
+        json(&q(&format!(
+            "geometry={}&geometryType=esriGeometryEnvelope&returnCountOnly=true",
+            common::enc(&env)
+        )))
+        .await,
+    );
+    assert_eq!(in_merc, in_box);
+    // Paging, fields, geometry in Web Mercator with outer rings clockwise.
+    let p1 = json(&q(
+        "where=1%3D1&outFields=name,grade&resultOffset=0&resultRecordCount=5&outSR=102100&f=json",
+    ))
+    .await;
+    let p2 = json(&q(
+        "where=1%3D1&outFields=name,grade&resultOffset=5&resultRecordCount=5&outSR=102100",
+    ))
+    .await;
+    assert_eq!(p1["features"].as_array().unwrap().len(), 5);
+    assert_eq!(p1["exceededTransferLimit"], true);
+    assert_eq!(p1["spatialReference"]["latestWkid"], 3857);
+    let oid = |v: &Value, i: usize| v["features"][i]["attributes"]["OBJECTID"].as_u64().unwrap();
+    assert!(oid(&p1, 4) < oid(&p2, 0), "pages follow each other");
+    let attrs = p1["features"][0]["attributes"].as_object().unwrap();
+    let keys: Vec<&str> = attrs.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["OBJECTID", "name", "grade"]);
+    let ring = p1["features"][0]["geometry"]["rings"][0]
+        .as_array()
+        .unwrap();
+    assert!(ring[0][0].as_f64().unwrap() > 1.3e7, "Web Mercator x");
+    let area2: f64 = ring
+        .windows(2)
+        .map(|p| {
+            p[0][0].as_f64().unwrap() * p[1][1].as_f64().unwrap()
+                - p[1][0].as_f64().unwrap() * p[0][1].as_f64().unwrap()
+        })
+        .sum();
+    assert!(area2 < 0.0, "an outer ring is clockwise in Esri JSON");
+    // Ids only, then by ids; without geometry; GeoJSON; pretty JSON.
+    let ids = json(&q("where=grade%3D%27red%27&returnIdsOnly=true")).await;
+    let oids = ids["objectIds"].as_array().unwrap();
+    assert_eq!(oids.len() as u64, red);
+    let two = json(&q(&format!(
+        "objectIds={},{}&returnGeometry=false&outFields=*",
+        oids[0], oids[1]
+    )))
+    .await;
+    let fs = two["features"].as_array().unwrap();
+    assert_eq!(fs.len(), 2);
+    assert!(fs
+        .iter()
+        .all(|f| f.get("geometry").is_none() && f["attributes"]["grade"] == "red"));
+    let gj = get(&q("where=grade%3D%27red%27&resultRecordCount=3&f=geojson")).await;
+    assert_eq!(gj.headers["content-type"], "application/geo+json");
+    let gj = gj.json();
+    assert_eq!(gj["type"], "FeatureCollection");
+    assert_eq!(gj["features"][0]["geometry"]["type"], "MultiPolygon");
+    assert!(String::from_utf8(
+        get(&q("where=1%3D1&resultRecordCount=1&f=pjson"))
+            .await
+            .body
+    )
+    .unwrap()
+    .contains("\n  "));
+    // What ArcGIS clients add and ArcGIS Server ignores is ignored.
+    let extra = count(
+        json(&q(
+            "where=1%3D1&returnCountOnly=true&returnZ=false&maxAllowableOffset=1&token=",
+        ))
+        .await,
+    );
+    assert_eq!(extra, all);
+    // Mistakes: Esri's error object with a 4xx, naming the problem.
+    for (bad, status, needle) in [
+        (q("where=nope%3D1"), 400, "no field `nope`"),
+        (q("where=grade%20%3D%3D%3D"), 400, "where"),
+        (q("outFields=name,nope"), 400, "no field `nope`"),
+        (
+            q("geometry=1,2,3&geometryType=esriGeometryEnvelope"),
+            400,
+            "4 numbers",
+        ),
+        (
+            q("geometry=1,2,3,4&geometryType=esriGeometryMultipoint"),
+            400,
+            "geometryType",
+        ),
+        (
+            q("geometry=1,2,3,4&spatialRel=esriSpatialRelTouches"),
+            400,
+            "spatialRel",
+        ),
+        (q("outSR=2000"), 400, "4326, 4490 or 3857"),
+        (q("resultOffset=-1"), 400, "resultOffset"),
+        (q("returnCountOnly=maybe"), 400, "true or false"),
+        (q("f=kmz"), 400, "f `kmz`"),
+        (format!("{root}/7/query"), 404, "no layer `7`"),
+    ] {
+        let r = get(&bad).await;
+        assert_eq!(
+            r.status,
+            status,
+            "{bad}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        assert_eq!(v["error"]["code"], status, "{bad}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{bad}: {msg}");
+    }
+}

@@ -24,7 +24,7 @@ const executablePath = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/c
 // picks some.
 const ALL = {
   openlayers: { entry: 'openlayers.js', kinds: ['vector', 'wmts', 'map', 'tianditu'], css: 'ol/ol.css' },
-  arcgis: { entry: 'arcgis.js', kinds: ['vectortileserver', 'mapserver'], css: '@arcgis/core/assets/esri/themes/light/main.css', assets: '@arcgis/core/assets' },
+  arcgis: { entry: 'arcgis.js', kinds: ['vectortileserver', 'mapserver', 'featurelayer'], css: '@arcgis/core/assets/esri/themes/light/main.css', assets: '@arcgis/core/assets' },
 };
 const CLIENTS = Object.fromEntries(Object.entries(ALL).filter(([n]) => !process.env.CLIENTS || process.env.CLIENTS.split(',').includes(n)));
 

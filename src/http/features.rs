@@ -134,15 +134,17 @@ pub fn window_of(datetime: &str, first: Month, last: Month) -> Result<Window, Er
 }
 
 /// What an items request reads.
-struct Ctx {
-    scope: Scope,
-    city: Arc<CityIndex>,
+/// What answering features takes: the window and its figures, the city, the caller's audience
+/// (shared with the Esri FeatureServer).
+pub(super) struct Ctx {
+    pub(super) scope: Scope,
+    pub(super) city: Arc<CityIndex>,
     fig: Arc<Figures>,
     audience: Audience,
 }
 
 impl Ctx {
-    async fn of(state: &AppState, caller: &Caller, p: &Params) -> Result<Ctx, Error> {
+    pub(super) async fn of(state: &AppState, caller: &Caller, p: &Params) -> Result<Ctx, Error> {
         let mut scope = Scope::of(state, p).await?;
         if let Some(dt) = p.get("datetime") {
             if p.get("from").is_some() || p.get("to").is_some() {
@@ -192,7 +194,7 @@ impl Ctx {
     }
 
     /// The feature at position `k` of a layer.
-    fn feature(&self, layer: Layer, k: usize) -> Feature {
+    pub(super) fn feature(&self, layer: Layer, k: usize) -> Feature {
         let d = &self.city.data;
         match layer {
             Layer::Districts => {

@@ -8,6 +8,7 @@ mod companies;
 mod cors;
 mod export;
 mod features;
+mod featureserver;
 mod fonts;
 mod health;
 mod maps;
@@ -288,6 +289,15 @@ fn routes(state: AppState) -> Router {
         )
         .route(arcgis::ROOT, get(arcgis::service))
         .route(arcgis::MAP_SERVICES, get(arcgis::map_service))
+        .route(featureserver::ROOT, get(featureserver::service))
+        .route(
+            &format!("{}/{{layer}}", featureserver::ROOT),
+            get(featureserver::layer),
+        )
+        .route(
+            &format!("{}/{{layer}}/query", featureserver::ROOT),
+            get(featureserver::query),
+        )
         .route(
             &format!("{}/resources/styles", arcgis::ROOT),
             get(arcgis::style),
