@@ -583,7 +583,7 @@ async fn the_feature_server_answers_esri_queries_as_ogc_features_does() {
     assert_eq!(extra, all);
     // Mistakes: Esri's error object with a 4xx, naming the problem.
     for (bad, status, needle) in [
-        (q("where=nope%3D1"), 400, "no field `nope`"),
+        (q("where=nope%3D1"), 400, "names `nope`"),
         (q("where=grade%20%3D%3D%3D"), 400, "where"),
         (q("outFields=name,nope"), 400, "no field `nope`"),
         (
@@ -619,4 +619,227 @@ async fn the_feature_server_answers_esri_queries_as_ogc_features_does() {
         let msg = v["error"]["message"].as_str().unwrap();
         assert!(msg.contains(needle), "{bad}: {msg}");
     }
+}
+
+/// OGC API – Features Part 3: CQL2 `filter` (text and JSON) on items, `queryables`, the
+/// conformance classes, the same answers as the other filters, and mistakes as 400s naming
+/// them. GDAL's attribute filter gives the same count.
+#[tokio::test]
+async fn cql2_filters_select_items_as_the_other_filters_do() {
+    let items = |q: &str| format!("/ogc/collections/compounds/items?limit=1&{q}");
+    let matched = |v: Value| v["numberMatched"].as_u64().unwrap();
+    let red = matched(json(&items("grade=red")).await);
+    assert!(red > 0);
+    assert_eq!(
+        matched(json(&items(&format!("filter={}", common::enc("grade = 'red'")))).await),
+        red
+    );
+    let cql_json = r#"{"op":"=","args":[{"property":"grade"},"red"]}"#;
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}&filter-lang=cql2-json",
+                common::enc(cql_json)
+            )))
+            .await
+        ),
+        red
+    );
+    let ry = matched(json(&items("grade=red,yellow")).await);
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}",
+                common::enc("grade IN ('red', 'yellow')")
+            )))
+            .await
+        ),
+        ry
+    );
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}",
+                common::enc("NOT grade = 'blue' AND grade IS NOT NULL")
+            )))
+            .await
+        ),
+        ry
+    );
+    // BETWEEN and LIKE against what the features say.
+    let all = json("/ogc/collections/compounds/items?limit=10000").await;
+    let feats = all["features"].as_array().unwrap();
+    let between = feats
+        .iter()
+        .filter(|f| (200..=600).contains(&f["properties"]["households"].as_i64().unwrap()))
+        .count() as u64;
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}",
+                common::enc("households BETWEEN 200 AND 600")
+            )))
+            .await
+        ),
+        between
+    );
+    let first = feats[0]["properties"]["name"].as_str().unwrap();
+    let prefix: String = first.chars().take(1).collect();
+    let like = feats
+        .iter()
+        .filter(|f| {
+            f["properties"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(&prefix)
+        })
+        .count() as u64;
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}",
+                common::enc(&format!("name LIKE '{prefix}%'"))
+            )))
+            .await
+        ),
+        like
+    );
+    // A spatial filter keeps what the bbox keeps.
+    let boxed = matched(json(&items("bbox=120.30,36.04,120.42,36.12")).await);
+    assert_eq!(
+        matched(
+            json(&items(&format!(
+                "filter={}",
+                common::enc("S_INTERSECTS(geometry, BBOX(120.30, 36.04, 120.42, 36.12))")
+            )))
+            .await
+        ),
+        boxed
+    );
+    // With the other parameters, on another collection, and paging by the filtered set.
+    let both = matched(
+        json(&items(&format!(
+            "bbox=120.30,36.04,120.42,36.12&filter={}",
+            common::enc("grade = 'red'")
+        )))
+        .await,
+    );
+    assert!(both <= red.min(boxed));
+    let big = matched(
+        json(&format!(
+            "/ogc/collections/buildings/items?limit=1&filter={}",
+            common::enc("floors >= 18")
+        ))
+        .await,
+    );
+    assert!(big > 0);
+    // Queryables: a JSON Schema of what a filter may name.
+    let q = get("/ogc/collections/compounds/queryables").await;
+    assert_eq!(q.status, 200);
+    assert_eq!(q.headers["content-type"], "application/schema+json");
+    let q = q.json();
+    assert_eq!(q["type"], "object");
+    assert_eq!(q["properties"]["grade"]["type"], "string");
+    assert_eq!(q["properties"]["households"]["type"], "integer");
+    assert_eq!(q["properties"]["density"]["type"], "number");
+    assert!(q["properties"]["geometry"]["$ref"]
+        .as_str()
+        .unwrap()
+        .contains("MultiPolygon"));
+    let conf = json("/ogc/conformance").await;
+    for c in [
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    ] {
+        assert!(
+            conf["conformsTo"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == c),
+            "{c}"
+        );
+    }
+    // Mistakes: 400 naming the problem.
+    let long = format!(
+        "filter={}",
+        common::enc(&vec!["grade = 'red'"; 300].join(" OR "))
+    );
+    let huge = format!(
+        "filter={}",
+        common::enc(&vec!["grade = 'red'"; 700].join(" OR "))
+    );
+    for (bad, needle) in [
+        (format!("filter={}", common::enc("nope = 1")), "`nope`"),
+        (
+            format!("filter={}", common::enc("grade = = 'red'")),
+            "not CQL2 text",
+        ),
+        (
+            format!("filter={}&filter-lang=sql", common::enc("grade = 'red'")),
+            "filter-lang `sql`",
+        ),
+        (
+            format!(
+                "filter={}&filter-crs=EPSG:3857",
+                common::enc("grade = 'red'")
+            ),
+            "filter-crs",
+        ),
+        ("filter-lang=cql2-text".to_string(), "go with a `filter`"),
+        (
+            "filter=%7Bnot%20json&filter-lang=cql2-json".to_string(),
+            "not CQL2 JSON",
+        ),
+        (long, "terms"),
+        (huge, "bytes"),
+    ] {
+        let r = get(&items(&bad)).await;
+        let shown: String = bad.chars().take(120).collect();
+        assert_eq!(
+            r.status,
+            400,
+            "{shown}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(needle), "{shown}: {msg}");
+    }
+    assert_eq!(get("/ogc/collections/nope/queryables").await.status, 404);
+}
+
+#[test]
+fn gdal_attribute_filters_agree_with_the_servers_cql2_filter() {
+    let data = common::copy_dir(&common::city(SCALE, SEED));
+    let (mut child, url) = common::serve(&["--data", data.to_str().unwrap()]);
+    let ds = format!("OAPIF:{url}/ogc");
+    let out = tool("ogrinfo")
+        .unwrap()
+        .args([
+            "-ro",
+            "-so",
+            "-where",
+            "grade = 'red' AND households > 100",
+            &ds,
+            "compounds",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (_, body) = common::http_get(&format!(
+        "{url}/ogc/collections/compounds/items?limit=1&filter={}",
+        common::enc("grade = 'red' AND households > 100")
+    ));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let n = v["numberMatched"].as_u64().unwrap();
+    assert!(n > 0, "{body}");
+    assert!(
+        text.contains(&format!("Feature Count: {n}")),
+        "GDAL's -where: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -61,6 +61,18 @@ summary["compounds_in_box"] = len(near.get("features", []))
 summary["number_matched_in_box"] = near.get("numberMatched")
 check("compounds in a box", summary["compounds_in_box"] > 0, summary["compounds_in_box"])
 
+# OGC API - Features Part 3: a CQL2 text filter, and the queryables it may name
+filtered = api.collection_items("compounds", filter="grade = 'red'", limit=1)
+by_grade = api.collection_items("compounds", grade="red", limit=1)
+summary["filter_red"] = filtered.get("numberMatched")
+check(
+    "a CQL2 filter counts as the grade filter",
+    filtered.get("numberMatched") == by_grade.get("numberMatched") and filtered.get("numberMatched", 0) > 0,
+    (filtered.get("numberMatched"), by_grade.get("numberMatched")),
+)
+queryables = api.collection_queryables("compounds")
+check("queryables name the grade", "grade" in queryables.get("properties", {}), list(queryables.get("properties", {}))[:5])
+
 # WMTS
 wmts = WebMapTileService(base + "/wmts/1.0.0/WMTSCapabilities.xml")
 layers = sorted(wmts.contents)

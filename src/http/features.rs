@@ -98,6 +98,7 @@ pub fn collection_doc(b: &str, id: &str, title: &str, bbox: [f64; 4]) -> Value {
             link(format!("{b}/ogc/collections/{id}/items"), "items", "application/geo+json", "items as GeoJSON"),
             link(format!("{b}/ogc/collections/{id}/items?f=fgb"), "items", "application/flatgeobuf", "items as FlatGeobuf"),
             link(format!("{b}/ogc/collections/{id}/items?f=csv"), "items", "text/csv", "items as CSV"),
+            link(format!("{b}/ogc/collections/{id}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "what a filter may name"),
             link(format!("{b}/ogc/collections/{id}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tiles (the atlas tileset, every layer)"),
         ],
     })
@@ -193,6 +194,26 @@ impl Ctx {
         m
     }
 
+    /// How many features a layer has.
+    pub(super) fn size(&self, layer: Layer) -> usize {
+        let d = &self.city.data;
+        match layer {
+            Layer::Districts => d.districts.len(),
+            Layer::Streets => d.streets.len(),
+            Layer::Buildings => d.buildings.len(),
+            Layer::Units => d.units.len(),
+            Layer::Compounds | Layer::Companies => d.compounds.len(),
+        }
+    }
+
+    /// The first features of a layer, to learn its properties' types from (every feature of
+    /// a layer has the same properties).
+    pub(super) fn sample(&self, layer: Layer) -> Vec<Feature> {
+        (0..self.size(layer).min(500))
+            .map(|k| self.feature(layer, k))
+            .collect()
+    }
+
     /// The feature at position `k` of a layer.
     pub(super) fn feature(&self, layer: Layer, k: usize) -> Feature {
         let d = &self.city.data;
@@ -285,7 +306,19 @@ impl Ctx {
 
 fn common_params(filters: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec![
-        "bbox", "bbox-crs", "limit", "offset", "datetime", "f", "from", "to", "period", "datum",
+        "bbox",
+        "bbox-crs",
+        "limit",
+        "offset",
+        "datetime",
+        "f",
+        "from",
+        "to",
+        "period",
+        "datum",
+        "filter",
+        "filter-lang",
+        "filter-crs",
     ];
     v.extend_from_slice(filters);
     v
@@ -456,6 +489,23 @@ pub async fn items(
     };
     let ctx = Ctx::of(&state, &caller, &p).await?;
     let ks = matching(&state, &ctx, layer, &p).await?;
+    // OGC API – Features Part 3: a CQL2 filter over what the other parameters kept.
+    let ks = match p.get("filter") {
+        Some(text) => {
+            let types = super::filter::property_types(&ctx.sample(layer));
+            let names: Vec<&str> = types.iter().map(|(n, _)| n.as_str()).collect();
+            super::filter::Filter::parse(text, p.get("filter-lang"), p.get("filter-crs"), &names)?
+                .keep(ks, |&k| ctx.feature(layer, k))?
+        }
+        None => {
+            if p.get("filter-lang").is_some() || p.get("filter-crs").is_some() {
+                return Err(Error::BadRequest(
+                    "`filter-lang` and `filter-crs` go with a `filter`".into(),
+                ));
+            }
+            ks
+        }
+    };
     let features: Vec<Feature> = ks
         .iter()
         .skip(offset)
@@ -576,4 +626,47 @@ pub async fn item(
         }
         other => export::respond(other, &id, &[f], Map::new()),
     }
+}
+
+/// `GET /ogc/collections/{id}/queryables` (OGC API – Features Part 3): the properties a
+/// `filter` may name, with their types, and the geometry, as a JSON Schema.
+pub async fn queryables(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let (layer, _) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
+    let p = Params::parse(raw, &["f", "from", "to", "period"])?;
+    let ctx = Ctx::of(&state, &caller, &p).await?;
+    let mut props = Map::new();
+    let geometry = if layer == Layer::Units {
+        "https://geojson.org/schema/Point.json"
+    } else if layer == Layer::Buildings {
+        "https://geojson.org/schema/Polygon.json"
+    } else {
+        "https://geojson.org/schema/MultiPolygon.json"
+    };
+    props.insert(
+        "geometry".into(),
+        json!({ "title": "geometry", "$ref": geometry, "x-ogc-role": "primary-geometry" }),
+    );
+    for (name, kind) in super::filter::property_types(&ctx.sample(layer)) {
+        props.insert(name.clone(), json!({ "title": name, "type": kind }));
+    }
+    let b = base_url(&headers);
+    let body = json!({
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": format!("{b}/ogc/collections/{id}/queryables"),
+        "type": "object",
+        "title": id,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/schema+json")],
+        body.to_string(),
+    )
+        .into_response())
 }

@@ -287,60 +287,26 @@ fn query_geometry(q: &Query) -> Result<Option<Geometry<f64>>, EsriError> {
     }
 }
 
-/// An Esri field type for the values a field takes.
-fn field_type(values: impl Iterator<Item = Value>) -> &'static str {
-    let mut kind = "esriFieldTypeInteger";
-    for v in values {
-        match v {
-            Value::String(_) => return "esriFieldTypeString",
-            Value::Number(n) if !n.is_i64() && !n.is_u64() => kind = "esriFieldTypeDouble",
-            Value::Bool(_) => kind = "esriFieldTypeSmallInteger",
-            _ => {}
-        }
-    }
-    kind
-}
-
 /// The layer's fields: OBJECTID (the feature's position, stable while the data is) and its
-/// properties, typed from what they hold.
-fn fields(features: &[Feature]) -> Vec<Value> {
+/// properties, typed as the OGC queryables are.
+fn fields(sample: &[Feature]) -> Vec<Value> {
     let mut out = vec![
         json!({ "name": "OBJECTID", "type": "esriFieldTypeOID", "alias": "OBJECTID", "nullable": false, "editable": false }),
     ];
-    let Some(first) = features.first() else {
-        return out;
-    };
-    for name in first.properties.keys() {
-        let kind = field_type(
-            features
-                .iter()
-                .filter_map(|f| f.properties.get(name).cloned()),
-        );
-        let mut f = json!({ "name": name, "type": kind, "alias": name, "nullable": true, "editable": false });
-        if kind == "esriFieldTypeString" {
+    for (name, kind) in super::filter::property_types(sample) {
+        let esri = match kind {
+            "string" => "esriFieldTypeString",
+            "integer" => "esriFieldTypeInteger",
+            "boolean" => "esriFieldTypeSmallInteger",
+            _ => "esriFieldTypeDouble",
+        };
+        let mut f = json!({ "name": name, "type": esri, "alias": name, "nullable": true, "editable": false });
+        if esri == "esriFieldTypeString" {
             f["length"] = json!(256);
         }
         out.push(f);
     }
     out
-}
-
-/// How many features a layer has.
-fn size(ctx: &Ctx, layer: Layer) -> usize {
-    let d = &ctx.city.data;
-    match layer {
-        Layer::Districts => d.districts.len(),
-        Layer::Streets => d.streets.len(),
-        Layer::Buildings => d.buildings.len(),
-        _ => d.compounds.len(),
-    }
-}
-
-/// The first features of a layer, to type its fields by (every feature has the same ones).
-fn sample(ctx: &Ctx, layer: Layer) -> Vec<Feature> {
-    (0..size(ctx, layer).min(500))
-        .map(|k| ctx.feature(layer, k))
-        .collect()
 }
 
 /// `GET /arcgis/rest/services/atlas/FeatureServer`
@@ -399,7 +365,7 @@ pub async fn layer(
     let (i, layer, name, geometry_type) = layer_of(&id)?;
     let q = Query::parse(raw)?;
     let ctx = Ctx::of(&state, &caller, &q.window).await?;
-    let feats = sample(&ctx, layer);
+    let feats = ctx.sample(layer);
     let b = ctx.city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
     Ok(axum::Json(json!({
         "currentVersion": 11.1,
@@ -453,39 +419,21 @@ pub async fn layer(
 /// `where`: Esri's SQL-92 clause, read as CQL2 text (the same grammar for comparisons, `AND`,
 /// `OR`, `NOT`, `IN`, `BETWEEN`, `LIKE`, `IS NULL`); `1=1` keeps everything. Fields are checked
 /// against the layer's.
-fn where_clause(text: Option<&str>, known: &[&str]) -> Result<Option<cql2::Expr>, EsriError> {
+fn where_clause(
+    text: Option<&str>,
+    known: &[&str],
+) -> Result<Option<super::filter::Filter>, EsriError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty() && *t != "1=1") else {
         return Ok(None);
     };
-    let expr = cql2::parse_text(t).map_err(|e| bad(format!("where `{t}`: {e}")))?;
-    let mut unknown = Vec::new();
-    properties(&expr, &mut |p| {
-        if !known.contains(&p) && p != "OBJECTID" {
-            unknown.push(p.to_string());
-        }
-    });
-    if let Some(p) = unknown.first() {
-        return Err(bad(format!(
-            "where `{t}`: no field `{p}` in this layer; it has {}",
-            known.join(", ")
-        )));
-    }
-    Ok(Some(expr))
-}
-
-/// Every property an expression names.
-fn properties<'a>(e: &'a cql2::Expr, f: &mut impl FnMut(&'a str)) {
-    use cql2::Expr;
-    match e {
-        Expr::Property { property } => f(property),
-        Expr::Operation { args, .. } | Expr::Array(args) => {
-            args.iter().for_each(|a| properties(a, f))
-        }
-        Expr::Interval { interval } => interval.iter().for_each(|a| properties(a, f)),
-        Expr::BBox { bbox } => bbox.iter().for_each(|a| properties(a, f)),
-        Expr::Timestamp { timestamp: a } | Expr::Date { date: a } => properties(a, f),
-        _ => {}
-    }
+    let mut known = known.to_vec();
+    known.push("OBJECTID");
+    super::filter::Filter::parse(t, None, None, &known)
+        .map(Some)
+        .map_err(|e| match e {
+            Error::BadRequest(m) => bad(format!("where `{t}`: {m}")),
+            other => EsriError(other),
+        })
 }
 
 /// Esri JSON geometry: rings clockwise for outer boundaries, counter-clockwise for holes.
@@ -553,7 +501,7 @@ pub async fn query(
         .unwrap_or(Sr::LonLat(4326));
     let area = query_geometry(&q)?;
     let ctx = Ctx::of(&state, &caller, &q.window).await?;
-    let feats = sample(&ctx, layer);
+    let feats = ctx.sample(layer);
     let names: Vec<&str> = feats
         .first()
         .map(|f| f.properties.keys().map(String::as_str).collect())
@@ -575,7 +523,7 @@ pub async fn query(
         Some(r) => ctx
             .city
             .in_box(layer, [r.min().x, r.min().y, r.max().x, r.max().y]),
-        None => (0..size(&ctx, layer)).collect(),
+        None => (0..ctx.size(layer)).collect(),
     };
     candidates.sort_unstable();
     let mut kept: Vec<(usize, Feature)> = Vec::new();
@@ -584,19 +532,14 @@ pub async fn query(
         if ids.as_ref().is_some_and(|ids| !ids.contains(&oid)) {
             continue;
         }
-        let f = ctx.feature(layer, k);
+        let mut f = ctx.feature(layer, k);
         if area.as_ref().is_some_and(|a| !a.intersects(&f.geometry)) {
             continue;
         }
         if let Some(e) = &filter {
-            let mut props = f.properties.clone();
-            props.insert("OBJECTID".into(), json!(oid));
-            let item = json!({ "properties": props });
-            let ok = e
-                .clone()
-                .matches(Some(&item))
-                .map_err(|err| bad(format!("where: {err}")))?;
-            if !ok {
+            // OBJECTID may be named in `where`; it heads the attributes anyway.
+            f.properties.insert("OBJECTID".into(), json!(oid));
+            if !e.matches(&f).map_err(|err| bad(format!("where: {err}")))? {
                 continue;
             }
         }

@@ -9,6 +9,7 @@ mod cors;
 mod export;
 mod features;
 mod featureserver;
+pub(crate) mod filter;
 mod fonts;
 mod health;
 mod maps;
@@ -261,6 +262,10 @@ fn routes(state: AppState) -> Router {
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
         .route("/ogc/collections/{id}/items", get(features::items))
+        .route(
+            "/ogc/collections/{id}/queryables",
+            get(features::queryables),
+        )
         .route("/ogc/collections/{id}/items/{fid}", get(features::item))
         .route("/ogc/tiles", get(ogc::tilesets))
         .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))

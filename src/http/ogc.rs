@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-const CONFORMANCE: [&str; 14] = [
+const CONFORMANCE: [&str; 22] = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -30,6 +30,15 @@ const CONFORMANCE: [&str; 14] = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+    // OGC API – Features Part 3 and CQL2, through the cql2 crate (`filter` on items).
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
 ];
 
 fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {

@@ -166,6 +166,21 @@ pub fn document(base: &str, about: &str) -> Value {
                 json!({ "type": "array", "items": number(), "minItems": 4, "maxItems": 4 }),
             ),
             q(
+                "filter",
+                "a CQL2 filter on the collection's queryables (OGC API – Features Part 3)",
+                string(),
+            ),
+            q(
+                "filter-lang",
+                "cql2-text (default) or cql2-json",
+                json!({ "type": "string", "enum": ["cql2-text", "cql2-json"] }),
+            ),
+            q(
+                "filter-crs",
+                "the CRS of the filter's geometries: CRS84 only",
+                json!({ "type": "string", "enum": [crate::http::filter::CRS84] }),
+            ),
+            q(
                 "bbox-crs",
                 "only http://www.opengis.net/def/crs/OGC/1.3/CRS84",
                 string(),
@@ -289,6 +304,7 @@ pub fn document(base: &str, about: &str) -> Value {
             "/ogc/conformance": { "get": op("conformance classes", "ogc", vec![], ok("conformance", &["application/json"])) },
             "/ogc/collections": { "get": op("feature collections and the tiled collection", "ogc", vec![], ok("collections", &["application/json"])) },
             "/ogc/collections/{collectionId}": { "get": op("one collection", "ogc", vec![path("collectionId", "collection id")], ok("collection", &["application/json"])) },
+            "/ogc/collections/{collectionId}/queryables": { "get": op("what a filter may name: the collection's properties and geometry as a JSON Schema", "ogc", vec![path("collectionId", "districts, streets, compounds, buildings or units")], ok("queryables", &["application/schema+json"])) },
             "/ogc/collections/{collectionId}/items": { "get": op("features of a collection", "ogc", items, ok("features", &geo)) },
             "/ogc/collections/{collectionId}/items/{featureId}": { "get": op("one feature", "ogc", with(vec![path("collectionId", "collection id"), path("featureId", "feature id (district/street code, or id)"), format(), datum()], window()), ok("feature", &geo)) },
             "/ogc/tileMatrixSets": { "get": op("tile matrix sets", "ogc", vec![], ok("list", &["application/json"])) },
