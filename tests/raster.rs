@@ -434,6 +434,9 @@ async fn the_map_servers_answer_as_esri_publishes_them() {
     }
     let none = get("/arcgis/rest/services/roads/MapServer").await;
     assert_eq!(none.status, 404);
+    // Esri's error object on the Esri paths: a numeric code and details.
+    assert_eq!(none.json()["error"]["code"], 404);
+    assert!(none.json()["error"]["details"].is_array());
     assert!(String::from_utf8_lossy(&none.body).contains("grade/MapServer"));
     assert_eq!(
         get("/arcgis/rest/services/grade/MapServer/tile/30/0/0")

@@ -4,6 +4,7 @@
 //! `resources/fonts`, `resources/info` and the block `tilemap/…` (no root tile map: see
 //! [`service`]).
 
+use super::featureserver::EsriError;
 use super::tiles::{base_url, serve_tile, Tileset};
 use super::{AppState, Caller};
 use crate::error::Error;
@@ -29,7 +30,7 @@ fn extent(bounds: [f64; 4]) -> Value {
 }
 
 /// The service resource (`?f=json`, `?f=pjson`; JSON whatever `f` says).
-pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, Error> {
+pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, EsriError> {
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
     let lods: Vec<Value> = (0..=MAX_LOD)
@@ -83,12 +84,12 @@ pub async fn tile(
     headers: HeaderMap,
     Path((z, y, x)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, Error> {
+) -> Result<Response, EsriError> {
     let (x, ext) = x.rsplit_once('.').unwrap_or((&x, "pbf"));
     if ext != "pbf" {
-        return Err(Error::NotFound(format!(
+        return Err(EsriError::from(Error::NotFound(format!(
             "VectorTileServer tiles are .pbf, not .{ext}"
-        )));
+        ))));
     }
     serve_tile(
         state,
@@ -102,6 +103,7 @@ pub async fn tile(
         esri_tile_query(raw),
     )
     .await
+    .map_err(EsriError::from)
 }
 
 /// The query of an Esri tile request without what ArcGIS clients add and ArcGIS Server ignores
@@ -122,7 +124,7 @@ fn esri_tile_query(raw: Option<String>) -> Option<String> {
 
 /// `resources/styles` and `resources/styles/root.json`: the grade style with Esri's relative
 /// source and glyph paths.
-pub async fn style(headers: HeaderMap) -> Result<Json<Value>, Error> {
+pub async fn style(headers: HeaderMap) -> Result<Json<Value>, EsriError> {
     let text = include_str!("../../styles/grade.json")
         .replace("{base}", &base_url(&headers))
         .replace("{query}", "");
@@ -156,7 +158,7 @@ pub async fn info() -> Json<Value> {
 /// tiles answer 204).
 pub async fn tilemap(
     Path(parts): Path<(String, String, String, String, String)>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, EsriError> {
     let num = |what: &str, v: &str| {
         v.parse::<u64>().map_err(|_| {
             Error::BadRequest(format!("tilemap: {what} must be a whole number, got `{v}`"))
@@ -167,15 +169,15 @@ pub async fn tilemap(
     let width = u32::try_from(num("width", &parts.3)?).unwrap_or(u32::MAX);
     let height = u32::try_from(num("height", &parts.4)?).unwrap_or(u32::MAX);
     if level > MAX_LOD || width == 0 || height == 0 || width > 256 || height > 256 {
-        return Err(Error::BadRequest(format!(
+        return Err(EsriError::from(Error::BadRequest(format!(
             "tilemap: level 0..={MAX_LOD}, width and height 1..=256"
-        )));
+        ))));
     }
     let n = 1u64 << level;
     if row >= n || col >= n {
-        return Err(Error::BadRequest(format!(
+        return Err(EsriError::from(Error::BadRequest(format!(
             "tilemap: row and col must be below {n} at level {level}"
-        )));
+        ))));
     }
     let data: Vec<u8> = (0..height)
         .flat_map(|r| (0..width).map(move |c| (r, c)))
@@ -210,7 +212,7 @@ fn map_style(name: &str) -> Result<crate::tile::raster::Style, Error> {
 pub async fn map_service(
     State(state): State<AppState>,
     Path(style): Path<String>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, EsriError> {
     let style = map_style(&style)?;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
@@ -275,7 +277,7 @@ pub async fn map_tile(
     headers: HeaderMap,
     Path((style, z, y, x)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, Error> {
+) -> Result<Response, EsriError> {
     let style = map_style(&style)?;
     let x = x.strip_suffix(".png").unwrap_or(&x);
     serve_tile(
@@ -290,4 +292,5 @@ pub async fn map_tile(
         esri_tile_query(raw),
     )
     .await
+    .map_err(EsriError::from)
 }
