@@ -112,6 +112,19 @@ fn grade_pixels(img: &image::RgbaImage) -> [usize; 3] {
     n
 }
 
+/// Runs a client's script and answers what it printed; a failure shows it all.
+fn run(what: &str, cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(out.status.success(), "{what} failed:\n{log}");
+    log
+}
+
 fn python() -> PathBuf {
     let py = root().join("tools/venv/bin/python");
     assert!(
@@ -126,21 +139,15 @@ fn owslib_reads_the_features_and_the_wmts() {
     let server = serve();
     let (lon, lat) = a_compound_point(&server.url);
     let out_dir = artifacts("owslib");
-    let out = Command::new(python())
-        .arg(root().join("tools/owslib-test.py"))
-        .arg(&server.url)
-        .arg(&out_dir)
-        .arg(lon.to_string())
-        .arg(lat.to_string())
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "OWSLib",
+        Command::new(python())
+            .arg(root().join("tools/owslib-test.py"))
+            .arg(&server.url)
+            .arg(&out_dir)
+            .arg(lon.to_string())
+            .arg(lat.to_string()),
     );
-    println!("{log}");
-    assert!(out.status.success(), "OWSLib failed:\n{log}");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
     // What OWSLib read equals what the server holds.
@@ -186,23 +193,17 @@ fn web_client(name: &str, modules: &[&str]) -> (Vec<serde_json::Value>, PathBuf)
     let server = serve();
     let (lon, lat) = a_compound_point(&server.url);
     let out_dir = artifacts(name);
-    let out = Command::new("node")
-        .arg(root().join("tools/clients-test.js"))
-        .arg(&server.url)
-        .arg(&out_dir)
-        .arg(lon.to_string())
-        .arg(lat.to_string())
-        .env("CHROMIUM", chromium())
-        .env("CLIENTS", name)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        &format!("the {name} pages"),
+        Command::new("node")
+            .arg(root().join("tools/clients-test.js"))
+            .arg(&server.url)
+            .arg(&out_dir)
+            .arg(lon.to_string())
+            .arg(lat.to_string())
+            .env("CHROMIUM", chromium())
+            .env("CLIENTS", name),
     );
-    println!("{log}");
-    assert!(out.status.success(), "the {name} pages failed:\n{log}");
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("results.json")).unwrap()).unwrap();
     let results = results.as_array().unwrap().clone();
@@ -329,23 +330,17 @@ fn qgis_draws_the_vector_tiles_with_our_style_the_oapif_and_the_wmts_layers() {
     let out_dir = artifacts("qgis");
     // Qt wants a runtime directory of the user's own (mode 0700).
     let runtime = tempfile::tempdir().unwrap();
-    let out = Command::new(py)
-        .arg(root().join("tools/qgis-test.py"))
-        .arg(&server.url)
-        .arg(&out_dir)
-        .arg(lon.to_string())
-        .arg(lat.to_string())
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        "QGIS",
+        Command::new(py)
+            .arg(root().join("tools/qgis-test.py"))
+            .arg(&server.url)
+            .arg(&out_dir)
+            .arg(lon.to_string())
+            .arg(lat.to_string())
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .env("XDG_RUNTIME_DIR", runtime.path()),
     );
-    println!("{log}");
-    assert!(out.status.success(), "QGIS failed:\n{log}");
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("results.json")).unwrap()).unwrap();
     let picture = |name: &str| {

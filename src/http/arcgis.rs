@@ -29,16 +29,21 @@ fn extent(bounds: [f64; 4]) -> Value {
     json!({ "xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2, "spatialReference": { "wkid": 102_100, "latestWkid": 3857 } })
 }
 
+/// Esri's levels of detail from level 0's resolution and scale, halving to `max`.
+fn lods(res0: f64, scale0: f64, max: u32) -> Vec<Value> {
+    (0..=max)
+        .map(|z| {
+            let k = f64::from(1u32 << z);
+            json!({ "level": z, "resolution": res0 / k, "scale": scale0 / k })
+        })
+        .collect()
+}
+
 /// The service resource (`?f=json`, `?f=pjson`; JSON whatever `f` says).
 pub async fn service(State(state): State<AppState>) -> Result<Json<Value>, EsriError> {
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
-    let lods: Vec<Value> = (0..=MAX_LOD)
-        .map(|z| {
-            let k = f64::from(1u32 << z);
-            json!({ "level": z, "resolution": RES0 / k, "scale": SCALE0 / k })
-        })
-        .collect();
+    let lods = lods(RES0, SCALE0, MAX_LOD);
     Ok(Json(json!({
         "currentVersion": 11.1,
         "name": "atlas",
@@ -216,12 +221,7 @@ pub async fn map_service(
     let style = map_style(&style)?;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
-    let lods: Vec<Value> = (0..=MAP_MAX_LOD)
-        .map(|z| {
-            let k = f64::from(1u32 << z);
-            json!({ "level": z, "resolution": MAP_RES0 / k, "scale": MAP_SCALE0 / k })
-        })
-        .collect();
+    let lods = lods(MAP_RES0, MAP_SCALE0, MAP_MAX_LOD);
     let (title, about) = match style {
         crate::tile::raster::Style::Grade => (
             "Compound grades",

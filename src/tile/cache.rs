@@ -257,45 +257,36 @@ impl TileCache {
 
     /// Drops every tile whose content box meets one of `areas`; returns how many.
     pub fn invalidate(&self, areas: &[[f64; 4]]) -> usize {
-        let mut g = self.lock();
-        let gone: Vec<TileKey> = g
-            .map
-            .iter()
-            .filter(|(_, v)| areas.iter().any(|a| meets(*a, v.bbox)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &gone {
-            if let Some(v) = g.map.remove(k) {
-                g.release(&v);
-            }
-        }
-        let Inner { map, order, .. } = &mut *g;
-        order.retain(|k| map.contains_key(k));
-        gone.len()
+        self.drop_where(|_, v| areas.iter().any(|a| meets(*a, v.bbox)))
     }
 
     /// Drops the tiles an administrator names: of one tileset (or all), whose content box
     /// meets `bbox` (or anywhere), at zooms `zooms`; returns how many.
     pub fn purge(&self, tileset: Option<&str>, bbox: Option<[f64; 4]>, zooms: (u8, u8)) -> usize {
+        self.drop_where(|k, v| {
+            tileset.is_none_or(|t| t == k.tileset)
+                && (zooms.0..=zooms.1).contains(&k.z)
+                && bbox.is_none_or(|b| meets(b, v.bbox))
+        })
+    }
+
+    /// Drops the tiles `gone` picks, under one lock; returns how many.
+    fn drop_where(&self, gone: impl Fn(&TileKey, &Cached) -> bool) -> usize {
         let mut g = self.lock();
-        let gone: Vec<TileKey> = g
+        let keys: Vec<TileKey> = g
             .map
             .iter()
-            .filter(|(k, v)| {
-                tileset.is_none_or(|t| t == k.tileset)
-                    && (zooms.0..=zooms.1).contains(&k.z)
-                    && bbox.is_none_or(|b| meets(b, v.bbox))
-            })
+            .filter(|(k, v)| gone(k, v))
             .map(|(k, _)| k.clone())
             .collect();
-        for k in &gone {
+        for k in &keys {
             if let Some(v) = g.map.remove(k) {
                 g.release(&v);
             }
         }
         let Inner { map, order, .. } = &mut *g;
         order.retain(|k| map.contains_key(k));
-        gone.len()
+        keys.len()
     }
 
     pub fn clear(&self) {
