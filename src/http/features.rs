@@ -214,6 +214,15 @@ impl Ctx {
             .collect()
     }
 
+    /// The names of a layer's properties (every feature has the same ones), from its first
+    /// feature: what a filter may name, without typing them from a sample.
+    pub(super) fn property_names(&self, layer: Layer) -> Vec<String> {
+        if self.size(layer) == 0 {
+            return Vec::new();
+        }
+        self.feature(layer, 0).properties.keys().cloned().collect()
+    }
+
     /// The feature at position `k` of a layer.
     pub(super) fn feature(&self, layer: Layer, k: usize) -> Feature {
         let d = &self.city.data;
@@ -492,8 +501,8 @@ pub async fn items(
     // OGC API – Features Part 3: a CQL2 filter over what the other parameters kept.
     let ks = match p.get("filter") {
         Some(text) => {
-            let types = super::filter::property_types(&ctx.sample(layer));
-            let names: Vec<&str> = types.iter().map(|(n, _)| n.as_str()).collect();
+            let fields = ctx.property_names(layer);
+            let names: Vec<&str> = fields.iter().map(String::as_str).collect();
             super::filter::Filter::parse(text, p.get("filter-lang"), p.get("filter-crs"), &names)?
                 .keep(ks, |&k| ctx.feature(layer, k))?
         }

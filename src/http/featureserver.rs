@@ -501,11 +501,10 @@ pub async fn query(
         .unwrap_or(Sr::LonLat(4326));
     let area = query_geometry(&q)?;
     let ctx = Ctx::of(&state, &caller, &q.window).await?;
-    let feats = ctx.sample(layer);
-    let names: Vec<&str> = feats
-        .first()
-        .map(|f| f.properties.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    // The property names only (one feature); the typed fields are made when a feature set
+    // is answered, not for counts and ids.
+    let fields_of = ctx.property_names(layer);
+    let names: Vec<&str> = fields_of.iter().map(String::as_str).collect();
     let filter = where_clause(q.get("where"), &names)?;
     let ids: Option<Vec<usize>> = q
         .get("objectIds")
@@ -607,7 +606,7 @@ pub async fn query(
         )
             .into_response());
     }
-    let all_fields = fields(&feats);
+    let all_fields = fields(&ctx.sample(layer));
     let fields_out: Vec<Value> = all_fields
         .into_iter()
         .filter(|f| {
