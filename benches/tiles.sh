@@ -80,6 +80,17 @@ while read -r p; do
   if [ "$code" = 200 ]; then echo "$p" >>"$WORK/paths"; bytes=$((bytes + $(stat -c %s "$f"))); n=$((n + 1)); else rm -f "$f"; fi
 done <"$WORK/candidates"
 chmod -R a+rX "$WORK/static"
+# The same tiles as MapLibre Tiles: bytes beside MVT's (uncompressed and gzip, as clients fetch
+# them), and the paths for the MLT rows below.
+sed 's#\.mvt$#.mlt#' "$WORK/paths" >"$WORK/mlt_paths"
+mltbytes=0; mvtgz=0; mltgz=0
+while read -r p; do
+  mltbytes=$((mltbytes + $(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$P3$p")))
+  mltgz=$((mltgz + $(curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w '%{size_download}' "http://127.0.0.1:$P3$p")))
+done <"$WORK/mlt_paths"
+while read -r p; do
+  mvtgz=$((mvtgz + $(curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w '%{size_download}' "http://127.0.0.1:$P3$p")))
+done <"$WORK/paths"
 
 P4=$(free_port)
 cat >"$WORK/nginx.conf" <<NGX
@@ -152,8 +163,13 @@ echo "| server | tiles/s | p50 | p99 | non-2xx |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 run "atlas embedded, cache off (encoded per request)" "$P1"
 run "atlas PostGIS, cache off (encoded per request)" "$P2"
+run "atlas embedded, MLT, cache off (MVT built and re-encoded per request)" "$P1" "$WORK/mlt_paths"
 run "atlas embedded, cache warm" "$P3"
+run "atlas embedded, MLT, cache warm" "$P3" "$WORK/mlt_paths"
 run "nginx, same tile bytes as static files" "$P4"
+echo
+echo "MapLibre Tiles, the same $n tiles: mean $((mltbytes / (n > 0 ? n : 1))) bytes against MVT's $((bytes / (n > 0 ? n : 1))) ($(awk -v a="$mltbytes" -v b="$bytes" 'BEGIN { printf "%.0f%%", 100 * a / (b > 0 ? b : 1) }') of MVT); gzip-compressed $((mltgz / (n > 0 ? n : 1))) against $((mvtgz / (n > 0 ? n : 1))) ($(awk -v a="$mltgz" -v b="$mvtgz" 'BEGIN { printf "%.0f%%", 100 * a / (b > 0 ? b : 1) }'))."
+echo
 if [ -n "$P5" ]; then
   run "Martin $("$MARTIN" --version 2>/dev/null | awk '{print $2}'), PostGIS function source, cache off" "$P5" "$WORK/martin_paths"
   echo

@@ -67,6 +67,14 @@ pub struct SeedArgs {
     /// Grade quarter, YYYYQn (default: the latest).
     #[arg(long)]
     pub period: Option<String>,
+    /// Tile encoding: `mvt` (Mapbox Vector Tiles) or `mlt` (MapLibre Tiles; PMTiles tile type
+    /// MLT, MBTiles format `mlt`).
+    #[arg(long, default_value = "mvt", value_parser = parse_encoding)]
+    pub encoding: crate::tile::mlt::Encoding,
+}
+
+fn parse_encoding(s: &str) -> Result<crate::tile::mlt::Encoding, String> {
+    crate::tile::mlt::Encoding::parse(s).ok_or_else(|| format!("`{s}`: the encoding is mvt or mlt"))
 }
 
 #[derive(Debug, Args, Clone)]

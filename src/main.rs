@@ -239,6 +239,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 to: args.to,
                 period: args.period,
                 audience: compound_atlas::model::Audience::public(settings.min_count),
+                encoding: args.encoding,
             };
             let report =
                 compound_atlas::tile::seed::seed(&atlas, &args.out, &plan, progress).await?;

@@ -57,6 +57,8 @@
   const state = {
     lang: url.searchParams.get('lang') === 'en' ? 'en' : 'zh',
     style: url.searchParams.get('style') === 'density' ? 'density' : 'grade',
+    // `?encoding=mlt`: the vector tiles as MapLibre Tiles (the style's source says so).
+    encoding: url.searchParams.get('encoding') === 'mlt' ? 'mlt' : '',
     from: url.searchParams.get('from'),
     to: url.searchParams.get('to'),
     period: url.searchParams.get('period'),
@@ -141,6 +143,7 @@
     if (state.period) q.set('period', state.period);
     if (state.district) q.set('district', state.district);
     if (state.lang === 'en') q.set('lang', 'en');
+    if (state.encoding) q.set('encoding', state.encoding);
     history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
   }
 
@@ -191,7 +194,7 @@
   // ---- the map ------------------------------------------------------------------------------
   const amap = () => Boolean(state.meta && state.meta.basemaps && state.meta.basemaps.amap);
   function styleUrl() {
-    return `/styles/${state.style}.json?${windowQuery({ datum: amap() ? 'gcj02' : '' })}`;
+    return `/styles/${state.style}.json?${windowQuery({ datum: amap() ? 'gcj02' : '', encoding: state.encoding })}`;
   }
   function withBasemap(prev, next) {
     const b = state.meta && state.meta.basemaps;

@@ -31,8 +31,11 @@ pub async fn style(
             )))
         }
     };
-    // The window parameters travel on to the TileJSON (which checks them).
-    Params::parse(raw.clone(), &["from", "to", "period", "datum"])?;
+    // The window parameters travel on to the TileJSON (which checks them); `encoding=mlt`
+    // marks the vector source as MapLibre Tiles and travels on too (the TileJSON's tile URLs
+    // then end in `.mlt`).
+    let (encoding, rest) = super::tiles::take_encoding(raw.clone())?;
+    Params::parse(rest, &["from", "to", "period", "datum"])?;
     let query = raw
         .filter(|q| !q.is_empty())
         .map(|q| format!("?{q}"))
@@ -40,7 +43,9 @@ pub async fn style(
     let text = template
         .replace("{base}", &base_url(&headers))
         .replace("{query}", &query);
-    serde_json::from_str(&text)
-        .map(Json)
-        .map_err(|e| Error::Other(e.into()))
+    let mut style: Value = serde_json::from_str(&text).map_err(|e| Error::Other(e.into()))?;
+    if encoding == super::tiles::Encoding::Mlt {
+        style["sources"]["atlas"]["encoding"] = Value::from(encoding.name());
+    }
+    Ok(Json(style))
 }

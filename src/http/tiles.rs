@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+pub use crate::tile::mlt::{Encoding, MLT, MVT};
 const TILE_PARAMS: [&str; 4] = ["from", "to", "period", "datum"];
 
 /// This server's base URL as the client sees it.
@@ -74,6 +74,11 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
             "content_type": MVT,
             "tilejson": format!("{base}/tiles/atlas.json"),
             "tiles": format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt"),
+            "mlt": {
+                "content_type": MLT,
+                "tilejson": format!("{base}/tiles/atlas.json?encoding=mlt"),
+                "tiles": format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mlt"),
+            },
             "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
             "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "minzoom": lo, "maxzoom": hi })).collect::<Vec<_>>(),
         }, {
@@ -99,10 +104,10 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
             list.push(json!({
                 "id": a.name,
                 "title": format!("seeded archive {}", a.path.file_name().and_then(|f| f.to_str()).unwrap_or_default()),
-                "format": "mvt",
-                "content_type": MVT,
+                "format": a.encoding.name(),
+                "content_type": a.encoding.content_type(),
                 "tilejson": format!("{base}/tiles/{}.json", a.name),
-                "tiles": format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", a.name),
+                "tiles": format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.{}", a.name, a.encoding.name()),
                 "tile_matrix_sets": ["WebMercatorQuad"],
             }));
         }
@@ -188,6 +193,31 @@ fn fields(layer: &str) -> Value {
     )
 }
 
+/// `encoding=mvt|mlt` taken out of a TileJSON's or style's query (default MVT), with the rest
+/// of the query, which the tile URLs carry on.
+pub fn take_encoding(raw: Option<String>) -> Result<(Encoding, Option<String>), Error> {
+    let Some(q) = raw.filter(|q| !q.is_empty()) else {
+        return Ok((Encoding::Mvt, None));
+    };
+    let mut encoding = None;
+    let mut rest = Vec::new();
+    for part in q.split('&') {
+        match part.split_once('=') {
+            Some(("encoding", v)) => {
+                if encoding.is_some() {
+                    return Err(Error::BadRequest("`encoding` is given twice".into()));
+                }
+                encoding = Some(Encoding::parse(v).ok_or_else(|| {
+                    Error::BadRequest(format!("`encoding={v}`: the encoding is mvt or mlt"))
+                })?);
+            }
+            _ => rest.push(part),
+        }
+    }
+    let rest = (!rest.is_empty()).then(|| rest.join("&"));
+    Ok((encoding.unwrap_or_default(), rest))
+}
+
 /// The name of a `{name}.json` path segment, or a 404 naming the path.
 pub fn json_name<'a>(prefix: &str, file: &'a str) -> Result<&'a str, Error> {
     file.strip_suffix(".json")
@@ -211,12 +241,19 @@ pub async fn tilejson(
             "name": a.name,
             "description": format!("seeded archive {}", a.path.file_name().and_then(|f| f.to_str()).unwrap_or_default()),
             "scheme": "xyz",
-            "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", a.name)],
+            "encoding": a.encoding.name(),
+            "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.{}", a.name, a.encoding.name())],
             "minzoom": a.minzoom,
             "maxzoom": a.maxzoom,
             "bounds": a.bounds,
             "vector_layers": a.vector_layers,
         })));
+    }
+    let (encoding, raw) = take_encoding(raw)?;
+    if encoding == Encoding::Mlt && set != Tileset::Vector {
+        return Err(Error::BadRequest(
+            "`encoding=mlt`: only the atlas tileset has MapLibre Tiles".into(),
+        ));
     }
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
@@ -260,7 +297,8 @@ pub async fn tilejson(
         "version": env!("CARGO_PKG_VERSION"),
         "attribution": state.attribution(),
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mvt{query}")],
+        "encoding": encoding.name(),
+        "tiles": [format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.{}{query}", encoding.name())],
         "minzoom": 0,
         "maxzoom": 18,
         "bounds": bounds,
@@ -322,12 +360,45 @@ async fn serve_archive(
         (stored, a.gzip)
     };
     let t = crate::tile::cache::Cached::new(bytes, Vec::new(), [0.0; 4]);
-    let mut resp = with_etag(headers, &t, MVT, None);
+    let mut resp = with_etag(headers, &t, a.encoding.content_type(), None);
     if gzipped && resp.status() == StatusCode::OK {
         resp.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     Ok(resp)
+}
+
+/// The quality a client's `Accept` gives a media type named exactly (0 when it is not named).
+fn accept_q(headers: &HeaderMap, types: &[&str]) -> f32 {
+    let mut best: f32 = 0.0;
+    for v in headers.get_all(header::ACCEPT) {
+        let Ok(v) = v.to_str() else { continue };
+        for item in v.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            if !types.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            best = best.max(q);
+        }
+    }
+    best
+}
+
+/// The encoding of a vector tile asked for as `.mvt`/`.pbf`: MLT when `Accept` names an MLT
+/// media type at least as high as MVT's (`*/*` names neither: MVT, as every client expects).
+fn negotiate(headers: &HeaderMap) -> Encoding {
+    let mlt = accept_q(headers, &crate::tile::mlt::MLT_TYPES);
+    let mvt = accept_q(headers, &[MVT, "application/x-protobuf"]);
+    if mlt > 0.0 && mlt >= mvt {
+        Encoding::Mlt
+    } else {
+        Encoding::Mvt
+    }
 }
 
 /// The codings of ours a client takes (`Accept-Encoding`, RFC 9110 §12.5.3).
@@ -449,22 +520,27 @@ pub async fn serve_tile(
         Error::BadRequest(format!("`{y_ext}`: a tile is named {{y}}.mvt or {{y}}.png"))
     })?;
     let (y, size) = match (tileset, ext) {
-        (Tileset::Vector, "mvt" | "pbf") => (y, 0),
+        (Tileset::Vector, "mvt" | "pbf" | "mlt") => (y, 0),
         (Tileset::Vector, _) => {
             return Err(Error::NotFound(format!(
-                "the atlas tileset is served as .mvt, not .{ext}"
+                "the atlas tileset is served as .mvt or .mlt, not .{ext}"
             )))
         }
         (Tileset::Raster(_), "png") => match y.strip_suffix("@2x") {
             Some(y) => (y, 512),
             None => (y, 256),
         },
-        (Tileset::Archive(_), "mvt" | "pbf") => (y, 0),
+        (Tileset::Archive(i), _) if Encoding::parse(ext) == Some(state.archives[i].encoding) => {
+            (y, 0)
+        }
         (Tileset::Archive(i), _) => {
+            let a = &state.archives[i];
             return Err(Error::NotFound(format!(
-                "the archive {} is served as .mvt, not .{ext}",
-                state.archives[i].name
-            )))
+                "the archive {} holds {} tiles: served as .{}, not .{ext}",
+                a.name,
+                a.encoding.name().to_uppercase(),
+                a.encoding.name()
+            )));
         }
         (Tileset::Raster(s), _) => {
             return Err(Error::NotFound(format!(
@@ -482,6 +558,12 @@ pub async fn serve_tile(
     if let Tileset::Archive(i) = tileset {
         return serve_archive(&state, headers, i, grid, z, x, y, raw).await;
     }
+    // `.mlt`, or `.mvt` with an `Accept` that prefers MLT (then the answer varies by Accept).
+    let (encoding, negotiated) = match ext {
+        "mlt" => (Encoding::Mlt, false),
+        _ if tileset == Tileset::Vector => (negotiate(headers), true),
+        _ => (Encoding::Mvt, false),
+    };
     let p = Params::parse(raw, &TILE_PARAMS)?;
     let super::api::Scope {
         window,
@@ -498,6 +580,7 @@ pub async fn serve_tile(
         period,
         datum,
         audience: state.audience(&caller),
+        encoding,
     };
     if let Tileset::Raster(style) = tileset {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;
@@ -511,7 +594,18 @@ pub async fn serve_tile(
         )
             .into_response());
     };
-    let mut resp = with_etag(headers, &t, MVT, accepted_coding(headers));
+    let mut resp = with_etag(
+        headers,
+        &t,
+        encoding.content_type(),
+        accepted_coding(headers),
+    );
+    if negotiated {
+        resp.headers_mut().insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
+    }
     if !t.thinned.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&t.thinned.join(",")) {
             resp.headers_mut().insert("x-atlas-thinned", v);

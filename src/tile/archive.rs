@@ -39,6 +39,8 @@ pub struct Meta {
     pub center: [f64; 3],
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// MVT or MLT tiles.
+    pub encoding: super::mlt::Encoding,
     /// TileJSON `vector_layers`.
     pub vector_layers: serde_json::Value,
 }
@@ -81,7 +83,14 @@ impl MbTiles {
         let b = meta.bounds;
         let rows = [
             ("name", meta.name.clone()),
-            ("format", "pbf".to_string()),
+            (
+                "format",
+                match meta.encoding {
+                    super::mlt::Encoding::Mvt => "pbf",
+                    super::mlt::Encoding::Mlt => "mlt",
+                }
+                .to_string(),
+            ),
             ("type", "overlay".to_string()),
             ("version", env!("CARGO_PKG_VERSION").to_string()),
             ("description", meta.description.clone()),
@@ -175,7 +184,11 @@ pub fn write_pmtiles(
     })
     .to_string();
     let b = meta.bounds;
-    let mut w = PmTilesWriter::new(TileType::Mvt)
+    let kind = match meta.encoding {
+        super::mlt::Encoding::Mvt => TileType::Mvt,
+        super::mlt::Encoding::Mlt => TileType::Mlt,
+    };
+    let mut w = PmTilesWriter::new(kind)
         .precompressed(Compression::Gzip)
         .min_zoom(meta.minzoom)
         .max_zoom(meta.maxzoom)

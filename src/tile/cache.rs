@@ -12,6 +12,8 @@ pub struct TileKey {
     pub tileset: &'static str,
     /// Pixels square for raster tiles; 0 for vector tiles.
     pub size: u32,
+    /// MVT or MLT for vector tiles (MVT for pictures).
+    pub encoding: super::mlt::Encoding,
     pub grid: &'static str,
     pub z: u8,
     pub x: u64,
@@ -316,6 +318,7 @@ mod tests {
     fn key(x: u64) -> TileKey {
         TileKey {
             tileset: "atlas",
+            encoding: crate::tile::mlt::Encoding::Mvt,
             size: 0,
             grid: "WebMercatorQuad",
             z: 14,

@@ -1,5 +1,5 @@
 //! Tiles, pure and synchronous: grids (tile-grid), datums, the geometry pipeline and MVT
-//! encoding (geozero), the `atlas` tileset's layers, and the tile cache.
+//! encoding (geozero), MLT re-encoding (mlt-core), the `atlas` tileset's layers, and the tile cache.
 
 pub mod archive;
 pub mod atlas;
@@ -7,6 +7,7 @@ pub mod cache;
 /// The datums live in `model` (plain values the configuration and the importer use too).
 pub use crate::model::datum;
 pub mod grid;
+pub mod mlt;
 pub mod mvt;
 pub mod raster;
 pub mod seed;

@@ -3,6 +3,7 @@
 
 use super::archive::{self, Kind, Meta};
 use super::atlas::{Audience, LAYERS};
+use super::mlt::Encoding;
 use super::service::{TileRequest, TileService};
 use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
@@ -22,6 +23,8 @@ pub struct SeedPlan {
     pub period: Option<String>,
     /// Archives are public: small counts withheld under the configured `[privacy] min_count`.
     pub audience: Audience,
+    /// MVT or MLT tiles.
+    pub encoding: Encoding,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -103,6 +106,7 @@ pub async fn seed(
         center: [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, f64::from(plan.minzoom.max(10).min(plan.maxzoom))],
         minzoom: plan.minzoom,
         maxzoom: plan.maxzoom,
+        encoding: plan.encoding,
         vector_layers: serde_json::Value::Array(
             LAYERS.iter().map(|(n, lo, hi)| serde_json::json!({ "id": n, "minzoom": lo, "maxzoom": hi, "fields": {} })).collect(),
         ),
@@ -137,6 +141,7 @@ pub async fn seed(
             period,
             datum: Datum::Wgs84,
             audience: plan.audience,
+            encoding: plan.encoding,
         };
         let service = &service;
         async move {

@@ -21,6 +21,8 @@ pub struct Archive {
     pub path: PathBuf,
     /// Whether stored tiles are gzip-compressed.
     pub gzip: bool,
+    /// MVT or MLT tiles (PMTiles' tile type, MBTiles' `format`).
+    pub encoding: super::mlt::Encoding,
     pub minzoom: u8,
     pub maxzoom: u8,
     pub bounds: Option<[f64; 4]>,
@@ -67,10 +69,21 @@ impl Archive {
                     (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
                 });
                 let zoom = |k: &str, d: u8| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+                let encoding = match meta.get("format").map(String::as_str) {
+                    None | Some("pbf") => super::mlt::Encoding::Mvt,
+                    Some("mlt") => super::mlt::Encoding::Mlt,
+                    Some(other) => {
+                        return Err(format!(
+                            "{}: tiles of format `{other}` are not served (pbf or mlt)",
+                            path.display()
+                        ))
+                    }
+                };
                 Ok(Archive {
                     name,
                     path: path.to_path_buf(),
                     gzip: true,
+                    encoding,
                     minzoom: zoom("minzoom", 0),
                     maxzoom: zoom("maxzoom", 22),
                     bounds,
@@ -84,6 +97,16 @@ impl Archive {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 let h = reader.get_header();
                 let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
+                let encoding = match h.tile_type {
+                    pmtiles::TileType::Mvt => super::mlt::Encoding::Mvt,
+                    pmtiles::TileType::Mlt => super::mlt::Encoding::Mlt,
+                    other => {
+                        return Err(format!(
+                            "{}: tiles of type {other:?} are not served (MVT or MLT)",
+                            path.display()
+                        ))
+                    }
+                };
                 let (minzoom, maxzoom) = (h.min_zoom, h.max_zoom);
                 let bounds = Some([
                     h.min_longitude,
@@ -101,6 +124,7 @@ impl Archive {
                     name,
                     path: path.to_path_buf(),
                     gzip,
+                    encoding,
                     minzoom,
                     maxzoom,
                     bounds,

@@ -3,6 +3,7 @@
 
 use super::atlas::{self, Audience, CityIndex, Figures};
 use super::cache::{Cached, TileCache, TileKey};
+use super::mlt::Encoding;
 use super::mvt::TileFrame;
 use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
@@ -22,6 +23,8 @@ pub struct TileRequest {
     pub period: Option<Quarter>,
     pub datum: Datum,
     pub audience: Audience,
+    /// MVT or MLT (the `atlas` tileset only; pictures ignore it).
+    pub encoding: Encoding,
 }
 
 /// From this zoom tiles are built on the request's own worker: they take well under 2 ms
@@ -121,20 +124,14 @@ impl TileService {
         Ok(fig)
     }
 
-    /// One tile of the `atlas` tileset, from the cache or built; `None` when empty.
+    /// One tile of the `atlas` tileset in the request's encoding, from the cache or built;
+    /// `None` when empty. An MLT tile is the MVT tile re-encoded (itself cached), so both
+    /// always hold the same features.
     pub async fn tile(&self, atlas: &Atlas, r: &TileRequest) -> Result<Option<Cached>, StoreError> {
-        let key = TileKey {
-            tileset: "atlas",
-            size: 0,
-            grid: r.grid.id(),
-            z: r.z,
-            x: r.x,
-            y: r.y,
-            window: (r.window.from.0, r.window.to.0),
-            period: r.period.map(|q| q.0),
-            datum: r.datum.code(),
-            full_counts: r.audience.sees_small_counts,
-        };
+        if r.encoding == Encoding::Mlt {
+            return self.mlt_tile(atlas, r).await;
+        }
+        let key = Self::vector_key(r);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(Some(hit));
         }
@@ -167,6 +164,54 @@ impl TileService {
         Ok(Some(cached))
     }
 
+    /// What the cache knows a vector tile request by.
+    fn vector_key(r: &TileRequest) -> TileKey {
+        TileKey {
+            tileset: "atlas",
+            size: 0,
+            encoding: r.encoding,
+            grid: r.grid.id(),
+            z: r.z,
+            x: r.x,
+            y: r.y,
+            window: (r.window.from.0, r.window.to.0),
+            period: r.period.map(|q| q.0),
+            datum: r.datum.code(),
+            full_counts: r.audience.sees_small_counts,
+        }
+    }
+
+    /// An MLT tile: cached, else the MVT tile (cached or built) re-encoded, on the blocking
+    /// pool below [`INLINE_FROM_ZOOM`] as tiles are built.
+    async fn mlt_tile(&self, atlas: &Atlas, r: &TileRequest) -> Result<Option<Cached>, StoreError> {
+        let key = Self::vector_key(r);
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(Some(hit));
+        }
+        let mvt_req = TileRequest {
+            encoding: Encoding::Mvt,
+            ..r.clone()
+        };
+        let Some(mvt) = Box::pin(self.tile(atlas, &mvt_req)).await? else {
+            return Ok(None);
+        };
+        let encode = {
+            let mvt = mvt.bytes.clone();
+            move || super::mlt::from_mvt(&mvt)
+        };
+        let bytes = if r.z >= self.inline_from {
+            encode()
+        } else {
+            tokio::task::spawn_blocking(encode)
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+        }
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let cached = Cached::new(bytes::Bytes::from(bytes), mvt.thinned.clone(), mvt.bbox);
+        self.cache.put(key, cached.clone());
+        Ok(Some(cached))
+    }
+
     /// One PNG tile of a raster tileset, `size` pixels square (256, or 512 for @2x), from the
     /// cache or drawn. An empty tile is a transparent PNG (image clients want a picture).
     pub async fn raster(
@@ -179,6 +224,7 @@ impl TileService {
         let key = TileKey {
             tileset: style.id(),
             size,
+            encoding: Encoding::Mvt,
             grid: r.grid.id(),
             z: r.z,
             x: r.x,
