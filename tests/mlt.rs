@@ -15,22 +15,10 @@ use geozero::ToGeo;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
+/// The embedded demo city of tests/tiles.rs, shared by this file's tests.
 fn app() -> axum::Router {
-    static APP: OnceLock<axum::Router> = OnceLock::new();
-    APP.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let atlas = common::embedded_atlas(&common::city(0.25, 61)).await;
-                compound_atlas::app(AppState::new(atlas, &common::settings_with_tokens()))
-            })
-        })
-        .join()
-        .unwrap()
-    })
-    .clone()
+    common::shared_app(0.25, 61)
 }
 
 async fn get(uri: &str, headers: &[(&str, &str)]) -> Resp {
@@ -150,15 +138,11 @@ fn mlt_layers(bytes: &[u8]) -> Vec<(String, u32, Vec<Feat>)> {
         .collect()
 }
 
-fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u64, u64) {
-    common::tile_at(lon, lat, z)
-}
-
 /// Tiles from the whole city (z8) to a block (z16), around the city's middle.
 fn addresses() -> Vec<(u32, u64, u64)> {
     [8, 10, 12, 13, 14, 15, 16]
         .into_iter()
-        .map(|z| tile_at(120.39, 36.08, z))
+        .map(|z| common::tile_at(120.39, 36.08, z))
         .collect()
 }
 
@@ -201,7 +185,7 @@ async fn mlt_tiles_hold_the_same_features_as_mvt() {
 
 #[tokio::test]
 async fn accept_chooses_mlt_and_the_answer_varies_by_it() {
-    let (z, x, y) = tile_at(120.39, 36.08, 14);
+    let (z, x, y) = common::tile_at(120.39, 36.08, 14);
     let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
     let mlt = get(&format!("/tiles/atlas/{z}/{x}/{y}.mlt"), &[]).await;
     for accept in [
@@ -438,7 +422,7 @@ async fn seeded_mlt_archives_hold_the_served_tiles() {
             "{name}"
         );
         for z in [10, 11, 12] {
-            let (z, x, y) = tile_at(120.39, 36.08, z);
+            let (z, x, y) = common::tile_at(120.39, 36.08, z);
             let live = call(format!("/tiles/atlas/{z}/{x}/{y}.mlt")).await;
             let got = call(format!("/tiles/{name}/{z}/{x}/{y}.mlt")).await;
             assert_eq!(got.status, 200, "{name} {z}/{x}/{y}");
@@ -449,7 +433,7 @@ async fn seeded_mlt_archives_hold_the_served_tiles() {
             );
             compared += 1;
         }
-        let (z, x, y) = tile_at(120.39, 36.08, 12);
+        let (z, x, y) = common::tile_at(120.39, 36.08, 12);
         let r = call(format!("/tiles/{name}/{z}/{x}/{y}.mvt")).await;
         assert_eq!(r.status, 404);
         assert!(String::from_utf8_lossy(&r.body).contains(".mlt"));

@@ -17,6 +17,14 @@ def wkb_points(wkb):
     """Every (x, y) of a little- or big-endian 2D WKB geometry, in order."""
     out = []
 
+    def points(order, off):
+        (n,) = struct.unpack_from(order + "I", wkb, off)
+        off += 4
+        for _ in range(n):
+            out.append(struct.unpack_from(order + "dd", wkb, off))
+            off += 16
+        return off
+
     def geom(off):
         order = "<" if wkb[off] == 1 else ">"
         (kind,) = struct.unpack_from(order + "I", wkb, off + 1)
@@ -26,21 +34,12 @@ def wkb_points(wkb):
             out.append(struct.unpack_from(order + "dd", wkb, off))
             return off + 16
         if kind == 2:
-            (n,) = struct.unpack_from(order + "I", wkb, off)
-            off += 4
-            for _ in range(n):
-                out.append(struct.unpack_from(order + "dd", wkb, off))
-                off += 16
-            return off
+            return points(order, off)
         if kind == 3:
             (rings,) = struct.unpack_from(order + "I", wkb, off)
             off += 4
             for _ in range(rings):
-                (n,) = struct.unpack_from(order + "I", wkb, off)
-                off += 4
-                for _ in range(n):
-                    out.append(struct.unpack_from(order + "dd", wkb, off))
-                    off += 16
+                off = points(order, off)
             return off
         if kind in (4, 5, 6, 7):
             (parts,) = struct.unpack_from(order + "I", wkb, off)

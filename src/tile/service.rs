@@ -164,12 +164,19 @@ impl TileService {
         Ok(Some(cached))
     }
 
-    /// What the cache knows a vector tile request by.
-    fn vector_key(r: &TileRequest) -> TileKey {
+    /// What the cache knows a tile of `tileset` (`size` px square for pictures, 0 for vector
+    /// tiles) by.
+    fn key(
+        r: &TileRequest,
+        tileset: &'static str,
+        size: u32,
+        encoding: Encoding,
+        full_counts: bool,
+    ) -> TileKey {
         TileKey {
-            tileset: "atlas",
-            size: 0,
-            encoding: r.encoding,
+            tileset,
+            size,
+            encoding,
             grid: r.grid.id(),
             z: r.z,
             x: r.x,
@@ -177,8 +184,13 @@ impl TileService {
             window: (r.window.from.0, r.window.to.0),
             period: r.period.map(|q| q.0),
             datum: r.datum.code(),
-            full_counts: r.audience.sees_small_counts,
+            full_counts,
         }
+    }
+
+    /// What the cache knows a vector tile request by.
+    fn vector_key(r: &TileRequest) -> TileKey {
+        Self::key(r, "atlas", 0, r.encoding, r.audience.sees_small_counts)
     }
 
     /// An MLT tile: cached, else the MVT tile (cached or built) re-encoded, on the blocking
@@ -221,19 +233,7 @@ impl TileService {
         style: super::raster::Style,
         size: u32,
     ) -> Result<Cached, StoreError> {
-        let key = TileKey {
-            tileset: style.id(),
-            size,
-            encoding: Encoding::Mvt,
-            grid: r.grid.id(),
-            z: r.z,
-            x: r.x,
-            y: r.y,
-            window: (r.window.from.0, r.window.to.0),
-            period: r.period.map(|q| q.0),
-            datum: r.datum.code(),
-            full_counts: false,
-        };
+        let key = Self::key(r, style.id(), size, Encoding::Mvt, false);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
