@@ -235,6 +235,34 @@ async function watch(page, errors, external) {
       check('no page errors behind the token', gerrors.length === 0, gerrors.join('; '));
       await gctx.close();
     }
+
+    // 13. MapLibre Tiles: the same view drawn from `.mlt` tiles holds the same compounds with
+    // the same grades as from MVT, every tile fetched as MLT, none that MapLibre cannot parse.
+    const rendered = async (query) => {
+      const c = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+      const p = await c.newPage();
+      const errs = [];
+      const asked = [];
+      await watch(p, errs, external);
+      p.on('request', (r) => { if (r.url().includes('/tiles/atlas/')) asked.push(r.url().split('?')[0]); });
+      await p.goto(`${base}/${query}#14/36.165/120.43`);
+      await ready(p);
+      // Every tile of the view loaded (or failed), then what was drawn.
+      await p.waitForFunction(() => window.atlasMap.areTilesLoaded(), null, { timeout: 60000 }).catch(() => {});
+      await p.waitForTimeout(300);
+      const seen = await p.evaluate(() => ({
+        compounds: [...new Set(window.atlasMap.queryRenderedFeatures({ layers: ['compounds-fill'] }).map((f) => `${f.properties.id}:${f.properties.grade}`))].sort(),
+        mapErrors: (window.atlasMapErrors || []).slice(0, 3),
+      }));
+      await p.screenshot({ path: path.join(outDir, `map-${query ? 'mlt' : 'mvt'}.png`) });
+      await c.close();
+      return { ...seen, asked, errs };
+    };
+    const mvtView = await rendered('');
+    const mltView = await rendered('?encoding=mlt');
+    check('the MLT page asks for MLT tiles only', mltView.asked.length > 0 && mltView.asked.every((u) => u.endsWith('.mlt')), `${mltView.asked.length} tiles, e.g. ${mltView.asked[0]}`);
+    check('MapLibre parses every MLT tile', mltView.mapErrors.length === 0 && mltView.errs.length === 0, [...mltView.mapErrors, ...mltView.errs].join(' | '));
+    check('MLT tiles draw the same compounds and grades as MVT', mvtView.compounds.length > 5 && JSON.stringify(mltView.compounds) === JSON.stringify(mvtView.compounds), `${mltView.compounds.length} from MLT, ${mvtView.compounds.length} from MVT`);
   } catch (e) {
     check('the run finished', false, e.stack || e.message);
   } finally {

@@ -219,6 +219,7 @@
     map.on('style.load', addOverlays);
     map.on('error', (e) => {
       const msg = (e && e.error && e.error.message) || 'error';
+      (window.atlasMapErrors = window.atlasMapErrors || []).push(msg); // for tests
       showMessage(t('tiles_failed') + msg);
     });
     map.on('click', onMapClick);

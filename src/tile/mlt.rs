@@ -60,8 +60,13 @@ impl Encoding {
 #[error("MLT encoding: {0}")]
 pub struct MltError(String);
 
+/// No sorts (features keep MVT's order: draw order and label priority), and no shared string
+/// dictionaries: MapLibre GL JS's decoder (5.24) reads a shared dictionary only over nullable
+/// columns and refuses the tile otherwise ("only optional string fields are implemented for a
+/// struct"), and our names, districts and companies are never null (found by tests/web.rs).
 fn config() -> EncoderConfig {
     EncoderConfig::default()
+        .with_shared_dict(false)
         .with_spatial_morton_sort(false)
         .with_spatial_hilbert_sort(false)
         .with_id_sort(false)
