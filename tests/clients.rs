@@ -273,14 +273,25 @@ fn openlayers_draws_the_vector_tiles_the_wmts_and_the_map_tiles() {
     );
 }
 
-/// The ArcGIS Maps SDK for JavaScript (npm `@arcgis/core`): a VectorTileLayer on the
+/// The ArcGIS Maps SDK for JavaScript 4.34 (npm `@arcgis/core`): a VectorTileLayer on the
 /// VectorTileServer reads the service JSON (no tile map: a wrong one made it stop at level 1),
 /// asks for tiles of the level it draws and styles the compounds by grade from `root.json`; a
 /// TileLayer on the grade MapServer draws its PNG tiles; a FeatureLayer on the FeatureServer's
 /// compounds with a `where` draws the red ones by the service's renderer.
 #[test]
 fn the_arcgis_maps_sdk_draws_the_vector_tile_server_map_server_and_feature_server() {
-    let (results, out_dir) = web_client("arcgis", &["@arcgis/core"]);
+    arcgis_sdk("arcgis", "@arcgis/core");
+}
+
+/// The same pages on the ArcGIS Maps SDK 5.1 (npm `@arcgis/core@5`, installed as
+/// `@arcgis/core-5`), the release offices move to next.
+#[test]
+fn the_arcgis_maps_sdk_5_draws_the_vector_tile_server_map_server_and_feature_server() {
+    arcgis_sdk("arcgis5", "@arcgis/core-5");
+}
+
+fn arcgis_sdk(name: &str, module: &str) {
+    let (results, out_dir) = web_client(name, &[module]);
     let kinds: Vec<&str> = results
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
@@ -292,7 +303,7 @@ fn the_arcgis_maps_sdk_draws_the_vector_tile_server_map_server_and_feature_serve
     assert!(fl["queries"].as_u64().unwrap() > 0, "{fl}");
     assert!(fl["features"].as_u64().unwrap() > 0, "{fl}");
     assert_eq!(fl["grades"], serde_json::json!(["red"]), "{fl}");
-    let img = image::open(out_dir.join("arcgis-featurelayer.png"))
+    let img = image::open(out_dir.join(format!("{name}-featurelayer.png")))
         .unwrap()
         .to_rgba8();
     let n = grade_pixels(&img);

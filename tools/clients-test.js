@@ -25,10 +25,12 @@ const executablePath = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/c
 const ALL = {
   openlayers: { entry: 'openlayers.js', kinds: ['vector', 'wmts', 'map', 'tianditu'], css: 'ol/ol.css' },
   arcgis: { entry: 'arcgis.js', kinds: ['vectortileserver', 'mapserver', 'featurelayer'], css: '@arcgis/core/assets/esri/themes/light/main.css', assets: '@arcgis/core/assets' },
+  // The same page on the 5.x SDK (npm alias @arcgis/core-5): its imports resolved there.
+  arcgis5: { entry: 'arcgis.js', alias: { '@arcgis/core': '@arcgis/core-5' }, kinds: ['vectortileserver', 'mapserver', 'featurelayer'], css: '@arcgis/core-5/assets/esri/themes/light/main.css', assets: '@arcgis/core-5/assets' },
 };
 const CLIENTS = Object.fromEntries(Object.entries(ALL).filter(([n]) => !process.env.CLIENTS || process.env.CLIENTS.split(',').includes(n)));
 
-function bundle(name, entry) {
+function bundle(name, entry, alias) {
   const outfile = path.join(outDir, `${name}.bundle.js`);
   esbuild.buildSync({
     entryPoints: [path.join(__dirname, 'clients', entry)],
@@ -37,6 +39,7 @@ function bundle(name, entry) {
     outfile,
     logLevel: 'error',
     nodePaths: [path.join(__dirname, 'node_modules')],
+    alias,
   });
   return fs.readFileSync(outfile);
 }
@@ -48,16 +51,20 @@ function bundle(name, entry) {
   });
   const results = [];
   for (const [name, client] of Object.entries(CLIENTS)) {
-    const js = bundle(name, client.entry);
+    const js = bundle(name, client.entry, client.alias);
     const css = fs.readFileSync(path.join(__dirname, 'node_modules', client.css));
-    const html = `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="client.css">
+    // A style sheet among the SDK's assets is linked there, so that the fonts and images it
+    // names relative to itself are found.
+    const under = client.assets && client.css.startsWith(`${client.assets}/`) ? `assets/${client.css.slice(client.assets.length + 1)}` : 'client.css';
+    const html = `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="${under}">
 <style>html,body{margin:0}#map{width:512px;height:512px}</style></head>
 <body><div id="map"></div><script src="client.js"></script></body></html>`;
     for (const kind of client.kinds) {
       const page = await browser.newPage({ viewport: { width: 512, height: 512 } });
       const errors = [];
       const external = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      // With the resource's URL: "Failed to load resource" alone names nothing.
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()}${m.location() && m.location().url ? ` (${m.location().url})` : ''}`); });
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('request', (r) => {
         const u = r.url();
@@ -71,7 +78,7 @@ function bundle(name, entry) {
         if (client.assets && at >= 0) {
           const file = path.join(__dirname, 'node_modules', client.assets, decodeURIComponent(p.slice(at + '/assets/'.length)));
           if (!file.startsWith(path.join(__dirname, 'node_modules', client.assets)) || !fs.existsSync(file)) return route.fulfill({ status: 404, body: 'no such asset' });
-          const types = { '.js': 'text/javascript', '.json': 'application/json', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.png': 'image/png' };
+          const types = { '.js': 'text/javascript', '.json': 'application/json', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2', '.woff': 'font/woff' };
           return route.fulfill({ body: fs.readFileSync(file), contentType: types[path.extname(file)] || 'application/octet-stream' });
         }
         return route.fulfill({ body: html, contentType: 'text/html' });
