@@ -1,11 +1,14 @@
-//! CQL2 filters (OGC API – Features Part 3 `filter`, the Esri `where`), parsed by the `cql2`
-//! crate and evaluated on each feature as its GeoJSON: comparisons, `AND`/`OR`/`NOT`, `IN`,
-//! `BETWEEN`, `LIKE`, `IS NULL`, and spatial functions such as `S_INTERSECTS` with a geometry
-//! literal. Their cost is bounded: the text's length, the expression's size and depth, and the
-//! time spent evaluating ([`Filter::keep`]).
+//! CQL2 filters (OGC API – Features Part 3 `filter`, the Esri `where`, `filter=` on tiles and
+//! `/api/compounds`), parsed by the `cql2` crate and evaluated on each feature's properties and
+//! geometry: comparisons, `AND`/`OR`/`NOT`, `IN`, `BETWEEN`, `LIKE`, `IS NULL`, and spatial
+//! functions such as `S_INTERSECTS` with a geometry literal. A comparison of a property with a
+//! literal of another type is refused before anything is evaluated ([`Filter::check_types`]).
+//! Their cost is bounded: the text's length, the expression's size and depth, and the time
+//! spent evaluating ([`Filter::keep`]).
 
-use super::export::{feature_json, Feature};
 use crate::error::Error;
+use geo_types::Geometry;
+use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
 /// The longest filter accepted, in bytes.
@@ -20,11 +23,46 @@ const MAX_TIME: Duration = Duration::from_secs(5);
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
 /// A checked filter.
+#[derive(Debug)]
 pub struct Filter {
     expr: cql2::Expr,
     /// Whether it reads the geometry (then each feature's geometry is encoded for it).
     spatial: bool,
+    /// The properties it names, other than the geometry, each once.
+    names: Vec<String>,
 }
+
+/// What a property holds, as a filter's literals are checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Number,
+    String,
+    Boolean,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Boolean => "a boolean",
+        }
+    }
+
+    /// From a JSON Schema type (`integer`, `number`, `string`, `boolean`).
+    #[must_use]
+    pub fn of_schema(t: &str) -> Option<Kind> {
+        match t {
+            "integer" | "number" => Some(Kind::Number),
+            "string" => Some(Kind::String),
+            "boolean" => Some(Kind::Boolean),
+            _ => None,
+        }
+    }
+}
+
+/// The operators whose operands must be of one kind.
+const COMPARISONS: [&str; 9] = ["=", "<>", "<", ">", "<=", ">=", "between", "in", "like"];
 
 /// What `walk` learned of an expression.
 #[derive(Default)]
@@ -58,6 +96,41 @@ impl Filter {
         crs: Option<&str>,
         fields: &[&str],
     ) -> Result<Filter, Error> {
+        let f = Filter::read(text, lang, crs)?;
+        f.check_names(fields, "this collection")?;
+        Ok(f)
+    }
+
+    /// Refuses a property that is not one of `fields` (of `what`: "this collection").
+    pub fn check_names(&self, fields: &[&str], what: &str) -> Result<(), Error> {
+        match self.names.iter().find(|p| !fields.contains(&p.as_str())) {
+            Some(p) => Err(Error::BadRequest(format!(
+                "the filter names `{p}`, which is not a field of {what}; it has geometry, {}",
+                fields.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `filter`, `filter-lang` and `filter-crs` as a request gives them: no filter without
+    /// `filter` (and then the other two are a mistake), else [`Filter::read`].
+    pub fn of_query(
+        text: Option<&str>,
+        lang: Option<&str>,
+        crs: Option<&str>,
+    ) -> Result<Option<Filter>, Error> {
+        match text {
+            Some(t) => Filter::read(t, lang, crs).map(Some),
+            None if lang.is_some() || crs.is_some() => Err(Error::BadRequest(
+                "`filter-lang` and `filter-crs` go with a `filter`".into(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A filter read and bounded but not yet held to any fields (the caller checks
+    /// [`Filter::names`] against what it serves).
+    pub fn read(text: &str, lang: Option<&str>, crs: Option<&str>) -> Result<Filter, Error> {
         if text.len() > MAX_LEN {
             return Err(Error::BadRequest(format!(
                 "the filter is {} bytes; at most {MAX_LEN} are taken",
@@ -94,28 +167,67 @@ impl Filter {
                 shape.nodes, shape.depth
             )));
         }
-        if let Some(p) = shape
-            .properties
-            .iter()
-            .find(|p| *p != "geometry" && !fields.contains(&p.as_str()))
-        {
-            return Err(Error::BadRequest(format!(
-                "the filter names `{p}`, which is not a field of this collection; it has geometry, {}",
-                fields.join(", ")
-            )));
-        }
         let spatial = shape.properties.iter().any(|p| p == "geometry");
-        Ok(Filter { expr, spatial })
+        let mut names: Vec<String> = Vec::new();
+        for p in shape.properties {
+            if p != "geometry" && !names.contains(&p) {
+                names.push(p);
+            }
+        }
+        Ok(Filter {
+            expr,
+            spatial,
+            names,
+        })
     }
 
-    /// Whether a feature passes. A comparison of values of different types (a number with a
-    /// text) is the client's mistake, named.
-    pub fn matches(&self, f: &Feature) -> Result<bool, Error> {
-        let item = if self.spatial {
-            feature_json(f)
-        } else {
-            serde_json::json!({ "properties": f.properties })
-        };
+    /// The properties the filter names, other than the geometry.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether it reads the geometry.
+    #[must_use]
+    pub fn spatial(&self) -> bool {
+        self.spatial
+    }
+
+    /// One spelling of the filter whatever it came as (CQL2 text or JSON, spaces, case of the
+    /// keywords): what caches know a filtered answer by.
+    #[must_use]
+    pub fn canonical(&self) -> String {
+        self.expr
+            .to_text()
+            .unwrap_or_else(|_| serde_json::to_string(&self.expr).unwrap_or_default())
+    }
+
+    /// Refuses a comparison of a property with a literal of another kind (`name > 5`,
+    /// `households = 'many'`), naming both; `kind` says what each property holds (`None`: not
+    /// known, not checked).
+    pub fn check_types(&self, kind: &dyn Fn(&str) -> Option<Kind>) -> Result<(), Error> {
+        check_kinds(&self.expr, kind)
+    }
+
+    /// Whether a feature with these properties (and, for a spatial filter, this longitude /
+    /// latitude geometry) passes. A property the feature lacks is null. A comparison of values
+    /// of different types (a number with a text) is the client's mistake, named.
+    pub fn matches(
+        &self,
+        properties: &Map<String, Value>,
+        geometry: Option<&Geometry<f64>>,
+    ) -> Result<bool, Error> {
+        let mut props = properties.clone();
+        for n in &self.names {
+            props.entry(n.as_str()).or_insert(Value::Null);
+        }
+        let mut item = Map::new();
+        item.insert("properties".into(), Value::Object(props));
+        if let (true, Some(g)) = (self.spatial, geometry) {
+            let g = serde_json::to_value(geojson::Geometry::from(g)).unwrap_or(Value::Null);
+            item.insert("geometry".into(), g);
+        }
+        let item = Value::Object(item);
         let expr = self.expr.clone();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             expr.matches(Some(&item)).map_err(|e| e.to_string())
@@ -124,12 +236,12 @@ impl Filter {
         .map_err(|e| Error::BadRequest(format!("the filter cannot be evaluated: {e}")))
     }
 
-    /// The features of `candidates` that pass, made by `feature`; refused when it takes longer
-    /// than the time allowed.
+    /// The items of `candidates` that pass, each read as the properties and geometry `feature`
+    /// makes of it; refused when it takes longer than the time allowed.
     pub fn keep<T>(
         &self,
         candidates: impl IntoIterator<Item = T>,
-        mut feature: impl FnMut(&T) -> Feature,
+        mut feature: impl FnMut(&T) -> (Map<String, Value>, Geometry<f64>),
     ) -> Result<Vec<T>, Error> {
         let start = Instant::now();
         let mut out = Vec::new();
@@ -140,7 +252,8 @@ impl Filter {
                     MAX_TIME.as_secs()
                 )));
             }
-            if self.matches(&feature(&c))? {
+            let (props, geom) = feature(&c);
+            if self.matches(&props, Some(&geom))? {
                 out.push(c);
             }
         }
@@ -148,35 +261,46 @@ impl Filter {
     }
 }
 
-/// The JSON Schema type of each property of a layer's features, from what a sample holds
-/// (`integer`, `number`, `string`, `boolean`; a property that is only ever null is a number:
-/// the counts withheld from public callers).
-pub fn property_types(sample: &[Feature]) -> Vec<(String, &'static str)> {
-    let Some(first) = sample.first() else {
-        return Vec::new();
-    };
-    first
-        .properties
-        .keys()
-        .map(|name| {
-            let mut kind = None;
-            for v in sample.iter().filter_map(|f| f.properties.get(name)) {
-                match v {
-                    serde_json::Value::String(_) => {
-                        kind = Some("string");
-                        break;
+/// The kind of a literal operand, if it is one.
+fn literal_kind(e: &cql2::Expr) -> Option<(Kind, String)> {
+    use cql2::Expr;
+    match e {
+        Expr::Float(v) => Some((Kind::Number, v.to_string())),
+        Expr::Literal(v) => Some((Kind::String, format!("'{v}'"))),
+        Expr::Bool(v) => Some((Kind::Boolean, v.to_string())),
+        _ => None,
+    }
+}
+
+fn check_kinds(e: &cql2::Expr, kind: &dyn Fn(&str) -> Option<Kind>) -> Result<(), Error> {
+    use cql2::Expr;
+    match e {
+        Expr::Operation { op, args } => {
+            if COMPARISONS.contains(&op.to_lowercase().as_str()) {
+                let property = args.iter().find_map(|a| match a.as_ref() {
+                    Expr::Property { property } => kind(property).map(|k| (property, k)),
+                    _ => None,
+                });
+                if let Some((p, want)) = property {
+                    let literals = args.iter().flat_map(|a| match a.as_ref() {
+                        Expr::Array(items) => items.iter().map(AsRef::as_ref).collect(),
+                        other => vec![other],
+                    });
+                    for (got, text) in literals.filter_map(literal_kind) {
+                        let like = op.eq_ignore_ascii_case("like");
+                        if got != want || (like && want != Kind::String) {
+                            return Err(Error::BadRequest(format!(
+                                "the filter compares `{p}`, {}, with {text}, {}{}",
+                                want.name(),
+                                got.name(),
+                                if like { " (LIKE takes strings)" } else { "" }
+                            )));
+                        }
                     }
-                    serde_json::Value::Bool(_) => kind = Some("boolean"),
-                    serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-                        kind = Some("number");
-                    }
-                    serde_json::Value::Number(_) => {
-                        kind = kind.or(Some("integer"));
-                    }
-                    _ => {}
                 }
             }
-            (name.clone(), kind.unwrap_or("number"))
-        })
-        .collect()
+            args.iter().try_for_each(|a| check_kinds(a, kind))
+        }
+        _ => Ok(()),
+    }
 }

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod assets;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod generate;
 pub mod geodesy;
 pub mod http;

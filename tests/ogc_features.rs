@@ -804,10 +804,21 @@ async fn cql2_filters_select_items_as_the_other_filters_do() {
             "{shown}: {}",
             String::from_utf8_lossy(&r.body)
         );
-        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        // OGC API's exception: `code` and `description`, RFC 7807's `status` and `detail`.
+        let v = r.json();
+        assert_eq!(v["code"], "InvalidParameterValue", "{shown}: {v}");
+        assert_eq!(v["status"], 400, "{shown}: {v}");
+        let msg = v["description"].as_str().unwrap().to_string();
+        assert_eq!(v["detail"], msg.as_str());
         assert!(msg.contains(needle), "{shown}: {msg}");
     }
-    assert_eq!(get("/ogc/collections/nope/queryables").await.status, 404);
+    let r = get("/ogc/collections/nope/queryables").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "NotFound");
+    // Paths that are not routes at all answer in the same form.
+    let r = get("/ogc/collections/compounds/nothing-here").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "NotFound", "{:?}", r.json());
 }
 
 #[test]

@@ -70,7 +70,8 @@ async fn with_tokens_configured_the_planner_tools_need_a_planner_token() {
     for (method, uri, body) in planner_routes(&app).await {
         let r = ask(&app, method, &uri, &body, &[]).await;
         assert_eq!(r.status, 401, "{method} {uri} without a token");
-        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        let v = r.json();
+        let msg = common::error_message(&v).unwrap().to_string();
         assert!(msg.contains("planner token"), "{uri}: {msg}");
         let r = ask(
             &app,

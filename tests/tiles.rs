@@ -859,7 +859,9 @@ async fn ogc_api_tiles_describes_the_tilesets_and_serves_the_same_tiles_by_row_a
     ] {
         let r = get(uri).await;
         assert_eq!(r.status, status, "{uri}");
-        assert!(r.json()["error"]["message"].is_string(), "{uri}");
+        let v = r.json();
+        assert!(common::error_message(&v).is_some(), "{uri}: {v}");
+        assert_eq!(v["status"], status, "{uri}: OGC API's exception: {v}");
     }
 }
 
@@ -936,4 +938,293 @@ async fn an_admin_purges_cached_tiles_by_tileset_box_and_zoom() {
     // A purged tile is made again on the next request, the same bytes.
     let again = get_with(&app, &format!("/tiles/grade/{z}/{x}/{y}.png"), &[]).await;
     assert_eq!((again.status, again.body.len()), (200, png.body.len()));
+}
+
+/// Every feature of a layer, by id (labels by kind and id), with its attributes.
+fn features_of(t: &Tile, name: &str) -> Vec<(String, HashMap<String, tile::Value>)> {
+    let Some(l) = layer(t, name) else {
+        return Vec::new();
+    };
+    let mut v: Vec<_> = l
+        .features
+        .iter()
+        .map(|f| {
+            let p = props(l, f);
+            let key = match (f.id, p.get("kind")) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(k)) => format!(
+                    "{}/{}",
+                    k.string_value.clone().unwrap_or_default(),
+                    p["id"].string_value.clone().unwrap_or_default()
+                ),
+                _ => format!("{:?}", f.geometry),
+            };
+            (key, p)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn ids(v: &[(String, HashMap<String, tile::Value>)]) -> Vec<String> {
+    v.iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// `filter=` (CQL2 text or JSON) on the atlas tiles: read on each layer that has every property
+/// it names, the others served whole, labels following their features, cached under its one
+/// spelling; the grade picture filtered on its compounds; mistakes as 400s naming them.
+#[tokio::test]
+async fn a_cql2_filter_keeps_the_features_it_names_on_the_layers_that_have_them() {
+    // z12 for the grades (more compounds than one z14 tile of the demo city holds), z14 for
+    // the buildings.
+    let (z, x, y) = common::tile_at(center().0, center().1, 12);
+    let base = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
+    let plain_bytes = get(&base).await.body;
+    let plain = decode(&plain_bytes);
+    let filtered = |base: &str, f: &str| {
+        let uri = format!("{base}?filter={}", common::enc(f));
+        async move {
+            let r = get(&uri).await;
+            assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+            r
+        }
+    };
+
+    // A property only compounds have: the other layers stay whole, compound labels follow.
+    let compounds = features_of(&plain, "compounds");
+    let grade =
+        |p: &HashMap<String, tile::Value>| p.get("grade").and_then(|g| g.string_value.clone());
+    let g = compounds
+        .iter()
+        .find_map(|(_, p)| grade(p))
+        .expect("a graded compound in the tile");
+    let keep: Vec<String> = compounds
+        .iter()
+        .filter(|(_, p)| grade(p).as_deref() == Some(g.as_str()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        !keep.is_empty() && keep.len() < compounds.len(),
+        "the tile has compounds of grade {g} and others: {} of {}",
+        keep.len(),
+        compounds.len()
+    );
+    let by_grade = filtered(&base, &format!("grade = '{g}'")).await;
+    let t = decode(&by_grade.body);
+    assert_eq!(ids(&features_of(&t, "compounds")), keep);
+    for l in ["districts", "streets", "heat"] {
+        assert_eq!(
+            ids(&features_of(&t, l)),
+            ids(&features_of(&plain, l)),
+            "{l} carry no grade and are served whole"
+        );
+    }
+    let labels = |t: &Tile, kind: &str| -> Vec<String> {
+        ids(&features_of(t, "labels"))
+            .into_iter()
+            .filter(|k| k.starts_with(kind))
+            .collect()
+    };
+    assert_eq!(labels(&t, "district/"), labels(&plain, "district/"));
+    assert_eq!(labels(&t, "street/"), labels(&plain, "street/"));
+    let kept_labels: Vec<String> = labels(&plain, "compound/")
+        .into_iter()
+        .filter(|k| keep.contains(&k["compound/".len()..].to_string()))
+        .collect();
+    assert_eq!(
+        labels(&t, "compound/"),
+        kept_labels,
+        "labels follow their compounds"
+    );
+
+    // The same filter as CQL2 JSON, spelt otherwise: the same tile, one cache entry.
+    let json = format!(r#"{{"op":"=","args":[{{"property":"grade"}},"{g}"]}}"#);
+    let uri = format!("{base}?filter={}&filter-lang=cql2-json", common::enc(&json));
+    let as_json = get(&uri).await;
+    assert_eq!(as_json.status, 200);
+    assert_eq!(as_json.body, by_grade.body);
+    assert_eq!(as_json.headers["etag"], by_grade.headers["etag"]);
+    let spaced = filtered(&base, &format!("  GRADE='{g}'").replace("GRADE", "grade")).await;
+    assert_eq!(spaced.body, by_grade.body);
+    // The unfiltered tile is still itself.
+    assert_eq!(get(&base).await.body, plain_bytes);
+
+    // A property every feature layer has: each layer keeps exactly what passes.
+    let (z, x, y) = common::tile_at(center().0, center().1, 14);
+    let base = format!("/tiles/atlas/{z}/{x}/{y}.mvt");
+    let plain = decode(&get(&base).await.body);
+    let compounds = features_of(&plain, "compounds");
+    let mut counts: Vec<f64> = compounds
+        .iter()
+        .map(|(_, p)| num(&p["complaints"]))
+        .collect();
+    counts.sort_by(f64::total_cmp);
+    let cut = counts[counts.len() / 2];
+    let t = decode(
+        &filtered(
+            &base,
+            &format!("complaints >= {cut} AND NOT households < 0"),
+        )
+        .await
+        .body,
+    );
+    for l in ["districts", "streets", "compounds", "buildings"] {
+        let want: Vec<String> = features_of(&plain, l)
+            .into_iter()
+            .filter(|(_, p)| p.get("complaints").is_some_and(|n| num(n) >= cut))
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            ids(&features_of(&t, l)),
+            want,
+            "{l} where complaints >= {cut}: {:?} / {:?}",
+            features_of(&plain, l)
+                .iter()
+                .map(|(k, p)| (k.clone(), p.get("complaints").map(num)))
+                .collect::<Vec<_>>(),
+            features_of(&t, l)
+                .iter()
+                .map(|(k, p)| (k.clone(), p.get("complaints").map(num)))
+                .collect::<Vec<_>>()
+        );
+    }
+    assert!(!features_of(&t, "compounds").is_empty());
+
+    // A spatial filter: a small box around 海信慧园二期 keeps it and drops the far ones.
+    let (lon, lat) = center();
+    let d = 0.0005;
+    let spatial = format!(
+        "S_INTERSECTS(geometry, POLYGON(({a} {b}, {c} {b}, {c} {e}, {a} {e}, {a} {b})))",
+        a = lon - d,
+        b = lat - d,
+        c = lon + d,
+        e = lat + d
+    );
+    let t = decode(&filtered(&base, &spatial).await.body);
+    let near = features_of(&t, "compounds");
+    assert!(
+        near.iter()
+            .any(|(_, p)| p["name"].string_value.as_deref() == Some("海信慧园二期")),
+        "{:?}",
+        ids(&near)
+    );
+    assert!(near.len() < compounds.len());
+    assert!(features_of(&t, "buildings").len() < features_of(&plain, "buildings").len());
+
+    // MLT under the same filter holds the same compounds.
+    let mlt = get(&format!(
+        "/tiles/atlas/{z}/{x}/{y}.mlt?filter={}",
+        common::enc(&format!("grade = '{g}'"))
+    ))
+    .await;
+    assert_eq!(mlt.status, 200);
+    assert_eq!(mlt.headers["content-type"], "application/vnd.maplibre-tile");
+
+    // The grade picture draws only the compounds kept: every one of them is the picture itself,
+    // none leaves only the district outlines.
+    let png = format!("/tiles/grade/{z}/{x}/{y}.png");
+    let whole = get(&png).await.body;
+    let all = get(&format!("{png}?filter={}", common::enc("id > 0"))).await;
+    assert_eq!(all.status, 200);
+    assert_eq!(
+        all.body, whole,
+        "a filter every compound passes draws the same picture"
+    );
+    let none = get(&format!("{png}?filter={}", common::enc("id < 0"))).await;
+    assert_eq!(none.status, 200);
+    assert_ne!(none.body, whole);
+
+    // TileJSON carries the filter on to its tile URLs.
+    let tj = get(&format!(
+        "/tiles/atlas.json?filter={}",
+        common::enc("grade = 'red'")
+    ))
+    .await;
+    assert_eq!(tj.status, 200);
+    assert!(
+        tj.json()["tiles"][0]
+            .as_str()
+            .unwrap()
+            .contains("filter=grade"),
+        "{}",
+        tj.json()["tiles"]
+    );
+
+    // /api/compounds takes the same filter.
+    let r = get(&format!(
+        "/api/compounds?limit=1000&filter={}",
+        common::enc(&format!("grade = '{g}' AND households > 100"))
+    ))
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let fs = v["features"].as_array().unwrap();
+    assert!(!fs.is_empty());
+    assert!(fs.iter().all(|f| f["properties"]["grade"] == g.as_str()
+        && f["properties"]["households"].as_f64().unwrap() > 100.0));
+    let all_g = get(&format!(
+        "/api/compounds?limit=1000&filter={}",
+        common::enc(&format!("grade = '{g}'"))
+    ))
+    .await
+    .json();
+    assert!(all_g["numberMatched"].as_u64() >= v["numberMatched"].as_u64());
+
+    // Mistakes: 400s naming them.
+    for (uri, needle) in [
+        (
+            format!("{base}?filter={}", common::enc("height > 3")),
+            "height",
+        ),
+        (
+            format!("{base}?filter={}", common::enc("name > 5")),
+            "`name`, a string",
+        ),
+        (format!("{base}?filter={}", common::enc("grade = ")), "CQL2"),
+        (
+            format!("{base}?filter-lang=cql2-json"),
+            "go with a `filter`",
+        ),
+        (
+            format!(
+                "{base}?filter={}&filter-crs=EPSG:3857",
+                common::enc("id > 1")
+            ),
+            "filter-crs",
+        ),
+        (
+            format!(
+                "/tiles/density/{z}/{x}/{y}.png?filter={}",
+                common::enc("id > 1")
+            ),
+            "density picture",
+        ),
+        (
+            format!("{png}?filter={}", common::enc("floors > 3")),
+            "grade picture",
+        ),
+        (
+            format!("/tiles/atlas.json?filter={}", common::enc("nosuch = 1")),
+            "nosuch",
+        ),
+        (
+            format!("/api/compounds?filter={}", common::enc("nosuch = 1")),
+            "nosuch",
+        ),
+        (
+            format!(
+                "/api/compounds?filter={}",
+                common::enc("households = 'many'")
+            ),
+            "households",
+        ),
+    ] {
+        let r = get(&uri).await;
+        assert_eq!(r.status, 400, "{uri}: {}", String::from_utf8_lossy(&r.body));
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            msg.contains(needle),
+            "{uri}: `{msg}` should name `{needle}`"
+        );
+    }
 }

@@ -499,21 +499,28 @@ pub async fn items(
     let ctx = Ctx::of(&state, &caller, &p).await?;
     let ks = matching(&state, &ctx, layer, &p).await?;
     // OGC API – Features Part 3: a CQL2 filter over what the other parameters kept.
-    let ks = match p.get("filter") {
-        Some(text) => {
+    let filter = super::filter::Filter::of_query(
+        p.get("filter"),
+        p.get("filter-lang"),
+        p.get("filter-crs"),
+    )?;
+    let ks = match filter {
+        Some(filter) => {
             let fields = ctx.property_names(layer);
             let names: Vec<&str> = fields.iter().map(String::as_str).collect();
-            super::filter::Filter::parse(text, p.get("filter-lang"), p.get("filter-crs"), &names)?
-                .keep(ks, |&k| ctx.feature(layer, k))?
+            filter.check_names(&names, "this collection")?;
+            let first: Vec<Feature> = ks
+                .first()
+                .map(|&k| ctx.feature(layer, k))
+                .into_iter()
+                .collect();
+            filter.check_types(&super::filter::kinds(&first))?;
+            filter.keep(ks, |&k| {
+                let f = ctx.feature(layer, k);
+                (f.properties, f.geometry)
+            })?
         }
-        None => {
-            if p.get("filter-lang").is_some() || p.get("filter-crs").is_some() {
-                return Err(Error::BadRequest(
-                    "`filter-lang` and `filter-crs` go with a `filter`".into(),
-                ));
-            }
-            ks
-        }
+        None => ks,
     };
     let features: Vec<Feature> = ks
         .iter()

@@ -506,6 +506,14 @@ pub async fn query(
     let fields_of = ctx.property_names(layer);
     let names: Vec<&str> = fields_of.iter().map(String::as_str).collect();
     let filter = where_clause(q.get("where"), &names)?;
+    if let Some(f) = &filter {
+        let first: Vec<Feature> = (ctx.size(layer) > 0)
+            .then(|| ctx.feature(layer, 0))
+            .into_iter()
+            .collect();
+        f.check_types(&super::filter::kinds(&first))
+            .map_err(|e| bad(format!("where: {e}")))?;
+    }
     let ids: Option<Vec<usize>> = q
         .get("objectIds")
         .map(|v| {
@@ -538,7 +546,10 @@ pub async fn query(
         if let Some(e) = &filter {
             // OBJECTID may be named in `where`; it heads the attributes anyway.
             f.properties.insert("OBJECTID".into(), json!(oid));
-            if !e.matches(&f).map_err(|err| bad(format!("where: {err}")))? {
+            if !e
+                .matches(&f.properties, Some(&f.geometry))
+                .map_err(|err| bad(format!("where: {err}")))?
+            {
                 continue;
             }
         }

@@ -191,7 +191,7 @@ pub async fn map_png(
     let audience = state.audience(&caller);
     let window = scope.window;
     let pm = tokio::task::spawn_blocking(move || -> Result<Pixmap, Error> {
-        let mut pm = raster::draw(&view, style, &city, &fig);
+        let mut pm = raster::draw(&view, style, &city, &fig, None);
         // A white ground under everything, as a report wants it.
         let mut ground =
             Pixmap::new(width, height).ok_or_else(|| Error::BadRequest("bad size".into()))?;

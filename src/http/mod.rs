@@ -354,7 +354,51 @@ fn routes(state: AppState) -> Router {
         .merge(tiles)
         .route_layer(observe::Track::new(state.clone()))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(ogc_exceptions))
         .with_state(state)
+}
+
+/// What an error answer said, kept beside its body so that a path whose clients expect
+/// another form can say it again in theirs ([`ogc_exceptions`]).
+#[derive(Clone)]
+struct Problem {
+    message: String,
+}
+
+/// Errors on `/ogc/…` in OGC API's exception form: `code` and `description` (OGC API –
+/// Features, as pygeoapi and GeoServer answer), with RFC 7807's `title`, `status` and
+/// `detail` (OGC API – Common); the status and headers stay.
+async fn ogc_exceptions(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ogc = req.uri().path() == "/ogc" || req.uri().path().starts_with("/ogc/");
+    let resp = next.run(req).await;
+    if !ogc {
+        return resp;
+    }
+    let Some(problem) = resp.extensions().get::<Problem>().cloned() else {
+        return resp;
+    };
+    let status = resp.status();
+    let code = match status.as_u16() {
+        400 => "InvalidParameterValue",
+        401 | 403 => "Forbidden",
+        404 => "NotFound",
+        406 | 415 => "InvalidRequest",
+        413 => "RequestTooLarge",
+        s if s >= 500 => "NoApplicableCode",
+        _ => "InvalidRequest",
+    };
+    let body = serde_json::json!({
+        "code": code,
+        "description": problem.message,
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": problem.message,
+    });
+    let (mut parts, _) = resp.into_parts();
+    // The new body is sent as it is (the compression layer may have encoded the old one).
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_ENCODING);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
 async fn not_found(
@@ -377,6 +421,9 @@ async fn not_found(
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut resp = (status, Json(body)).into_response();
+    resp.extensions_mut().insert(Problem {
+        message: message.to_string(),
+    });
     if status == StatusCode::SERVICE_UNAVAILABLE {
         resp.headers_mut().insert(
             axum::http::header::RETRY_AFTER,

@@ -144,6 +144,40 @@ fn body(description: &str, types: &[&str]) -> Value {
 /// The whole document.
 /// `about` opens the description (it names the city when one is configured).
 pub fn document(base: &str, about: &str) -> Value {
+    let mut doc = paths_and_components(base, about);
+    // Errors on `/ogc/…` are OGC API exceptions (`http::ogc_exceptions`).
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (_, ops) in paths.iter_mut().filter(|(p, _)| p.starts_with("/ogc")) {
+            for op in ops.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                for (status, r) in op["responses"].as_object_mut().into_iter().flatten() {
+                    if !status.starts_with('2') {
+                        *r = json!({ "$ref": "#/components/responses/Exception" });
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// `filter`, `filter-lang` and `filter-crs`.
+fn cql2(what: &str) -> Vec<Value> {
+    vec![
+        q("filter", what, string()),
+        q(
+            "filter-lang",
+            "cql2-text (default) or cql2-json",
+            json!({ "type": "string", "enum": ["cql2-text", "cql2-json"] }),
+        ),
+        q(
+            "filter-crs",
+            "the CRS of the filter's geometries: CRS84 only",
+            json!({ "type": "string", "enum": [crate::http::filter::CRS84] }),
+        ),
+    ]
+}
+
+fn paths_and_components(base: &str, about: &str) -> Value {
     let geo = ["application/geo+json", "application/flatgeobuf", "text/csv"];
     let tile = with(
         vec![
@@ -152,7 +186,10 @@ pub fn document(base: &str, about: &str) -> Value {
             path("x", "column"),
             path("y", "row, with the extension: `{y}.mvt`"),
         ],
-        with(window(), [datum()]),
+        with(
+            with(window(), [datum()]),
+            cql2("a CQL2 filter on the layers' attributes: read on each layer that has every property it names; labels follow their features; the grade picture on its compounds"),
+        ),
     );
     let items = with(
         vec![
@@ -164,21 +201,6 @@ pub fn document(base: &str, about: &str) -> Value {
                 "bbox",
                 "west,south,east,north in CRS84",
                 json!({ "type": "array", "items": number(), "minItems": 4, "maxItems": 4 }),
-            ),
-            q(
-                "filter",
-                "a CQL2 filter on the collection's queryables (OGC API – Features Part 3)",
-                string(),
-            ),
-            q(
-                "filter-lang",
-                "cql2-text (default) or cql2-json",
-                json!({ "type": "string", "enum": ["cql2-text", "cql2-json"] }),
-            ),
-            q(
-                "filter-crs",
-                "the CRS of the filter's geometries: CRS84 only",
-                json!({ "type": "string", "enum": [crate::http::filter::CRS84] }),
             ),
             q(
                 "bbox-crs",
@@ -213,7 +235,10 @@ pub fn document(base: &str, about: &str) -> Value {
             format(),
             datum(),
         ],
-        with(window(), filters()),
+        with(
+            with(window(), filters()),
+            cql2("a CQL2 filter on the collection's queryables (OGC API – Features Part 3)"),
+        ),
     );
     let search = with(
         vec![
@@ -258,7 +283,10 @@ pub fn document(base: &str, about: &str) -> Value {
             format(),
             datum(),
         ],
-        with(window(), filters()),
+        with(
+            with(window(), filters()),
+            cql2("a CQL2 filter on the compounds' attributes, with the other filters"),
+        ),
     );
     let nearby = with(
         vec![
@@ -435,6 +463,11 @@ pub fn document(base: &str, about: &str) -> Value {
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": {
+                "Exception": {
+                    "type": "object",
+                    "required": ["code", "description", "status"],
+                    "properties": { "code": string(), "description": string(), "title": string(), "status": { "type": "integer" }, "detail": string() },
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -442,6 +475,7 @@ pub fn document(base: &str, about: &str) -> Value {
                 },
             },
             "responses": {
+                "Exception": { "description": "a client mistake (4xx) or the store away (503), as OGC API's exception", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Exception" } } } },
                 "Error": { "description": "a client mistake (4xx) or the store away (503)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         },

@@ -237,9 +237,23 @@ pub async fn nearby(
     export::respond(format, "nearby", &features, extra)
 }
 
-const SEARCH: [&str; 13] = [
-    "bbox", "polygon", "line", "within_m", "lon", "lat", "radius_m", "sort", "limit", "offset",
-    "f", "bbox-crs", "crs",
+const SEARCH: [&str; 16] = [
+    "bbox",
+    "polygon",
+    "line",
+    "within_m",
+    "lon",
+    "lat",
+    "radius_m",
+    "sort",
+    "limit",
+    "offset",
+    "f",
+    "bbox-crs",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
 ];
 
 /// The area a search names: one of a box, a polygon, a line (with `within_m`) or a point
@@ -411,6 +425,16 @@ async fn run_search(
             .await?
     };
     let mut rows = ctx.rows(&hits);
+    if let Some(cql) = cql2_filter(p, &ctx, &rows)? {
+        // Geometries in CRS84 as the filter's are, whatever datum the answer is in.
+        rows = cql.keep(rows, |r| {
+            let c = &ctx.city.data.compounds[r.k];
+            (
+                r.properties(&ctx.city),
+                Geometry::MultiPolygon(c.geom.clone()),
+            )
+        })?;
+    }
     sort_rows(&mut rows, sort, &ctx.city, filter.name.as_deref());
     let matched = rows.len();
     let features: Vec<Feature> = rows
@@ -435,6 +459,35 @@ async fn run_search(
         extra.insert("links".into(), Value::Array(links));
     }
     export::respond(format, "compounds", &features, extra)
+}
+
+/// `filter` (CQL2, as on OGC API Features items) over the attributes of the compounds a search
+/// answers, named and typed from its first row.
+fn cql2_filter(
+    p: &Params,
+    ctx: &Ctx,
+    rows: &[Row],
+) -> Result<Option<super::filter::Filter>, Error> {
+    let Some(f) = super::filter::Filter::of_query(
+        p.get("filter"),
+        p.get("filter-lang"),
+        p.get("filter-crs"),
+    )?
+    else {
+        return Ok(None);
+    };
+    // The first row, else any compound: the same attributes.
+    let any = || {
+        let id = ctx.city.data.compounds.first()?.id;
+        Row::new(&ctx.city, &ctx.fig, id, None)
+    };
+    let Some(first) = rows.first().copied().or_else(any).map(|r| ctx.feature(&r)) else {
+        return Ok(Some(f));
+    };
+    let names: Vec<&str> = first.properties.keys().map(String::as_str).collect();
+    f.check_names(&names, "a compound")?;
+    f.check_types(&super::filter::kinds(std::slice::from_ref(&first)))?;
+    Ok(Some(f))
 }
 
 /// `GET /api/districts?from=&to=&period=`: households, complaints, density and grade counts

@@ -4,8 +4,10 @@
 use super::api::Params;
 use super::{AppState, Caller};
 use crate::error::Error;
+use crate::filter::Filter;
 use crate::tile::atlas::LAYERS;
 use crate::tile::cache::Coding;
+use crate::tile::filter::TileFilter;
 use crate::tile::raster::Style;
 use crate::tile::service::TileRequest;
 use crate::tile::Grid;
@@ -14,9 +16,41 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 pub use crate::tile::mlt::{Encoding, MLT, MVT};
-const TILE_PARAMS: [&str; 4] = ["from", "to", "period", "datum"];
+const TILE_PARAMS: [&str; 7] = [
+    "from",
+    "to",
+    "period",
+    "datum",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+];
+
+/// `filter` (CQL2 text, or JSON with `filter-lang=cql2-json`; geometries in CRS84) on the
+/// `atlas` tiles and the grade picture, checked against the layers' attributes
+/// ([`crate::tile::filter`]).
+pub fn tile_filter(p: &Params, set: Tileset) -> Result<Option<Arc<TileFilter>>, Error> {
+    let Some(f) = Filter::of_query(p.get("filter"), p.get("filter-lang"), p.get("filter-crs"))?
+    else {
+        return Ok(None);
+    };
+    let f = TileFilter::new(f)?;
+    match set {
+        Tileset::Raster(Style::Grade) if !f.layers().contains(&"compounds") => {
+            Err(Error::BadRequest(format!(
+                "the grade picture is filtered on its compounds, and this filter names what only the {} layer(s) have",
+                f.layers().join(" / ")
+            )))
+        }
+        Tileset::Raster(Style::Density) => Err(Error::BadRequest(
+            "the density picture is drawn from every complaint and takes no filter; filter the grade picture or the atlas tiles".into(),
+        )),
+        _ => Ok(Some(Arc::new(f))),
+    }
+}
 
 /// This server's base URL as the client sees it.
 pub fn base_url(headers: &HeaderMap) -> String {
@@ -116,77 +150,8 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
 }
 
 fn fields(layer: &str) -> Value {
-    let stats = [
-        ("compounds", "Number, compounds in the area"),
-        ("households", "Number, households in the area"),
-        ("complaints", "Number, complaints in the window"),
-        ("density", "Number, complaints per 100 households per year"),
-        ("red", "Number, red compounds in the period"),
-        ("yellow", "Number, yellow compounds in the period"),
-        ("blue", "Number, blue compounds in the period"),
-    ];
-    let pairs: Vec<(&str, &str)> = match layer {
-        "districts" => [
-            ("code", "String, 6-digit administrative code"),
-            ("name", "String"),
-        ]
-        .into_iter()
-        .chain(stats)
-        .collect(),
-        "streets" => [
-            ("code", "String, 9-digit NBS code"),
-            ("name", "String"),
-            ("district", "String, district name"),
-        ]
-        .into_iter()
-        .chain(stats)
-        .collect(),
-        "heat" => vec![
-            ("complaints", "Number, complaints in the cell"),
-            ("density", "Number, per 100 households per year"),
-        ],
-        "compounds" => vec![
-            ("id", "Number"),
-            ("name", "String"),
-            ("district", "String"),
-            ("street", "String"),
-            ("company", "String"),
-            ("households", "Number"),
-            ("buildings", "Number"),
-            ("complaints", "Number"),
-            ("density", "Number"),
-            ("density_class", "Number, 0-5"),
-            ("grade", "String, red / yellow / blue"),
-        ],
-        "buildings" => vec![
-            ("id", "Number"),
-            ("compound_id", "Number"),
-            ("name", "String"),
-            ("floors", "Number"),
-            ("units", "Number"),
-            ("households", "Number"),
-            ("complaints", "Number, withheld below the privacy minimum"),
-            ("density", "Number"),
-            ("density_class", "Number, 0-5"),
-            ("suppressed", "Boolean, small count withheld"),
-        ],
-        "units" => vec![
-            ("id", "Number"),
-            ("building_id", "Number"),
-            ("name", "String"),
-            ("households", "Number"),
-            ("complaints", "Number, withheld below the privacy minimum"),
-            ("suppressed", "Boolean"),
-        ],
-        _ => vec![
-            ("kind", "String, district / street / compound"),
-            ("id", "String"),
-            ("name", "String"),
-            ("grade", "String"),
-        ],
-    };
     Value::Object(
-        pairs
+        crate::tile::filter::fields(layer)
             .into_iter()
             .map(|(k, v)| (k.to_string(), Value::from(v)))
             .collect(),
@@ -258,6 +223,7 @@ pub async fn tilejson(
     let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
     // Validate what the tile URLs will carry.
     let w = super::api::Scope::of(&state, &p).await?.window;
+    tile_filter(&p, set)?;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
     let center = state.center(&city);
@@ -565,6 +531,7 @@ pub async fn serve_tile(
         _ => (Encoding::Mvt, false),
     };
     let p = Params::parse(raw, &TILE_PARAMS)?;
+    let filter = tile_filter(&p, tileset)?;
     let super::api::Scope {
         window,
         period,
@@ -581,6 +548,7 @@ pub async fn serve_tile(
         datum,
         audience: state.audience(&caller),
         encoding,
+        filter,
     };
     if let Tileset::Raster(style) = tileset {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;

@@ -10,6 +10,7 @@
 //!    with their attributes; empty tiles are `None`; tiles over 500 KB are thinned, finest
 //!    layer first, and say so.
 
+use super::filter::{keeps, TileFilter};
 use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
 use crate::analytics::{
     density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
@@ -595,9 +596,51 @@ fn agg_props<'a>(
     props
 }
 
-/// Builds one tile of the `atlas` tileset; `None` when it holds nothing.
+/// A compound's attributes in the tiles (by position).
+pub(crate) fn compound_props<'a>(
+    city: &'a CityIndex,
+    fig: &Figures,
+    k: usize,
+) -> Vec<(&'static str, mvt::Value<'a>)> {
+    let d = &city.data;
+    let c = &d.compounds[k];
+    let (n, grade) = fig.compound[k];
+    let dens = density(n, i64::from(c.households), fig.window.months());
+    let links = city.compound_links[k];
+    let mut props = vec![
+        ("id", i(c.id)),
+        ("name", s(&c.name)),
+        (
+            "district",
+            s(links.district.map_or("", |k| &d.districts[k].name)),
+        ),
+        ("street", s(links.street.map_or("", |k| &d.streets[k].name))),
+        (
+            "company",
+            s(links.company.map_or("", |k| &d.companies[k].name)),
+        ),
+        ("households", i(i64::from(c.households))),
+        ("buildings", u(links.buildings)),
+        ("complaints", u(n)),
+        ("density", f(dens)),
+        ("density_class", u(u64::from(density_class(n, dens)))),
+    ];
+    if let Some(g) = grade {
+        props.push(("grade", s(g.code())));
+    }
+    props
+}
+
+/// Builds one tile of the `atlas` tileset with the features `filter` keeps; `None` when it
+/// holds nothing.
 #[allow(clippy::too_many_lines)]
-pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) -> Option<Built> {
+pub fn build(
+    city: &CityIndex,
+    fig: &Figures,
+    frame: &TileFrame,
+    who: Audience,
+    filter: Option<&TileFilter>,
+) -> Option<Built> {
     let z = frame.z;
     let q = frame.query_bbox();
     let d = &city.data;
@@ -615,14 +658,22 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
     let at = &at;
     let months = fig.window.months();
     let mut layers: Vec<LayerBuilder> = Vec::new();
+    // What the filter dropped (by position), that their labels go too.
+    let (mut no_district, mut no_street, mut no_compound) = (Vec::new(), Vec::new(), Vec::new());
 
     if in_zoom("districts", z) {
         let mut l = LayerBuilder::new("districts");
         for g in query(&city.districts, q) {
             let x = &d.districts[g.data];
+            let a = &fig.district[g.data];
+            let props = agg_props(a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
+            if !keeps(filter, "districts", &props, &|| {
+                Geometry::MultiPolygon(x.geom.clone())
+            }) {
+                no_district.push(g.data);
+                continue;
+            }
             if let Some(t) = mvt::polygons(at, shapes.district(g.data)) {
-                let a = &fig.district[g.data];
-                let props = agg_props(a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
@@ -632,18 +683,24 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::new("streets");
         for g in query(&city.streets, q) {
             let x = &d.streets[g.data];
+            let a = &fig.street[g.data];
+            let district = city.street_district[g.data].map_or("", |k| &d.districts[k].name);
+            let props = agg_props(
+                a,
+                months,
+                vec![
+                    ("code", s(&x.code)),
+                    ("name", s(&x.name)),
+                    ("district", s(district)),
+                ],
+            );
+            if !keeps(filter, "streets", &props, &|| {
+                Geometry::MultiPolygon(x.geom.clone())
+            }) {
+                no_street.push(g.data);
+                continue;
+            }
             if let Some(t) = mvt::polygons(at, shapes.street(g.data)) {
-                let a = &fig.street[g.data];
-                let district = city.street_district[g.data].map_or("", |k| &d.districts[k].name);
-                let props = agg_props(
-                    a,
-                    months,
-                    vec![
-                        ("code", s(&x.code)),
-                        ("name", s(&x.name)),
-                        ("district", s(district)),
-                    ],
-                );
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
@@ -691,33 +748,16 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::with_capacity("compounds", found.len());
         for g in found {
             let c = &d.compounds[g.data];
+            let props = compound_props(city, fig, g.data);
+            if !keeps(filter, "compounds", &props, &|| {
+                Geometry::MultiPolygon(c.geom.clone())
+            }) {
+                no_compound.push(g.data);
+                continue;
+            }
             let Some(t) = mvt::polygons(at, shapes.compound(g.data)) else {
                 continue;
             };
-            let (n, grade) = fig.compound[g.data];
-            let dens = density(n, i64::from(c.households), months);
-            let links = city.compound_links[g.data];
-            let mut props = vec![
-                ("id", i(c.id)),
-                ("name", s(&c.name)),
-                (
-                    "district",
-                    s(links.district.map_or("", |k| &d.districts[k].name)),
-                ),
-                ("street", s(links.street.map_or("", |k| &d.streets[k].name))),
-                (
-                    "company",
-                    s(links.company.map_or("", |k| &d.companies[k].name)),
-                ),
-                ("households", i(i64::from(c.households))),
-                ("buildings", u(links.buildings)),
-                ("complaints", u(n)),
-                ("density", f(dens)),
-                ("density_class", u(u64::from(density_class(n, dens)))),
-            ];
-            if let Some(g) = grade {
-                props.push(("grade", s(g.code())));
-            }
             l.add(u64::try_from(c.id).ok(), Geometry::MultiPolygon(t), props);
         }
         layers.push(l);
@@ -728,9 +768,6 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::with_capacity("buildings", found.len());
         for g in found {
             let b = &d.buildings[g.data];
-            let Some(t) = mvt::polygons(at, std::slice::from_ref(shapes.building(g.data))) else {
-                continue;
-            };
             let n = fig.building[g.data];
             let dens = density(n, i64::from(b.households), months);
             let mut props = vec![
@@ -750,6 +787,14 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
                 props.push(("density", f(dens)));
                 props.push(("density_class", u(u64::from(density_class(n, dens)))));
             }
+            if !keeps(filter, "buildings", &props, &|| {
+                Geometry::Polygon(b.geom.clone())
+            }) {
+                continue;
+            }
+            let Some(t) = mvt::polygons(at, std::slice::from_ref(shapes.building(g.data))) else {
+                continue;
+            };
             l.add(u64::try_from(b.id).ok(), Geometry::MultiPolygon(t), props);
         }
         layers.push(l);
@@ -759,9 +804,6 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::with_capacity("units", found.len());
         for g in found {
             let x = &d.units[g.data];
-            let Some(p) = mvt::point(at, shapes.unit(g.data), true) else {
-                continue;
-            };
             let n = fig.unit[g.data];
             let mut props = vec![
                 ("id", i(x.id)),
@@ -774,6 +816,12 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
             } else {
                 props.push(("complaints", u(n)));
             }
+            if !keeps(filter, "units", &props, &|| Geometry::Point(x.geom)) {
+                continue;
+            }
+            let Some(p) = mvt::point(at, shapes.unit(g.data), true) else {
+                continue;
+            };
             l.add(u64::try_from(x.id).ok(), Geometry::Point(p), props);
         }
         layers.push(l);
@@ -782,6 +830,9 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         let mut l = LayerBuilder::new("labels");
         for g in query(&city.districts, q) {
             let x = &d.districts[g.data];
+            if no_district.contains(&g.data) {
+                continue;
+            }
             if let Some(p) = mvt::point(at, shapes.district_label(g.data), false) {
                 l.add(
                     None,
@@ -796,6 +847,9 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         }
         for g in query(&city.streets, q) {
             let x = &d.streets[g.data];
+            if no_street.contains(&g.data) {
+                continue;
+            }
             if let Some(p) = mvt::point(at, shapes.street_label(g.data), false) {
                 l.add(
                     None,
@@ -811,6 +865,9 @@ pub fn build(city: &CityIndex, fig: &Figures, frame: &TileFrame, who: Audience) 
         if in_zoom("compounds", z) {
             for g in query(&city.compounds, q) {
                 let c = &d.compounds[g.data];
+                if no_compound.contains(&g.data) {
+                    continue;
+                }
                 if let Some(p) = mvt::point(at, shapes.compound_label(g.data), false) {
                     let mut props = vec![
                         ("kind", s("compound")),

@@ -23,6 +23,8 @@ pub struct TileKey {
     pub datum: &'static str,
     /// Whether small counts are shown (planners) or withheld (public).
     pub full_counts: bool,
+    /// The CQL2 filter's one spelling, for filtered tiles.
+    pub filter: Option<Arc<str>>,
 }
 
 /// A tile as the cache keeps it, shared (a hit costs one reference count).
@@ -328,6 +330,7 @@ mod tests {
             period: None,
             datum: "wgs84",
             full_counts: false,
+            filter: None,
         }
     }
     fn tile(n: usize, bbox: [f64; 4]) -> Cached {

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod atlas;
 pub mod cache;
+pub mod filter;
 /// The datums live in `model` (plain values the configuration and the importer use too).
 pub use crate::model::datum;
 pub mod grid;

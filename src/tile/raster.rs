@@ -11,6 +11,7 @@
 //! neighbouring tiles agree at their edges: there are no seams.
 
 use super::atlas::{CityIndex, Figures};
+use super::filter::{keeps, TileFilter};
 use super::{Datum, Grid};
 use crate::analytics::{density, density_class, Grade};
 use crate::model::Layer;
@@ -223,13 +224,29 @@ fn fill_and_outline(
 
 /// Draws the grade picture: compounds by grade with outlines, buildings from zoom 15, district
 /// boundaries.
-fn draw_grade(pm: &mut Pixmap, view: &View, city: &CityIndex, fig: &Figures) {
+fn draw_grade(
+    pm: &mut Pixmap,
+    view: &View,
+    city: &CityIndex,
+    fig: &Figures,
+    filter: Option<&TileFilter>,
+) {
     let d = &city.data;
     let z = view.zoom();
     let r = view.ratio as f32;
     let q = view.bbox(4.0);
+    let mut dropped = Vec::new();
     for k in city.in_box(Layer::Compounds, q) {
         let c = &d.compounds[k];
+        if filter.is_some() {
+            let props = super::atlas::compound_props(city, fig, k);
+            if !keeps(filter, "compounds", &props, &|| {
+                geo_types::Geometry::MultiPolygon(c.geom.clone())
+            }) {
+                dropped.push(c.id);
+                continue;
+            }
+        }
         let Some(path) = path_of(view, &c.geom) else {
             continue;
         };
@@ -244,6 +261,9 @@ fn draw_grade(pm: &mut Pixmap, view: &View, city: &CityIndex, fig: &Figures) {
     if z >= 15.0 {
         for k in city.in_box(Layer::Buildings, q) {
             let b = &d.buildings[k];
+            if dropped.contains(&b.compound_id) {
+                continue;
+            }
             let mp = MultiPolygon(vec![b.geom.clone()]);
             let Some(path) = path_of(view, &mp) else {
                 continue;
@@ -401,14 +421,22 @@ pub fn ramp(t: f32) -> [u8; 4] {
     RAMP[RAMP.len() - 1].1
 }
 
-/// Draws a style on a fresh transparent picture of the view.
-pub fn draw(view: &View, style: Style, city: &CityIndex, fig: &Figures) -> Pixmap {
+/// Draws a style on a fresh transparent picture of the view; the grade picture only the
+/// compounds `filter` keeps, and their buildings (the density picture is every complaint's:
+/// callers refuse a filter on it).
+pub fn draw(
+    view: &View,
+    style: Style,
+    city: &CityIndex,
+    fig: &Figures,
+    filter: Option<&TileFilter>,
+) -> Pixmap {
     let mut pm = Pixmap::new(view.width.max(1), view.height.max(1)).unwrap_or_else(|| {
         // Sizes are checked by callers; a 1×1 picture is the fallback, never a panic.
         Pixmap::new(1, 1).expect("a 1x1 pixmap")
     });
     match style {
-        Style::Grade => draw_grade(&mut pm, view, city, fig),
+        Style::Grade => draw_grade(&mut pm, view, city, fig, filter),
         Style::Density => draw_density(&mut pm, view, city, fig),
     }
     pm

@@ -142,6 +142,7 @@ pub async fn seed(
             datum: Datum::Wgs84,
             audience: plan.audience,
             encoding: plan.encoding,
+            filter: None,
         };
         let service = &service;
         async move {

@@ -3,6 +3,7 @@
 
 use super::atlas::{self, Audience, CityIndex, Figures};
 use super::cache::{Cached, TileCache, TileKey};
+use super::filter::TileFilter;
 use super::mlt::Encoding;
 use super::mvt::TileFrame;
 use super::{Datum, Grid};
@@ -25,6 +26,8 @@ pub struct TileRequest {
     pub audience: Audience,
     /// MVT or MLT (the `atlas` tileset only; pictures ignore it).
     pub encoding: Encoding,
+    /// A CQL2 filter on the features (the `atlas` tileset and the grade picture).
+    pub filter: Option<Arc<TileFilter>>,
 }
 
 /// From this zoom tiles are built on the request's own worker: they take well under 2 ms
@@ -139,13 +142,16 @@ impl TileService {
         let fig = self.figures(atlas, r.window, r.period).await?;
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
         let who = r.audience;
+        let filter = r.filter.clone();
         let started = std::time::Instant::now();
         let built = if r.z >= self.inline_from {
-            atlas::build(&city, &fig, &frame, who)
+            atlas::build(&city, &fig, &frame, who, filter.as_deref())
         } else {
-            tokio::task::spawn_blocking(move || atlas::build(&city, &fig, &frame, who))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            tokio::task::spawn_blocking(move || {
+                atlas::build(&city, &fig, &frame, who, filter.as_deref())
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
         };
         let ms = started.elapsed().as_millis();
         if ms > 500 {
@@ -185,6 +191,7 @@ impl TileService {
             period: r.period.map(|q| q.0),
             datum: r.datum.code(),
             full_counts,
+            filter: r.filter.as_ref().map(|f| Arc::clone(f.key())),
         }
     }
 
@@ -240,8 +247,9 @@ impl TileService {
         let city = self.city(atlas).await?;
         let fig = self.figures(atlas, r.window, r.period).await?;
         let view = super::raster::View::tile(r.grid, r.datum, r.z, r.x, r.y, size);
+        let filter = r.filter.clone();
         let bytes = tokio::task::spawn_blocking(move || {
-            let pm = super::raster::draw(&view, style, &city, &fig);
+            let pm = super::raster::draw(&view, style, &city, &fig, filter.as_deref());
             super::raster::png(&pm)
         })
         .await

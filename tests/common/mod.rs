@@ -373,3 +373,11 @@ pub fn http_get(url: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// The message of an error answer: our `{"error":{"message"}}`, or on `/ogc/…` OGC API's
+/// exception `{"code","description"}`.
+pub fn error_message(v: &serde_json::Value) -> Option<&str> {
+    v["error"]["message"]
+        .as_str()
+        .or_else(|| v["description"].as_str())
+}
