@@ -19,6 +19,9 @@ const MAX_DEPTH: usize = 32;
 /// The longest a filter may take over the features it is asked about.
 const MAX_TIME: Duration = Duration::from_secs(5);
 
+/// The query parameters of a filter.
+pub const PARAMS: [&str; 3] = ["filter", "filter-lang", "filter-crs"];
+
 /// The only CRS filter geometries are read in.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 

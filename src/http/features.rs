@@ -315,20 +315,9 @@ impl Ctx {
 
 fn common_params(filters: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec![
-        "bbox",
-        "bbox-crs",
-        "limit",
-        "offset",
-        "datetime",
-        "f",
-        "from",
-        "to",
-        "period",
-        "datum",
-        "filter",
-        "filter-lang",
-        "filter-crs",
+        "bbox", "bbox-crs", "limit", "offset", "datetime", "f", "from", "to", "period", "datum",
     ];
+    v.extend(super::filter::PARAMS);
     v.extend_from_slice(filters);
     v
 }

@@ -2,7 +2,7 @@
 //! properties from a sample of its features.
 
 use super::export::Feature;
-pub use crate::filter::{Filter, Kind, CRS84};
+pub use crate::filter::{Filter, Kind, CRS84, PARAMS};
 
 /// The JSON Schema type of each property of a layer's features, from what a sample holds
 /// (`integer`, `number`, `string`, `boolean`; a property that is only ever null is a number:

@@ -237,24 +237,17 @@ pub async fn nearby(
     export::respond(format, "nearby", &features, extra)
 }
 
-const SEARCH: [&str; 16] = [
-    "bbox",
-    "polygon",
-    "line",
-    "within_m",
-    "lon",
-    "lat",
-    "radius_m",
-    "sort",
-    "limit",
-    "offset",
-    "f",
-    "bbox-crs",
-    "crs",
-    "filter",
-    "filter-lang",
-    "filter-crs",
+const SEARCH: [&str; 13] = [
+    "bbox", "polygon", "line", "within_m", "lon", "lat", "radius_m", "sort", "limit", "offset",
+    "f", "bbox-crs", "crs",
 ];
+
+/// What a compound search may say: its own parameters, the filters and scope, a CQL2 filter.
+fn search_params() -> Vec<&'static str> {
+    let mut v = allowed(&SEARCH);
+    v.extend(crate::filter::PARAMS);
+    v
+}
 
 /// The area a search names: one of a box, a polygon, a line (with `within_m`) or a point
 /// (with `radius_m`); none means the whole city.
@@ -348,7 +341,7 @@ pub async fn search(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    let p = Params::parse(raw.clone(), &allowed(&SEARCH))?;
+    let p = Params::parse(raw.clone(), &search_params())?;
     let page = |offset: usize| {
         let mut pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
@@ -370,7 +363,7 @@ pub async fn search_post(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let p = Params::from_json(&body, &allowed(&SEARCH))?;
+    let p = Params::from_json(&body, &search_params())?;
     run_search(&state, &caller, &p, None).await
 }
 

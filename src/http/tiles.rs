@@ -19,15 +19,12 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub use crate::tile::mlt::{Encoding, MLT, MVT};
-const TILE_PARAMS: [&str; 7] = [
-    "from",
-    "to",
-    "period",
-    "datum",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-];
+/// What a tile request may say: the window, period and datum, and a filter.
+fn tile_params() -> Vec<&'static str> {
+    let mut v = vec!["from", "to", "period", "datum"];
+    v.extend(crate::filter::PARAMS);
+    v
+}
 
 /// `filter` (CQL2 text, or JSON with `filter-lang=cql2-json`; geometries in CRS84) on the
 /// `atlas` tiles and the grade picture, checked against the layers' attributes
@@ -220,7 +217,7 @@ pub async fn tilejson(
             "`encoding=mlt`: only the atlas tileset has MapLibre Tiles".into(),
         ));
     }
-    let p = Params::parse(raw.clone(), &TILE_PARAMS)?;
+    let p = Params::parse(raw.clone(), &tile_params())?;
     // Validate what the tile URLs will carry.
     let w = super::api::Scope::of(&state, &p).await?.window;
     tile_filter(&p, set)?;
@@ -530,7 +527,7 @@ pub async fn serve_tile(
         _ if tileset == Tileset::Vector => (negotiate(headers), true),
         _ => (Encoding::Mvt, false),
     };
-    let p = Params::parse(raw, &TILE_PARAMS)?;
+    let p = Params::parse(raw, &tile_params())?;
     let filter = tile_filter(&p, tileset)?;
     let super::api::Scope {
         window,
