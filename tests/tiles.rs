@@ -1150,6 +1150,22 @@ async fn a_cql2_filter_keeps_the_features_it_names_on_the_layers_that_have_them(
         tj.json()["tiles"]
     );
 
+    // So does a style, to its source's TileJSON.
+    let st = get(&format!(
+        "/styles/grade.json?filter={}",
+        common::enc("grade = 'red'")
+    ))
+    .await;
+    assert_eq!(st.status, 200, "{}", String::from_utf8_lossy(&st.body));
+    assert!(
+        st.json()["sources"]["atlas"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("filter=grade"),
+        "{}",
+        st.json()["sources"]["atlas"]
+    );
+
     // /api/compounds takes the same filter.
     let r = get(&format!(
         "/api/compounds?limit=1000&filter={}",

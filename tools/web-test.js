@@ -263,6 +263,42 @@ async function watch(page, errors, external) {
     check('the MLT page asks for MLT tiles only', mltView.asked.length > 0 && mltView.asked.every((u) => u.endsWith('.mlt')), `${mltView.asked.length} tiles, e.g. ${mltView.asked[0]}`);
     check('MapLibre parses every MLT tile', mltView.mapErrors.length === 0 && mltView.errs.length === 0, [...mltView.mapErrors, ...mltView.errs].join(' | '));
     check('MLT tiles draw the same compounds and grades as MVT', mvtView.compounds.length > 5 && JSON.stringify(mltView.compounds) === JSON.stringify(mvtView.compounds), `${mltView.compounds.length} from MLT, ${mvtView.compounds.length} from MVT`);
+
+    // 14. A property company chosen on the page: the tiles carry its CQL2 filter and only its
+    // compounds are drawn; a name that is no company is said so.
+    {
+      const c = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+      const p = await c.newPage();
+      const errs = [];
+      const asked = [];
+      await watch(p, errs, external);
+      p.on('request', (r) => { if (r.url().includes('/tiles/atlas/')) asked.push(new URL(r.url()).searchParams.get('filter') || ''); });
+      await p.goto(`${base}/#13.5/36.165/120.43`);
+      await ready(p);
+      await p.waitForFunction(() => window.atlasMap.areTilesLoaded(), null, { timeout: 60000 }).catch(() => {});
+      const all = await p.evaluate(() => window.atlasMap.queryRenderedFeatures({ layers: ['compounds-fill'] }).map((f) => f.properties));
+      const byCompany = {};
+      for (const f of all) (byCompany[f.company] = byCompany[f.company] || new Set()).add(f.id);
+      const [name, ids] = Object.entries(byCompany).sort((a, b) => b[1].size - a[1].size)[0] || [];
+      await p.fill('#company', name || '');
+      await p.dispatchEvent('#company', 'change');
+      const only = await p
+        .waitForFunction((n) => {
+          const fs = window.atlasMap.queryRenderedFeatures({ layers: ['compounds-fill'] });
+          return window.atlasMap.areTilesLoaded() && fs.length > 0 && fs.every((f) => f.properties.company === n);
+        }, name, { timeout: 30000 })
+        .then(() => true, () => false);
+      const drawn = await p.evaluate(() => new Set(window.atlasMap.queryRenderedFeatures({ layers: ['compounds-fill'] }).map((f) => f.properties.id)).size);
+      check('choosing a company draws only its compounds', only && ids && drawn === ids.size && drawn < new Set(all.map((f) => f.id)).size, `${name}: ${drawn} drawn of ${all.length} before (${ids && ids.size} of it)`);
+      check('the tiles carry the company filter', asked.includes(`company = '${name}'`) && p.url().includes('company='), asked[asked.length - 1]);
+      await p.screenshot({ path: path.join(outDir, 'map-company.png') });
+      await p.fill('#company', '不存在的物业公司');
+      await p.dispatchEvent('#company', 'change');
+      await p.waitForSelector('#message:not([hidden])', { timeout: 10000 }).catch(() => {});
+      check('a name that is no company is said so', (await p.textContent('#message')).includes('不存在的物业公司'));
+      check('no errors with a company chosen', errs.length === 0, errs.slice(0, 3).join(' | '));
+      await c.close();
+    }
   } catch (e) {
     check('the run finished', false, e.stack || e.message);
   } finally {

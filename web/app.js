@@ -6,7 +6,7 @@
   const T = {
     zh: {
       title: '小区物业投诉地图', style: '图层', style_grade: '红黄蓝评级', style_density: '投诉密度',
-      from: '起', to: '止', period: '评级季度', district: '区市', street: '街道', all: '全部',
+      from: '起', to: '止', period: '评级季度', district: '区市', street: '街道', company: '物业公司', no_company: '没有这家物业公司：', all: '全部',
       search_ph: '搜索小区（名称或拼音首字母）', nearby: '周边', route: '巡查路线', dashboard: '区市看板',
       unreachable: '无法连接服务器，请检查网络后重试。', failed: '请求失败：', tiles_failed: '地图瓦片加载失败：',
       complaints: '投诉', density: '密度（件/百户·年）', households: '户数', buildings: '楼栋', floors: '层数',
@@ -28,7 +28,7 @@
     },
     en: {
       title: 'Compound complaint atlas', style: 'Layer', style_grade: 'Red/yellow/blue grade', style_density: 'Complaint density',
-      from: 'From', to: 'To', period: 'Grade quarter', district: 'District', street: 'Street', all: 'All',
+      from: 'From', to: 'To', period: 'Grade quarter', district: 'District', street: 'Street', company: 'Company', no_company: 'No such property company: ', all: 'All',
       search_ph: 'Search compounds (name or pinyin initials)', nearby: 'Nearby', route: 'Round', dashboard: 'Dashboard',
       unreachable: 'The server cannot be reached. Check the connection and try again.', failed: 'Request failed: ', tiles_failed: 'Map tiles failed: ',
       complaints: 'Complaints', density: 'Density (per 100 households·yr)', households: 'Households', buildings: 'Buildings', floors: 'Floors',
@@ -63,6 +63,9 @@
     to: url.searchParams.get('to'),
     period: url.searchParams.get('period'),
     district: url.searchParams.get('district') || '',
+    // A property company: the tiles carry `filter=company = '…'` (CQL2), so only its
+    // compounds are drawn.
+    company: url.searchParams.get('company') || '',
     meta: null,
     tool: null,
     compound: null,
@@ -142,6 +145,7 @@
     if (state.to) q.set('to', state.to);
     if (state.period) q.set('period', state.period);
     if (state.district) q.set('district', state.district);
+    if (state.company) q.set('company', state.company);
     if (state.lang === 'en') q.set('lang', 'en');
     if (state.encoding) q.set('encoding', state.encoding);
     history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
@@ -183,6 +187,9 @@
     fillSelect($('to'), ms.map((x) => [x, x]), state.to);
     fillSelect($('period'), m.periods.slice().reverse().map((x) => [x, x]), state.period);
     fillSelect($('district'), [['', t('all')], ...m.districts.map((d) => [d.code, d.name])], state.district);
+    const list = $('companies');
+    list.replaceChildren(...(m.companies || []).map((n) => Object.assign(document.createElement('option'), { value: n })));
+    $('company').value = state.company;
     fillStreets();
     $('style').value = state.style;
   }
@@ -194,7 +201,8 @@
   // ---- the map ------------------------------------------------------------------------------
   const amap = () => Boolean(state.meta && state.meta.basemaps && state.meta.basemaps.amap);
   function styleUrl() {
-    return `/styles/${state.style}.json?${windowQuery({ datum: amap() ? 'gcj02' : '', encoding: state.encoding })}`;
+    const filter = state.company ? `company = '${state.company.replace(/'/g, "''")}'` : '';
+    return `/styles/${state.style}.json?${windowQuery({ datum: amap() ? 'gcj02' : '', encoding: state.encoding, filter })}`;
   }
   function withBasemap(prev, next) {
     const b = state.meta && state.meta.basemaps;
@@ -519,6 +527,16 @@
       const d = state.meta.districts.find((x) => x.code === state.district);
       if (d && d.bbox) map.fitBounds([[d.bbox[0], d.bbox[1]], [d.bbox[2], d.bbox[3]]], { padding: 20, duration: 0 });
       refreshPanel();
+    });
+    $('company').addEventListener('change', (e) => {
+      const name = e.target.value.trim();
+      if (name && !(state.meta.companies || []).includes(name)) {
+        showMessage(t('no_company') + name);
+        e.target.value = state.company;
+        return;
+      }
+      state.company = name;
+      setStyle();
     });
     $('street').addEventListener('change', (e) => {
       const s = state.meta.streets.find((x) => x.code === e.target.value);

@@ -35,7 +35,7 @@ pub async fn style(
     // marks the vector source as MapLibre Tiles and travels on too (the TileJSON's tile URLs
     // then end in `.mlt`).
     let (encoding, rest) = super::tiles::take_encoding(raw.clone())?;
-    Params::parse(rest, &["from", "to", "period", "datum"])?;
+    Params::parse(rest, &super::tiles::tile_params())?;
     let query = raw
         .filter(|q| !q.is_empty())
         .map(|q| format!("?{q}"))

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use crate::tile::mlt::{Encoding, MLT, MVT};
 /// What a tile request may say: the window, period and datum, and a filter.
-fn tile_params() -> Vec<&'static str> {
+pub fn tile_params() -> Vec<&'static str> {
     let mut v = vec!["from", "to", "period", "datum"];
     v.extend(crate::filter::PARAMS);
     v

@@ -85,6 +85,9 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
     let last = stats.latest_month();
     let w = crate::analytics::Window::parse(None, None, last).map_err(Error::BadRequest)?;
     let d = &city.data;
+    let mut companies: Vec<&str> = d.companies.iter().map(|c| c.name.as_str()).collect();
+    companies.sort_unstable();
+    companies.dedup();
     Ok(Json(json!({
         "store": state.atlas.store.kind(),
         "months": { "first": stats.first.map(|m| m.to_string()), "last": stats.last.map(|m| m.to_string()) },
@@ -97,6 +100,8 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
         "city": state.city.name,
         "districts": d.districts.iter().map(|x| json!({ "code": x.code, "name": x.name, "bbox": bbox(&x.geom) })).collect::<Vec<_>>(),
         "streets": d.streets.iter().map(|x| json!({ "code": x.code, "name": x.name, "district_code": x.district_code, "bbox": bbox(&x.geom) })).collect::<Vec<_>>(),
+        // Property companies by name, for the map page's company filter.
+        "companies": companies,
         "categories": Category::ALL.iter().map(|c| json!({ "code": c.code(), "label": c.label() })).collect::<Vec<_>>(),
         "basemaps": {
             "tianditu": state.basemap.tianditu_key,
