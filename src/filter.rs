@@ -51,17 +51,6 @@ impl Kind {
             Kind::Boolean => "a boolean",
         }
     }
-
-    /// From a JSON Schema type (`integer`, `number`, `string`, `boolean`).
-    #[must_use]
-    pub fn of_schema(t: &str) -> Option<Kind> {
-        match t {
-            "integer" | "number" => Some(Kind::Number),
-            "string" => Some(Kind::String),
-            "boolean" => Some(Kind::Boolean),
-            _ => None,
-        }
-    }
 }
 
 /// The operators whose operands must be of one kind.
@@ -220,7 +209,15 @@ impl Filter {
         properties: &Map<String, Value>,
         geometry: Option<&Geometry<f64>>,
     ) -> Result<bool, Error> {
-        let mut props = properties.clone();
+        self.matches_owned(properties.clone(), geometry)
+    }
+
+    /// [`Filter::matches`] on properties the caller no longer needs (not copied again).
+    pub fn matches_owned(
+        &self,
+        mut props: Map<String, Value>,
+        geometry: Option<&Geometry<f64>>,
+    ) -> Result<bool, Error> {
         for n in &self.names {
             props.entry(n.as_str()).or_insert(Value::Null);
         }
@@ -256,7 +253,7 @@ impl Filter {
                 )));
             }
             let (props, geom) = feature(&c);
-            if self.matches(&props, Some(&geom))? {
+            if self.matches_owned(props, Some(&geom))? {
                 out.push(c);
             }
         }

@@ -498,12 +498,8 @@ pub async fn items(
             let fields = ctx.property_names(layer);
             let names: Vec<&str> = fields.iter().map(String::as_str).collect();
             filter.check_names(&names, "this collection")?;
-            let first: Vec<Feature> = ks
-                .first()
-                .map(|&k| ctx.feature(layer, k))
-                .into_iter()
-                .collect();
-            filter.check_types(&super::filter::kinds(&first))?;
+            let first = ks.first().map(|&k| ctx.feature(layer, k));
+            super::filter::check_types_on(&filter, first.as_ref())?;
             filter.keep(ks, |&k| {
                 let f = ctx.feature(layer, k);
                 (f.properties, f.geometry)

@@ -507,12 +507,8 @@ pub async fn query(
     let names: Vec<&str> = fields_of.iter().map(String::as_str).collect();
     let filter = where_clause(q.get("where"), &names)?;
     if let Some(f) = &filter {
-        let first: Vec<Feature> = (ctx.size(layer) > 0)
-            .then(|| ctx.feature(layer, 0))
-            .into_iter()
-            .collect();
-        f.check_types(&super::filter::kinds(&first))
-            .map_err(|e| bad(format!("where: {e}")))?;
+        let first = (ctx.size(layer) > 0).then(|| ctx.feature(layer, 0));
+        super::filter::check_types_on(f, first.as_ref()).map_err(|e| bad(format!("where: {e}")))?;
     }
     let ids: Option<Vec<usize>> = q
         .get("objectIds")

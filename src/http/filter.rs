@@ -37,18 +37,19 @@ pub fn property_types(sample: &[Feature]) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// What each property of `sample` holds, for [`Filter::check_types`]: the kind of its first
-/// value that is not null (a property null throughout is not checked).
-pub fn kinds(sample: &[Feature]) -> impl Fn(&str) -> Option<Kind> + '_ {
-    move |name: &str| {
-        sample
-            .iter()
-            .filter_map(|f| f.properties.get(name))
-            .find_map(|v| match v {
-                serde_json::Value::String(_) => Some(Kind::String),
-                serde_json::Value::Bool(_) => Some(Kind::Boolean),
-                serde_json::Value::Number(_) => Some(Kind::Number),
-                _ => None,
-            })
-    }
+/// [`Filter::check_types`] against what the properties of one feature of the layer hold (a
+/// property null there is not checked; no feature, nothing to check).
+pub fn check_types_on(
+    filter: &Filter,
+    sample: Option<&Feature>,
+) -> Result<(), crate::error::Error> {
+    let Some(f) = sample else {
+        return Ok(());
+    };
+    filter.check_types(&|name: &str| match f.properties.get(name)? {
+        serde_json::Value::String(_) => Some(Kind::String),
+        serde_json::Value::Bool(_) => Some(Kind::Boolean),
+        serde_json::Value::Number(_) => Some(Kind::Number),
+        _ => None,
+    })
 }

@@ -479,7 +479,7 @@ fn cql2_filter(
     };
     let names: Vec<&str> = first.properties.keys().map(String::as_str).collect();
     f.check_names(&names, "a compound")?;
-    f.check_types(&super::filter::kinds(std::slice::from_ref(&first)))?;
+    super::filter::check_types_on(&f, Some(&first))?;
     Ok(Some(f))
 }
 

@@ -187,7 +187,7 @@ impl TileFilter {
             })
             .collect();
         let g = self.filter.spatial().then(geom);
-        self.filter.matches(&map, g.as_ref()).unwrap_or(false)
+        self.filter.matches_owned(map, g.as_ref()).unwrap_or(false)
     }
 }
 
