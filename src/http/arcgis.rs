@@ -8,6 +8,7 @@ use super::featureserver::EsriError;
 use super::tiles::{base_url, serve_tile, Tileset};
 use super::{AppState, Caller};
 use crate::error::Error;
+use crate::tile::address::{TileAddress, TileFormat};
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -96,15 +97,14 @@ pub async fn tile(
             "VectorTileServer tiles are .pbf, not .{ext}"
         ))));
     }
+    let at = TileAddress::parse(Grid::WebMercatorQuad, &z, x, &y).map_err(EsriError::from)?;
+    let set = Tileset::Vector;
     serve_tile(
         state,
         caller,
         &headers,
-        Tileset::Vector,
-        Grid::WebMercatorQuad,
-        &z,
-        x,
-        &format!("{y}.pbf"),
+        set,
+        (at, TileFormat::MVT),
         esri_tile_query(raw),
     )
     .await
@@ -280,15 +280,14 @@ pub async fn map_tile(
 ) -> Result<Response, EsriError> {
     let style = map_style(&style)?;
     let x = x.strip_suffix(".png").unwrap_or(&x);
+    let at = TileAddress::parse(Grid::WebMercatorQuad, &z, x, &y)?;
+    let set = Tileset::Raster(style);
     serve_tile(
         state,
         caller,
         &headers,
-        Tileset::Raster(style),
-        Grid::WebMercatorQuad,
-        &z,
-        x,
-        &format!("{y}.png"),
+        set,
+        (at, TileFormat::PNG),
         esri_tile_query(raw),
     )
     .await

@@ -6,7 +6,8 @@
 use super::tiles::{base_url, MVT};
 use super::{features, AppState, Caller};
 use crate::error::Error;
-use crate::tile::atlas::LAYERS;
+use crate::tile::address::{TileAddress, TileFormat};
+use crate::tile::layers::TileLayer;
 use crate::tile::raster::Style;
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
@@ -148,7 +149,7 @@ fn tileset(b: &str, prefix: &str, g: Grid, bbox: [f64; 4]) -> Value {
             json!({ "href": format!("{tiles}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": MVT, "templated": true, "title": "tiles" }),
         ],
         // Layer zooms are those of the tile served (CGCS2000Quad's level n is WorldCRS84Quad's n − 1).
-        "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "dataType": "vector", "minTileMatrix": (lo + g.first_level()).to_string(), "maxTileMatrix": ((*hi).min(DEEPEST) + g.first_level()).to_string() })).collect::<Vec<_>>(),
+        "layers": TileLayer::ALL.iter().map(|l| json!({ "id": l.name(), "dataType": "vector", "minTileMatrix": (l.zooms().start() + g.first_level()).to_string(), "maxTileMatrix": ((*l.zooms().end()).min(DEEPEST) + g.first_level()).to_string() })).collect::<Vec<_>>(),
     })
 }
 
@@ -284,19 +285,9 @@ pub async fn dataset_tile(
     Path((tms, z, row, col)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
-    let g = grid(&tms)?;
-    super::tiles::serve_tile(
-        state.0,
-        caller,
-        &headers,
-        super::tiles::Tileset::Vector,
-        g,
-        &z,
-        &col,
-        &format!("{row}.mvt"),
-        raw,
-    )
-    .await
+    let at = TileAddress::parse(grid(&tms)?, &z, &col, &row)?;
+    let set = super::tiles::Tileset::Vector;
+    super::tiles::serve_tile(state.0, caller, &headers, set, (at, TileFormat::MVT), raw).await
 }
 
 pub async fn collection_tile(
@@ -416,10 +407,9 @@ async fn map_tile_in(
     (tms, z, row, col): (String, String, String, String),
     raw: Option<String>,
 ) -> Result<Response, Error> {
-    let g = grid(&tms)?;
+    let at = TileAddress::parse(grid(&tms)?, &z, &col, &row)?;
     let set = super::tiles::Tileset::Raster(style.unwrap_or(Style::Grade));
-    let y = format!("{row}.png");
-    super::tiles::serve_tile(state, caller, headers, set, g, &z, &col, &y, raw).await
+    super::tiles::serve_tile(state, caller, headers, set, (at, TileFormat::PNG), raw).await
 }
 
 /// `/ogc/collections/{id}[/styles/{style}]/map/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}`:

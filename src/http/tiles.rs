@@ -5,9 +5,10 @@ use super::api::Params;
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::filter::Filter;
-use crate::tile::atlas::LAYERS;
+use crate::tile::address::{TileAddress, TileFormat};
 use crate::tile::cache::Coding;
 use crate::tile::filter::TileFilter;
+use crate::tile::layers::TileLayer;
 use crate::tile::raster::Style;
 use crate::tile::service::TileRequest;
 use crate::tile::Grid;
@@ -36,10 +37,10 @@ pub fn tile_filter(p: &Params, set: Tileset) -> Result<Option<Arc<TileFilter>>, 
     };
     let f = TileFilter::new(f)?;
     match set {
-        Tileset::Raster(Style::Grade) if !f.layers().contains(&"compounds") => {
+        Tileset::Raster(Style::Grade) if !f.layers().contains(&TileLayer::Compounds) => {
             Err(Error::BadRequest(format!(
                 "the grade picture is filtered on its compounds, and this filter names what only the {} layer(s) have",
-                f.layers().join(" / ")
+                f.layers().iter().map(|l| l.name()).collect::<Vec<_>>().join(" / ")
             )))
         }
         Tileset::Raster(Style::Density) => Err(Error::BadRequest(
@@ -111,7 +112,7 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
                 "tiles": format!("{base}/tiles/atlas/{{z}}/{{x}}/{{y}}.mlt"),
             },
             "tile_matrix_sets": Grid::ALL.iter().map(|g| g.id()).collect::<Vec<_>>(),
-            "layers": LAYERS.iter().map(|(n, lo, hi)| json!({ "id": n, "minzoom": lo, "maxzoom": hi })).collect::<Vec<_>>(),
+            "layers": TileLayer::ALL.iter().map(|l| json!({ "id": l.name(), "minzoom": l.zooms().start(), "maxzoom": l.zooms().end() })).collect::<Vec<_>>(),
         }, {
             "id": "grade",
             "title": "Compounds by red/yellow/blue grade (raster)",
@@ -144,15 +145,6 @@ pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<
         }
     }
     Json(c)
-}
-
-fn fields(layer: &str) -> Value {
-    Value::Object(
-        crate::tile::filter::fields(layer)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v)))
-            .collect(),
-    )
 }
 
 /// `encoding=mvt|mlt` taken out of a TileJSON's or style's query (default MVT), with the rest
@@ -267,28 +259,22 @@ pub async fn tilejson(
         "bounds": bounds,
         "center": [center[0], center[1], 11.0],
         "fillzoom": 16,
-        "vector_layers": LAYERS.iter().map(|(n, lo, hi)| json!({
-            "id": n, "minzoom": lo, "maxzoom": (*hi).min(18), "fields": fields(n),
-        })).collect::<Vec<_>>(),
+        "vector_layers": TileLayer::vector_layers(18),
         "window": { "from": w.from.to_string(), "to": w.to.to_string() },
     })))
 }
 
 /// A tile of a seeded archive: as stored (gzip) to clients that take gzip, inflated for the
 /// others; 204 where the archive has none.
-#[allow(clippy::too_many_arguments)]
 async fn serve_archive(
     state: &AppState,
     headers: &HeaderMap,
     i: usize,
-    grid: Grid,
-    z: u32,
-    x: u64,
-    y: u64,
+    at: TileAddress,
     raw: Option<String>,
 ) -> Result<Response, Error> {
     let a = &state.archives[i];
-    if grid != Grid::WebMercatorQuad {
+    if at.grid != Grid::WebMercatorQuad {
         return Err(Error::NotFound(format!(
             "the archive {} is seeded in WebMercatorQuad only",
             a.name
@@ -301,7 +287,7 @@ async fn serve_archive(
         )));
     }
     let stored = a
-        .tile(z as u8, x, y)
+        .tile(at.z, at.x, at.y)
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
     let Some(stored) = stored else {
@@ -462,70 +448,75 @@ fn none_match_names(value: &HeaderValue, etag: &HeaderValue) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == want)
 }
 
-fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, Error> {
-    v.parse()
-        .map_err(|_| Error::BadRequest(format!("{what} must be a non-negative integer, got `{v}`")))
+/// Whether `tileset` is served as `format` (`Err` the extension asked for when it names no
+/// format): the format, or a 404 naming the formats the tileset has.
+pub fn served_as(
+    state: &AppState,
+    tileset: Tileset,
+    format: Result<TileFormat, &str>,
+) -> Result<TileFormat, Error> {
+    let ext: &str = match format {
+        Ok(f) => f.ext(),
+        Err(e) => e,
+    };
+    match (tileset, format) {
+        (Tileset::Vector, Ok(f @ TileFormat::Vector(_)))
+        | (Tileset::Raster(_), Ok(f @ TileFormat::Png { .. })) => Ok(f),
+        (Tileset::Archive(i), Ok(f @ TileFormat::Vector(e))) if e == state.archives[i].encoding => {
+            Ok(f)
+        }
+        (Tileset::Vector, _) => Err(Error::NotFound(format!(
+            "the atlas tileset is served as .mvt or .mlt, not .{ext}"
+        ))),
+        (Tileset::Archive(i), _) => {
+            let a = &state.archives[i];
+            Err(Error::NotFound(format!(
+                "the archive {} holds {} tiles: served as .{}, not .{ext}",
+                a.name,
+                a.encoding.name().to_uppercase(),
+                a.encoding.name()
+            )))
+        }
+        (Tileset::Raster(s), _) => Err(Error::NotFound(format!(
+            "the {} tileset is served as .png (or @2x.png), not .{ext}",
+            s.id()
+        ))),
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A tile of `tileset` by its path, `{z}/{x}/{y}.{ext}`: its address and format.
+pub fn tile_path(
+    state: &AppState,
+    tileset: Tileset,
+    grid: Grid,
+    (z, x, y_ext): (&str, &str, &str),
+) -> Result<(TileAddress, TileFormat), Error> {
+    let (y, format) = TileFormat::of_name(y_ext)?;
+    let format = served_as(state, tileset, format)?;
+    Ok((TileAddress::parse(grid, z, x, y)?, format))
+}
+
+/// One tile of `tileset` at `at` as `format` (checked with [`served_as`]), for every surface
+/// that serves tiles; `raw` is the rest of the request's query (window, period, datum,
+/// filter).
 pub async fn serve_tile(
     state: AppState,
     caller: Caller,
     headers: &HeaderMap,
     tileset: Tileset,
-    grid: Grid,
-    z: &str,
-    x: &str,
-    y_ext: &str,
+    (at, format): (TileAddress, TileFormat),
     raw: Option<String>,
 ) -> Result<Response, Error> {
-    let (y, ext) = y_ext.rsplit_once('.').ok_or_else(|| {
-        Error::BadRequest(format!("`{y_ext}`: a tile is named {{y}}.mvt or {{y}}.png"))
-    })?;
-    let (y, size) = match (tileset, ext) {
-        (Tileset::Vector, "mvt" | "pbf" | "mlt") => (y, 0),
-        (Tileset::Vector, _) => {
-            return Err(Error::NotFound(format!(
-                "the atlas tileset is served as .mvt or .mlt, not .{ext}"
-            )))
-        }
-        (Tileset::Raster(_), "png") => match y.strip_suffix("@2x") {
-            Some(y) => (y, 512),
-            None => (y, 256),
-        },
-        (Tileset::Archive(i), _) if Encoding::parse(ext) == Some(state.archives[i].encoding) => {
-            (y, 0)
-        }
-        (Tileset::Archive(i), _) => {
-            let a = &state.archives[i];
-            return Err(Error::NotFound(format!(
-                "the archive {} holds {} tiles: served as .{}, not .{ext}",
-                a.name,
-                a.encoding.name().to_uppercase(),
-                a.encoding.name()
-            )));
-        }
-        (Tileset::Raster(s), _) => {
-            return Err(Error::NotFound(format!(
-                "the {} tileset is served as .png (or @2x.png), not .{ext}",
-                s.id()
-            )))
-        }
-    };
-    let (z, x, y): (u32, u64, u64) = (number("z", z)?, number("x", x)?, number("y", y)?);
-    grid.check(z, x, y).map_err(Error::BadRequest)?;
-    // CGCS2000Quad's tiles are WorldCRS84Quad's of the level below (same bounds, same bytes,
-    // one cache entry).
-    let (grid, z) = grid.served_as(z as u8);
-    let z = u32::from(z);
+    let format = served_as(&state, tileset, Ok(format))?;
+    let at = at.served();
     if let Tileset::Archive(i) = tileset {
-        return serve_archive(&state, headers, i, grid, z, x, y, raw).await;
+        return serve_archive(&state, headers, i, at, raw).await;
     }
     // `.mlt`, or `.mvt` with an `Accept` that prefers MLT (then the answer varies by Accept).
-    let (encoding, negotiated) = match ext {
-        "mlt" => (Encoding::Mlt, false),
-        _ if tileset == Tileset::Vector => (negotiate(headers), true),
-        _ => (Encoding::Mvt, false),
+    let (encoding, negotiated) = match format {
+        TileFormat::Vector(Encoding::Mlt) => (Encoding::Mlt, false),
+        TileFormat::Vector(Encoding::Mvt) => (negotiate(headers), true),
+        TileFormat::Png { .. } => (Encoding::Mvt, false),
     };
     let p = Params::parse(raw, &tile_params())?;
     let filter = tile_filter(&p, tileset)?;
@@ -536,10 +527,10 @@ pub async fn serve_tile(
         ..
     } = super::api::Scope::of(&state, &p).await?;
     let req = TileRequest {
-        grid,
-        z: z as u8,
-        x,
-        y,
+        grid: at.grid,
+        z: at.z,
+        x: at.x,
+        y: at.y,
         window,
         period,
         datum,
@@ -547,7 +538,7 @@ pub async fn serve_tile(
         encoding,
         filter,
     };
-    if let Tileset::Raster(style) = tileset {
+    if let (Tileset::Raster(style), TileFormat::Png { size }) = (tileset, format) {
         let t = state.tiles.raster(&state.atlas, &req, style, size).await?;
         return Ok(with_etag(headers, &t, "image/png", None));
     }
@@ -590,18 +581,8 @@ pub async fn tile_xyz(
     req: axum::extract::Request,
 ) -> Result<Response, Error> {
     let set = resolve_tileset(&state, &tileset)?;
-    serve_tile(
-        state,
-        caller,
-        req.headers(),
-        set,
-        Grid::WebMercatorQuad,
-        &z,
-        &x,
-        &y,
-        raw,
-    )
-    .await
+    let at = tile_path(&state, set, Grid::WebMercatorQuad, (&z, &x, &y))?;
+    serve_tile(state, caller, req.headers(), set, at, raw).await
 }
 
 /// `GET /tiles/{tileset}/{tms}/{z}/{x}/{y}.mvt`
@@ -616,5 +597,6 @@ pub async fn tile_tms(
     let grid = Grid::parse(&tms).ok_or_else(|| {
         Error::NotFound(format!("no tile matrix set `{tms}`; use {}", Grid::ids()))
     })?;
-    serve_tile(state, caller, req.headers(), set, grid, &z, &x, &y, raw).await
+    let at = tile_path(&state, set, grid, (&z, &x, &y))?;
+    serve_tile(state, caller, req.headers(), set, at, raw).await
 }

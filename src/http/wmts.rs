@@ -7,6 +7,7 @@
 use super::tiles::{base_url, check_tileset, serve_tile, Tileset, MVT};
 use super::{AppState, Caller};
 use crate::error::Error;
+use crate::tile::address::{TileAddress, TileFormat};
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -187,9 +188,11 @@ fn grid(id: &str) -> Result<Grid, Error> {
         .ok_or_else(|| Error::NotFound(format!("no TileMatrixSet `{id}`; use {}", Grid::ids())))
 }
 
-fn check_format(set: Tileset, ext: &str) -> Result<(), Error> {
+/// The format a WMTS layer is asked for in: MVT for `atlas`, a 256-pixel PNG for the pictures.
+fn check_format(set: Tileset, ext: &str) -> Result<TileFormat, Error> {
     match (set, ext) {
-        (Tileset::Vector, "mvt" | "pbf") | (Tileset::Raster(_), "png") => Ok(()),
+        (Tileset::Vector, "mvt" | "pbf") => Ok(TileFormat::MVT),
+        (Tileset::Raster(_), "png") => Ok(TileFormat::PNG),
         _ => Err(Error::BadRequest(format!(
             "format `{ext}` is not served for this layer: grade and density are image/png, atlas is {MVT}"
         ))),
@@ -228,20 +231,9 @@ pub async fn rest_tile(
             "`{col_ext}`: a tile is named {{TileCol}}.png or .mvt"
         ))
     })?;
-    check_format(set, ext)?;
-    let g = grid(&tms)?;
-    serve_tile(
-        state,
-        caller,
-        &headers,
-        set,
-        g,
-        &z,
-        col,
-        &format!("{row}.{ext}"),
-        raw,
-    )
-    .await
+    let format = check_format(set, ext)?;
+    let at = TileAddress::parse(grid(&tms)?, &z, col, &row)?;
+    serve_tile(state, caller, &headers, set, (at, format), raw).await
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile&…` (parameter names in any case).
@@ -281,9 +273,10 @@ pub async fn kvp(
                     )))
                 }
             };
-            check_format(set, ext)?;
+            let format = check_format(set, ext)?;
             let g = grid(need("TILEMATRIXSET")?)?;
             let (z, row, col) = (need("TILEMATRIX")?, need("TILEROW")?, need("TILECOL")?);
+            let at = TileAddress::parse(g, z, col, row)?;
             // The window travels as extra parameters, as on the XYZ paths.
             let mut extra: Vec<(String, String)> = Vec::new();
             for k in ["FROM", "TO", "PERIOD", "DATUM"] {
@@ -293,18 +286,7 @@ pub async fn kvp(
             }
             let raw = (!extra.is_empty())
                 .then(|| serde_urlencoded::to_string(&extra).unwrap_or_default());
-            serve_tile(
-                state,
-                caller,
-                &headers,
-                set,
-                g,
-                z,
-                col,
-                &format!("{row}.{ext}"),
-                raw,
-            )
-            .await
+            serve_tile(state, caller, &headers, set, (at, format), raw).await
         }
         Some(other) => Err(Error::BadRequest(format!(
             "REQUEST `{other}` is not supported; use GetCapabilities or GetTile"

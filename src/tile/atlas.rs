@@ -11,6 +11,7 @@
 //!    layer first, and say so.
 
 use super::filter::{keeps, TileFilter};
+use super::layers::TileLayer;
 use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
 use crate::analytics::{
     density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
@@ -26,17 +27,6 @@ use std::sync::Arc;
 
 type BoxTree = RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>;
 type PointTree = RTree<GeomWithData<[f64; 2], usize>>;
-
-/// Zoom ranges of the layers (inclusive).
-pub const LAYERS: [(&str, u8, u8); 7] = [
-    ("districts", 0, 22),
-    ("streets", 9, 22),
-    ("heat", 0, 15),
-    ("compounds", 11, 22),
-    ("buildings", 14, 22),
-    ("units", 16, 22),
-    ("labels", 9, 22),
-];
 
 /// The largest tile we produce; above it layers are thinned.
 pub const MAX_TILE_BYTES: usize = 500 * 1024;
@@ -566,12 +556,6 @@ pub struct Built {
     pub thinned: Vec<&'static str>,
 }
 
-fn in_zoom(layer: &str, z: u8) -> bool {
-    LAYERS
-        .iter()
-        .any(|(n, lo, hi)| *n == layer && (*lo..=*hi).contains(&z))
-}
-
 fn query<T: rstar::RTreeObject<Envelope = AABB<[f64; 2]>>>(
     tree: &RTree<T>,
     b: [f64; 4],
@@ -631,9 +615,33 @@ pub(crate) fn compound_props<'a>(
     props
 }
 
+/// What the layers of one tile are built from.
+struct Build<'a> {
+    city: &'a CityIndex,
+    fig: &'a Figures,
+    /// The tile in longitude/latitude: the heat points (the window's) come so.
+    frame: &'a TileFrame,
+    /// The frame the city's geometry is placed in: projected beforehand where the frame
+    /// allows ([`Shapes`]).
+    at: TileFrame,
+    shapes: Shapes<'a>,
+    /// The box the features are looked up in.
+    q: [f64; 4],
+    months: i32,
+    who: Audience,
+    filter: Option<&'a TileFilter>,
+}
+
+/// The features the filter dropped (by position), that their labels go too.
+#[derive(Default)]
+struct Dropped {
+    districts: Vec<usize>,
+    streets: Vec<usize>,
+    compounds: Vec<usize>,
+}
+
 /// Builds one tile of the `atlas` tileset with the features `filter` keeps; `None` when it
 /// holds nothing.
-#[allow(clippy::too_many_lines)]
 pub fn build(
     city: &CityIndex,
     fig: &Figures,
@@ -641,78 +649,137 @@ pub fn build(
     who: Audience,
     filter: Option<&TileFilter>,
 ) -> Option<Built> {
-    let z = frame.z;
-    let q = frame.query_bbox();
-    let d = &city.data;
-    // The city's geometry, projected beforehand where the frame allows; heat points are the
-    // window's and come as longitude/latitude with `frame`.
     let (shapes, at) = if frame.takes_projected() {
-        let shapes = Shapes {
-            city,
-            merc: Some(&city.merc),
-        };
-        (shapes, frame.projected())
+        let merc = Some(&city.merc);
+        (Shapes { city, merc }, frame.projected())
     } else {
         (Shapes { city, merc: None }, *frame)
     };
-    let at = &at;
-    let months = fig.window.months();
-    let mut layers: Vec<LayerBuilder> = Vec::new();
-    // What the filter dropped (by position), that their labels go too.
-    let (mut no_district, mut no_street, mut no_compound) = (Vec::new(), Vec::new(), Vec::new());
+    let b = Build {
+        city,
+        fig,
+        frame,
+        at,
+        shapes,
+        q: frame.query_bbox(),
+        months: fig.window.months(),
+        who,
+        filter,
+    };
+    let mut dropped = Dropped::default();
+    let layers: Vec<LayerBuilder> = TileLayer::ALL
+        .into_iter()
+        .filter(|l| l.in_zoom(frame.z))
+        .map(|l| match l {
+            TileLayer::Districts => b.districts(&mut dropped.districts),
+            TileLayer::Streets => b.streets(&mut dropped.streets),
+            TileLayer::Heat => b.heat(),
+            TileLayer::Compounds => b.compounds(&mut dropped.compounds),
+            TileLayer::Buildings => b.buildings(),
+            TileLayer::Units => b.units(),
+            TileLayer::Labels => b.labels(&dropped),
+        })
+        .collect();
+    finish(layers)
+}
 
-    if in_zoom("districts", z) {
-        let mut l = LayerBuilder::new("districts");
-        for g in query(&city.districts, q) {
+/// The tile of the layers that hold something; `None` when none does. While the tile is over
+/// [`MAX_TILE_BYTES`] the finest layer present is dropped, and the tile says so.
+fn finish(layers: Vec<LayerBuilder>) -> Option<Built> {
+    let mut tile = Tile {
+        layers: layers
+            .into_iter()
+            .filter_map(LayerBuilder::finish)
+            .collect(),
+    };
+    if tile.layers.is_empty() {
+        return None;
+    }
+    let mut thinned = Vec::new();
+    let mut bytes = tile.encode_to_vec();
+    while bytes.len() > MAX_TILE_BYTES && tile.layers.len() > 1 {
+        let Some(n) = TileLayer::THINNING
+            .into_iter()
+            .map(TileLayer::name)
+            .find(|n| tile.layers.iter().any(|l| l.name == *n))
+        else {
+            break;
+        };
+        tile.layers.retain(|l| l.name != n);
+        thinned.push(n);
+        bytes = tile.encode_to_vec();
+    }
+    Some(Built { bytes, thinned })
+}
+
+impl<'a> Build<'a> {
+    fn keeps(
+        &self,
+        layer: TileLayer,
+        props: &[(&'static str, mvt::Value<'_>)],
+        geom: &dyn Fn() -> Geometry<f64>,
+    ) -> bool {
+        keeps(self.filter, layer, props, geom)
+    }
+
+    fn districts(&self, dropped: &mut Vec<usize>) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let mut l = LayerBuilder::new(TileLayer::Districts.name());
+        for g in query(&city.districts, self.q) {
             let x = &d.districts[g.data];
-            let a = &fig.district[g.data];
-            let props = agg_props(a, months, vec![("code", s(&x.code)), ("name", s(&x.name))]);
-            if !keeps(filter, "districts", &props, &|| {
+            let a = &self.fig.district[g.data];
+            let own = vec![("code", s(&x.code)), ("name", s(&x.name))];
+            let props = agg_props(a, self.months, own);
+            if !self.keeps(TileLayer::Districts, &props, &|| {
                 Geometry::MultiPolygon(x.geom.clone())
             }) {
-                no_district.push(g.data);
+                dropped.push(g.data);
                 continue;
             }
-            if let Some(t) = mvt::polygons(at, shapes.district(g.data)) {
+            if let Some(t) = mvt::polygons(&self.at, self.shapes.district(g.data)) {
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
-        layers.push(l);
+        l
     }
-    if in_zoom("streets", z) {
-        let mut l = LayerBuilder::new("streets");
-        for g in query(&city.streets, q) {
+
+    fn streets(&self, dropped: &mut Vec<usize>) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let mut l = LayerBuilder::new(TileLayer::Streets.name());
+        for g in query(&city.streets, self.q) {
             let x = &d.streets[g.data];
-            let a = &fig.street[g.data];
+            let a = &self.fig.street[g.data];
             let district = city.street_district[g.data].map_or("", |k| &d.districts[k].name);
-            let props = agg_props(
-                a,
-                months,
-                vec![
-                    ("code", s(&x.code)),
-                    ("name", s(&x.name)),
-                    ("district", s(district)),
-                ],
-            );
-            if !keeps(filter, "streets", &props, &|| {
+            let own = vec![
+                ("code", s(&x.code)),
+                ("name", s(&x.name)),
+                ("district", s(district)),
+            ];
+            let props = agg_props(a, self.months, own);
+            if !self.keeps(TileLayer::Streets, &props, &|| {
                 Geometry::MultiPolygon(x.geom.clone())
             }) {
-                no_street.push(g.data);
+                dropped.push(g.data);
                 continue;
             }
-            if let Some(t) = mvt::polygons(at, shapes.street(g.data)) {
+            if let Some(t) = mvt::polygons(&self.at, self.shapes.street(g.data)) {
                 l.add(x.code.parse().ok(), Geometry::MultiPolygon(t), props);
             }
         }
-        layers.push(l);
+        l
     }
-    if in_zoom("heat", z) {
+
+    /// The window's complaints summed on a [`HEAT_CELLS`]² grid of the tile (never filtered:
+    /// a picture of all of them).
+    fn heat(&self) -> LayerBuilder<'a> {
         let cell = f64::from(EXTENT / HEAT_CELLS);
         let side = HEAT_CELLS as usize;
         let mut cells = [(0u64, 0i64); (HEAT_CELLS * HEAT_CELLS) as usize];
-        for g in query(&fig.heat, q) {
+        for g in query(&self.fig.heat, self.q) {
             let (n, hh) = g.data;
-            if let Some(p) = mvt::point(frame, Point::new(g.geom()[0], g.geom()[1]), false) {
+            if let Some(p) = mvt::point(self.frame, Point::new(g.geom()[0], g.geom()[1]), false) {
                 let (cx, cy) = ((p.x() / cell) as usize, (p.y() / cell) as usize);
                 // A point rounded onto the far edge belongs to the last cell.
                 let e = &mut cells[cx.min(side - 1) * side + cy.min(side - 1)];
@@ -720,7 +787,7 @@ pub fn build(
                 e.1 += hh;
             }
         }
-        let mut l = LayerBuilder::new("heat");
+        let mut l = LayerBuilder::new(TileLayer::Heat.name());
         for (k, &(n, hh)) in cells.iter().enumerate().filter(|(_, v)| v.0 > 0) {
             let (cx, cy) = ((k / side) as u32, (k % side) as u32);
             let (x0, y0) = (f64::from(cx) * cell, f64::from(cy) * cell);
@@ -735,41 +802,46 @@ pub fn build(
                 ]),
                 vec![],
             );
-            l.add(
-                None,
-                Geometry::Polygon(sq),
-                vec![("complaints", u(n)), ("density", f(density(n, hh, months)))],
-            );
+            let props = vec![
+                ("complaints", u(n)),
+                ("density", f(density(n, hh, self.months))),
+            ];
+            l.add(None, Geometry::Polygon(sq), props);
         }
-        layers.push(l);
+        l
     }
-    if in_zoom("compounds", z) {
-        let found: Vec<_> = query(&city.compounds, q).collect();
-        let mut l = LayerBuilder::with_capacity("compounds", found.len());
+
+    fn compounds(&self, dropped: &mut Vec<usize>) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let found: Vec<_> = query(&city.compounds, self.q).collect();
+        let mut l = LayerBuilder::with_capacity(TileLayer::Compounds.name(), found.len());
         for g in found {
             let c = &d.compounds[g.data];
-            let props = compound_props(city, fig, g.data);
-            if !keeps(filter, "compounds", &props, &|| {
+            let props = compound_props(city, self.fig, g.data);
+            if !self.keeps(TileLayer::Compounds, &props, &|| {
                 Geometry::MultiPolygon(c.geom.clone())
             }) {
-                no_compound.push(g.data);
+                dropped.push(g.data);
                 continue;
             }
-            let Some(t) = mvt::polygons(at, shapes.compound(g.data)) else {
+            let Some(t) = mvt::polygons(&self.at, self.shapes.compound(g.data)) else {
                 continue;
             };
             l.add(u64::try_from(c.id).ok(), Geometry::MultiPolygon(t), props);
         }
-        layers.push(l);
+        l
     }
-    let withheld = |n: u64| who.withholds(n);
-    if in_zoom("buildings", z) {
-        let found: Vec<_> = query(&city.buildings, q).collect();
-        let mut l = LayerBuilder::with_capacity("buildings", found.len());
+
+    fn buildings(&self) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let found: Vec<_> = query(&city.buildings, self.q).collect();
+        let mut l = LayerBuilder::with_capacity(TileLayer::Buildings.name(), found.len());
         for g in found {
             let b = &d.buildings[g.data];
-            let n = fig.building[g.data];
-            let dens = density(n, i64::from(b.households), months);
+            let n = self.fig.building[g.data];
+            let dens = density(n, i64::from(b.households), self.months);
             let mut props = vec![
                 ("id", i(b.id)),
                 ("compound_id", i(b.compound_id)),
@@ -778,7 +850,7 @@ pub fn build(
                 ("units", u(city.building_units[g.data])),
                 ("households", i(i64::from(b.households))),
             ];
-            if withheld(n) {
+            if self.who.withholds(n) {
                 // Coarsened: "some" complaints, never how many.
                 props.push(("density_class", u(1)));
                 props.push(("suppressed", mvt::Value::Bool(true)));
@@ -787,131 +859,101 @@ pub fn build(
                 props.push(("density", f(dens)));
                 props.push(("density_class", u(u64::from(density_class(n, dens)))));
             }
-            if !keeps(filter, "buildings", &props, &|| {
+            if !self.keeps(TileLayer::Buildings, &props, &|| {
                 Geometry::Polygon(b.geom.clone())
             }) {
                 continue;
             }
-            let Some(t) = mvt::polygons(at, std::slice::from_ref(shapes.building(g.data))) else {
+            let shape = std::slice::from_ref(self.shapes.building(g.data));
+            let Some(t) = mvt::polygons(&self.at, shape) else {
                 continue;
             };
             l.add(u64::try_from(b.id).ok(), Geometry::MultiPolygon(t), props);
         }
-        layers.push(l);
+        l
     }
-    if in_zoom("units", z) {
-        let found: Vec<_> = query(&city.units, q).collect();
-        let mut l = LayerBuilder::with_capacity("units", found.len());
+
+    fn units(&self) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let found: Vec<_> = query(&city.units, self.q).collect();
+        let mut l = LayerBuilder::with_capacity(TileLayer::Units.name(), found.len());
         for g in found {
             let x = &d.units[g.data];
-            let n = fig.unit[g.data];
+            let n = self.fig.unit[g.data];
             let mut props = vec![
                 ("id", i(x.id)),
                 ("building_id", i(x.building_id)),
                 ("name", s(&x.name)),
                 ("households", i(i64::from(x.households))),
             ];
-            if withheld(n) {
+            if self.who.withholds(n) {
                 props.push(("suppressed", mvt::Value::Bool(true)));
             } else {
                 props.push(("complaints", u(n)));
             }
-            if !keeps(filter, "units", &props, &|| Geometry::Point(x.geom)) {
+            if !self.keeps(TileLayer::Units, &props, &|| Geometry::Point(x.geom)) {
                 continue;
             }
-            let Some(p) = mvt::point(at, shapes.unit(g.data), true) else {
+            let Some(p) = mvt::point(&self.at, self.shapes.unit(g.data), true) else {
                 continue;
             };
             l.add(u64::try_from(x.id).ok(), Geometry::Point(p), props);
         }
-        layers.push(l);
-    }
-    if in_zoom("labels", z) {
-        let mut l = LayerBuilder::new("labels");
-        for g in query(&city.districts, q) {
-            let x = &d.districts[g.data];
-            if no_district.contains(&g.data) {
-                continue;
-            }
-            if let Some(p) = mvt::point(at, shapes.district_label(g.data), false) {
-                l.add(
-                    None,
-                    Geometry::Point(p),
-                    vec![
-                        ("kind", s("district")),
-                        ("id", s(&x.code)),
-                        ("name", s(&x.name)),
-                    ],
-                );
-            }
-        }
-        for g in query(&city.streets, q) {
-            let x = &d.streets[g.data];
-            if no_street.contains(&g.data) {
-                continue;
-            }
-            if let Some(p) = mvt::point(at, shapes.street_label(g.data), false) {
-                l.add(
-                    None,
-                    Geometry::Point(p),
-                    vec![
-                        ("kind", s("street")),
-                        ("id", s(&x.code)),
-                        ("name", s(&x.name)),
-                    ],
-                );
-            }
-        }
-        if in_zoom("compounds", z) {
-            for g in query(&city.compounds, q) {
-                let c = &d.compounds[g.data];
-                if no_compound.contains(&g.data) {
-                    continue;
-                }
-                if let Some(p) = mvt::point(at, shapes.compound_label(g.data), false) {
-                    let mut props = vec![
-                        ("kind", s("compound")),
-                        ("id", mvt::Value::String(c.id.to_string())),
-                        ("name", s(&c.name)),
-                    ];
-                    if let (_, Some(grade)) = fig.compound[g.data] {
-                        props.push(("grade", s(grade.code())));
-                    }
-                    l.add(None, Geometry::Point(p), props);
-                }
-            }
-        }
-        layers.push(l);
+        l
     }
 
-    let mut tile = Tile {
-        layers: layers
-            .into_iter()
-            .filter_map(LayerBuilder::finish)
-            .collect(),
-    };
-    if tile.layers.is_empty() {
-        return None;
-    }
-    let mut thinned = Vec::new();
-    let mut bytes = tile.encode_to_vec();
-    // Drop the finest layer present while the tile is too big, and say so.
-    while bytes.len() > MAX_TILE_BYTES && tile.layers.len() > 1 {
-        let Some(n) = [
-            "units",
-            "buildings",
-            "labels",
-            "heat",
-            "compounds",
-            "streets",
-        ]
-        .into_iter()
-        .find(|n| tile.layers.iter().any(|l| l.name == *n)) else {
-            break;
+    /// A point for each district, street and (from the compounds' zoom) compound the filter
+    /// kept, with its kind, id, name and grade.
+    fn labels(&self, dropped: &Dropped) -> LayerBuilder<'a> {
+        let city = self.city;
+        let d = &city.data;
+        let mut l = LayerBuilder::new(TileLayer::Labels.name());
+        let mut add = |p: Point<f64>, kind: &'static str, id, name| {
+            if let Some(p) = mvt::point(&self.at, p, false) {
+                let props = vec![("kind", s(kind)), ("id", id), ("name", name)];
+                l.add(None, Geometry::Point(p), props);
+            }
         };
-        tile.layers.retain(|l| l.name != n);
-        thinned.push(n);
-        bytes = tile.encode_to_vec();
+        for g in query(&city.districts, self.q) {
+            if !dropped.districts.contains(&g.data) {
+                let x = &d.districts[g.data];
+                let at = self.shapes.district_label(g.data);
+                add(at, "district", s(&x.code), s(&x.name));
+            }
+        }
+        for g in query(&city.streets, self.q) {
+            if !dropped.streets.contains(&g.data) {
+                let x = &d.streets[g.data];
+                add(
+                    self.shapes.street_label(g.data),
+                    "street",
+                    s(&x.code),
+                    s(&x.name),
+                );
+            }
+        }
+        if TileLayer::Compounds.in_zoom(self.frame.z) {
+            for g in query(&city.compounds, self.q) {
+                let c = &d.compounds[g.data];
+                if dropped.compounds.contains(&g.data) {
+                    continue;
+                }
+                let Some(p) = mvt::point(&self.at, self.shapes.compound_label(g.data), false)
+                else {
+                    continue;
+                };
+                let mut props = vec![
+                    ("kind", s("compound")),
+                    ("id", mvt::Value::String(c.id.to_string())),
+                    ("name", s(&c.name)),
+                ];
+                if let (_, Some(grade)) = self.fig.compound[g.data] {
+                    props.push(("grade", s(grade.code())));
+                }
+                l.add(None, Geometry::Point(p), props);
+            }
+        }
+        l
     }
-    Some(Built { bytes, thinned })
 }

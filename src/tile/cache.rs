@@ -6,21 +6,40 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+/// What a cached tile is: an `atlas` vector tile in an encoding, or a picture of a raster
+/// style at a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Made {
+    Vector(super::mlt::Encoding),
+    /// `size` pixels square (256, or 512 for @2x).
+    Picture {
+        style: super::raster::Style,
+        size: u32,
+    },
+}
+
+impl Made {
+    /// The tileset's name, as `/tiles/{tileset}` and a purge name it.
+    #[must_use]
+    pub fn tileset(self) -> &'static str {
+        match self {
+            Made::Vector(_) => "atlas",
+            Made::Picture { style, .. } => style.id(),
+        }
+    }
+}
+
 /// Everything that changes a tile's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
-    pub tileset: &'static str,
-    /// Pixels square for raster tiles; 0 for vector tiles.
-    pub size: u32,
-    /// MVT or MLT for vector tiles (MVT for pictures).
-    pub encoding: super::mlt::Encoding,
-    pub grid: &'static str,
+    pub made: Made,
+    pub grid: super::Grid,
     pub z: u8,
     pub x: u64,
     pub y: u64,
-    pub window: (i32, i32),
-    pub period: Option<i32>,
-    pub datum: &'static str,
+    pub window: crate::analytics::Window,
+    pub period: Option<crate::model::Quarter>,
+    pub datum: super::Datum,
     /// Whether small counts are shown (planners) or withheld (public).
     pub full_counts: bool,
     /// The CQL2 filter's one spelling, for filtered tiles.
@@ -268,7 +287,7 @@ impl TileCache {
     /// meets `bbox` (or anywhere), at zooms `zooms`; returns how many.
     pub fn purge(&self, tileset: Option<&str>, bbox: Option<[f64; 4]>, zooms: (u8, u8)) -> usize {
         self.drop_where(|k, v| {
-            tileset.is_none_or(|t| t == k.tileset)
+            tileset.is_none_or(|t| t == k.made.tileset())
                 && (zooms.0..=zooms.1).contains(&k.z)
                 && bbox.is_none_or(|b| meets(b, v.bbox))
         })
@@ -319,16 +338,17 @@ mod tests {
 
     fn key(x: u64) -> TileKey {
         TileKey {
-            tileset: "atlas",
-            encoding: crate::tile::mlt::Encoding::Mvt,
-            size: 0,
-            grid: "WebMercatorQuad",
+            made: Made::Vector(crate::tile::mlt::Encoding::Mvt),
+            grid: crate::tile::Grid::WebMercatorQuad,
             z: 14,
             x,
             y: 1,
-            window: (0, 11),
+            window: crate::analytics::Window {
+                from: crate::model::Month::new(2023, 1),
+                to: crate::model::Month::new(2023, 12),
+            },
             period: None,
-            datum: "wgs84",
+            datum: crate::tile::Datum::Wgs84,
             full_counts: false,
             filter: None,
         }
@@ -346,7 +366,10 @@ mod tests {
             c.put(key(x), tile(100, [x as f64, 0.0, x as f64 + 0.5, 0.5]));
         }
         let mut k = key(9);
-        k.tileset = "grade";
+        k.made = Made::Picture {
+            style: crate::tile::raster::Style::Grade,
+            size: 256,
+        };
         k.z = 10;
         c.put(k, tile(100, [0.0, 0.0, 9.0, 9.0]));
         assert_eq!(c.purge(Some("density"), None, (0, 30)), 0);

@@ -1,5 +1,5 @@
-//! The attributes of the `atlas` tileset's layers, and a CQL2 filter ([`crate::filter`]) on its
-//! tiles and on the grade picture.
+//! A CQL2 filter ([`crate::filter`]) on the `atlas` tileset's tiles and on the grade picture,
+//! read against the layers' attributes ([`TileLayer::fields`]).
 //!
 //! A filter is read on each feature layer whose attributes include every property it names (a
 //! filter that names only the geometry, on every feature layer); the features of the other
@@ -8,107 +8,19 @@
 //! is tested on the attributes the caller is shown: a count withheld from a public caller is
 //! null to the filter as it is absent from the tile.
 
+use super::layers::TileLayer;
 use super::mvt;
 use crate::error::Error;
-use crate::filter::{Filter, Kind};
+use crate::filter::Filter;
 use geo_types::Geometry;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-const AREA_FIGURES: [(&str, &str); 7] = [
-    ("compounds", "Number, compounds in the area"),
-    ("households", "Number, households in the area"),
-    ("complaints", "Number, complaints in the window"),
-    ("density", "Number, complaints per 100 households per year"),
-    ("red", "Number, red compounds in the period"),
-    ("yellow", "Number, yellow compounds in the period"),
-    ("blue", "Number, blue compounds in the period"),
-];
-
-/// Each layer's attributes and what they hold (`Number`, `String` or `Boolean`, then a note):
-/// TileJSON's `fields`, and what a filter may name.
-pub fn fields(layer: &str) -> Vec<(&'static str, &'static str)> {
-    let own: &[(&str, &str)] = match layer {
-        "districts" => &[
-            ("code", "String, 6-digit administrative code"),
-            ("name", "String"),
-        ],
-        "streets" => &[
-            ("code", "String, 9-digit NBS code"),
-            ("name", "String"),
-            ("district", "String, district name"),
-        ],
-        "heat" => &[
-            ("complaints", "Number, complaints in the cell"),
-            ("density", "Number, per 100 households per year"),
-        ],
-        "compounds" => &[
-            ("id", "Number"),
-            ("name", "String"),
-            ("district", "String"),
-            ("street", "String"),
-            ("company", "String"),
-            ("households", "Number"),
-            ("buildings", "Number"),
-            ("complaints", "Number"),
-            ("density", "Number"),
-            ("density_class", "Number, 0-5"),
-            ("grade", "String, red / yellow / blue"),
-        ],
-        "buildings" => &[
-            ("id", "Number"),
-            ("compound_id", "Number"),
-            ("name", "String"),
-            ("floors", "Number"),
-            ("units", "Number"),
-            ("households", "Number"),
-            ("complaints", "Number, withheld below the privacy minimum"),
-            ("density", "Number"),
-            ("density_class", "Number, 0-5"),
-            ("suppressed", "Boolean, small count withheld"),
-        ],
-        "units" => &[
-            ("id", "Number"),
-            ("building_id", "Number"),
-            ("name", "String"),
-            ("households", "Number"),
-            ("complaints", "Number, withheld below the privacy minimum"),
-            ("suppressed", "Boolean"),
-        ],
-        "labels" => &[
-            ("kind", "String, district / street / compound"),
-            ("id", "String"),
-            ("name", "String"),
-            ("grade", "String"),
-        ],
-        _ => &[],
-    };
-    let mut v = own.to_vec();
-    if matches!(layer, "districts" | "streets") {
-        v.extend(AREA_FIGURES);
-    }
-    v
-}
-
-/// What a layer's attribute holds.
-fn kind(layer: &str, name: &str) -> Option<Kind> {
-    let (_, note) = fields(layer).into_iter().find(|(n, _)| *n == name)?;
-    match note.split(',').next()? {
-        "Number" => Some(Kind::Number),
-        "String" => Some(Kind::String),
-        "Boolean" => Some(Kind::Boolean),
-        _ => None,
-    }
-}
-
-/// The layers a filter is read on (heat cells and labels are not).
-pub const FILTERED: [&str; 5] = ["districts", "streets", "compounds", "buildings", "units"];
 
 /// A filter on the tiles, checked against the layers' attributes.
 #[derive(Debug)]
 pub struct TileFilter {
     filter: Filter,
-    applies: Vec<&'static str>,
+    applies: Vec<TileLayer>,
     key: Arc<str>,
 }
 
@@ -116,19 +28,18 @@ impl TileFilter {
     /// The layers it is read on are those with every property it names; none is a 400, and
     /// so is a comparison with a literal of another kind than the attribute's.
     pub fn new(filter: Filter) -> Result<TileFilter, Error> {
-        let has = |layer: &str, n: &str| fields(layer).iter().any(|(f, _)| *f == n);
-        let applies: Vec<&'static str> = FILTERED
+        let applies: Vec<TileLayer> = TileLayer::FILTERED
             .into_iter()
-            .filter(|l| filter.names().iter().all(|n| has(l, n)))
+            .filter(|l| filter.names().iter().all(|n| l.has(n)))
             .collect();
         if applies.is_empty() {
             return Err(Error::BadRequest(format!(
                 "no layer of the atlas tileset has every property the filter names ({}); {}",
                 filter.names().join(", "),
-                FILTERED
+                TileLayer::FILTERED
                     .iter()
                     .map(|l| {
-                        let names: Vec<&str> = fields(l).into_iter().map(|(n, _)| n).collect();
+                        let names: Vec<&str> = l.fields().into_iter().map(|(n, _)| n).collect();
                         format!("{l} has {}", names.join(", "))
                     })
                     .collect::<Vec<_>>()
@@ -137,7 +48,7 @@ impl TileFilter {
         }
         for l in &applies {
             filter
-                .check_types(&|n| kind(l, n))
+                .check_types(&|n| l.kind(n))
                 .map_err(|e| Error::BadRequest(format!("on the {l} layer, {e}")))?;
         }
         let key = filter.canonical().into();
@@ -156,7 +67,7 @@ impl TileFilter {
 
     /// The layers it is read on.
     #[must_use]
-    pub fn layers(&self) -> &[&'static str] {
+    pub fn layers(&self) -> &[TileLayer] {
         &self.applies
     }
 
@@ -165,7 +76,7 @@ impl TileFilter {
     /// not a match.
     pub fn keeps(
         &self,
-        layer: &str,
+        layer: TileLayer,
         props: &[(&'static str, mvt::Value<'_>)],
         geom: &dyn Fn() -> Geometry<f64>,
     ) -> bool {
@@ -194,7 +105,7 @@ impl TileFilter {
 /// Keeps every feature when there is no filter.
 pub fn keeps(
     filter: Option<&TileFilter>,
-    layer: &str,
+    layer: TileLayer,
     props: &[(&'static str, mvt::Value<'_>)],
     geom: &dyn Fn() -> Geometry<f64>,
 ) -> bool {

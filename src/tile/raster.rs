@@ -240,7 +240,7 @@ fn draw_grade(
         let c = &d.compounds[k];
         if filter.is_some() {
             let props = super::atlas::compound_props(city, fig, k);
-            if !keeps(filter, "compounds", &props, &|| {
+            if !keeps(filter, super::layers::TileLayer::Compounds, &props, &|| {
                 geo_types::Geometry::MultiPolygon(c.geom.clone())
             }) {
                 dropped.push(c.id);

@@ -2,7 +2,8 @@
 //! an MBTiles (resumable) or PMTiles archive.
 
 use super::archive::{self, Kind, Meta};
-use super::atlas::{Audience, LAYERS};
+use super::atlas::Audience;
+use super::layers::TileLayer;
 use super::mlt::Encoding;
 use super::service::{TileRequest, TileService};
 use super::{Datum, Grid};
@@ -100,16 +101,23 @@ pub async fn seed(
     }
     let meta = Meta {
         name: "atlas".into(),
-        description: format!("compound-atlas tiles, complaints {}..{}, grades {}", window.from, window.to, period.map(|q| q.to_string()).unwrap_or_default()),
+        description: format!(
+            "compound-atlas tiles, complaints {}..{}, grades {}",
+            window.from,
+            window.to,
+            period.map(|q| q.to_string()).unwrap_or_default()
+        ),
         attribution: "compound-atlas demo data".into(),
         bounds,
-        center: [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, f64::from(plan.minzoom.max(10).min(plan.maxzoom))],
+        center: [
+            (bounds[0] + bounds[2]) / 2.0,
+            (bounds[1] + bounds[3]) / 2.0,
+            f64::from(plan.minzoom.max(10).min(plan.maxzoom)),
+        ],
         minzoom: plan.minzoom,
         maxzoom: plan.maxzoom,
         encoding: plan.encoding,
-        vector_layers: serde_json::Value::Array(
-            LAYERS.iter().map(|(n, lo, hi)| serde_json::json!({ "id": n, "minzoom": lo, "maxzoom": hi, "fields": {} })).collect(),
-        ),
+        vector_layers: TileLayer::vector_layers(super::grid::MAX_ZOOM),
     };
     let mut report = SeedReport {
         tiles_considered: coords.len(),

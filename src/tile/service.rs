@@ -2,7 +2,7 @@
 //! figures of each window × period, cached per store version; built tiles in the tile cache.
 
 use super::atlas::{self, Audience, CityIndex, Figures};
-use super::cache::{Cached, TileCache, TileKey};
+use super::cache::{Cached, Made, TileCache, TileKey};
 use super::filter::TileFilter;
 use super::mlt::Encoding;
 use super::mvt::TileFrame;
@@ -172,24 +172,16 @@ impl TileService {
 
     /// What the cache knows a tile of `tileset` (`size` px square for pictures, 0 for vector
     /// tiles) by.
-    fn key(
-        r: &TileRequest,
-        tileset: &'static str,
-        size: u32,
-        encoding: Encoding,
-        full_counts: bool,
-    ) -> TileKey {
+    fn key(r: &TileRequest, made: Made, full_counts: bool) -> TileKey {
         TileKey {
-            tileset,
-            size,
-            encoding,
-            grid: r.grid.id(),
+            made,
+            grid: r.grid,
             z: r.z,
             x: r.x,
             y: r.y,
-            window: (r.window.from.0, r.window.to.0),
-            period: r.period.map(|q| q.0),
-            datum: r.datum.code(),
+            window: r.window,
+            period: r.period,
+            datum: r.datum,
             full_counts,
             filter: r.filter.as_ref().map(|f| Arc::clone(f.key())),
         }
@@ -197,7 +189,7 @@ impl TileService {
 
     /// What the cache knows a vector tile request by.
     fn vector_key(r: &TileRequest) -> TileKey {
-        Self::key(r, "atlas", 0, r.encoding, r.audience.sees_small_counts)
+        Self::key(r, Made::Vector(r.encoding), r.audience.sees_small_counts)
     }
 
     /// An MLT tile: cached, else the MVT tile (cached or built) re-encoded, on the blocking
@@ -240,7 +232,7 @@ impl TileService {
         style: super::raster::Style,
         size: u32,
     ) -> Result<Cached, StoreError> {
-        let key = Self::key(r, style.id(), size, Encoding::Mvt, false);
+        let key = Self::key(r, Made::Picture { style, size }, false);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
