@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod io;
 pub mod model;
 pub mod planner;
+pub mod serving;
 pub mod store;
 pub mod tile;
 

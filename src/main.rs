@@ -231,7 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::resolve(&args.store, None, &file);
             let store = open_store(&settings).await?;
             let atlas = Atlas::new(store, settings.rule.clone());
-            let plan = compound_atlas::tile::seed::SeedPlan {
+            let plan = compound_atlas::serving::seed::SeedPlan {
                 minzoom: args.minzoom,
                 maxzoom: args.maxzoom,
                 bbox: args.bbox,
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 encoding: args.encoding,
             };
             let report =
-                compound_atlas::tile::seed::seed(&atlas, &args.out, &plan, progress).await?;
+                compound_atlas::serving::seed::seed(&atlas, &args.out, &plan, progress).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
@@ -371,7 +371,7 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         store.kind()
     );
     let state = AppState::new(atlas, &settings)
-        .with_archives(compound_atlas::tile::served::open_dir(&settings.archive_dir).await);
+        .with_archives(compound_atlas::serving::served::open_dir(&settings.archive_dir).await);
     compound_atlas::http::watch_changes(&state).await;
     let app = compound_atlas::app(state);
     axum::serve(

@@ -406,7 +406,7 @@ async fn seeded_mlt_archives_hold_the_served_tiles() {
     let store: std::sync::Arc<dyn compound_atlas::store::Store> =
         std::sync::Arc::new(compound_atlas::store::embedded::EmbeddedStore::open(&data).unwrap());
     let state = AppState::for_store(store)
-        .with_archives(compound_atlas::tile::served::open_dir(dir.path()).await);
+        .with_archives(compound_atlas::serving::served::open_dir(dir.path()).await);
     assert_eq!(state.archives.len(), 2);
     let app = compound_atlas::app(state);
     let call = |uri: String| {

@@ -113,7 +113,7 @@ async fn the_server_serves_seeded_archives_as_tilesets() {
     let store: std::sync::Arc<dyn compound_atlas::store::Store> =
         std::sync::Arc::new(compound_atlas::store::embedded::EmbeddedStore::open(&data).unwrap());
     let state = compound_atlas::AppState::for_store(store)
-        .with_archives(compound_atlas::tile::served::open_dir(dir.path()).await);
+        .with_archives(compound_atlas::serving::served::open_dir(dir.path()).await);
     assert_eq!(state.archives.len(), 2);
     let app = compound_atlas::app(state);
     let catalog = common::call(&app, "GET", "/tiles", &[], vec![])

@@ -53,7 +53,7 @@ impl std::ops::Deref for AppState {
 #[derive(Clone)]
 pub struct ServerState {
     pub atlas: Arc<Atlas>,
-    pub tiles: Arc<crate::tile::service::TileService>,
+    pub tiles: Arc<crate::serving::service::TileService>,
     pub tokens: Arc<Vec<TokenEntry>>,
     /// Callers without a token may use the planner tools (with public privacy).
     pub open_planner: bool,
@@ -70,8 +70,8 @@ pub struct ServerState {
     pub cors: cors::Cors,
     /// Requests per second per client address, when limited.
     pub rate: Option<Arc<observe::RateLimit>>,
-    /// Seeded archives served as tilesets (see [`crate::tile::served`]).
-    pub archives: Arc<Vec<crate::tile::served::Archive>>,
+    /// Seeded archives served as tilesets (see [`crate::serving::served`]).
+    pub archives: Arc<Vec<crate::serving::served::Archive>>,
 }
 
 impl ServerState {
@@ -116,7 +116,7 @@ impl AppState {
 
     /// Serves these seeded archives as tilesets too.
     #[must_use]
-    pub fn with_archives(mut self, archives: Vec<crate::tile::served::Archive>) -> AppState {
+    pub fn with_archives(mut self, archives: Vec<crate::serving::served::Archive>) -> AppState {
         Arc::make_mut(&mut self.0).archives = Arc::new(archives);
         self
     }
@@ -124,7 +124,7 @@ impl AppState {
     pub fn new(atlas: Arc<Atlas>, settings: &Settings) -> AppState {
         AppState(Arc::new(ServerState {
             atlas,
-            tiles: Arc::new(crate::tile::service::TileService::new(
+            tiles: Arc::new(crate::serving::service::TileService::new(
                 settings.tile_cache_bytes,
             )),
             tokens: Arc::new(settings.tokens.clone()),
@@ -146,7 +146,7 @@ impl AppState {
     pub fn for_store(store: Arc<dyn crate::store::Store>) -> AppState {
         AppState(Arc::new(ServerState {
             atlas: Arc::new(Atlas::new(store, crate::analytics::Rule::default())),
-            tiles: Arc::new(crate::tile::service::TileService::new(TILE_CACHE_BYTES)),
+            tiles: Arc::new(crate::serving::service::TileService::new(TILE_CACHE_BYTES)),
             tokens: Arc::new(Vec::new()),
             open_planner: true,
             min_count: crate::config::PrivacyFile::default().min_count,

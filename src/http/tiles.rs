@@ -5,12 +5,12 @@ use super::api::Params;
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::filter::Filter;
+use crate::serving::cache::Coding;
+use crate::serving::service::TileRequest;
 use crate::tile::address::{TileAddress, TileFormat};
-use crate::tile::cache::Coding;
 use crate::tile::filter::TileFilter;
 use crate::tile::layers::TileLayer;
 use crate::tile::raster::Style;
-use crate::tile::service::TileRequest;
 use crate::tile::Grid;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -300,7 +300,7 @@ async fn serve_archive(
     let (bytes, gzipped) = if a.gzip && !acceptance(headers).gzip {
         (
             bytes::Bytes::from(
-                crate::tile::served::gunzip(&stored)
+                crate::serving::served::gunzip(&stored)
                     .map_err(|e| Error::Other(anyhow::anyhow!(e)))?,
             ),
             false,
@@ -308,7 +308,7 @@ async fn serve_archive(
     } else {
         (stored, a.gzip)
     };
-    let t = crate::tile::cache::Cached::new(bytes, Vec::new(), [0.0; 4]);
+    let t = crate::serving::cache::Cached::new(bytes, Vec::new(), [0.0; 4]);
     let mut resp = with_etag(headers, &t, a.encoding.content_type(), None);
     if gzipped && resp.status() == StatusCode::OK {
         resp.headers_mut()
@@ -405,7 +405,7 @@ pub fn accepted_coding(headers: &HeaderMap) -> Option<Coding> {
 /// `coding`: compressed (once per cached tile) for a client that takes it.
 fn with_etag(
     headers: &HeaderMap,
-    t: &crate::tile::cache::Cached,
+    t: &crate::serving::cache::Cached,
     ctype: &'static str,
     coding: Option<Coding>,
 ) -> Response {

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 /// style at a size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Made {
-    Vector(super::mlt::Encoding),
+    Vector(crate::tile::mlt::Encoding),
     /// `size` pixels square (256, or 512 for @2x).
     Picture {
-        style: super::raster::Style,
+        style: crate::tile::raster::Style,
         size: u32,
     },
 }
@@ -33,13 +33,13 @@ impl Made {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
     pub made: Made,
-    pub grid: super::Grid,
+    pub grid: crate::tile::Grid,
     pub z: u8,
     pub x: u64,
     pub y: u64,
     pub window: crate::analytics::Window,
     pub period: Option<crate::model::Quarter>,
-    pub datum: super::Datum,
+    pub datum: crate::tile::Datum,
     /// Whether small counts are shown (planners) or withheld (public).
     pub full_counts: bool,
     /// The CQL2 filter's one spelling, for filtered tiles.
@@ -399,7 +399,7 @@ mod tests {
         let again = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "tile::cache::tests::etag_of_a_hundred_zeros",
+                "serving::cache::tests::etag_of_a_hundred_zeros",
                 "--nocapture",
             ])
             .env("ATLAS_PRINT_ETAG", "1")

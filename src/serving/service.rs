@@ -1,15 +1,15 @@
 //! Serving tiles from a store (the one asynchronous room of `tile/`): the city index and the
 //! figures of each window × period, cached per store version; built tiles in the tile cache.
 
-use super::atlas::{self, Audience, CityIndex, Figures};
 use super::cache::{Cached, Made, TileCache, TileKey};
-use super::filter::TileFilter;
-use super::mlt::Encoding;
-use super::mvt::TileFrame;
-use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
 use crate::model::Quarter;
 use crate::store::{blocking, ByVersion, StoreError};
+use crate::tile::atlas::{self, Audience, CityIndex, Figures};
+use crate::tile::filter::TileFilter;
+use crate::tile::mlt::Encoding;
+use crate::tile::mvt::TileFrame;
+use crate::tile::{Datum, Grid};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -208,7 +208,7 @@ impl TileService {
         };
         let encode = {
             let mvt = mvt.bytes.clone();
-            move || super::mlt::from_mvt(&mvt)
+            move || crate::tile::mlt::from_mvt(&mvt)
         };
         let bytes = if r.z >= self.inline_from {
             encode()
@@ -229,7 +229,7 @@ impl TileService {
         &self,
         atlas: &Atlas,
         r: &TileRequest,
-        style: super::raster::Style,
+        style: crate::tile::raster::Style,
         size: u32,
     ) -> Result<Cached, StoreError> {
         let key = Self::key(r, Made::Picture { style, size }, false);
@@ -238,11 +238,11 @@ impl TileService {
         }
         let city = self.city(atlas).await?;
         let fig = self.figures(atlas, r.window, r.period).await?;
-        let view = super::raster::View::tile(r.grid, r.datum, r.z, r.x, r.y, size);
+        let view = crate::tile::raster::View::tile(r.grid, r.datum, r.z, r.x, r.y, size);
         let filter = r.filter.clone();
         let bytes = tokio::task::spawn_blocking(move || {
-            let pm = super::raster::draw(&view, style, &city, &fig, filter.as_deref());
-            super::raster::png(&pm)
+            let pm = crate::tile::raster::draw(&view, style, &city, &fig, filter.as_deref());
+            crate::tile::raster::png(&pm)
         })
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?

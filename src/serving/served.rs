@@ -22,7 +22,7 @@ pub struct Archive {
     /// Whether stored tiles are gzip-compressed.
     pub gzip: bool,
     /// MVT or MLT tiles (PMTiles' tile type, MBTiles' `format`).
-    pub encoding: super::mlt::Encoding,
+    pub encoding: crate::tile::mlt::Encoding,
     pub minzoom: u8,
     pub maxzoom: u8,
     pub bounds: Option<[f64; 4]>,
@@ -70,8 +70,8 @@ impl Archive {
                 });
                 let zoom = |k: &str, d: u8| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
                 let encoding = match meta.get("format").map(String::as_str) {
-                    None | Some("pbf") => super::mlt::Encoding::Mvt,
-                    Some("mlt") => super::mlt::Encoding::Mlt,
+                    None | Some("pbf") => crate::tile::mlt::Encoding::Mvt,
+                    Some("mlt") => crate::tile::mlt::Encoding::Mlt,
                     Some(other) => {
                         return Err(format!(
                             "{}: tiles of format `{other}` are not served (pbf or mlt)",
@@ -98,8 +98,8 @@ impl Archive {
                 let h = reader.get_header();
                 let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
                 let encoding = match h.tile_type {
-                    pmtiles::TileType::Mvt => super::mlt::Encoding::Mvt,
-                    pmtiles::TileType::Mlt => super::mlt::Encoding::Mlt,
+                    pmtiles::TileType::Mvt => crate::tile::mlt::Encoding::Mvt,
+                    pmtiles::TileType::Mlt => crate::tile::mlt::Encoding::Mlt,
                     other => {
                         return Err(format!(
                             "{}: tiles of type {other:?} are not served (MVT or MLT)",

@@ -2,12 +2,12 @@
 //! an MBTiles (resumable) or PMTiles archive.
 
 use super::archive::{self, Kind, Meta};
-use super::atlas::Audience;
-use super::layers::TileLayer;
-use super::mlt::Encoding;
 use super::service::{TileRequest, TileService};
-use super::{Datum, Grid};
 use crate::analytics::{Atlas, Window};
+use crate::tile::atlas::Audience;
+use crate::tile::layers::TileLayer;
+use crate::tile::mlt::Encoding;
+use crate::tile::{Datum, Grid};
 use futures_util::StreamExt;
 use std::path::Path;
 
@@ -117,7 +117,7 @@ pub async fn seed(
         minzoom: plan.minzoom,
         maxzoom: plan.maxzoom,
         encoding: plan.encoding,
-        vector_layers: TileLayer::vector_layers(super::grid::MAX_ZOOM),
+        vector_layers: TileLayer::vector_layers(crate::tile::grid::MAX_ZOOM),
     };
     let mut report = SeedReport {
         tiles_considered: coords.len(),

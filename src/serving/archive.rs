@@ -40,7 +40,7 @@ pub struct Meta {
     pub minzoom: u8,
     pub maxzoom: u8,
     /// MVT or MLT tiles.
-    pub encoding: super::mlt::Encoding,
+    pub encoding: crate::tile::mlt::Encoding,
     /// TileJSON `vector_layers`.
     pub vector_layers: serde_json::Value,
 }
@@ -86,8 +86,8 @@ impl MbTiles {
             (
                 "format",
                 match meta.encoding {
-                    super::mlt::Encoding::Mvt => "pbf",
-                    super::mlt::Encoding::Mlt => "mlt",
+                    crate::tile::mlt::Encoding::Mvt => "pbf",
+                    crate::tile::mlt::Encoding::Mlt => "mlt",
                 }
                 .to_string(),
             ),
@@ -185,8 +185,8 @@ pub fn write_pmtiles(
     .to_string();
     let b = meta.bounds;
     let kind = match meta.encoding {
-        super::mlt::Encoding::Mvt => TileType::Mvt,
-        super::mlt::Encoding::Mlt => TileType::Mlt,
+        crate::tile::mlt::Encoding::Mvt => TileType::Mvt,
+        crate::tile::mlt::Encoding::Mlt => TileType::Mlt,
     };
     let mut w = PmTilesWriter::new(kind)
         .precompressed(Compression::Gzip)
