@@ -2,7 +2,7 @@
 //! (`DATABASE_URL`, `ATLAS_*`), then an optional TOML file (`--config`, `ATLAS_CONFIG`, or
 //! `./atlas.toml` when present), then defaults.
 
-use crate::generate::Encoding;
+use crate::model::encoding::TextEncoding as Encoding;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -70,11 +70,12 @@ pub struct SeedArgs {
     /// Tile encoding: `mvt` (Mapbox Vector Tiles) or `mlt` (MapLibre Tiles; PMTiles tile type
     /// MLT, MBTiles format `mlt`).
     #[arg(long, default_value = "mvt", value_parser = parse_encoding)]
-    pub encoding: crate::tile::mlt::Encoding,
+    pub encoding: crate::model::encoding::Encoding,
 }
 
-fn parse_encoding(s: &str) -> Result<crate::tile::mlt::Encoding, String> {
-    crate::tile::mlt::Encoding::parse(s).ok_or_else(|| format!("`{s}`: the encoding is mvt or mlt"))
+fn parse_encoding(s: &str) -> Result<crate::model::encoding::Encoding, String> {
+    crate::model::encoding::Encoding::parse(s)
+        .ok_or_else(|| format!("`{s}`: the encoding is mvt or mlt"))
 }
 
 #[derive(Debug, Args, Clone)]
@@ -150,7 +151,7 @@ pub struct ImportArgs {
     /// Text encoding of hotline exports and CSV geography tables (default: detected, UTF-8 or
     /// GBK).
     #[arg(long, value_enum)]
-    pub encoding: Option<crate::ingest::complaints::TextEncoding>,
+    pub encoding: Option<Encoding>,
     /// The datum of the files' coordinates: `gcj02` for coordinates taken from AMap or Tencent
     /// maps, `bd09` from Baidu; shifted back to WGS84 / CGCS2000 on import (default `wgs84`).
     #[arg(long, value_parser = parse_datum, default_value = "wgs84")]
@@ -174,7 +175,7 @@ fn parse_distance(s: &str) -> Result<f64, String> {
 }
 
 fn parse_crs(s: &str) -> Result<i32, String> {
-    let code = crate::io::crs::Crs::parse_code(s)?;
+    let code = crate::model::epsg_code(s)?;
     i32::try_from(code).map_err(|_| format!("`{s}` is not an EPSG code"))
 }
 
@@ -234,7 +235,7 @@ pub struct FileConfig {
     pub demo: DemoFile,
     /// The grading rule (see analytics::grade); every field optional.
     #[serde(default)]
-    pub grading: Option<crate::analytics::Rule>,
+    pub grading: Option<crate::model::grade::Rule>,
     #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
@@ -397,10 +398,10 @@ pub enum StoreChoice {
 pub struct Settings {
     pub bind: String,
     pub store: StoreChoice,
-    pub pool: crate::store::postgis::PoolSettings,
+    pub pool: PoolSettings,
     pub demo_scale: f64,
     pub demo_seed: u64,
-    pub rule: crate::analytics::Rule,
+    pub rule: crate::model::grade::Rule,
     pub tokens: Vec<TokenEntry>,
     /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
     pub open_planner: Option<bool>,
@@ -451,7 +452,7 @@ impl Settings {
         } else {
             StoreChoice::Embedded(file.data.clone().unwrap_or_else(|| PathBuf::from("data")))
         };
-        let defaults = crate::store::postgis::PoolSettings::default();
+        let defaults = PoolSettings::default();
         Settings {
             bind: bind
                 .map(str::to_string)
@@ -459,7 +460,7 @@ impl Settings {
                 .or_else(|| file.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             store,
-            pool: crate::store::postgis::PoolSettings {
+            pool: PoolSettings {
                 max_connections: file
                     .postgis
                     .max_connections
@@ -541,6 +542,24 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("tiles")),
             rate_limit: file.http.rate_limit_per_second.unwrap_or(0),
             trust_forwarded_for: file.http.trust_forwarded_for.unwrap_or(false),
+        }
+    }
+}
+
+/// The PostGIS store's connection settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+    pub statement_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(3),
+            statement_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

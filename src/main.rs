@@ -191,7 +191,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&settings).await?;
             let atlas = Atlas::new(store, settings.rule.clone());
             let book = atlas.grades().await?;
-            atlas.store.save_grades(&book).await?;
+            atlas
+                .store
+                .save_grades(&book.records.values().collect::<Vec<_>>())
+                .await?;
             let period =
                 compound_atlas::analytics::grade::parse_period(args.period.as_deref(), &book)
                     .map_err(anyhow::Error::msg)?;

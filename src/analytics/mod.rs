@@ -3,7 +3,8 @@
 
 pub mod grade;
 pub mod service;
-pub mod stats;
+/// The monthly tables are plain values ([`crate::model::stats`]), read here as ever.
+pub use crate::model::stats;
 
 pub use grade::{Grade, GradeBook, GradeRecord, Override, Rule};
 pub use service::Atlas;

@@ -37,13 +37,7 @@ pub const HEADERS: [&str; 12] = [
 ];
 
 /// Text encoding of the written export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    #[default]
-    Utf8,
-    Gbk,
-}
+pub use crate::model::encoding::TextEncoding as Encoding;
 
 fn month_start(m: usize) -> NaiveDate {
     let y = 2018 + (m / 12) as i32;

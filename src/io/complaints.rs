@@ -3,7 +3,7 @@
 //! on import, never read by the server).
 
 use super::FormatError;
-use crate::analytics::Fact;
+use crate::model::stats::Fact;
 use crate::model::{Category, Complaint, ComplaintContact, MatchMethod, Month, Placement};
 use std::io::Write;
 use std::path::Path;

@@ -60,14 +60,7 @@ impl Crs {
 
     /// Parses `--crs`: `EPSG:4549`, `epsg:4549` or `4549`.
     pub fn parse_code(s: &str) -> Result<u32, String> {
-        let t = s.trim();
-        let digits = t
-            .strip_prefix("EPSG:")
-            .or_else(|| t.strip_prefix("epsg:"))
-            .unwrap_or(t);
-        digits
-            .parse::<u32>()
-            .map_err(|_| format!("`{s}` is not a CRS code: write it as EPSG:4549 (or 4549)"))
+        crate::model::epsg_code(s)
     }
 
     /// The CRS of an EPSG code.

@@ -10,7 +10,7 @@
 //! (u32) and per entry an id (i64) and its u32 counts, in id order; last, the CRC-32 of all
 //! that precedes it (u32).
 
-use crate::analytics::stats::{IdMap, Stats};
+use crate::model::stats::{IdMap, Stats};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
@@ -172,7 +172,7 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::stats::Fact;
+    use crate::model::stats::Fact;
     use crate::model::Category;
 
     fn sample() -> Stats {

@@ -1,14 +1,6 @@
 //! Text files as Chinese offices write them: UTF-8 (with or without a byte-order mark) or GBK.
 
-use serde::Serialize;
-
-/// Text encoding of a CSV file: an export or a geography table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TextEncoding {
-    Utf8,
-    Gbk,
-}
+pub use crate::model::encoding::TextEncoding;
 
 impl TextEncoding {
     pub fn encoding(self) -> &'static encoding_rs::Encoding {

@@ -7,12 +7,27 @@ use std::fmt;
 
 mod category;
 pub mod datum;
+pub mod encoding;
+pub mod grade;
 mod month;
 mod privacy;
+pub mod stats;
 pub use category::Category;
 pub use datum::Datum;
 pub use month::{Month, Quarter};
 pub use privacy::Audience;
+
+/// An EPSG code as people write it: `EPSG:4549`, `epsg:4549` or `4549`.
+pub fn epsg_code(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let digits = t
+        .strip_prefix("EPSG:")
+        .or_else(|| t.strip_prefix("epsg:"))
+        .unwrap_or(t);
+    digits
+        .parse::<u32>()
+        .map_err(|_| format!("`{s}` is not a CRS code: write it as EPSG:4549 (or 4549)"))
+}
 
 /// A district-level area (区 / 县级市), identified by its 6-digit administrative code.
 #[derive(Debug, Clone, PartialEq)]

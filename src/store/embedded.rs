@@ -4,8 +4,9 @@
 //! the manifest into place last, and then swaps the snapshot in.
 
 use super::{sort_hits, Area, Bbox, ComplaintImport, Hit, ImportReport, Store, StoreError};
-use crate::analytics::{Override, Stats};
 use crate::io::{self, manifest::Manifest, Record};
+use crate::model::grade::Override;
+use crate::model::stats::Stats;
 use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
 use geo::BoundingRect;

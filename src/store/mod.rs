@@ -5,7 +5,8 @@
 pub mod embedded;
 pub mod postgis;
 
-use crate::analytics::{Override, Stats};
+use crate::model::grade::{GradeRecord, Override};
+use crate::model::stats::Stats;
 use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -282,7 +283,7 @@ pub trait Store: Send + Sync {
     }
     /// Persists computed grades where SQL clients read them (PostGIS); the embedded store
     /// computes them on demand.
-    async fn save_grades(&self, _book: &crate::analytics::GradeBook) -> Result<(), StoreError> {
+    async fn save_grades(&self, _grades: &[&GradeRecord]) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -3,9 +3,9 @@
 
 use super::ComplaintImport;
 use super::{Area, Bbox, Change, Hit, ImportReport, Store, StoreError};
-use crate::analytics::stats::Months;
-use crate::analytics::{Grade, Override, Stats};
 use crate::io::Record;
+use crate::model::grade::{Grade, GradeRecord, Override};
+use crate::model::stats::{Months, Stats};
 use crate::model::{
     Building, Category, Company, Complaint, ComplaintContact, Compound, Counts, Dataset, District,
     Layer, Month, Quarter, Street, Unit,
@@ -22,23 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Connection settings.
-#[derive(Debug, Clone)]
-pub struct PoolSettings {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub statement_timeout: Duration,
-}
-
-impl Default for PoolSettings {
-    fn default() -> Self {
-        PoolSettings {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(3),
-            statement_timeout: Duration::from_secs(10),
-        }
-    }
-}
+/// Connection settings (the configuration's).
+pub use crate::config::PoolSettings;
 
 pub struct PostgisStore {
     pool: PgPool,
@@ -954,9 +939,9 @@ impl Store for PostgisStore {
             .await
     }
 
-    async fn save_grades(&self, book: &crate::analytics::GradeBook) -> Result<(), StoreError> {
+    async fn save_grades(&self, grades: &[&GradeRecord]) -> Result<(), StoreError> {
         let mut body = String::new();
-        for r in book.records.values() {
+        for r in grades {
             let _ = writeln!(
                 body,
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -9,51 +9,7 @@
 
 use mlt_core::encoder::EncoderConfig;
 
-/// The media type of a Mapbox Vector Tile.
-pub const MVT: &str = "application/vnd.mapbox-vector-tile";
-
-/// The media type of a MapLibre Tile (the one MapLibre Native asks for; the PMTiles
-/// specification's `application/vnd.maplibre-vector-tile` is accepted too).
-pub const MLT: &str = "application/vnd.maplibre-tile";
-
-/// Media types a client may name in `Accept` for an MLT answer.
-pub const MLT_TYPES: [&str; 2] = [MLT, "application/vnd.maplibre-vector-tile"];
-
-/// A vector tile encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Encoding {
-    /// Mapbox Vector Tile 2.1 (protobuf).
-    #[default]
-    Mvt,
-    /// MapLibre Tile (columnar).
-    Mlt,
-}
-
-impl Encoding {
-    /// The name used in paths (`.mvt`, `.mlt`) and in `?encoding=`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Encoding::Mvt => "mvt",
-            Encoding::Mlt => "mlt",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Mvt => MVT,
-            Encoding::Mlt => MLT,
-        }
-    }
-
-    /// `mvt` (or `pbf`) and `mlt`.
-    pub fn parse(s: &str) -> Option<Encoding> {
-        match s {
-            "mvt" | "pbf" => Some(Encoding::Mvt),
-            "mlt" => Some(Encoding::Mlt),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::encoding::{Encoding, MLT, MLT_TYPES, MVT};
 
 /// Why a tile could not be re-encoded (never expected for tiles we built: a bug if seen).
 #[derive(Debug, thiserror::Error)]

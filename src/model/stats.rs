@@ -71,8 +71,8 @@ pub struct AreaFigures {
 
 impl AreaFigures {
     /// Counts one compound in.
-    pub fn add(&mut self, households: i64, complaints: u64, grade: Option<super::Grade>) {
-        use super::Grade;
+    pub fn add(&mut self, households: i64, complaints: u64, grade: Option<super::grade::Grade>) {
+        use super::grade::Grade;
         self.compounds += 1;
         self.households += households;
         self.complaints += complaints;

@@ -1,0 +1,105 @@
+//! Grades as plain values: the three grades, the grading rule's parameters, a manual override
+//! and one compound's grade for a quarter. How they are computed is
+//! [`crate::analytics::grade`]'s.
+
+use super::{Category, Quarter};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Grade {
+    Red,
+    Yellow,
+    Blue,
+}
+
+impl Grade {
+    pub fn code(self) -> &'static str {
+        match self {
+            Grade::Red => "red",
+            Grade::Yellow => "yellow",
+            Grade::Blue => "blue",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Grade> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "red" | "红" => Some(Grade::Red),
+            "yellow" | "黄" => Some(Grade::Yellow),
+            "blue" | "蓝" => Some(Grade::Blue),
+            _ => None,
+        }
+    }
+}
+
+/// The grading rule's parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rule {
+    pub version: String,
+    /// Weight per category, by category code.
+    pub weights: HashMap<Category, f64>,
+    pub red_share: f64,
+    pub yellow_share: f64,
+    pub red_floor: f64,
+    pub yellow_floor: f64,
+    pub window_months: i32,
+}
+
+impl Default for Rule {
+    fn default() -> Rule {
+        Rule {
+            version: "rygb-1".into(),
+            weights: Category::ALL
+                .iter()
+                .map(|c| {
+                    let w = match c {
+                        Category::FireLane | Category::FireFacility | Category::FlyingWire => 3.0,
+                        Category::StairwellClutter => 1.5,
+                        _ => 1.0,
+                    };
+                    (*c, w)
+                })
+                .collect(),
+            red_share: 0.015,
+            yellow_share: 0.035,
+            red_floor: 25.0,
+            yellow_floor: 12.0,
+            window_months: 12,
+        }
+    }
+}
+
+/// A manual grade, with who set it, when and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    pub compound_id: i64,
+    pub period: Quarter,
+    pub grade: Grade,
+    pub reason: String,
+    pub author: String,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// One compound's grade for one quarter, with what it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradeRecord {
+    pub compound_id: i64,
+    pub period: Quarter,
+    /// The grade in force: the override's when there is one, else the computed one.
+    pub grade: Grade,
+    pub computed: Grade,
+    pub rate: f64,
+    pub rank: usize,
+    pub of: usize,
+    pub district: String,
+    /// Held red by the cap-removal rule (not by rank).
+    pub held: bool,
+    pub red_line: f64,
+    pub yellow_line: f64,
+    /// Categories by weighted count in the window, largest first.
+    pub top_categories: Vec<(Category, f64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#override: Option<Override>,
+    pub rule_version: String,
+}
