@@ -43,8 +43,15 @@ start() { # NAME PORT CMD...
 }
 P1=$(free_port); start embedded "$P1" "$BIN" serve --data "$WORK/city"
 P2=$(free_port); start postgis "$P2" "$BIN" serve --database-url "$DB"
-# Warm both: the first query of a window computes its figures and grades (seconds, once).
-for port in "$P1" "$P2"; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/compounds/nearby?lon=120.38&lat=36.07"; done
+# BEFORE=/path/to/an/older/atlas: that binary too, on the same data (before/after in one run).
+PORTS="$P1 $P2"
+if [ -n "${BEFORE:-}" ]; then
+  PB1=$(free_port); start before_embedded "$PB1" "$BEFORE" serve --data "$WORK/city"
+  PB2=$(free_port); start before_postgis "$PB2" "$BEFORE" serve --database-url "$DB"
+  PORTS="$PORTS $PB1 $PB2"
+fi
+# Warm them: the first query of a window computes its figures and grades (seconds, once).
+for port in $PORTS; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/compounds/nearby?lon=120.38&lat=36.07"; done
 
 # Random points over urban Qingdao: lon 120.30–120.50, lat 36.03–36.20 (the same box both ways).
 cat >"$WORK/nearby.lua" <<'LUA'
@@ -89,7 +96,9 @@ echo
 echo "| client → server | requests/s | p50 | p99 | non-2xx |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 wrk_row "wrk → atlas, embedded store" "$P1"
+[ -z "${BEFORE:-}" ] || wrk_row "before: wrk → atlas, embedded store" "$PB1"
 wrk_row "wrk → atlas, PostGIS store" "$P2"
+[ -z "${BEFORE:-}" ] || wrk_row "before: wrk → atlas, PostGIS store" "$PB2"
 pgbench_row
 
 # A 50-stop round: the 50 densest compounds of the city's core districts.

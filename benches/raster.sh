@@ -31,6 +31,13 @@ start() { # NAME PORT ENV...
 }
 P1=$(free_port); start nocache "$P1" ATLAS_TILE_CACHE_MB=0
 P2=$(free_port); start cache "$P2" ATLAS_TILE_CACHE_MB=1024
+# BEFORE=/path/to/an/older/atlas: that binary too, on the same data (before/after in one run).
+if [ -n "${BEFORE:-}" ]; then
+  NOW=$BIN; BIN=$BEFORE
+  PB1=$(free_port); start before_nocache "$PB1" ATLAS_TILE_CACHE_MB=0
+  PB2=$(free_port); start before_cache "$PB2" ATLAS_TILE_CACHE_MB=1024
+  BIN=$NOW
+fi
 
 python3 - "$WORK" <<'PY'
 import math, random, sys
@@ -84,7 +91,9 @@ echo "| tileset, cache | tiles/s | p50 | p99 | non-2xx |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 for s in grade density; do
   run "$s, cache off (drawn per request)" "$P1" "$WORK/$s.paths"
+  [ -z "${BEFORE:-}" ] || run "before: $s, cache off" "$PB1" "$WORK/$s.paths"
   run "$s, cache warm" "$P2" "$WORK/$s.paths"
+  [ -z "${BEFORE:-}" ] || run "before: $s, cache warm" "$PB2" "$WORK/$s.paths"
 done
 for s in grade density; do
   grep "/$s/" "$WORK/z14.paths" | while read -r path; do

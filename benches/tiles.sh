@@ -8,7 +8,9 @@
 #   - Martin (when installed: MARTIN=/path/to/martin, or `martin` on PATH) serving the same
 #     layers from the same PostGIS with the function source of benches/martin/atlas_function.sql
 #     (ST_AsMVT over the same figures materialised in schema `bench`), its cache off.
-#   usage: benches/tiles.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
+#   - with BEFORE=/path/to/an/older/atlas, that binary too on the same data (embedded store,
+#     cache off and warm), for a before/after comparison in one run.
+#   usage: [BEFORE=bin] benches/tiles.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/postgis.sh
@@ -50,6 +52,11 @@ MARTIN=${MARTIN:-$(command -v martin || true)}
 P1=$(free_port); start emb_nocache "$P1" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --data "$WORK/city"
 P2=$(free_port); start pg_nocache "$P2" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --database-url "$BASE/atlas_tbench"
 P3=$(free_port); start emb_cache "$P3" ATLAS_TILE_CACHE_MB=1024 "$BIN" serve --data "$WORK/city"
+if [ -n "${BEFORE:-}" ]; then
+  PB1=$(free_port); start before_nocache "$PB1" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --data "$WORK/city"
+  PB2=$(free_port); start before_pg_nocache "$PB2" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --database-url "$BASE/atlas_tbench"
+  PB3=$(free_port); start before_cache "$PB3" ATLAS_TILE_CACHE_MB=1024 "$BEFORE" serve --data "$WORK/city"
+fi
 
 # The tile list: every z12-z16 tile over urban Qingdao, sampled, keeping the non-empty ones.
 python3 - "$WORK/candidates" <<'PY'
@@ -162,9 +169,12 @@ echo
 echo "| server | tiles/s | p50 | p99 | non-2xx |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 run "atlas embedded, cache off (encoded per request)" "$P1"
+[ -z "${BEFORE:-}" ] || run "before ($("$BEFORE" --version | awk '{print $2}'), $BEFORE): embedded, cache off" "$PB1"
 run "atlas PostGIS, cache off (encoded per request)" "$P2"
+[ -z "${BEFORE:-}" ] || run "before: PostGIS, cache off" "$PB2"
 run "atlas embedded, MLT, cache off (MVT built and re-encoded per request)" "$P1" "$WORK/mlt_paths"
 run "atlas embedded, cache warm" "$P3"
+[ -z "${BEFORE:-}" ] || run "before: embedded, cache warm" "$PB3"
 run "atlas embedded, MLT, cache warm" "$P3" "$WORK/mlt_paths"
 run "nginx, same tile bytes as static files" "$P4"
 echo
