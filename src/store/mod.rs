@@ -221,6 +221,18 @@ pub fn sort_hits(hits: &mut Vec<Hit>, limit: usize) {
 }
 
 /// The store interface every surface uses. Object-safe: the server holds an `Arc<dyn Store>`.
+///
+/// What a store is, said plainly: a **snapshot source** — it loads the whole geography
+/// ([`Store::geography`], versioned by [`Store::geography_version`]) and the monthly
+/// statistics ([`Store::stats`], by [`Store::version`]) for every server to hold in memory
+/// (the city index of `tile::atlas`, the gazetteer, the figures), takes imports and overrides
+/// all or nothing, and announces changes. Tiles, pictures, statistics, OGC features and
+/// compound search are answered from that in-memory snapshot, the same for both stores. What
+/// a store answers itself is only what follows the snapshot accessors below: `counts`,
+/// `compound`, `compounds_in_bbox`, `find_compounds` (PostGIS with `ST_DWithin` /
+/// `ST_Intersects` on its GiST index, the embedded store on its R-tree), `buildings_of` and
+/// `units_of`. Holding the city in every server is the design (the full demo city is ~270,000
+/// rows; docs/scaling.md gives the memory per city), not an accident of the PostGIS store.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// `"embedded"` or `"postgis"`.

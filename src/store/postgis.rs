@@ -53,7 +53,7 @@ async fn announce(
         }
         _ => serde_json::json!({ "origin": instance, "all": true }),
     };
-    sqlx::query("SELECT pg_notify($1, $2)")
+    sqlx::query(include_str!("../../sql/queries/notify_change.sql"))
         .bind(CHANNEL)
         .bind(payload.to_string())
         .execute(tx)
@@ -171,14 +171,11 @@ impl PostgisStore {
                 _ => Err(StoreError::Database(format!("{what}: not polygonal"))),
             }
         };
-        let compounds = format!("SELECT {COMPOUND_COLUMNS} FROM compounds ORDER BY id");
-        let buildings = format!("SELECT {BUILDING_COLUMNS} FROM buildings ORDER BY id");
-        let units = format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY id");
         // Every layer at once, each on its own connection.
         let (districts, streets, companies, compounds, buildings, units) = tokio::try_join!(
             all_rows(
                 &self.pool,
-                "SELECT code, name, name_en, ST_AsBinary(geom) AS wkb FROM districts ORDER BY code",
+                include_str!("../../sql/queries/read_districts.sql"),
                 |r| Ok(District {
                     code: r.try_get("code").map_err(map_err)?,
                     name: r.try_get("name").map_err(map_err)?,
@@ -188,7 +185,7 @@ impl PostgisStore {
             ),
             all_rows(
                 &self.pool,
-                "SELECT code, name, district_code, kind, ST_AsBinary(geom) AS wkb FROM streets ORDER BY code",
+                include_str!("../../sql/queries/read_streets.sql"),
                 |r| Ok(Street {
                     code: r.try_get("code").map_err(map_err)?,
                     name: r.try_get("name").map_err(map_err)?,
@@ -197,25 +194,29 @@ impl PostgisStore {
                     geom: mp(r, "street")?,
                 }),
             ),
-            all_rows(&self.pool, "SELECT id, name FROM companies ORDER BY id", |r| {
-                Ok(Company {
-                    id: r.try_get("id").map_err(map_err)?,
-                    name: r.try_get("name").map_err(map_err)?,
-                })
-            }),
             all_rows(
                 &self.pool,
-                &compounds,
+                include_str!("../../sql/queries/read_companies.sql"),
+                |r| {
+                    Ok(Company {
+                        id: r.try_get("id").map_err(map_err)?,
+                        name: r.try_get("name").map_err(map_err)?,
+                    })
+                }
+            ),
+            all_rows(
+                &self.pool,
+                include_str!("../../sql/queries/read_compounds.sql"),
                 compound_from,
             ),
             all_rows(
                 &self.pool,
-                &buildings,
+                include_str!("../../sql/queries/read_buildings.sql"),
                 building_from,
             ),
             all_rows(
                 &self.pool,
-                &units,
+                include_str!("../../sql/queries/read_units.sql"),
                 unit_from,
             ),
         )?;
@@ -239,9 +240,7 @@ impl PostgisStore {
         let categories: Vec<&str> = Category::ALL.iter().map(|c| c.code()).collect();
         let summary = async {
             sqlx::query_as::<_, (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>, i64)>(
-                "SELECT (SELECT min(received_at) FROM complaints)::date, \
-                 (SELECT max(received_at) FROM complaints)::date, \
-                 (SELECT count(*) FROM complaints WHERE compound_id IS NULL)",
+                include_str!("../../sql/queries/stats_summary.sql"),
             )
             .fetch_one(&self.pool)
             .await
@@ -491,16 +490,16 @@ async fn store_complaints(
                 .push(r.try_get("ticket_id").map_err(map_err)?);
         }
     }
-    sqlx::query(
-        "DELETE FROM stage_complaints s USING complaints c WHERE s.ticket_id = c.ticket_id",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(map_err)?;
-    let new: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_complaints")
-        .fetch_one(&mut *tx)
+    sqlx::query(include_str!("../../sql/queries/drop_known_complaints.sql"))
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+    let new: i64 = sqlx::query_scalar(include_str!(
+        "../../sql/queries/count_staged_complaints.sql"
+    ))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_err)?;
     report.new = usize::try_from(new).unwrap_or(0);
     if report.new > 0 {
         run_script(
@@ -514,10 +513,6 @@ async fn store_complaints(
     tx.commit().await.map_err(map_err)?;
     Ok(report)
 }
-
-const BUILDING_COLUMNS: &str =
-    "id, compound_id, name, floors, households, ST_AsBinary(geom) AS wkb";
-const UNIT_COLUMNS: &str = "id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y";
 
 fn building_from(r: &sqlx::postgres::PgRow) -> Result<Building, StoreError> {
     let id: i64 = r.try_get("id").map_err(map_err)?;
@@ -557,16 +552,9 @@ fn unit_from(r: &sqlx::postgres::PgRow) -> Result<Unit, StoreError> {
 /// (int2, 0 when not there). A million rows arrive as one 15 MB value instead of a million
 /// rows, each with its own message and decoding (the statistics load 3× faster, measured; as
 /// arrays, one per column, they load slower, sqlx decoding every element).
-const COMPOUND_MONTHS: &str = "SELECT coalesce(string_agg(int8send(compound_id) \
-     || int4send(month - DATE '2000-01-01') || int4send(n) \
-     || int2send(coalesce(array_position($1::text[], category), 0)::int2), ''::bytea), ''::bytea) \
-     FROM stats_compound_month";
-const BUILDING_MONTHS: &str = "SELECT coalesce(string_agg(int8send(building_id) \
-     || int4send(month - DATE '2000-01-01') || int4send(n), ''::bytea), ''::bytea) \
-     FROM stats_building_month";
-const UNIT_MONTHS: &str = "SELECT coalesce(string_agg(int8send(unit_id) \
-     || int4send(month - DATE '2000-01-01') || int4send(n), ''::bytea), ''::bytea) \
-     FROM stats_unit_month";
+const COMPOUND_MONTHS: &str = include_str!("../../sql/queries/compound_months.sql");
+const BUILDING_MONTHS: &str = include_str!("../../sql/queries/building_months.sql");
+const UNIT_MONTHS: &str = include_str!("../../sql/queries/unit_months.sql");
 
 async fn monthly_blob(
     pool: &PgPool,
@@ -616,9 +604,6 @@ async fn all_rows<T>(
     }
     Ok(out)
 }
-
-const COMPOUND_COLUMNS: &str =
-    "id, name, aliases, district_code, street_code, company_id, year_built, households, ST_AsBinary(geom) AS wkb";
 
 #[async_trait]
 impl Store for PostgisStore {
@@ -730,13 +715,11 @@ impl Store for PostgisStore {
     }
 
     async fn compound(&self, id: i64) -> Result<Option<Compound>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COMPOUND_COLUMNS} FROM compounds WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row = sqlx::query(include_str!("../../sql/queries/compound_by_id.sql"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(compound_from).transpose()
     }
 
@@ -745,18 +728,15 @@ impl Store for PostgisStore {
         bbox: Bbox,
         limit: usize,
     ) -> Result<Vec<Compound>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COMPOUND_COLUMNS} FROM compounds \
-             WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) ORDER BY id LIMIT $5"
-        ))
-        .bind(bbox[0])
-        .bind(bbox[1])
-        .bind(bbox[2])
-        .bind(bbox[3])
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(include_str!("../../sql/queries/compounds_in_bbox.sql"))
+            .bind(bbox[0])
+            .bind(bbox[1])
+            .bind(bbox[2])
+            .bind(bbox[3])
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(compound_from).collect()
     }
 
@@ -774,50 +754,32 @@ impl Store for PostgisStore {
         };
         // Every query is parameterised; distances on the spheroid through `geography`.
         let q = match area {
-            Area::Near { point, radius_m } => sqlx::query(
-                "SELECT c.id, ST_Distance(c.geom::geography, q.pt) AS d \
-                 FROM compounds c, (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography AS pt) q \
-                 WHERE ST_DWithin(c.geom::geography, q.pt, $3) \
-                   AND ($4::bigint[] IS NULL OR c.id = ANY($4)) \
-                 ORDER BY d, c.id LIMIT $5",
-            )
-            .bind(point.x())
-            .bind(point.y())
-            .bind(*radius_m)
-            .bind(only)
-            .bind(limit),
-            Area::Bbox(b) => sqlx::query(
-                "SELECT id, NULL::float8 AS d FROM compounds \
-                 WHERE ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)) \
-                   AND ($5::bigint[] IS NULL OR id = ANY($5)) \
-                 ORDER BY id LIMIT $6",
-            )
-            .bind(b[0])
-            .bind(b[1])
-            .bind(b[2])
-            .bind(b[3])
-            .bind(only)
-            .bind(limit),
-            Area::Polygon(mp) => sqlx::query(
-                "SELECT id, NULL::float8 AS d FROM compounds \
-                 WHERE ST_Intersects(geom, ST_GeomFromWKB($1, 4326)) \
-                   AND ($2::bigint[] IS NULL OR id = ANY($2)) \
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(wkb(geo_types::Geometry::MultiPolygon(mp.clone()))?)
-            .bind(only)
-            .bind(limit),
-            Area::Corridor { line, distance_m } => sqlx::query(
-                "SELECT c.id, ST_Distance(c.geom::geography, q.line) AS d \
-                 FROM compounds c, (SELECT ST_GeomFromWKB($1, 4326)::geography AS line) q \
-                 WHERE ST_DWithin(c.geom::geography, q.line, $2) \
-                   AND ($3::bigint[] IS NULL OR c.id = ANY($3)) \
-                 ORDER BY d, c.id LIMIT $4",
-            )
-            .bind(wkb(geo_types::Geometry::MultiLineString(line.clone()))?)
-            .bind(*distance_m)
-            .bind(only)
-            .bind(limit),
+            Area::Near { point, radius_m } => {
+                sqlx::query(include_str!("../../sql/queries/find_near.sql"))
+                    .bind(point.x())
+                    .bind(point.y())
+                    .bind(*radius_m)
+                    .bind(only)
+                    .bind(limit)
+            }
+            Area::Bbox(b) => sqlx::query(include_str!("../../sql/queries/find_in_bbox.sql"))
+                .bind(b[0])
+                .bind(b[1])
+                .bind(b[2])
+                .bind(b[3])
+                .bind(only)
+                .bind(limit),
+            Area::Polygon(mp) => sqlx::query(include_str!("../../sql/queries/find_in_polygon.sql"))
+                .bind(wkb(geo_types::Geometry::MultiPolygon(mp.clone()))?)
+                .bind(only)
+                .bind(limit),
+            Area::Corridor { line, distance_m } => {
+                sqlx::query(include_str!("../../sql/queries/find_along.sql"))
+                    .bind(wkb(geo_types::Geometry::MultiLineString(line.clone()))?)
+                    .bind(*distance_m)
+                    .bind(only)
+                    .bind(limit)
+            }
         };
         let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter()
@@ -831,24 +793,20 @@ impl Store for PostgisStore {
     }
 
     async fn buildings_of(&self, compound_id: i64) -> Result<Vec<Building>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {BUILDING_COLUMNS} FROM buildings WHERE compound_id = $1 ORDER BY id"
-        ))
-        .bind(compound_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(include_str!("../../sql/queries/buildings_of_compound.sql"))
+            .bind(compound_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(building_from).collect()
     }
 
     async fn units_of(&self, building_id: i64) -> Result<Vec<Unit>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {UNIT_COLUMNS} FROM units WHERE building_id = $1 ORDER BY id"
-        ))
-        .bind(building_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(include_str!("../../sql/queries/units_of_building.sql"))
+            .bind(building_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(unit_from).collect()
     }
 
@@ -960,7 +918,9 @@ impl Store for PostgisStore {
         tx.execute("SET LOCAL statement_timeout = 0")
             .await
             .map_err(map_err)?;
-        tx.execute("DELETE FROM grades").await.map_err(map_err)?;
+        tx.execute(include_str!("../../sql/queries/clear_grades.sql"))
+            .await
+            .map_err(map_err)?;
         let mut copy = tx
             .copy_in_raw("COPY grades FROM STDIN")
             .await
@@ -972,7 +932,7 @@ impl Store for PostgisStore {
     }
 
     async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
-        let rows = sqlx::query("SELECT compound_id, period, grade, reason, author, at FROM grade_overrides ORDER BY id")
+        let rows = sqlx::query(include_str!("../../sql/queries/read_overrides.sql"))
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
@@ -996,7 +956,7 @@ impl Store for PostgisStore {
 
     async fn add_override(&self, o: Override) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("INSERT INTO grade_overrides (compound_id, period, grade, reason, author, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query(include_str!("../../sql/queries/add_override.sql"))
             .bind(o.compound_id)
             .bind(o.period.to_string())
             .bind(o.grade.code())

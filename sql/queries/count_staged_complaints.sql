@@ -1,0 +1,1 @@
+SELECT count(*) FROM stage_complaints

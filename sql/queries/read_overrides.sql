@@ -1,0 +1,1 @@
+SELECT compound_id, period, grade, reason, author, at FROM grade_overrides ORDER BY id

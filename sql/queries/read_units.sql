@@ -1,0 +1,2 @@
+SELECT id, building_id, name, households, ST_X(geom) AS x, ST_Y(geom) AS y
+FROM units ORDER BY id
