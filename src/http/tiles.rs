@@ -299,10 +299,9 @@ async fn serve_archive(
     };
     let (bytes, gzipped) = if a.gzip && !acceptance(headers).gzip {
         (
-            bytes::Bytes::from(
-                crate::serving::served::gunzip(&stored)
-                    .map_err(|e| Error::Other(anyhow::anyhow!(e)))?,
-            ),
+            bytes::Bytes::from(crate::serving::served::gunzip(&stored).map_err(|e| {
+                Error::Other(anyhow::Error::new(e).context("a stored tile is not gzip"))
+            })?),
             false,
         )
     } else {

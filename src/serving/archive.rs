@@ -3,7 +3,61 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why an archive could not be written or read: the file, and what failed underneath (kept
+/// as the error's source).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    PmTiles {
+        path: PathBuf,
+        #[source]
+        source: pmtiles::PmtError,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not an archive we write or serve (its name, its format).
+    #[error("{}: {what}", path.display())]
+    Unsupported { path: PathBuf, what: String },
+}
+
+impl ArchiveError {
+    pub(crate) fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> ArchiveError + '_ {
+        move |source| ArchiveError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn pmtiles(path: &Path) -> impl Fn(pmtiles::PmtError) -> ArchiveError + '_ {
+        move |source| ArchiveError::PmTiles {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> ArchiveError + '_ {
+        move |source| ArchiveError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn unsupported(path: &Path, what: impl Into<String>) -> ArchiveError {
+        ArchiveError::Unsupported {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}
 
 /// Which archive a file name asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +67,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(path: &Path) -> Result<Kind, String> {
+    pub fn of(path: &Path) -> Result<Kind, ArchiveError> {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -22,9 +76,9 @@ impl Kind {
         {
             Some("mbtiles") => Ok(Kind::MbTiles),
             Some("pmtiles") => Ok(Kind::PmTiles),
-            _ => Err(format!(
-                "{}: the archive must be named *.mbtiles or *.pmtiles",
-                path.display()
+            _ => Err(ArchiveError::unsupported(
+                path,
+                "the archive must be named *.mbtiles or *.pmtiles",
             )),
         }
     }
@@ -60,17 +114,14 @@ pub type TileXyz = (u8, u64, u64);
 /// An MBTiles file being written.
 pub struct MbTiles {
     conn: rusqlite::Connection,
+    path: PathBuf,
     pending: usize,
-}
-
-fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> String + '_ {
-    move |e| format!("{}: {e}", path.display())
 }
 
 impl MbTiles {
     /// Opens (or creates) an MBTiles file and returns it with the tiles it already holds.
-    pub fn open(path: &Path, meta: &Meta) -> Result<(MbTiles, HashSet<TileXyz>), String> {
-        let e = sql_err(path);
+    pub fn open(path: &Path, meta: &Meta) -> Result<(MbTiles, HashSet<TileXyz>), ArchiveError> {
+        let e = ArchiveError::sqlite(path);
         let conn = rusqlite::Connection::open(path).map_err(&e)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -133,31 +184,39 @@ impl MbTiles {
             }
         }
         conn.execute_batch("BEGIN").map_err(&e)?;
-        Ok((MbTiles { conn, pending: 0 }, have))
+        let path = path.to_path_buf();
+        Ok((
+            MbTiles {
+                conn,
+                path,
+                pending: 0,
+            },
+            have,
+        ))
     }
 
     /// Adds a tile (XYZ numbering; stored with the TMS row MBTiles wants), committing every
     /// 500 tiles so that an interrupted seed keeps what it made.
-    pub fn add(&mut self, z: u8, x: u64, y: u64, gz: &[u8]) -> Result<(), String> {
+    pub fn add(&mut self, z: u8, x: u64, y: u64, gz: &[u8]) -> Result<(), ArchiveError> {
         let tms_y = (1u64 << z) - 1 - y;
+        let e = ArchiveError::sqlite(&self.path);
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?1, ?2, ?3, ?4)",
                 (i64::from(z), x as i64, tms_y as i64, gz),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(&e)?;
         self.pending += 1;
         if self.pending >= 500 {
-            self.conn
-                .execute_batch("COMMIT; BEGIN")
-                .map_err(|e| e.to_string())?;
+            self.conn.execute_batch("COMMIT; BEGIN").map_err(&e)?;
             self.pending = 0;
         }
         Ok(())
     }
 
-    pub fn finish(self) -> Result<(), String> {
-        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    pub fn finish(self) -> Result<(), ArchiveError> {
+        let e = ArchiveError::sqlite(&self.path);
+        self.conn.execute_batch("COMMIT").map_err(e)
     }
 }
 
@@ -166,18 +225,18 @@ pub fn write_pmtiles(
     path: &Path,
     meta: &Meta,
     mut tiles: Vec<((u8, u64, u64), Vec<u8>)>,
-) -> Result<(), String> {
+) -> Result<(), ArchiveError> {
     use pmtiles::{Compression, PmTilesWriter, TileCoord, TileId, TileType};
-    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let (pmt, io) = (ArchiveError::pmtiles(path), ArchiveError::io(path));
     let coord = |z: u8, x: u64, y: u64| TileCoord::new(z, x as u32, y as u32);
     let mut keyed = Vec::with_capacity(tiles.len());
     for ((z, x, y), data) in tiles.drain(..) {
-        let c = coord(z, x, y).map_err(|e| err(&e))?;
+        let c = coord(z, x, y).map_err(&pmt)?;
         keyed.push((TileId::from(c).value(), c, data));
     }
     keyed.sort_by_key(|t| t.0);
     let tmp = path.with_extension("pmtiles.tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| err(&e))?;
+    let file = std::fs::File::create(&tmp).map_err(&io)?;
     let metadata = serde_json::json!({
         "name": meta.name, "description": meta.description, "attribution": meta.attribution,
         "vector_layers": meta.vector_layers,
@@ -197,10 +256,10 @@ pub fn write_pmtiles(
         .center_zoom(meta.center[2] as u8)
         .metadata(metadata)
         .create(std::io::BufWriter::new(file))
-        .map_err(|e| err(&e))?;
+        .map_err(&pmt)?;
     for (_, c, data) in keyed {
-        w.add_tile(c, &data).map_err(|e| err(&e))?;
+        w.add_tile(c, &data).map_err(&pmt)?;
     }
-    w.finalize().map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    w.finalize().map_err(&pmt)?;
+    std::fs::rename(&tmp, path).map_err(&io)
 }

@@ -56,7 +56,7 @@ pub async fn seed(
     plan: &SeedPlan,
     progress: bool,
 ) -> anyhow::Result<SeedReport> {
-    let kind = Kind::of(out).map_err(anyhow::Error::msg)?;
+    let kind = Kind::of(out)?;
     if plan.minzoom > plan.maxzoom || plan.maxzoom > 20 {
         anyhow::bail!(
             "zooms must satisfy minzoom <= maxzoom <= 20 (got {}..{})",
@@ -125,7 +125,7 @@ pub async fn seed(
     };
     let (mut mb, have) = match kind {
         Kind::MbTiles => {
-            let (m, have) = archive::MbTiles::open(out, &meta).map_err(anyhow::Error::msg)?;
+            let (m, have) = archive::MbTiles::open(out, &meta)?;
             (Some(m), have)
         }
         Kind::PmTiles => (None, Default::default()),
@@ -176,14 +176,14 @@ pub async fn seed(
         report.bytes += gz.len();
         report.tiles_written += 1;
         match mb.as_mut() {
-            Some(m) => m.add(z, x, y, &gz).map_err(anyhow::Error::msg)?,
+            Some(m) => m.add(z, x, y, &gz)?,
             None => pm.push(((z, x, y), gz)),
         }
     }
     bar.finish_and_clear();
     match mb {
-        Some(m) => m.finish().map_err(anyhow::Error::msg)?,
-        None => archive::write_pmtiles(out, &meta, pm).map_err(anyhow::Error::msg)?,
+        Some(m) => m.finish()?,
+        None => archive::write_pmtiles(out, &meta, pm)?,
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.tiles_per_second =

@@ -4,6 +4,7 @@
 //! from the archive's metadata. Tiles are handed out as stored (gzip) to clients that take
 //! gzip, and inflated for the others.
 
+use super::archive::ArchiveError;
 use bytes::Bytes;
 use pmtiles::{AsyncPmTilesReader, MmapBackend, TileCoord};
 use std::io::Read;
@@ -46,11 +47,11 @@ fn mb_meta(conn: &rusqlite::Connection) -> std::collections::HashMap<String, Str
 
 impl Archive {
     /// Opens an archive for reading; the error names the file.
-    pub async fn open(path: &Path) -> Result<Archive, String> {
+    pub async fn open(path: &Path) -> Result<Archive, ArchiveError> {
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
-            .ok_or_else(|| format!("{}: no usable file name", path.display()))?
+            .ok_or_else(|| ArchiveError::unsupported(path, "no usable file name"))?
             .to_string();
         match super::archive::Kind::of(path)? {
             super::archive::Kind::MbTiles => {
@@ -58,7 +59,7 @@ impl Archive {
                     path,
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(ArchiveError::sqlite(path))?;
                 let meta = mb_meta(&conn);
                 let json: serde_json::Value = meta
                     .get("json")
@@ -73,9 +74,9 @@ impl Archive {
                     None | Some("pbf") => crate::tile::mlt::Encoding::Mvt,
                     Some("mlt") => crate::tile::mlt::Encoding::Mlt,
                     Some(other) => {
-                        return Err(format!(
-                            "{}: tiles of format `{other}` are not served (pbf or mlt)",
-                            path.display()
+                        return Err(ArchiveError::unsupported(
+                            path,
+                            format!("tiles of format `{other}` are not served (pbf or mlt)"),
                         ))
                     }
                 };
@@ -94,16 +95,16 @@ impl Archive {
             super::archive::Kind::PmTiles => {
                 let reader = AsyncPmTilesReader::new_with_path(path)
                     .await
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(ArchiveError::pmtiles(path))?;
                 let h = reader.get_header();
                 let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
                 let encoding = match h.tile_type {
                     pmtiles::TileType::Mvt => crate::tile::mlt::Encoding::Mvt,
                     pmtiles::TileType::Mlt => crate::tile::mlt::Encoding::Mlt,
                     other => {
-                        return Err(format!(
-                            "{}: tiles of type {other:?} are not served (MVT or MLT)",
-                            path.display()
+                        return Err(ArchiveError::unsupported(
+                            path,
+                            format!("tiles of type {other:?} are not served (MVT or MLT)"),
                         ))
                     }
                 };
@@ -136,7 +137,7 @@ impl Archive {
     }
 
     /// A tile as stored (XYZ numbering), `None` when the archive has none there.
-    pub async fn tile(&self, z: u8, x: u64, y: u64) -> Result<Option<Bytes>, String> {
+    pub async fn tile(&self, z: u8, x: u64, y: u64) -> Result<Option<Bytes>, ArchiveError> {
         match &self.src {
             Source::Mb(conn) => {
                 let row = (1u64 << z) - 1 - y;
@@ -151,29 +152,25 @@ impl Archive {
                 match got {
                     Ok(b) => Ok(Some(Bytes::from(b))),
                     Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-                    Err(e) => Err(format!("{}: {e}", self.path.display())),
+                    Err(e) => Err(ArchiveError::sqlite(&self.path)(e)),
                 }
             }
             Source::Pm(reader) => {
                 let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) else {
                     return Ok(None);
                 };
-                let coord = TileCoord::new(z, x, y).map_err(|e| e.to_string())?;
-                reader
-                    .get_tile(coord)
-                    .await
-                    .map_err(|e| format!("{}: {e}", self.path.display()))
+                let pmt = ArchiveError::pmtiles(&self.path);
+                let coord = TileCoord::new(z, x, y).map_err(&pmt)?;
+                reader.get_tile(coord).await.map_err(pmt)
             }
         }
     }
 }
 
 /// Inflates a gzip tile.
-pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() * 3);
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("a stored tile is not gzip: {e}"))?;
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
 }
 
