@@ -13,6 +13,7 @@ pub mod layers;
 pub mod mlt;
 pub mod mvt;
 pub mod raster;
+pub mod report;
 
 pub use datum::Datum;
 pub use grid::Grid;
