@@ -3,7 +3,10 @@
 use anyhow::Context;
 use clap::Parser;
 use compound_atlas::analytics::{service::ComplaintReport, Atlas};
-use compound_atlas::config::{Cli, Command, FileConfig, ServeArgs, Settings, StoreChoice};
+use compound_atlas::config::{
+    Cli, Command, FileConfig, GenerateArgs, GradeArgs, ImportArgs, SeedArgs, ServeArgs, Settings,
+    StoreArgs, StoreChoice,
+};
 use compound_atlas::{generate, ingest, io::manifest::Manifest, open_store, AppState};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -72,193 +75,205 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Generate(args) => {
-            let opts = generate::Options {
-                out: args.out,
-                scale: args.scale,
-                seed: args.seed,
-                encoding: args.encoding,
-                progress,
-            };
-            let summary = tokio::task::spawn_blocking(move || generate::run(&opts)).await??;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(())
-        }
-        Command::Import(args) if args.inspect => {
-            let crs = args.crs.and_then(|c| u32::try_from(c).ok());
-            let mut proposals = String::new();
-            for path in &args.paths {
-                let (report, proposal) = ingest::inspect::inspect(path, args.layer, crs)?;
-                println!("{report}");
-                proposals.push_str(&proposal);
-            }
-            if !proposals.is_empty() {
-                println!(
-                    "# proposed mapping: save it (for example as mapping.toml), check it, then"
-                );
-                println!("# atlas import FILE… --mapping mapping.toml");
-                print!("{proposals}");
-            }
-            Ok(())
-        }
-        Command::Import(args) => {
-            let settings = Settings::resolve(&args.store, None, &file);
-            let mapping = args
-                .mapping
-                .as_deref()
-                .map(compound_atlas::io::mapping::Mapping::load)
-                .transpose()?;
-            // The mapping's [complaints]: the hotline's headers, category table and rules.
-            let export_mapping = match mapping
-                .as_ref()
-                .and_then(|m| m.complaints.as_ref().map(|t| (m, t)))
-            {
-                Some((m, t)) => Some(ingest::complaints::ExportMapping::from_table(t, &m.file)?),
-                None => None,
-            };
-            let ticket = export_mapping
-                .as_ref()
-                .and_then(ingest::complaints::ticket_header)
-                .map(str::to_string);
-            let opts = ingest::ImportOptions {
-                layer: args.layer,
-                reorient: args.reorient,
-                assume_crs: args.crs,
-                mapping,
-                datum: args.datum,
-                encoding: args.encoding,
-            };
-            let link_options = ingest::derive::LinkOptions {
-                unit_distance_m: args.unit_distance,
-            };
-            // Hotline exports go through the geocoder; everything else is geography.
-            let (exports, geodata): (Vec<_>, Vec<_>) = args.paths.iter().cloned().partition(|p| {
-                p.is_file() && ingest::complaints::looks_like_export_with(p, ticket.as_deref())
-            });
-            let started = std::time::Instant::now();
-            let data = if geodata.is_empty() {
-                None
-            } else {
-                Some(
-                    tokio::task::spawn_blocking(move || {
-                        ingest::read_sources(&geodata, &opts, progress)
-                    })
-                    .await??,
-                )
-            };
-            let store = open_store(&settings).await?;
-            if let Some((mut data, origins)) = data {
-                // Links and ids the files do not carry, from where things are (the stored
-                // geography too, for a layer imported on its own).
-                let (data, links) = if ingest::derive::needed(&data) {
-                    let stored = store.geography().await?;
-                    tokio::task::spawn_blocking(move || {
-                        ingest::derive::links(&mut data, &origins, &stored, link_options)
-                            .map(|links| (data, links))
-                    })
-                    .await??
-                } else {
-                    (data, ingest::derive::LinkReport::default())
-                };
-                let report = store.import(data).await?;
-                let mut out = serde_json::json!({
-                    "store": store.kind(),
-                    "read": report.read,
-                    "changed": report.changed,
-                    "seconds": started.elapsed().as_secs_f64(),
-                });
-                if !links.is_empty() {
-                    out["links"] = serde_json::to_value(&links)?;
-                }
-                println!("{out}");
-            }
-            let atlas = Atlas::new(store, settings.rule.clone());
-            for path in exports {
-                let report = import_export(
-                    &atlas,
-                    &path,
-                    args.encoding,
-                    export_mapping.clone(),
-                    progress,
-                )
-                .await?;
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
-            Ok(())
-        }
-        Command::Grade(args) => {
-            let settings = Settings::resolve(&args.store, None, &file);
-            let store = open_store(&settings).await?;
-            let atlas = Atlas::new(store, settings.rule.clone());
-            let book = atlas.grades().await?;
-            atlas
-                .store
-                .save_grades(&book.records.values().collect::<Vec<_>>())
-                .await?;
-            let period =
-                compound_atlas::analytics::grade::parse_period(args.period.as_deref(), &book)
-                    .map_err(anyhow::Error::msg)?;
-            let data = atlas.store.geography().await?;
-            let mut districts = Vec::new();
-            for d in &data.districts {
-                let (red, yellow, blue) = book.counts(period, Some(&d.code));
-                let mut reds: Vec<_> = book
-                    .records
-                    .values()
-                    .filter(|r| r.period == period && r.district == d.code && r.grade == compound_atlas::analytics::Grade::Red)
-                    .map(|r| {
-                        let name = data.compounds.iter().find(|c| c.id == r.compound_id).map_or("", |c| c.name.as_str());
-                        serde_json::json!({ "id": r.compound_id, "name": name, "rate": r.rate, "rank": r.rank, "held": r.held })
-                    })
-                    .collect();
-                reds.sort_by_key(|v| v["rank"].as_u64());
-                districts.push(serde_json::json!({
-                    "code": d.code, "name": d.name, "red": red, "yellow": yellow, "blue": blue, "red_compounds": reds,
-                }));
-            }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "period": period.to_string(),
-                    "periods_graded": book.periods.len(),
-                    "rule": atlas.rule,
-                    "districts": districts,
-                }))?
-            );
-            Ok(())
-        }
-        Command::Seed(args) => {
-            if args.tileset != "atlas" {
-                anyhow::bail!("no tileset `{}`; this server has `atlas`", args.tileset);
-            }
-            let settings = Settings::resolve(&args.store, None, &file);
-            let store = open_store(&settings).await?;
-            let atlas = Atlas::new(store, settings.rule.clone());
-            let plan = compound_atlas::serving::seed::SeedPlan {
-                minzoom: args.minzoom,
-                maxzoom: args.maxzoom,
-                bbox: args.bbox,
-                from: args.from,
-                to: args.to,
-                period: args.period,
-                audience: compound_atlas::model::Audience::public(settings.min_count),
-                encoding: args.encoding,
-            };
-            let report =
-                compound_atlas::serving::seed::seed(&atlas, &args.out, &plan, progress).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
-        }
-        Command::Migrate(args) => {
-            let settings = Settings::resolve(&args, None, &file);
-            if !matches!(settings.store, StoreChoice::Postgis(_)) {
-                anyhow::bail!("migrate needs --database-url (or DATABASE_URL)");
-            }
-            open_store(&settings).await?;
-            println!("migrations applied");
-            Ok(())
-        }
+        Command::Generate(args) => generate_cmd(args, progress).await,
+        Command::Import(args) if args.inspect => inspect_cmd(args).await,
+        Command::Import(args) => import_cmd(args, &file, progress).await,
+        Command::Grade(args) => grade_cmd(args, &file).await,
+        Command::Seed(args) => seed_cmd(args, &file, progress).await,
+        Command::Migrate(args) => migrate_cmd(args, &file).await,
     }
+}
+
+/// Generate the demo city.
+async fn generate_cmd(args: GenerateArgs, progress: bool) -> anyhow::Result<()> {
+    let opts = generate::Options {
+        out: args.out,
+        scale: args.scale,
+        seed: args.seed,
+        encoding: args.encoding,
+        progress,
+    };
+    let summary = tokio::task::spawn_blocking(move || generate::run(&opts)).await??;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+/// `atlas import --inspect`: the reports and one proposed mapping.
+async fn inspect_cmd(args: ImportArgs) -> anyhow::Result<()> {
+    let crs = args.crs.and_then(|c| u32::try_from(c).ok());
+    let mut proposals = String::new();
+    for path in &args.paths {
+        let (report, proposal) = ingest::inspect::inspect(path, args.layer, crs)?;
+        println!("{report}");
+        proposals.push_str(&proposal);
+    }
+    if !proposals.is_empty() {
+        println!("# proposed mapping: save it (for example as mapping.toml), check it, then");
+        println!("# atlas import FILE… --mapping mapping.toml");
+        print!("{proposals}");
+    }
+    Ok(())
+}
+
+/// `atlas import`: geography into the store, then hotline exports through the geocoder.
+async fn import_cmd(args: ImportArgs, file: &FileConfig, progress: bool) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.store, None, file);
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(compound_atlas::io::mapping::Mapping::load)
+        .transpose()?;
+    // The mapping's [complaints]: the hotline's headers, category table and rules.
+    let export_mapping = match mapping
+        .as_ref()
+        .and_then(|m| m.complaints.as_ref().map(|t| (m, t)))
+    {
+        Some((m, t)) => Some(ingest::complaints::ExportMapping::from_table(t, &m.file)?),
+        None => None,
+    };
+    let ticket = export_mapping
+        .as_ref()
+        .and_then(ingest::complaints::ticket_header)
+        .map(str::to_string);
+    let opts = ingest::ImportOptions {
+        layer: args.layer,
+        reorient: args.reorient,
+        assume_crs: args.crs,
+        mapping,
+        datum: args.datum,
+        encoding: args.encoding,
+    };
+    let link_options = ingest::derive::LinkOptions {
+        unit_distance_m: args.unit_distance,
+    };
+    // Hotline exports go through the geocoder; everything else is geography.
+    let (exports, geodata): (Vec<_>, Vec<_>) = args.paths.iter().cloned().partition(|p| {
+        p.is_file() && ingest::complaints::looks_like_export_with(p, ticket.as_deref())
+    });
+    let started = std::time::Instant::now();
+    let data = if geodata.is_empty() {
+        None
+    } else {
+        Some(
+            tokio::task::spawn_blocking(move || ingest::read_sources(&geodata, &opts, progress))
+                .await??,
+        )
+    };
+    let store = open_store(&settings).await?;
+    if let Some((mut data, origins)) = data {
+        // Links and ids the files do not carry, from where things are (the stored
+        // geography too, for a layer imported on its own).
+        let (data, links) = if ingest::derive::needed(&data) {
+            let stored = store.geography().await?;
+            tokio::task::spawn_blocking(move || {
+                ingest::derive::links(&mut data, &origins, &stored, link_options)
+                    .map(|links| (data, links))
+            })
+            .await??
+        } else {
+            (data, ingest::derive::LinkReport::default())
+        };
+        let report = store.import(data).await?;
+        let mut out = serde_json::json!({
+            "store": store.kind(),
+            "read": report.read,
+            "changed": report.changed,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        if !links.is_empty() {
+            out["links"] = serde_json::to_value(&links)?;
+        }
+        println!("{out}");
+    }
+    let atlas = Atlas::new(store, settings.rule.clone());
+    for path in exports {
+        let report = import_export(
+            &atlas,
+            &path,
+            args.encoding,
+            export_mapping.clone(),
+            progress,
+        )
+        .await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+/// `atlas grade`: grade every quarter, save the grades, print one quarter by district.
+async fn grade_cmd(args: GradeArgs, file: &FileConfig) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.store, None, file);
+    let store = open_store(&settings).await?;
+    let atlas = Atlas::new(store, settings.rule.clone());
+    let book = atlas.grades().await?;
+    atlas
+        .store
+        .save_grades(&book.records.values().collect::<Vec<_>>())
+        .await?;
+    let period = compound_atlas::analytics::grade::parse_period(args.period.as_deref(), &book)
+        .map_err(anyhow::Error::msg)?;
+    let data = atlas.store.geography().await?;
+    let mut districts = Vec::new();
+    for d in &data.districts {
+        let (red, yellow, blue) = book.counts(period, Some(&d.code));
+        let mut reds: Vec<_> = book
+            .records
+            .values()
+            .filter(|r| r.period == period && r.district == d.code && r.grade == compound_atlas::analytics::Grade::Red)
+            .map(|r| {
+                let name = data.compounds.iter().find(|c| c.id == r.compound_id).map_or("", |c| c.name.as_str());
+                serde_json::json!({ "id": r.compound_id, "name": name, "rate": r.rate, "rank": r.rank, "held": r.held })
+            })
+            .collect();
+        reds.sort_by_key(|v| v["rank"].as_u64());
+        districts.push(serde_json::json!({
+            "code": d.code, "name": d.name, "red": red, "yellow": yellow, "blue": blue, "red_compounds": reds,
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "period": period.to_string(),
+            "periods_graded": book.periods.len(),
+            "rule": atlas.rule,
+            "districts": districts,
+        }))?
+    );
+    Ok(())
+}
+
+/// `atlas seed`: tiles into an archive, as the public sees them.
+async fn seed_cmd(args: SeedArgs, file: &FileConfig, progress: bool) -> anyhow::Result<()> {
+    if args.tileset != "atlas" {
+        anyhow::bail!("no tileset `{}`; this server has `atlas`", args.tileset);
+    }
+    let settings = Settings::resolve(&args.store, None, file);
+    let store = open_store(&settings).await?;
+    let atlas = Atlas::new(store, settings.rule.clone());
+    let plan = compound_atlas::serving::seed::SeedPlan {
+        minzoom: args.minzoom,
+        maxzoom: args.maxzoom,
+        bbox: args.bbox,
+        from: args.from,
+        to: args.to,
+        period: args.period,
+        audience: compound_atlas::model::Audience::public(settings.min_count),
+        encoding: args.encoding,
+    };
+    let report = compound_atlas::serving::seed::seed(&atlas, &args.out, &plan, progress).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// `atlas migrate`: the PostGIS schema.
+async fn migrate_cmd(args: StoreArgs, file: &FileConfig) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args, None, file);
+    if !matches!(settings.store, StoreChoice::Postgis(_)) {
+        anyhow::bail!("migrate needs --database-url (or DATABASE_URL)");
+    }
+    open_store(&settings).await?;
+    println!("migrations applied");
+    Ok(())
 }
 
 fn spinner(show: bool, msg: String) -> indicatif::ProgressBar {

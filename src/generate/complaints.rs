@@ -154,175 +154,177 @@ pub struct Summary {
     pub with_gps: usize,
 }
 
-#[allow(clippy::too_many_lines, clippy::too_many_arguments)]
-pub fn generate<R: Rng>(
-    rng: &mut R,
-    scale: f64,
-    districts: &[DistrictCtx],
-    streets: &[StreetCtx],
-    estates: &Estates,
-    out_dir: &Path,
-    encoding: Encoding,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Summary> {
-    let n = (COMPLAINTS * scale).round() as usize;
-    let lognormal = LogNormal::new(0.0, 0.8)?;
-    let noise = LogNormal::new(0.0, 0.35)?;
-    let weights: Vec<f64> = estates
-        .estates
-        .iter()
-        .map(|e| {
-            let luck = lognormal.sample(rng);
-            f64::from(e.compound.households.max(1)) * if e.named { 1.0 } else { luck } * e.hot
-        })
-        .collect();
-    let pick_estate = WeightedIndex::new(&weights)?;
-    let month_pick: Vec<WeightedIndex<f64>> = districts
-        .iter()
-        .map(|d| WeightedIndex::new(month_weights(&d.district.code)))
-        .collect::<Result<_, _>>()?;
-    let mut cat_pick = Vec::with_capacity(estates.estates.len());
-    let mut unit_pick = Vec::with_capacity(estates.estates.len());
-    for e in &estates.estates {
-        let w: Vec<f64> = BASE_MIX
+/// What every draft is drawn from: how likely each estate, month, category and unit is.
+struct Pickers {
+    estate: WeightedIndex<f64>,
+    /// Per district: the months, seasonal and growing.
+    month: Vec<WeightedIndex<f64>>,
+    /// Per estate: its category mix.
+    category: Vec<WeightedIndex<f64>>,
+    /// Per estate: its first unit and how likely each of its units is (by households).
+    unit: Vec<(usize, WeightedIndex<f64>)>,
+}
+
+impl Pickers {
+    fn new<R: Rng>(
+        rng: &mut R,
+        districts: &[DistrictCtx],
+        estates: &Estates,
+    ) -> anyhow::Result<Pickers> {
+        let lognormal = LogNormal::new(0.0, 0.8)?;
+        let noise = LogNormal::new(0.0, 0.35)?;
+        let weights: Vec<f64> = estates
+            .estates
             .iter()
-            .map(|(c, w)| {
-                let boost = e
-                    .boosts
-                    .iter()
-                    .find(|(b, _)| b == c)
-                    .map_or(1.0, |(_, f)| *f);
-                w * noise.sample(rng) * boost
+            .map(|e| {
+                let luck = lognormal.sample(rng);
+                f64::from(e.compound.households.max(1)) * if e.named { 1.0 } else { luck } * e.hot
             })
             .collect();
-        cat_pick.push(WeightedIndex::new(&w)?);
-        let first = estates.unit_start[e.buildings.start];
-        let last = estates.unit_start[e.buildings.end];
-        let uw: Vec<f64> = (first..last)
-            .map(|u| f64::from(estates.units[u].households.max(1)))
-            .collect();
-        unit_pick.push((first, WeightedIndex::new(&uw)?));
-    }
-
-    progress.set_length(n as u64);
-    let mut drafts = Vec::with_capacity(n);
-    for _ in 0..n {
-        let ei = pick_estate.sample(rng);
-        let e = &estates.estates[ei];
-        let m = month_pick[e.district_idx].sample(rng);
-        let start = month_start(m);
-        let days = month_start(m + 1)
-            .signed_duration_since(start)
-            .num_days()
-            .max(1);
-        let day = start + chrono::Duration::days(rng.gen_range(0..days));
-        let hour = *[
-            7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-        ]
-        .choose(rng)
-        .unwrap_or(&9);
-        let at = day
-            .and_hms_opt(hour, rng.gen_range(0..60), rng.gen_range(0..60))
-            .unwrap_or_default();
-        let (first, up) = &unit_pick[ei];
-        drafts.push(Draft {
-            at,
-            estate: ei as u32,
-            unit: (first + up.sample(rng)) as u32,
-            category: BASE_MIX[cat_pick[ei].sample(rng)].0,
-        });
-    }
-    drafts.sort_by_key(|d| d.at);
-
-    let suffix = if encoding == Encoding::Gbk {
-        ".gbk"
-    } else {
-        ""
-    };
-    let csv_path = out_dir.join(format!("complaints{suffix}.csv"));
-    let truth_path = out_dir.join("complaints_truth.csv");
-    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv_path)?);
-    let mut truth = csv::Writer::from_path(&truth_path)?;
-    truth.write_record([
-        "ticket_id",
-        "compound_id",
-        "building_id",
-        "unit_id",
-        "address_form",
-    ])?;
-
-    // Building index per unit, for the truth file and addresses.
-    let mut unit_building = vec![0usize; estates.units.len()];
-    for b in 0..estates.buildings.len() {
-        unit_building[estates.unit_start[b]..estates.unit_start[b + 1]].fill(b);
-    }
-    let gps_noise = Normal::new(0.0, 15.0)?;
-    let channels = [
-        ("12345热线", 70),
-        ("微信", 12),
-        ("网站", 8),
-        ("APP", 8),
-        ("信件", 2),
-    ];
-    let channel_pick = WeightedIndex::new(channels.iter().map(|c| c.1))?;
-    let satisfaction = [
-        ("满意", 55),
-        ("基本满意", 25),
-        ("不满意", 12),
-        ("未评价", 8),
-    ];
-    let sat_pick = WeightedIndex::new(satisfaction.iter().map(|c| c.1))?;
-    let close = NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default();
-
-    let new_chunk = || csv::WriterBuilder::new().from_writer(Vec::with_capacity(4 << 20));
-    let mut chunk = new_chunk();
-    chunk.write_record(HEADERS)?;
-    let mut with_gps = 0;
-    let mut day_seq = (NaiveDate::MIN, 0u32);
-    for (i, d) in drafts.iter().enumerate() {
-        if i % 8192 == 0 {
-            progress.set_position(i as u64);
+        let month = districts
+            .iter()
+            .map(|d| WeightedIndex::new(month_weights(&d.district.code)))
+            .collect::<Result<_, _>>()?;
+        let mut category = Vec::with_capacity(estates.estates.len());
+        let mut unit = Vec::with_capacity(estates.estates.len());
+        for e in &estates.estates {
+            let w: Vec<f64> = BASE_MIX
+                .iter()
+                .map(|(c, w)| {
+                    let boost = e
+                        .boosts
+                        .iter()
+                        .find(|(b, _)| b == c)
+                        .map_or(1.0, |(_, f)| *f);
+                    w * noise.sample(rng) * boost
+                })
+                .collect();
+            category.push(WeightedIndex::new(&w)?);
+            let first = estates.unit_start[e.buildings.start];
+            let last = estates.unit_start[e.buildings.end];
+            let uw: Vec<f64> = (first..last)
+                .map(|u| f64::from(estates.units[u].households.max(1)))
+                .collect();
+            unit.push((first, WeightedIndex::new(&uw)?));
         }
-        let date = d.at.date();
-        day_seq = if day_seq.0 == date {
-            (date, day_seq.1 + 1)
-        } else {
-            (date, 1)
+        Ok(Pickers {
+            estate: WeightedIndex::new(&weights)?,
+            month,
+            category,
+            unit,
+        })
+    }
+
+    /// `n` drafts in the order they were received.
+    fn drafts<R: Rng>(&self, rng: &mut R, n: usize, estates: &Estates) -> Vec<Draft> {
+        let mut drafts = Vec::with_capacity(n);
+        for _ in 0..n {
+            let ei = self.estate.sample(rng);
+            let e = &estates.estates[ei];
+            let m = self.month[e.district_idx].sample(rng);
+            let start = month_start(m);
+            let days = month_start(m + 1)
+                .signed_duration_since(start)
+                .num_days()
+                .max(1);
+            let day = start + chrono::Duration::days(rng.gen_range(0..days));
+            let hour = *[
+                7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+            ]
+            .choose(rng)
+            .unwrap_or(&9);
+            let at = day
+                .and_hms_opt(hour, rng.gen_range(0..60), rng.gen_range(0..60))
+                .unwrap_or_default();
+            let (first, up) = &self.unit[ei];
+            drafts.push(Draft {
+                at,
+                estate: ei as u32,
+                unit: (first + up.sample(rng)) as u32,
+                category: BASE_MIX[self.category[ei].sample(rng)].0,
+            });
+        }
+        drafts.sort_by_key(|d| d.at);
+        drafts
+    }
+}
+
+/// The export written in chunks of about 4 MB, each re-encoded when the export is GBK.
+struct ExportWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    chunk: csv::Writer<Vec<u8>>,
+    encoding: Encoding,
+}
+
+impl ExportWriter {
+    const CHUNK: usize = 4 << 20;
+
+    fn create(path: &Path, encoding: Encoding) -> anyhow::Result<ExportWriter> {
+        let mut w = ExportWriter {
+            out: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?),
+            chunk: Self::new_chunk(),
+            encoding,
         };
-        let ticket = format!(
-            "{:04}{:02}{:02}{:05}",
-            date.year(),
-            date.month(),
-            date.day(),
-            day_seq.1
-        );
-        let e = &estates.estates[d.estate as usize];
-        let unit = &estates.units[d.unit as usize];
-        let shape = estates.unit_shapes[d.unit as usize];
-        let b = unit_building[d.unit as usize];
-        let building = &estates.buildings[b];
-        let bno = building.name.trim_end_matches("号楼");
-        let uno = unit.name.trim_end_matches("单元");
-        let floor = rng.gen_range(1..=shape.floors.max(1));
-        let room = format!("{}{:02}", floor, rng.gen_range(1..=shape.per_floor.max(1)));
-        let street = &streets[e.street_idx].street.name;
-        let district = &districts[e.district_idx].district.name;
-        let cname = if !e.compound.aliases.is_empty() && rng.gen_bool(0.15) {
-            e.compound.aliases.choose(rng).cloned().unwrap_or_default()
-        } else {
-            e.compound.name.clone()
-        };
-        let cname = if rng.gen_bool(0.05) {
-            names::typo(rng, &cname)
-        } else {
-            cname
-        };
-        let roll: f64 = rng.gen();
-        let compound_level = matches!(
-            d.category,
-            Category::Order | Category::Fees | Category::Committee | Category::Greening
-        ) && rng.gen_bool(0.05);
-        let (address, form) = if compound_level {
+        w.chunk.write_record(HEADERS)?;
+        Ok(w)
+    }
+
+    fn new_chunk() -> csv::Writer<Vec<u8>> {
+        csv::WriterBuilder::new().from_writer(Vec::with_capacity(Self::CHUNK))
+    }
+
+    fn write(&mut self, record: &[&str]) -> anyhow::Result<()> {
+        self.chunk.write_record(record)?;
+        if self.chunk.get_ref().len() > Self::CHUNK - 4096 {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn flush_chunk(&mut self) -> anyhow::Result<()> {
+        let buf = std::mem::replace(&mut self.chunk, Self::new_chunk())
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("csv buffer: {e}"))?;
+        match self.encoding {
+            Encoding::Utf8 => self.out.write_all(&buf)?,
+            Encoding::Gbk => {
+                let text = String::from_utf8(buf)?;
+                let (bytes, _, _) = encoding_rs::GBK.encode(&text);
+                self.out.write_all(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.flush_chunk()?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// The parts of an address a caller may say.
+struct Place<'a> {
+    district: &'a str,
+    street: &'a str,
+    compound: String,
+    building: &'a str,
+    unit: &'a str,
+    room: String,
+}
+
+impl Place<'_> {
+    /// The address as a caller says it, and which of the forms it is (for the truth file).
+    fn spoken(&self, roll: f64, compound_level: bool) -> (String, &'static str) {
+        let Place {
+            district,
+            street,
+            compound: cname,
+            building: bno,
+            unit: uno,
+            room,
+        } = self;
+        if compound_level {
             (format!("青岛市{district}{street}{cname}"), "compound")
         } else if roll < 0.30 {
             (
@@ -341,7 +343,128 @@ pub fn generate<R: Rng>(
             (format!("{district}{cname}{bno}号楼"), "building")
         } else {
             (format!("{cname}{bno}号{uno}单元{room}室"), "hao")
+        }
+    }
+}
+
+/// The compound's name as a caller says it: now and then an alias, now and then with a slip.
+fn spoken_name<R: Rng>(rng: &mut R, compound: &crate::model::Compound) -> String {
+    let cname = if !compound.aliases.is_empty() && rng.gen_bool(0.15) {
+        compound.aliases.choose(rng).cloned().unwrap_or_default()
+    } else {
+        compound.name.clone()
+    };
+    if rng.gen_bool(0.05) {
+        names::typo(rng, &cname)
+    } else {
+        cname
+    }
+}
+
+/// A ticket number: the date and the day's sequence, as the hotline numbers them.
+struct Tickets(NaiveDate, u32);
+
+impl Tickets {
+    fn next(&mut self, date: NaiveDate) -> String {
+        *self = if self.0 == date {
+            Tickets(date, self.1 + 1)
+        } else {
+            Tickets(date, 1)
         };
+        format!(
+            "{:04}{:02}{:02}{:05}",
+            date.year(),
+            date.month(),
+            date.day(),
+            self.1
+        )
+    }
+}
+
+const CHANNELS: [(&str, u32); 5] = [
+    ("12345热线", 70),
+    ("微信", 12),
+    ("网站", 8),
+    ("APP", 8),
+    ("信件", 2),
+];
+const SATISFACTION: [(&str, u32); 4] = [
+    ("满意", 55),
+    ("基本满意", 25),
+    ("不满意", 12),
+    ("未评价", 8),
+];
+
+#[allow(clippy::too_many_arguments)]
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    scale: f64,
+    districts: &[DistrictCtx],
+    streets: &[StreetCtx],
+    estates: &Estates,
+    out_dir: &Path,
+    encoding: Encoding,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Summary> {
+    let n = (COMPLAINTS * scale).round() as usize;
+    let drafts = Pickers::new(rng, districts, estates)?.drafts(rng, n, estates);
+    progress.set_length(n as u64);
+
+    let suffix = if encoding == Encoding::Gbk {
+        ".gbk"
+    } else {
+        ""
+    };
+    let mut export =
+        ExportWriter::create(&out_dir.join(format!("complaints{suffix}.csv")), encoding)?;
+    let mut truth = csv::Writer::from_path(out_dir.join("complaints_truth.csv"))?;
+    truth.write_record([
+        "ticket_id",
+        "compound_id",
+        "building_id",
+        "unit_id",
+        "address_form",
+    ])?;
+
+    // Building index per unit, for the truth file and addresses.
+    let mut unit_building = vec![0usize; estates.units.len()];
+    for b in 0..estates.buildings.len() {
+        unit_building[estates.unit_start[b]..estates.unit_start[b + 1]].fill(b);
+    }
+    let gps_noise = Normal::new(0.0, 15.0)?;
+    let channel_pick = WeightedIndex::new(CHANNELS.iter().map(|c| c.1))?;
+    let sat_pick = WeightedIndex::new(SATISFACTION.iter().map(|c| c.1))?;
+    let close = NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default();
+
+    let mut with_gps = 0;
+    let mut tickets = Tickets(NaiveDate::MIN, 0);
+    for (i, d) in drafts.iter().enumerate() {
+        if i % 8192 == 0 {
+            progress.set_position(i as u64);
+        }
+        let date = d.at.date();
+        let ticket = tickets.next(date);
+        let e = &estates.estates[d.estate as usize];
+        let unit = &estates.units[d.unit as usize];
+        let shape = estates.unit_shapes[d.unit as usize];
+        let building = &estates.buildings[unit_building[d.unit as usize]];
+        // The draws keep their order, so that a seed writes the same city as before.
+        let floor = rng.gen_range(1..=shape.floors.max(1));
+        let room = format!("{}{:02}", floor, rng.gen_range(1..=shape.per_floor.max(1)));
+        let place = Place {
+            district: &districts[e.district_idx].district.name,
+            street: &streets[e.street_idx].street.name,
+            compound: spoken_name(rng, &e.compound),
+            building: building.name.trim_end_matches("号楼"),
+            unit: unit.name.trim_end_matches("单元"),
+            room,
+        };
+        let roll: f64 = rng.gen();
+        let compound_level = matches!(
+            d.category,
+            Category::Order | Category::Fees | Category::Committee | Category::Greening
+        ) && rng.gen_bool(0.05);
+        let (address, form) = place.spoken(roll, compound_level);
         let (lon, lat) = if rng.gen_bool(0.2) {
             with_gps += 1;
             let dx = gps_noise.sample(rng) / (111_320.0 * unit.geom.y().to_radians().cos());
@@ -355,7 +478,7 @@ pub fn generate<R: Rng>(
         };
         let (status, sat) = if date < close {
             if rng.gen_bool(0.97) {
-                ("已办结", satisfaction[sat_pick.sample(rng)].0)
+                ("已办结", SATISFACTION[sat_pick.sample(rng)].0)
             } else {
                 ("已退回", "")
             }
@@ -370,11 +493,11 @@ pub fn generate<R: Rng>(
         } else {
             text.to_string()
         };
-        chunk.write_record([
+        export.write(&[
             ticket.as_str(),
             &d.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             d.category.label(),
-            channels[channel_pick.sample(rng)].0,
+            CHANNELS[channel_pick.sample(rng)].0,
             &address,
             &lon,
             &lat,
@@ -384,15 +507,10 @@ pub fn generate<R: Rng>(
             &phone,
             &text,
         ])?;
-        let building_id = if compound_level {
-            String::new()
+        let (building_id, unit_id) = if compound_level {
+            (String::new(), String::new())
         } else {
-            building.id.to_string()
-        };
-        let unit_id = if compound_level {
-            String::new()
-        } else {
-            unit.id.to_string()
+            (building.id.to_string(), unit.id.to_string())
         };
         truth.write_record([
             ticket.as_str(),
@@ -401,27 +519,8 @@ pub fn generate<R: Rng>(
             &unit_id,
             form,
         ])?;
-        if chunk.get_ref().len() > (4 << 20) - 4096 || i + 1 == drafts.len() {
-            let buf = std::mem::replace(&mut chunk, new_chunk())
-                .into_inner()
-                .map_err(|e| anyhow::anyhow!("csv buffer: {e}"))?;
-            match encoding {
-                Encoding::Utf8 => csv_out.write_all(&buf)?,
-                Encoding::Gbk => {
-                    let text = String::from_utf8(buf)?;
-                    let (bytes, _, _) = encoding_rs::GBK.encode(&text);
-                    csv_out.write_all(&bytes)?;
-                }
-            }
-        }
     }
-    if drafts.is_empty() {
-        let buf = chunk
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("csv buffer: {e}"))?;
-        csv_out.write_all(&buf)?;
-    }
-    csv_out.flush()?;
+    export.finish()?;
     truth.flush()?;
     progress.set_position(n as u64);
     Ok(Summary {

@@ -597,15 +597,14 @@ fn try_place(
     Some(outline)
 }
 
-#[allow(clippy::too_many_lines)]
-pub fn generate<R: Rng>(
+/// Every compound to place: the named ones of the seed, then each district's share spread
+/// over its streets by weight; calibrated, the named and the large first.
+fn drafts<R: Rng>(
     rng: &mut R,
     scale: f64,
     districts: &[DistrictCtx],
     streets: &[StreetCtx],
-    n_companies: usize,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Estates> {
+) -> anyhow::Result<Vec<Draft>> {
     let mut book = NameBook::new(
         NAMED
             .iter()
@@ -678,7 +677,112 @@ pub fn generate<R: Rng>(
     calibrate(rng, &mut drafts, scale);
     // Large estates first: they are the hard ones to fit; the named ones before all.
     drafts.sort_by_key(|d| (!d.fixed, std::cmp::Reverse(d.plan.len())));
+    Ok(drafts)
+}
 
+/// Where a compound goes: its street, the angle of its layout, its centre and its outline.
+type Spot = (usize, f64, Coord<f64>, Polygon<f64>);
+
+/// A free spot for a layout: tried on its home street first (300 times), then on the
+/// district's other streets by weight (60 times each) unless the compound is a named one.
+#[allow(clippy::too_many_arguments)]
+fn find_spot<R: Rng>(
+    rng: &mut R,
+    draft: &Draft,
+    lay: &Layout,
+    streets: &[StreetCtx],
+    urban_share: f64,
+    street_idx: &[StreetIndex],
+    street_theta: &[f64],
+    occupied: &Occupied,
+) -> anyhow::Result<Option<Spot>> {
+    let di = streets[draft.street_idx].district_idx;
+    let mut candidates = vec![draft.street_idx];
+    if !draft.fixed {
+        let mut others: Vec<usize> = (0..streets.len())
+            .filter(|i| streets[*i].district_idx == di && *i != draft.street_idx)
+            .collect();
+        others.sort_by(|a, b| streets[*b].weight.total_cmp(&streets[*a].weight));
+        candidates.extend(others);
+    }
+    for &si in &candidates {
+        let s = &streets[si];
+        let Some(bbox) = s.geom_m.bounding_rect() else {
+            continue;
+        };
+        let sigma = (s.area_m2.sqrt() * 0.18).max(600.0);
+        let tries = if si == draft.street_idx { 300 } else { 60 };
+        for t in 0..tries {
+            let at = if urban_share < 0.95 && t < tries / 2 {
+                let n = Normal::new(0.0, sigma)?;
+                coord! { x: s.seed_m.x + n.sample(rng), y: s.seed_m.y + n.sample(rng) }
+            } else {
+                coord! { x: rng.gen_range(bbox.min().x..=bbox.max().x), y: rng.gen_range(bbox.min().y..=bbox.max().y) }
+            };
+            let theta = street_theta[si] + rng.gen_range(-0.08..0.08);
+            if let Some(outline) = try_place(lay, theta, at, s, &street_idx[si], occupied) {
+                return Ok(Some((si, theta, at, outline)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+impl Estates {
+    /// The buildings and units of a placed layout; returns the compound's households.
+    fn add_buildings(
+        &mut self,
+        compound_id: i64,
+        lay: &Layout,
+        plan: &[BPlan],
+        frame: &super::frame::Frame,
+        theta: f64,
+        at: Coord<f64>,
+    ) -> i32 {
+        let mut households = 0;
+        for (k, ((fp, entrances), p)) in lay.buildings.iter().zip(plan.iter()).enumerate() {
+            let building_id = self.buildings.len() as i64 + 1;
+            self.unit_start.push(self.units.len());
+            for (u, e) in entrances.iter().enumerate() {
+                self.units.push(Unit {
+                    id: self.units.len() as i64 + 1,
+                    building_id,
+                    name: format!("{}单元", u + 1),
+                    households: p.hh_per_unit(),
+                    geom: Point(frame.to_ll(place(*e, theta, at))),
+                });
+                self.unit_shapes.push(UnitShape {
+                    floors: p.floors,
+                    per_floor: if p.kind == BKind::Villa {
+                        1
+                    } else {
+                        p.hh_per_floor
+                    },
+                });
+            }
+            households += p.households();
+            self.buildings.push(Building {
+                id: building_id,
+                compound_id,
+                name: format!("{}号楼", k + 1),
+                floors: p.floors,
+                households: p.households(),
+                geom: frame.geom_to_ll(&ring(fp, theta, at)),
+            });
+        }
+        households
+    }
+}
+
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    scale: f64,
+    districts: &[DistrictCtx],
+    streets: &[StreetCtx],
+    n_companies: usize,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Estates> {
+    let drafts = drafts(rng, scale, districts, streets)?;
     // Street spatial helpers and orientations.
     let street_idx: Vec<StreetIndex> = streets
         .iter()
@@ -724,38 +828,16 @@ pub fn generate<R: Rng>(
         let home = &streets[draft.street_idx];
         let di = home.district_idx;
         let d = &districts[di];
-        // Candidate streets: the home street first, then the district's others by weight.
-        let mut candidates = vec![draft.street_idx];
-        if !draft.fixed {
-            let mut others: Vec<usize> = (0..streets.len())
-                .filter(|i| streets[*i].district_idx == di && *i != draft.street_idx)
-                .collect();
-            others.sort_by(|a, b| streets[*b].weight.total_cmp(&streets[*a].weight));
-            candidates.extend(others);
-        }
-        let mut placed = None;
-        'search: for &si in &candidates {
-            let s = &streets[si];
-            let Some(bbox) = s.geom_m.bounding_rect() else {
-                continue;
-            };
-            let sigma = (s.area_m2.sqrt() * 0.18).max(600.0);
-            let tries = if si == draft.street_idx { 300 } else { 60 };
-            for t in 0..tries {
-                let at = if d.urban_share < 0.95 && t < tries / 2 {
-                    let n = Normal::new(0.0, sigma)?;
-                    coord! { x: s.seed_m.x + n.sample(rng), y: s.seed_m.y + n.sample(rng) }
-                } else {
-                    coord! { x: rng.gen_range(bbox.min().x..=bbox.max().x), y: rng.gen_range(bbox.min().y..=bbox.max().y) }
-                };
-                let theta = street_theta[si] + rng.gen_range(-0.08..0.08);
-                if let Some(outline) = try_place(&lay, theta, at, s, &street_idx[si], &occupied[di])
-                {
-                    placed = Some((si, theta, at, outline));
-                    break 'search;
-                }
-            }
-        }
+        let placed = find_spot(
+            rng,
+            &draft,
+            &lay,
+            streets,
+            d.urban_share,
+            &street_idx,
+            &street_theta,
+            &occupied[di],
+        )?;
         let Some((si, theta, at, outline)) = placed else {
             out.unplaced += 1;
             tracing::debug!(district = %d.district.name, buildings = draft.plan.len(), "compound could not be placed");
@@ -770,37 +852,7 @@ pub fn generate<R: Rng>(
 
         let compound_id = out.estates.len() as i64 + 1;
         let b_start = out.buildings.len();
-        let mut households = 0;
-        for (k, ((fp, entrances), p)) in lay.buildings.iter().zip(draft.plan.iter()).enumerate() {
-            let building_id = out.buildings.len() as i64 + 1;
-            out.unit_start.push(out.units.len());
-            for (u, e) in entrances.iter().enumerate() {
-                out.units.push(Unit {
-                    id: out.units.len() as i64 + 1,
-                    building_id,
-                    name: format!("{}单元", u + 1),
-                    households: p.hh_per_unit(),
-                    geom: Point(d.frame.to_ll(place(*e, theta, at))),
-                });
-                out.unit_shapes.push(UnitShape {
-                    floors: p.floors,
-                    per_floor: if p.kind == BKind::Villa {
-                        1
-                    } else {
-                        p.hh_per_floor
-                    },
-                });
-            }
-            households += p.households();
-            out.buildings.push(Building {
-                id: building_id,
-                compound_id,
-                name: format!("{}号楼", k + 1),
-                floors: p.floors,
-                households: p.households(),
-                geom: d.frame.geom_to_ll(&ring(fp, theta, at)),
-            });
-        }
+        let households = out.add_buildings(compound_id, &lay, &draft.plan, &d.frame, theta, at);
         out.estates.push(Estate {
             compound: Compound {
                 id: compound_id,

@@ -479,6 +479,165 @@ fn geojson_geometry(g: &Geometry<f64>, sr: Sr) -> Value {
     }
 }
 
+/// `objectIds=`: OBJECTIDs, counted from 1.
+fn object_ids(q: &Query) -> Result<Option<Vec<usize>>, EsriError> {
+    q.get("objectIds")
+        .map(|v| {
+            v.split(',')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad(format!("`objectIds` is a list of numbers, got `{v}`")))
+        })
+        .transpose()
+}
+
+/// The features a query keeps, with their OBJECTIDs, in OBJECTID order: candidates from the
+/// layer's R-tree when there is a query geometry, else all; features are made only for them.
+fn select(
+    ctx: &Ctx,
+    layer: Layer,
+    area: Option<&Geometry<f64>>,
+    ids: Option<&[usize]>,
+    filter: Option<&super::filter::Filter>,
+) -> Result<Vec<(usize, Feature)>, EsriError> {
+    let mut candidates: Vec<usize> = match area.and_then(geo::BoundingRect::bounding_rect) {
+        Some(r) => ctx
+            .city
+            .in_box(layer, [r.min().x, r.min().y, r.max().x, r.max().y]),
+        None => (0..ctx.size(layer)).collect(),
+    };
+    candidates.sort_unstable();
+    let mut kept: Vec<(usize, Feature)> = Vec::new();
+    for k in candidates {
+        let oid = k + 1;
+        if ids.is_some_and(|ids| !ids.contains(&oid)) {
+            continue;
+        }
+        let mut f = ctx.feature(layer, k);
+        if area.is_some_and(|a| !a.intersects(&f.geometry)) {
+            continue;
+        }
+        if let Some(e) = filter {
+            // OBJECTID may be named in `where`; it heads the attributes anyway.
+            f.properties.insert("OBJECTID".into(), json!(oid));
+            if !e
+                .matches(&f.properties, Some(&f.geometry))
+                .map_err(|err| bad(format!("where: {err}")))?
+            {
+                continue;
+            }
+        }
+        kept.push((oid, f));
+    }
+    Ok(kept)
+}
+
+/// `outFields=`: `None` for every field (`*` or absent), else the fields named, each checked.
+fn out_fields<'q>(q: &'q Query, names: &[&str]) -> Result<Option<Vec<&'q str>>, EsriError> {
+    let out: Option<Vec<&str>> = q.get("outFields").filter(|v| v.trim() != "*").map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    if let Some(f) = out
+        .iter()
+        .flatten()
+        .find(|f| **f != "OBJECTID" && !names.contains(f))
+    {
+        return Err(bad(format!(
+            "outFields: no field `{f}` in this layer; it has {}",
+            names.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+/// One page of a feature set, as the query asked for it.
+struct Page<'q> {
+    rows: Vec<(usize, Feature)>,
+    exceeded: bool,
+    with_geometry: bool,
+    out_fields: Option<Vec<&'q str>>,
+    out_sr: Sr,
+}
+
+impl Page<'_> {
+    fn attributes(&self, oid: usize, f: &Feature) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("OBJECTID".into(), json!(oid));
+        for (k, v) in &f.properties {
+            if self
+                .out_fields
+                .as_ref()
+                .is_none_or(|of| of.contains(&k.as_str()))
+            {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        m
+    }
+
+    /// `f=geojson`: a FeatureCollection.
+    fn geojson(&self) -> Response {
+        let features: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|(oid, f)| {
+                json!({ "type": "Feature", "id": oid, "geometry": if self.with_geometry { geojson_geometry(&f.geometry, self.out_sr) } else { Value::Null }, "properties": self.attributes(*oid, f) })
+            })
+            .collect();
+        let mut body = json!({ "type": "FeatureCollection", "features": features });
+        if self.exceeded {
+            body["properties"] = json!({ "exceededTransferLimit": true });
+        }
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+
+    /// `f=json` or `pjson`: an Esri feature set with its typed fields.
+    fn esri(&self, sample: &[Feature], geometry_type: &str, pretty: bool) -> Response {
+        let fields_out: Vec<Value> = fields(sample)
+            .into_iter()
+            .filter(|f| {
+                let n = f["name"].as_str().unwrap_or_default();
+                n == "OBJECTID" || self.out_fields.as_ref().is_none_or(|of| of.contains(&n))
+            })
+            .collect();
+        let features: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|(oid, f)| {
+                let mut v = json!({ "attributes": self.attributes(*oid, f) });
+                if self.with_geometry {
+                    v["geometry"] = esri_geometry(&f.geometry, self.out_sr);
+                }
+                v
+            })
+            .collect();
+        let body = json!({
+            "objectIdFieldName": "OBJECTID",
+            "globalIdFieldName": "",
+            "geometryType": geometry_type,
+            "spatialReference": self.out_sr.json(),
+            "fields": fields_out,
+            "features": features,
+            "exceededTransferLimit": self.exceeded,
+        });
+        if pretty {
+            return (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                serde_json::to_string_pretty(&body).unwrap_or_default(),
+            )
+                .into_response();
+        }
+        axum::Json(body).into_response()
+    }
+}
+
 /// `GET /arcgis/rest/services/atlas/FeatureServer/{layer}/query`
 pub async fn query(
     State(state): State<AppState>,
@@ -510,47 +669,8 @@ pub async fn query(
         let first = (ctx.size(layer) > 0).then(|| ctx.feature(layer, 0));
         super::filter::check_types_on(f, first.as_ref()).map_err(|e| bad(format!("where: {e}")))?;
     }
-    let ids: Option<Vec<usize>> = q
-        .get("objectIds")
-        .map(|v| {
-            v.split(',')
-                .map(|x| x.trim().parse::<usize>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| bad(format!("`objectIds` is a list of numbers, got `{v}`")))
-        })
-        .transpose()?;
-    // Candidates from the layer's R-tree when there is a query geometry, else all; features
-    // are made only for them.
-    let mut candidates: Vec<usize> = match area.as_ref().and_then(geo::BoundingRect::bounding_rect)
-    {
-        Some(r) => ctx
-            .city
-            .in_box(layer, [r.min().x, r.min().y, r.max().x, r.max().y]),
-        None => (0..ctx.size(layer)).collect(),
-    };
-    candidates.sort_unstable();
-    let mut kept: Vec<(usize, Feature)> = Vec::new();
-    for k in candidates {
-        let oid = k + 1;
-        if ids.as_ref().is_some_and(|ids| !ids.contains(&oid)) {
-            continue;
-        }
-        let mut f = ctx.feature(layer, k);
-        if area.as_ref().is_some_and(|a| !a.intersects(&f.geometry)) {
-            continue;
-        }
-        if let Some(e) = &filter {
-            // OBJECTID may be named in `where`; it heads the attributes anyway.
-            f.properties.insert("OBJECTID".into(), json!(oid));
-            if !e
-                .matches(&f.properties, Some(&f.geometry))
-                .map_err(|err| bad(format!("where: {err}")))?
-            {
-                continue;
-            }
-        }
-        kept.push((oid, f));
-    }
+    let ids = object_ids(&q)?;
+    let kept = select(&ctx, layer, area.as_ref(), ids.as_deref(), filter.as_ref())?;
     if q.flag("returnCountOnly")? {
         return Ok(axum::Json(json!({ "count": kept.len() })).into_response());
     }
@@ -566,86 +686,15 @@ pub async fn query(
         .count("resultRecordCount")?
         .unwrap_or(MAX_RECORDS)
         .clamp(1, MAX_RECORDS);
-    let exceeded = kept.len() > offset + count;
-    let page: Vec<(usize, Feature)> = kept.into_iter().skip(offset).take(count).collect();
-    let with_geometry = q.get("returnGeometry").is_none() || q.flag("returnGeometry")?;
-    let out_fields: Option<Vec<&str>> = q.get("outFields").filter(|v| v.trim() != "*").map(|v| {
-        v.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
-    if let Some(of) = &out_fields {
-        if let Some(f) = of.iter().find(|f| **f != "OBJECTID" && !names.contains(f)) {
-            return Err(bad(format!(
-                "outFields: no field `{f}` in this layer; it has {}",
-                names.join(", ")
-            )));
-        }
-    }
-    let attributes = |oid: usize, f: &Feature| -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("OBJECTID".into(), json!(oid));
-        for (k, v) in &f.properties {
-            if out_fields
-                .as_ref()
-                .is_none_or(|of| of.contains(&k.as_str()))
-            {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
+    let page = Page {
+        exceeded: kept.len() > offset + count,
+        rows: kept.into_iter().skip(offset).take(count).collect(),
+        with_geometry: q.get("returnGeometry").is_none() || q.flag("returnGeometry")?,
+        out_fields: out_fields(&q, &names)?,
+        out_sr,
     };
     if format == "geojson" {
-        let features: Vec<Value> = page
-            .iter()
-            .map(|(oid, f)| {
-                json!({ "type": "Feature", "id": oid, "geometry": if with_geometry { geojson_geometry(&f.geometry, out_sr) } else { Value::Null }, "properties": attributes(*oid, f) })
-            })
-            .collect();
-        let mut body = json!({ "type": "FeatureCollection", "features": features });
-        if exceeded {
-            body["properties"] = json!({ "exceededTransferLimit": true });
-        }
-        return Ok((
-            [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
-            body.to_string(),
-        )
-            .into_response());
+        return Ok(page.geojson());
     }
-    let all_fields = fields(&ctx.sample(layer));
-    let fields_out: Vec<Value> = all_fields
-        .into_iter()
-        .filter(|f| {
-            let n = f["name"].as_str().unwrap_or_default();
-            n == "OBJECTID" || out_fields.as_ref().is_none_or(|of| of.contains(&n))
-        })
-        .collect();
-    let features: Vec<Value> = page
-        .iter()
-        .map(|(oid, f)| {
-            let mut v = json!({ "attributes": attributes(*oid, f) });
-            if with_geometry {
-                v["geometry"] = esri_geometry(&f.geometry, out_sr);
-            }
-            v
-        })
-        .collect();
-    let body = json!({
-        "objectIdFieldName": "OBJECTID",
-        "globalIdFieldName": "",
-        "geometryType": geometry_type,
-        "spatialReference": out_sr.json(),
-        "fields": fields_out,
-        "features": features,
-        "exceededTransferLimit": exceeded,
-    });
-    if format == "pjson" {
-        return Ok((
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            serde_json::to_string_pretty(&body).unwrap_or_default(),
-        )
-            .into_response());
-    }
-    Ok(axum::Json(body).into_response())
+    Ok(page.esri(&ctx.sample(layer), geometry_type, format == "pjson"))
 }

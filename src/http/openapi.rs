@@ -7,6 +7,9 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+/// What a feature request may answer in.
+const GEO: [&str; 3] = ["application/geo+json", "application/flatgeobuf", "text/csv"];
+
 fn q(name: &str, description: &str, schema: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
 }
@@ -178,8 +181,57 @@ fn cql2(what: &str) -> Vec<Value> {
 }
 
 fn paths_and_components(base: &str, about: &str) -> Value {
-    let geo = ["application/geo+json", "application/flatgeobuf", "text/csv"];
-    let tile = with(
+    let mut paths = Map::new();
+    for part in [
+        tile_paths(),
+        ogc_paths(),
+        planner_paths(),
+        picture_and_wmts_paths(),
+        esri_paths(),
+        admin_paths(),
+    ] {
+        if let Value::Object(part) = part {
+            paths.extend(part);
+        }
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "compound-atlas",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("{about}: vector tiles, OGC API – Features and Tiles, planner queries. Errors are JSON {{\"error\":{{\"code\",\"message\"}}}}."),
+            "license": { "name": "MIT" },
+        },
+        "servers": [{ "url": base }],
+        "tags": [
+            { "name": "service" }, { "name": "tiles" }, { "name": "ogc" }, { "name": "planner" }, { "name": "complaints" },
+        ],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Exception": {
+                    "type": "object",
+                    "required": ["code", "description", "status"],
+                    "properties": { "code": string(), "description": string(), "title": string(), "status": { "type": "integer" }, "detail": string() },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": string(), "message": string() } } },
+                },
+            },
+            "responses": {
+                "Exception": { "description": "a client mistake (4xx) or the store away (503), as OGC API's exception", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Exception" } } } },
+                "Error": { "description": "a client mistake (4xx) or the store away (503)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+            },
+        },
+    })
+}
+
+/// The parameters of a vector tile: its address, the window, the datum and a filter.
+fn tile_params() -> Vec<Value> {
+    with(
         vec![
             path("tileset", "tileset (`atlas`)"),
             path("z", "zoom"),
@@ -190,8 +242,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             with(window(), [datum()]),
             cql2("a CQL2 filter on the layers' attributes: read on each layer that has every property it names; labels follow their features; the grade picture on its compounds"),
         ),
-    );
-    let items = with(
+    )
+}
+
+/// The parameters of OGC API – Features items.
+fn items_params() -> Vec<Value> {
+    with(
         vec![
             path(
                 "collectionId",
@@ -239,8 +295,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             with(window(), filters()),
             cql2("a CQL2 filter on the collection's queryables (OGC API – Features Part 3)"),
         ),
-    );
-    let search = with(
+    )
+}
+
+/// The parameters of compound search.
+fn search_params() -> Vec<Value> {
+    with(
         vec![
             q("bbox", "west,south,east,north", string()),
             q(
@@ -287,8 +347,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             with(window(), filters()),
             cql2("a CQL2 filter on the compounds' attributes, with the other filters"),
         ),
-    );
-    let nearby = with(
+    )
+}
+
+/// The parameters of nearest compounds.
+fn nearby_params() -> Vec<Value> {
+    with(
         vec![
             json!({ "name": "lon", "in": "query", "required": true, "schema": { "type": "number", "minimum": -180, "maximum": 180 } }),
             json!({ "name": "lat", "in": "query", "required": true, "schema": { "type": "number", "minimum": -90, "maximum": 90 } }),
@@ -306,35 +370,33 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             datum(),
         ],
         with(window(), filters()),
-    );
+    )
+}
+
+/// The catalogue, TileJSON, XYZ and TMS tiles, styles and fonts.
+fn tile_paths() -> Value {
     json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "compound-atlas",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": format!("{about}: vector tiles, OGC API – Features and Tiles, planner queries. Errors are JSON {{\"error\":{{\"code\",\"message\"}}}}."),
-            "license": { "name": "MIT" },
-        },
-        "servers": [{ "url": base }],
-        "tags": [
-            { "name": "service" }, { "name": "tiles" }, { "name": "ogc" }, { "name": "planner" }, { "name": "complaints" },
-        ],
-        "paths": {
             "/health": { "get": op("store status and counts", "service", vec![], ok("healthy", &["application/json"])) },
             "/openapi.json": { "get": op("this document", "service", vec![], ok("OpenAPI 3.0", &["application/json"])) },
             "/tiles": { "get": op("the catalog of tilesets", "tiles", vec![], ok("catalog", &["application/json"])) },
             "/tiles/{file}": { "get": op("TileJSON 3.0.0 of a tileset: `atlas.json`", "tiles", with(vec![path("file", "`{tileset}.json`")], with(window(), [datum()])), ok("TileJSON", &["application/json"])) },
-            "/tiles/{tileset}/{z}/{x}/{y}": { "get": op("a vector tile in WebMercatorQuad (204 when empty)", "tiles", tile.clone(), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
-            "/tiles/{tileset}/{tms}/{z}/{x}/{y}": { "get": op("a vector tile in a tile matrix set", "tiles", with(vec![path("tms", "WebMercatorQuad, WorldCRS84Quad or CGCS2000Quad (EPSG:4490, levels from 1 as Tianditu's c)")], tile), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/tiles/{tileset}/{z}/{x}/{y}": { "get": op("a vector tile in WebMercatorQuad (204 when empty)", "tiles", tile_params(), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
+            "/tiles/{tileset}/{tms}/{z}/{x}/{y}": { "get": op("a vector tile in a tile matrix set", "tiles", with(vec![path("tms", "WebMercatorQuad, WorldCRS84Quad or CGCS2000Quad (EPSG:4490, levels from 1 as Tianditu's c)")], tile_params()), ok("Mapbox Vector Tile", &["application/vnd.mapbox-vector-tile"])) },
             "/styles/{file}": { "get": op("a MapLibre style: `grade.json`, `density.json`", "tiles", vec![path("file", "`{style}.json`")], ok("style", &["application/json"])) },
             "/fonts/{stack}/{range}": { "get": op("SDF glyphs for map labels", "tiles", vec![path("stack", "font stack"), path("range", "`{start}-{end}.pbf`")], ok("glyphs", &["application/x-protobuf"])) },
+    })
+}
+
+/// OGC API – Features and Tiles.
+fn ogc_paths() -> Value {
+    json!({
             "/ogc": { "get": op("OGC API landing page", "ogc", vec![format()], ok("landing page", &["application/json"])) },
             "/ogc/conformance": { "get": op("conformance classes", "ogc", vec![], ok("conformance", &["application/json"])) },
             "/ogc/collections": { "get": op("feature collections and the tiled collection", "ogc", vec![], ok("collections", &["application/json"])) },
             "/ogc/collections/{collectionId}": { "get": op("one collection", "ogc", vec![path("collectionId", "collection id")], ok("collection", &["application/json"])) },
             "/ogc/collections/{collectionId}/queryables": { "get": op("what a filter may name: the collection's properties and geometry as a JSON Schema", "ogc", vec![path("collectionId", "districts, streets, compounds, buildings or units")], ok("queryables", &["application/schema+json"])) },
-            "/ogc/collections/{collectionId}/items": { "get": op("features of a collection", "ogc", items, ok("features", &geo)) },
-            "/ogc/collections/{collectionId}/items/{featureId}": { "get": op("one feature", "ogc", with(vec![path("collectionId", "collection id"), path("featureId", "feature id (district/street code, or id)"), format(), datum()], window()), ok("feature", &geo)) },
+            "/ogc/collections/{collectionId}/items": { "get": op("features of a collection", "ogc", items_params(), ok("features", &GEO)) },
+            "/ogc/collections/{collectionId}/items/{featureId}": { "get": op("one feature", "ogc", with(vec![path("collectionId", "collection id"), path("featureId", "feature id (district/street code, or id)"), format(), datum()], window()), ok("feature", &GEO)) },
             "/ogc/tileMatrixSets": { "get": op("tile matrix sets", "ogc", vec![], ok("list", &["application/json"])) },
             "/ogc/tileMatrixSets/{tileMatrixSetId}": { "get": op("a tile matrix set definition", "ogc", vec![path("tileMatrixSetId", "WebMercatorQuad, WorldCRS84Quad or CGCS2000Quad (EPSG:4490, levels from 1 as Tianditu's c)")], ok("definition", &["application/json"])) },
             "/ogc/tiles": { "get": op("vector tilesets of the dataset", "ogc", vec![], ok("tilesets", &["application/json"])) },
@@ -349,14 +411,20 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles": { "get": op("map tilesets of a collection in a style", "ogc", vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`")], ok("tilesets", &["application/json"])) },
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles/{tileMatrixSetId}": { "get": op("a map tileset in a style", "ogc", vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`"), path("tileMatrixSetId", "tile matrix set")], ok("tileset", &["application/json"])) },
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": { "get": op("a map tile in a style (256 px PNG)", "ogc", with(vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`"), path("tileMatrixSetId", "tile matrix set"), path("tileMatrix", "zoom"), path("tileRow", "row"), path("tileCol", "column")], with(window(), [datum()])), ok("PNG", &["image/png"])) },
-            "/api/compounds/nearby": { "get": op("compounds nearest a point, by true distance to their boundary (0 inside)", "planner", nearby, ok("compounds, nearest first, each with distance_m", &geo)) },
+    })
+}
+
+/// The planner's API: search, geocoding, detail, grades, summaries, companies, trend, routes, meta.
+fn planner_paths() -> Value {
+    json!({
+            "/api/compounds/nearby": { "get": op("compounds nearest a point, by true distance to their boundary (0 inside)", "planner", nearby_params(), ok("compounds, nearest first, each with distance_m", &GEO)) },
             "/api/compounds": {
-                "get": op("compounds in a box, a polygon, along a line or around a point; filtered, sorted, paged", "planner", search, ok("compounds", &geo)),
+                "get": op("compounds in a box, a polygon, along a line or around a point; filtered, sorted, paged", "planner", search_params(), ok("compounds", &GEO)),
                 "post": {
                     "summary": "the same search with the parameters as a JSON object (for large polygons and lines)",
                     "tags": ["planner"],
                     "requestBody": body("the parameters of GET /api/compounds as members; polygon/line as GeoJSON objects or WKT", &["application/json"]),
-                    "responses": ok("compounds", &geo),
+                    "responses": ok("compounds", &GEO),
                 },
             },
             "/api/geocode": { "get": planner_only(op("ranked compound, building and unit candidates for an address as written, with what matched (for dispatchers; planner token)", "planner", vec![q("q", "the address", string()), q("lon", "longitude, when the caller's position is known", number()), q("lat", "latitude", number()), q("limit", "at most this many candidates (1–50, default 10)", json!({ "type": "integer", "minimum": 1, "maximum": 50 }))], ok("candidates, the one the import would choose first", &["application/json"]))) },
@@ -401,6 +469,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
                 q("lang", "zh (default) or en", json!({ "type": "string", "enum": ["zh", "en"] })),
                 datum(),
             ], window()), ok("PNG", &["image/png"])) },
+    })
+}
+
+/// Pictures, legends and WMTS.
+fn picture_and_wmts_paths() -> Value {
+    json!({
             "/styles/{style}/{file}": { "get": op("a style's legend: legend.png or legend.json", "tiles", vec![path("style", "grade or density"), path("file", "legend.png or legend.json"), q("lang", "zh or en", string())], ok("legend", &["image/png", "application/json"])) },
             "/wmts": { "get": op("WMTS 1.0.0 KVP: GetCapabilities, GetTile", "tiles", vec![
                 q("SERVICE", "WMTS", string()), q("REQUEST", "GetCapabilities or GetTile", string()), q("LAYER", "grade, density or atlas", string()),
@@ -410,6 +484,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             ], ok("capabilities or a tile", &["application/xml", "image/png", "application/vnd.mapbox-vector-tile"])) },
             "/wmts/1.0.0/WMTSCapabilities.xml": { "get": op("WMTS 1.0.0 capabilities (RESTful)", "tiles", vec![], ok("capabilities", &["application/xml"])) },
             "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}": { "get": op("a WMTS tile (RESTful)", "tiles", with(vec![path("layer", "grade, density or atlas"), path("style", "default"), path("tms", "tile matrix set"), path("z", "tile matrix"), path("row", "tile row"), path("col", "tile column with extension: `{col}.png` or `.mvt`")], with(window(), [datum()])), ok("tile", &["image/png", "application/vnd.mapbox-vector-tile"])) },
+    })
+}
+
+/// The Esri REST services.
+fn esri_paths() -> Value {
+    json!({
             "/arcgis/rest/services/atlas/VectorTileServer": { "get": op("the atlas tiles as an Esri VectorTileServer", "tiles", vec![q("f", "json or pjson", string())], ok("service", &["application/json"])) },
             "/arcgis/rest/services/atlas/VectorTileServer/tile/{z}/{y}/{x}": { "get": op("a tile, row before column (`{x}.pbf`)", "tiles", vec![path("z", "level"), path("y", "row"), path("x", "column with `.pbf`")], ok("tile", &["application/vnd.mapbox-vector-tile"])) },
             "/arcgis/rest/services/atlas/FeatureServer": { "get": op("districts, streets, compounds and buildings as an Esri FeatureServer: its layers", "features", vec![q("f", "json or pjson", string())], ok("service", &["application/json"])) },
@@ -435,6 +515,12 @@ fn paths_and_components(base: &str, about: &str) -> Value {
             "/arcgis/rest/services/{style}/MapServer/tile/{z}/{y}/{x}": { "get": op("a 256-pixel PNG of the map service, row before column", "tiles", with(vec![path("style", "grade or density"), path("z", "level"), path("y", "row"), path("x", "column")], with(window(), [datum()])), ok("tile", &["image/png"])) },
             "/arcgis/rest/services/atlas/VectorTileServer/resources/styles/root.json": { "get": op("the grade style in Esri's form", "tiles", vec![], ok("style", &["application/json"])) },
             "/arcgis/rest/services/atlas/VectorTileServer/tilemap/{level}/{row}/{col}/{width}/{height}": { "get": op("which tiles exist in a block", "tiles", vec![path("level", "level"), path("row", "top row"), path("col", "left column"), path("width", "columns (≤ 256)"), path("height", "rows (≤ 256)")], ok("tilemap", &["application/json"])) },
+    })
+}
+
+/// What an administrator does: the cache and imports.
+fn admin_paths() -> Value {
+    json!({
             "/api/cache": {
                 "delete": {
                     "summary": "drop cached tiles by tileset, box and zoom range; answers how many (admin token)",
@@ -459,26 +545,6 @@ fn paths_and_components(base: &str, about: &str) -> Value {
                     "responses": ok("the import report", &["application/json"]),
                 },
             },
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Exception": {
-                    "type": "object",
-                    "required": ["code", "description", "status"],
-                    "properties": { "code": string(), "description": string(), "title": string(), "status": { "type": "integer" }, "detail": string() },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": string(), "message": string() } } },
-                },
-            },
-            "responses": {
-                "Exception": { "description": "a client mistake (4xx) or the store away (503), as OGC API's exception", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Exception" } } } },
-                "Error": { "description": "a client mistake (4xx) or the store away (503)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-            },
-        },
     })
 }
 

@@ -589,26 +589,10 @@ fn point_member(p: &Params, k: &str, scope: &Scope) -> Result<Option<Point<f64>>
     lon_lat(xy[0], xy[1], scope.datum, &format!("`{k}`: ")).map(Some)
 }
 
-/// `POST /api/plan/route`: an inspection round (or several) through compounds given by id or
-/// by a selection, from a start point to an optional end point.
-///
-/// Body: `{"start":[lon,lat], "end":[lon,lat]?, "compounds":[id,…] | "select":{"grade":…,
-/// "district":…, "street":…, "company":…, "category":…, "min_density":…, "limit":20},
-/// "rounds":1, "max_stops":…, "from","to","period","datum"}`.
-pub async fn plan_route(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Json<Value>, Error> {
-    caller.require(Role::Planner)?;
-    let mut all = allowed(&ROUTE);
-    all.retain(|k| !FILTERS.contains(k));
-    let p = Params::from_json(&body, &all)?;
-    let ctx = Ctx::of(&state, &p).await?;
-    let start = point_member(&p, "start", &ctx.scope)?
-        .ok_or_else(|| Error::BadRequest("`start` is required: [longitude, latitude]".into()))?;
-    let end = point_member(&p, "end", &ctx.scope)?;
-    let ids: Vec<i64> = match (p.get("compounds"), p.get("select")) {
+/// The compounds a route visits: the ids given (each known, none twice), or a selection's
+/// worst by density up to its `limit`.
+fn route_stops(p: &Params, ctx: &Ctx) -> Result<Vec<i64>, Error> {
+    let ids = match (p.get("compounds"), p.get("select")) {
         (Some(_), Some(_)) => {
             return Err(Error::BadRequest(
                 "give either `compounds` or `select`, not both".into(),
@@ -658,6 +642,83 @@ pub async fn plan_route(
             rows.iter().take(limit).map(|r| r.id).collect()
         }
     };
+    Ok(ids)
+}
+
+/// One round: its stops in visiting order with legs and running totals, and its line.
+fn plan_round(
+    ctx: &Ctx,
+    n: usize,
+    group: &[usize],
+    rows: &[Row],
+    points: &[Point<f64>],
+    (start, end): (Point<f64>, Option<Point<f64>>),
+    out_xy: &dyn Fn(Point<f64>) -> [f64; 2],
+) -> (Value, f64) {
+    let pts: Vec<Point<f64>> = group.iter().map(|&i| points[i]).collect();
+    let r = route::plan(start, &pts, end);
+    let mut cumulative = 0.0;
+    let mut line = vec![out_xy(start)];
+    let stops: Vec<Value> = r
+        .order
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let row = &rows[group[i]];
+            cumulative += r.legs[k];
+            line.push(out_xy(pts[i]));
+            let mut m = row.properties(&ctx.city);
+            m.insert("order".into(), json!(k + 1));
+            let [x, y] = out_xy(pts[i]);
+            m.insert("lon".into(), json!(x));
+            m.insert("lat".into(), json!(y));
+            m.insert("leg_m".into(), json!((r.legs[k] * 10.0).round() / 10.0));
+            m.insert(
+                "cumulative_m".into(),
+                json!((cumulative * 10.0).round() / 10.0),
+            );
+            Value::Object(m)
+        })
+        .collect();
+    if let Some(e) = end {
+        line.push(out_xy(e));
+    }
+    let ls: LineString<f64> = line.iter().map(|[x, y]| (*x, *y)).collect();
+    let round = json!({
+        "round": n + 1,
+        "method": r.method,
+        "stops": stops,
+        "end_leg_m": end.map(|_| (r.legs.last().copied().unwrap_or(0.0) * 10.0).round() / 10.0),
+        "total_m": (r.total_m * 10.0).round() / 10.0,
+        "route": {
+            "type": "Feature",
+            "geometry": geojson::Geometry::from(&Geometry::LineString(ls)),
+            "properties": { "round": n + 1, "stops": group.len(), "total_m": (r.total_m * 10.0).round() / 10.0 },
+        },
+    });
+    (round, r.total_m)
+}
+
+/// `POST /api/plan/route`: an inspection round (or several) through compounds given by id or
+/// by a selection, from a start point to an optional end point.
+///
+/// Body: `{"start":[lon,lat], "end":[lon,lat]?, "compounds":[id,…] | "select":{"grade":…,
+/// "district":…, "street":…, "company":…, "category":…, "min_density":…, "limit":20},
+/// "rounds":1, "max_stops":…, "from","to","period","datum"}`.
+pub async fn plan_route(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, Error> {
+    caller.require(Role::Planner)?;
+    let mut all = allowed(&ROUTE);
+    all.retain(|k| !FILTERS.contains(k));
+    let p = Params::from_json(&body, &all)?;
+    let ctx = Ctx::of(&state, &p).await?;
+    let start = point_member(&p, "start", &ctx.scope)?
+        .ok_or_else(|| Error::BadRequest("`start` is required: [longitude, latitude]".into()))?;
+    let end = point_member(&p, "end", &ctx.scope)?;
+    let ids = route_stops(&p, &ctx)?;
     if ids.is_empty() {
         return Err(Error::BadRequest(
             "the selection matches no compound: nothing to visit".into(),
@@ -697,48 +758,9 @@ pub async fn plan_route(
     let mut planned = Vec::new();
     let mut grand = 0.0;
     for (n, group) in groups.iter().enumerate() {
-        let pts: Vec<Point<f64>> = group.iter().map(|&i| points[i]).collect();
-        let r = route::plan(start, &pts, end);
-        grand += r.total_m;
-        let mut cumulative = 0.0;
-        let mut line = vec![out_xy(start)];
-        let stops: Vec<Value> = r
-            .order
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let row = &rows[group[i]];
-                cumulative += r.legs[k];
-                line.push(out_xy(pts[i]));
-                let mut m = row.properties(&ctx.city);
-                m.insert("order".into(), json!(k + 1));
-                let [x, y] = out_xy(pts[i]);
-                m.insert("lon".into(), json!(x));
-                m.insert("lat".into(), json!(y));
-                m.insert("leg_m".into(), json!((r.legs[k] * 10.0).round() / 10.0));
-                m.insert(
-                    "cumulative_m".into(),
-                    json!((cumulative * 10.0).round() / 10.0),
-                );
-                Value::Object(m)
-            })
-            .collect();
-        if let Some(e) = end {
-            line.push(out_xy(e));
-        }
-        let ls: LineString<f64> = line.iter().map(|[x, y]| (*x, *y)).collect();
-        planned.push(json!({
-            "round": n + 1,
-            "method": r.method,
-            "stops": stops,
-            "end_leg_m": end.map(|_| (r.legs.last().copied().unwrap_or(0.0) * 10.0).round() / 10.0),
-            "total_m": (r.total_m * 10.0).round() / 10.0,
-            "route": {
-                "type": "Feature",
-                "geometry": geojson::Geometry::from(&Geometry::LineString(ls)),
-                "properties": { "round": n + 1, "stops": group.len(), "total_m": (r.total_m * 10.0).round() / 10.0 },
-            },
-        }));
+        let (round, total_m) = plan_round(&ctx, n, group, &rows, &points, (start, end), &out_xy);
+        grand += total_m;
+        planned.push(round);
     }
     let mut out = ctx.about();
     out.insert("distance_model".into(), json!("great-circle"));

@@ -362,6 +362,72 @@ fn fingerprint(c: &Complaint) -> u64 {
     h.finish()
 }
 
+/// Longitude and latitude, both or neither, each a number in range.
+fn coordinates(
+    get: &impl Fn(Field) -> Option<String>,
+    reject: &impl Fn(Field, String) -> Rejected,
+) -> Result<(Option<f64>, Option<f64>), Rejected> {
+    let coord = |f: Field| -> Result<Option<f64>, Rejected> {
+        match get(f).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Some)
+                .ok_or_else(|| reject(f, format!("`{s}` is not a number"))),
+        }
+    };
+    let (lon, lat) = (coord(Field::Lon)?, coord(Field::Lat)?);
+    match (lon, lat) {
+        (Some(x), Some(y)) => {
+            if !LON.contains(&x) || !LAT.contains(&y) {
+                return Err(reject(
+                    Field::Lon,
+                    format!("coordinates ({x}, {y}) are not longitude/latitude"),
+                ));
+            }
+        }
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(reject(
+                Field::Lat,
+                "longitude given without latitude".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(reject(
+                Field::Lon,
+                "latitude given without longitude".into(),
+            ))
+        }
+    }
+    Ok((lon, lat))
+}
+
+/// A closing time is optional; one that reads as nothing is refused like any date.
+fn closing_time(
+    get: &impl Fn(Field) -> Option<String>,
+    reject: &impl Fn(Field, String) -> Rejected,
+    received_at: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, Rejected> {
+    Ok(match get(Field::ClosedAt).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            parse_time(&raw)
+                .filter(|t| *t >= received_at)
+                .ok_or_else(|| {
+                    reject(
+                        Field::ClosedAt,
+                        format!(
+                            "cannot read `{raw}` as a date and time at or after the time received"
+                        ),
+                    )
+                })?,
+        ),
+    })
+}
+
 impl<'m> Validator<'m> {
     fn new(mapping: Option<&'m ExportMapping>) -> Validator<'m> {
         Validator {
@@ -369,6 +435,59 @@ impl<'m> Validator<'m> {
             out: Parsed::default(),
             mapping,
         }
+    }
+
+    /// A row's complaint, with how its category was decided, or why it is refused.
+    fn complaint(
+        &self,
+        get: &impl Fn(Field) -> Option<String>,
+        reject: &impl Fn(Field, String) -> Rejected,
+        ticket: Option<String>,
+    ) -> Result<(Complaint, Option<String>), Rejected> {
+        let ticket_id = ticket
+            .clone()
+            .ok_or_else(|| reject(Field::Ticket, "empty ticket id".into()))?;
+        if ticket_id.len() > 64 {
+            return Err(reject(
+                Field::Ticket,
+                "ticket id longer than 64 characters".into(),
+            ));
+        }
+        let raw_time = get(Field::ReceivedAt).unwrap_or_default();
+        let received_at = parse_time(&raw_time)
+            .filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)))
+            .ok_or_else(|| {
+                reject(
+                    Field::ReceivedAt,
+                    format!("cannot read `{raw_time}` as a date and time"),
+                )
+            })?;
+        let closed_at = closing_time(get, reject, received_at)?;
+        let raw_cat = get(Field::Category).unwrap_or_default();
+        let (category, decided) = match self.mapping {
+            Some(m) => m.category(&raw_cat, &get(Field::Content).unwrap_or_default()),
+            None => Category::parse(&raw_cat).map(|c| (c, None)),
+        }
+        .ok_or_else(|| reject(Field::Category, format!("unknown category `{raw_cat}`")))?;
+        let address = get(Field::Address).unwrap_or_default();
+        if address.is_empty() {
+            return Err(reject(Field::Address, "empty address".into()));
+        }
+        let (lon, lat) = coordinates(get, reject)?;
+        let complaint = Complaint {
+            ticket_id,
+            received_at,
+            category,
+            channel: get(Field::Channel).unwrap_or_default(),
+            address,
+            lon,
+            lat,
+            status: get(Field::Status).unwrap_or_default(),
+            satisfaction: get(Field::Satisfaction).filter(|s| !s.is_empty()),
+            closed_at,
+            place: Placement::default(),
+        };
+        Ok((complaint, decided))
     }
 
     fn row(&mut self, line: usize, get: impl Fn(Field) -> Option<String>) {
@@ -379,99 +498,7 @@ impl<'m> Validator<'m> {
             field: field_name(field),
             reason,
         };
-        let result = (|| {
-            let ticket_id = ticket
-                .clone()
-                .ok_or_else(|| reject(Field::Ticket, "empty ticket id".into()))?;
-            if ticket_id.len() > 64 {
-                return Err(reject(
-                    Field::Ticket,
-                    "ticket id longer than 64 characters".into(),
-                ));
-            }
-            let raw_time = get(Field::ReceivedAt).unwrap_or_default();
-            let received_at = parse_time(&raw_time)
-                .filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)))
-                .ok_or_else(|| {
-                    reject(
-                        Field::ReceivedAt,
-                        format!("cannot read `{raw_time}` as a date and time"),
-                    )
-                })?;
-            // A closing time is optional; one that reads as nothing is refused like any date.
-            let closed_at = match get(Field::ClosedAt).filter(|s| !s.is_empty()) {
-                None => None,
-                Some(raw) => Some(
-                    parse_time(&raw)
-                        .filter(|t| *t >= received_at)
-                        .ok_or_else(|| {
-                            reject(
-                                Field::ClosedAt,
-                                format!("cannot read `{raw}` as a date and time at or after the time received"),
-                            )
-                        })?,
-                ),
-            };
-            let raw_cat = get(Field::Category).unwrap_or_default();
-            let (category, decided) = match self.mapping {
-                Some(m) => m.category(&raw_cat, &get(Field::Content).unwrap_or_default()),
-                None => Category::parse(&raw_cat).map(|c| (c, None)),
-            }
-            .ok_or_else(|| reject(Field::Category, format!("unknown category `{raw_cat}`")))?;
-            let address = get(Field::Address).unwrap_or_default();
-            if address.is_empty() {
-                return Err(reject(Field::Address, "empty address".into()));
-            }
-            let coord = |f: Field| -> Result<Option<f64>, Rejected> {
-                match get(f).filter(|s| !s.is_empty()) {
-                    None => Ok(None),
-                    Some(s) => s
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite())
-                        .map(Some)
-                        .ok_or_else(|| reject(f, format!("`{s}` is not a number"))),
-                }
-            };
-            let (lon, lat) = (coord(Field::Lon)?, coord(Field::Lat)?);
-            match (lon, lat) {
-                (Some(x), Some(y)) => {
-                    if !LON.contains(&x) || !LAT.contains(&y) {
-                        return Err(reject(
-                            Field::Lon,
-                            format!("coordinates ({x}, {y}) are not longitude/latitude"),
-                        ));
-                    }
-                }
-                (None, None) => {}
-                (Some(_), None) => {
-                    return Err(reject(
-                        Field::Lat,
-                        "longitude given without latitude".into(),
-                    ))
-                }
-                (None, Some(_)) => {
-                    return Err(reject(
-                        Field::Lon,
-                        "latitude given without longitude".into(),
-                    ))
-                }
-            }
-            let complaint = Complaint {
-                ticket_id,
-                received_at,
-                category,
-                channel: get(Field::Channel).unwrap_or_default(),
-                address,
-                lon,
-                lat,
-                status: get(Field::Status).unwrap_or_default(),
-                satisfaction: get(Field::Satisfaction).filter(|s| !s.is_empty()),
-                closed_at,
-                place: Placement::default(),
-            };
-            Ok((complaint, decided))
-        })();
+        let result = self.complaint(&get, &reject, ticket.clone());
         match result {
             Err(r) => self.out.rejected.push(r),
             Ok((complaint, decided)) => {

@@ -121,25 +121,24 @@ impl FormScore {
     }
 }
 
-/// Scores the geocoder of `data` on `forms` (form TAB finds, one a line) filled with up to 40
-/// compounds each, and on `none` (addresses that name no compound, one a line).
-#[must_use]
-pub fn score(data: &Dataset, forms: &str, none: &str) -> FormScore {
-    let gz = Gazetteer::new(data);
+/// A base name that no compound has as its own name: the name less its phase (一期…四期).
+fn phase_of(n: &str) -> Option<String> {
+    ["一期", "二期", "三期", "四期"]
+        .iter()
+        .find(|p| n.ends_with(*p))
+        .map(|p| n[..n.len() - p.len()].to_string())
+}
+
+/// Up to 40 compounds to fill the forms with (a numbered building of two units or more, its
+/// last unit), and up to 40 phases whose base name, district and building number decide
+/// which phase is meant.
+fn samples(data: &Dataset) -> (Vec<Sample>, Vec<Sample>) {
     let district_name = |code: &str| {
         data.districts
             .iter()
             .find(|d| d.code == code)
             .map(|d| d.name.clone())
             .unwrap_or_default()
-    };
-    // A base name that no compound has as its own name, owned by its phases within a district
-    // exactly once (the form with {district}{base} must be decidable by district and building).
-    let phase_of = |n: &str| {
-        ["一期", "二期", "三期", "四期"]
-            .iter()
-            .find(|p| n.ends_with(*p))
-            .map(|p| n[..n.len() - p.len()].to_string())
     };
     let mut samples: Vec<Sample> = Vec::new();
     let mut phased: Vec<Sample> = Vec::new();
@@ -195,13 +194,66 @@ pub fn score(data: &Dataset, forms: &str, none: &str) -> FormScore {
             samples.push(s);
         }
     }
-    let (mut asked, mut placed, mut right) = (0usize, 0usize, 0usize);
-    let (mut b_asked, mut b_right, mut u_asked, mut u_right) = (0usize, 0usize, 0usize, 0usize);
-    let mut misses: Vec<String> = Vec::new();
-    for line in forms
-        .lines()
+    (samples, phased)
+}
+
+/// The lines of a list that are not comments or blank.
+fn entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
+}
+
+impl FormScore {
+    /// One filled form: the compound, then (when the form says it finds them) the building
+    /// and the unit.
+    fn add(&mut self, data: &Dataset, gz: &Gazetteer, address: &str, s: &Sample, finds: &str) {
+        let p = gz.place(address, None, None);
+        self.addresses += 1;
+        if p.compound_id.is_some() {
+            self.placed += 1;
+        }
+        if p.compound_id != Some(s.compound) {
+            let name_of = |id: Option<i64>| {
+                id.and_then(|id| data.compounds.iter().find(|c| c.id == id))
+                    .map(|c| format!("{} ({})", c.name, c.district_code))
+            };
+            self.misses.push(format!(
+                "{address}: placed on {:?}, not {:?} ({:?})",
+                name_of(p.compound_id),
+                name_of(Some(s.compound)),
+                p.note
+            ));
+            return;
+        }
+        self.right += 1;
+        if finds.contains('b') {
+            self.buildings_asked += 1;
+            if p.building_id == Some(s.building.1) {
+                self.buildings_right += 1;
+            } else {
+                self.misses
+                    .push(format!("{address}: building {:?}", p.building_id));
+            }
+        }
+        if finds.contains('u') {
+            self.units_asked += 1;
+            if p.unit_id == Some(s.unit.1) {
+                self.units_right += 1;
+            } else {
+                self.misses.push(format!("{address}: unit {:?}", p.unit_id));
+            }
+        }
+    }
+}
+
+/// Scores the geocoder of `data` on `forms` (form TAB finds, one a line) filled with up to 40
+/// compounds each, and on `none` (addresses that name no compound, one a line).
+#[must_use]
+pub fn score(data: &Dataset, forms: &str, none: &str) -> FormScore {
+    let gz = Gazetteer::new(data);
+    let (samples, phased) = samples(data);
+    let mut score = FormScore::default();
+    for line in entries(forms) {
         let Some((form, finds)) = line.split_once('\t') else {
             continue;
         };
@@ -211,70 +263,19 @@ pub fn score(data: &Dataset, forms: &str, none: &str) -> FormScore {
             &samples
         };
         for s in pool {
-            let address = fill(form, s);
-            let p = gz.place(&address, None, None);
-            asked += 1;
-            if p.compound_id.is_some() {
-                placed += 1;
-            }
-            if p.compound_id == Some(s.compound) {
-                right += 1;
-            } else {
-                let name_of = |id: Option<i64>| {
-                    id.and_then(|id| data.compounds.iter().find(|c| c.id == id))
-                        .map(|c| format!("{} ({})", c.name, c.district_code))
-                };
-                misses.push(format!(
-                    "{address}: placed on {:?}, not {:?} ({:?})",
-                    name_of(p.compound_id),
-                    name_of(Some(s.compound)),
-                    p.note
-                ));
-                continue;
-            }
-            if finds.contains('b') {
-                b_asked += 1;
-                if p.building_id == Some(s.building.1) {
-                    b_right += 1;
-                } else {
-                    misses.push(format!("{address}: building {:?}", p.building_id));
-                }
-            }
-            if finds.contains('u') {
-                u_asked += 1;
-                if p.unit_id == Some(s.unit.1) {
-                    u_right += 1;
-                } else {
-                    misses.push(format!("{address}: unit {:?}", p.unit_id));
-                }
-            }
+            score.add(data, &gz, &fill(form, s), s, finds);
         }
     }
-    let (mut n_asked, mut n_placed) = (0usize, 0usize);
-    for address in none
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        n_asked += 1;
+    for address in entries(none) {
+        score.non_addresses += 1;
         let p = gz.place(address, None, None);
         if p.compound_id.is_some() {
-            n_placed += 1;
-            misses.push(format!(
+            score.non_addresses_placed += 1;
+            score.misses.push(format!(
                 "{address}: placed on {:?}, names no compound",
                 p.compound_id
             ));
         }
     }
-    FormScore {
-        addresses: asked,
-        placed,
-        right,
-        buildings_asked: b_asked,
-        buildings_right: b_right,
-        units_asked: u_asked,
-        units_right: u_right,
-        non_addresses: n_asked,
-        non_addresses_placed: n_placed,
-        misses,
-    }
+    score
 }

@@ -290,154 +290,181 @@ fn number_of(name: &str, suffix: &str) -> Option<u32> {
     name.strip_suffix(suffix)?.parse().ok()
 }
 
+/// The compounds and buildings as the gazetteer reads them: names normalised, buildings and
+/// units by number.
+fn homes(data: &Dataset) -> (Vec<GCompound>, Vec<GBuilding>) {
+    let mut buildings: Vec<GBuilding> = Vec::with_capacity(data.buildings.len());
+    let mut building_index: HashMap<i64, usize> = HashMap::with_capacity(data.buildings.len());
+    for b in &data.buildings {
+        building_index.insert(b.id, buildings.len());
+        buildings.push(GBuilding {
+            id: b.id,
+            geom: b.geom.clone(),
+            units: Vec::new(),
+        });
+    }
+    for u in &data.units {
+        if let (Some(&bi), Some(n)) = (
+            building_index.get(&u.building_id),
+            number_of(&u.name, "单元"),
+        ) {
+            buildings[bi].units.push((n, u.id, u.geom));
+        }
+    }
+    let mut compounds: Vec<GCompound> = data
+        .compounds
+        .iter()
+        .map(|c| GCompound {
+            id: c.id,
+            district: c.district_code.clone(),
+            street: c.street_code.clone(),
+            // Read as addresses are (brackets, traditional characters, phase numbers).
+            names: std::iter::once(&c.name)
+                .chain(c.aliases.iter())
+                .map(|n| normalize(n))
+                .filter(|n| !n.is_empty())
+                .collect(),
+            geom: c.geom.clone(),
+            buildings: HashMap::new(),
+            all_buildings: Vec::new(),
+        })
+        .collect();
+    let compound_index: HashMap<i64, usize> = compounds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    for b in &data.buildings {
+        if let Some(&ci) = compound_index.get(&b.compound_id) {
+            let bi = building_index[&b.id];
+            compounds[ci].all_buildings.push(bi);
+            if let Some(n) = number_of(&b.name, "号楼") {
+                compounds[ci].buildings.insert(n, bi);
+            }
+        }
+    }
+    (compounds, buildings)
+}
+
+/// Names, and who carries each, with a name's two-character pieces for slips.
+type Names = (
+    AhoCorasick,
+    Vec<Vec<usize>>,
+    HashMap<(char, char), Vec<usize>>,
+);
+
+/// Every compound name and alias as one automaton (a phase's base name too), who carries
+/// each, and which compounds each pair of characters occurs in.
+fn names(data: &Dataset, compounds: &[GCompound]) -> Names {
+    let mut patterns: Vec<String> = Vec::new();
+    let mut name_owners: Vec<Vec<usize>> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut bigrams: HashMap<(char, char), Vec<usize>> = HashMap::new();
+    for (ci, c) in compounds.iter().enumerate() {
+        for name in &c.names {
+            let s: String = name.iter().collect();
+            let k = *at.entry(s.clone()).or_insert_with(|| {
+                patterns.push(s);
+                name_owners.push(Vec::new());
+                name_owners.len() - 1
+            });
+            if !name_owners[k].contains(&ci) {
+                name_owners[k].push(ci);
+            }
+            for w in name.windows(2) {
+                let e = bigrams.entry((w[0], w[1])).or_default();
+                if e.last() != Some(&ci) {
+                    e.push(ci);
+                }
+            }
+        }
+    }
+    // A phase left out (东方丽园 for 东方丽园二期): the base name is a name of every phase
+    // that carries it, unless a compound of its own has it; the district, the coordinates or
+    // the building number then settle which phase is meant, or the address stays unmatched
+    // as ambiguous.
+    let mut bases: HashMap<String, Vec<usize>> = HashMap::new();
+    for (ci, c) in compounds.iter().enumerate() {
+        for name in &c.names {
+            let s: String = name.iter().collect();
+            for phase in [
+                "一期", "二期", "三期", "四期", "五期", "六期", "七期", "八期", "九期", "十期",
+            ] {
+                if let Some(base) = s.strip_suffix(phase) {
+                    if base.chars().count() >= 2 {
+                        bases.entry(base.to_string()).or_default().push(ci);
+                    }
+                }
+            }
+        }
+    }
+    let mut bases: Vec<(String, Vec<usize>)> = bases.into_iter().collect();
+    bases.sort();
+    let own_names: HashSet<String> = data.compounds.iter().map(|c| c.name.clone()).collect();
+    for (base, owners) in bases {
+        if own_names.contains(&base) {
+            continue; // a compound of its own is called so
+        }
+        match at.get(&base) {
+            // Another compound's alias (海逸家园 called 海逸小区): its phases share it.
+            Some(&k) => {
+                for ci in owners {
+                    if !name_owners[k].contains(&ci) {
+                        name_owners[k].push(ci);
+                    }
+                }
+            }
+            None => {
+                at.insert(base.clone(), patterns.len());
+                patterns.push(base);
+                name_owners.push(owners);
+            }
+        }
+    }
+    (automaton(&patterns), name_owners, bigrams)
+}
+
+/// District and street names (and 西海岸新区) as one automaton, with their codes.
+fn places(data: &Dataset) -> (AhoCorasick, Vec<(String, Option<String>)>) {
+    let mut place_patterns = Vec::new();
+    let mut place_codes = Vec::new();
+    for d in &data.districts {
+        for p in [
+            d.name.clone(),
+            d.name.trim_end_matches(['区', '市']).to_string(),
+        ] {
+            if p.chars().count() >= 2 {
+                place_patterns.push(p);
+                place_codes.push((d.code.clone(), None));
+            }
+        }
+    }
+    // Qingdao's West Coast New Area is 黄岛区's other name.
+    if data.districts.iter().any(|d| d.code == "370211") {
+        place_patterns.push("西海岸新区".into());
+        place_codes.push(("370211".into(), None));
+    }
+    for s in &data.streets {
+        place_patterns.push(s.name.clone());
+        place_codes.push((s.district_code.clone(), Some(s.code.clone())));
+    }
+    (automaton(&place_patterns), place_codes)
+}
+
+/// Leftmost-longest matching over the patterns (an empty automaton if they cannot build).
+fn automaton(patterns: &[String]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(patterns)
+        .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("empty automaton"))
+}
+
 impl Gazetteer {
     /// Builds the gazetteer from the geography of a store.
     pub fn new(data: &Dataset) -> Gazetteer {
-        let mut buildings: Vec<GBuilding> = Vec::with_capacity(data.buildings.len());
-        let mut building_index: HashMap<i64, usize> = HashMap::with_capacity(data.buildings.len());
-        for b in &data.buildings {
-            building_index.insert(b.id, buildings.len());
-            buildings.push(GBuilding {
-                id: b.id,
-                geom: b.geom.clone(),
-                units: Vec::new(),
-            });
-        }
-        for u in &data.units {
-            if let (Some(&bi), Some(n)) = (
-                building_index.get(&u.building_id),
-                number_of(&u.name, "单元"),
-            ) {
-                buildings[bi].units.push((n, u.id, u.geom));
-            }
-        }
-        let mut compounds: Vec<GCompound> = data
-            .compounds
-            .iter()
-            .map(|c| GCompound {
-                id: c.id,
-                district: c.district_code.clone(),
-                street: c.street_code.clone(),
-                // Read as addresses are (brackets, traditional characters, phase numbers).
-                names: std::iter::once(&c.name)
-                    .chain(c.aliases.iter())
-                    .map(|n| normalize(n))
-                    .filter(|n| !n.is_empty())
-                    .collect(),
-                geom: c.geom.clone(),
-                buildings: HashMap::new(),
-                all_buildings: Vec::new(),
-            })
-            .collect();
-        let compound_index: HashMap<i64, usize> = compounds
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id, i))
-            .collect();
-        for b in &data.buildings {
-            if let Some(&ci) = compound_index.get(&b.compound_id) {
-                let bi = building_index[&b.id];
-                compounds[ci].all_buildings.push(bi);
-                if let Some(n) = number_of(&b.name, "号楼") {
-                    compounds[ci].buildings.insert(n, bi);
-                }
-            }
-        }
-        let mut patterns: Vec<String> = Vec::new();
-        let mut name_owners: Vec<Vec<usize>> = Vec::new();
-        let mut at: HashMap<String, usize> = HashMap::new();
-        let mut bigrams: HashMap<(char, char), Vec<usize>> = HashMap::new();
-        for (ci, c) in compounds.iter().enumerate() {
-            for name in &c.names {
-                let s: String = name.iter().collect();
-                let k = *at.entry(s.clone()).or_insert_with(|| {
-                    patterns.push(s);
-                    name_owners.push(Vec::new());
-                    name_owners.len() - 1
-                });
-                if !name_owners[k].contains(&ci) {
-                    name_owners[k].push(ci);
-                }
-                for w in name.windows(2) {
-                    let e = bigrams.entry((w[0], w[1])).or_default();
-                    if e.last() != Some(&ci) {
-                        e.push(ci);
-                    }
-                }
-            }
-        }
-        // A phase left out (东方丽园 for 东方丽园二期): the base name is a name of every phase
-        // that carries it, unless a compound of its own has it; the district, the coordinates or
-        // the building number then settle which phase is meant, or the address stays unmatched
-        // as ambiguous.
-        let mut bases: HashMap<String, Vec<usize>> = HashMap::new();
-        for (ci, c) in compounds.iter().enumerate() {
-            for name in &c.names {
-                let s: String = name.iter().collect();
-                for phase in [
-                    "一期", "二期", "三期", "四期", "五期", "六期", "七期", "八期", "九期", "十期",
-                ] {
-                    if let Some(base) = s.strip_suffix(phase) {
-                        if base.chars().count() >= 2 {
-                            bases.entry(base.to_string()).or_default().push(ci);
-                        }
-                    }
-                }
-            }
-        }
-        let mut bases: Vec<(String, Vec<usize>)> = bases.into_iter().collect();
-        bases.sort();
-        let own_names: HashSet<String> = data.compounds.iter().map(|c| c.name.clone()).collect();
-        for (base, owners) in bases {
-            if own_names.contains(&base) {
-                continue; // a compound of its own is called so
-            }
-            match at.get(&base) {
-                // Another compound's alias (海逸家园 called 海逸小区): its phases share it.
-                Some(&k) => {
-                    for ci in owners {
-                        if !name_owners[k].contains(&ci) {
-                            name_owners[k].push(ci);
-                        }
-                    }
-                }
-                None => {
-                    at.insert(base.clone(), patterns.len());
-                    patterns.push(base);
-                    name_owners.push(owners);
-                }
-            }
-        }
-        let names = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("empty automaton"));
-        let mut place_patterns = Vec::new();
-        let mut place_codes = Vec::new();
-        for d in &data.districts {
-            for p in [
-                d.name.clone(),
-                d.name.trim_end_matches(['区', '市']).to_string(),
-            ] {
-                if p.chars().count() >= 2 {
-                    place_patterns.push(p);
-                    place_codes.push((d.code.clone(), None));
-                }
-            }
-        }
-        // Qingdao's West Coast New Area is 黄岛区's other name.
-        if data.districts.iter().any(|d| d.code == "370211") {
-            place_patterns.push("西海岸新区".into());
-            place_codes.push(("370211".into(), None));
-        }
-        for s in &data.streets {
-            place_patterns.push(s.name.clone());
-            place_codes.push((s.district_code.clone(), Some(s.code.clone())));
-        }
-        let places = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&place_patterns)
-            .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("empty automaton"));
+        let (compounds, buildings) = homes(data);
+        let (names, name_owners, bigrams) = names(data, &compounds);
+        let (places, place_codes) = places(data);
         let tree = RTree::bulk_load(
             compounds
                 .iter()

@@ -135,116 +135,75 @@ fn geometry_kind(g: &geo_types::Geometry<f64>) -> &'static str {
     }
 }
 
-/// The report on one file, and its proposed mapping section.
-pub fn inspect(
-    path: &Path,
-    layer: Option<Layer>,
-    crs: Option<u32>,
-) -> Result<(String, String), FormatError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_lowercase();
-    let layer = layer.or_else(|| {
-        let stem = path.file_name()?.to_str()?.to_lowercase();
-        Layer::ALL.into_iter().find(|l| stem.starts_with(l.name()))
-    });
-    let (features, declared, fields): (Vec<RawFeature>, Option<Crs>, Vec<String>) =
-        match ext.as_str() {
-            "shp" => {
-                let s = crate::io::shp::read(path)?;
-                (s.features, s.crs, s.fields)
-            }
-            "gpkg" => {
-                let g = crate::io::gpkg::read(path, layer.map_or("", Layer::name))?;
-                (g.features, Some(g.crs), g.fields)
-            }
-            "fgb" => {
-                let r = crate::io::fgb::read_raw(path)?;
-                let crs = r
-                    .crs
-                    .map(Crs::from_epsg)
-                    .transpose()
-                    .map_err(|m| FormatError::file(path, m))?;
-                (r.features, crs, r.fields)
-            }
-            "geojson" | "json" => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
-                let fc: geojson::FeatureCollection = text
-                    .parse::<geojson::GeoJson>()
-                    .ok()
-                    .and_then(|g| g.try_into().ok())
-                    .ok_or_else(|| FormatError::file(path, "not a GeoJSON FeatureCollection"))?;
-                let features: Vec<RawFeature> = fc
-                    .features
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, f)| RawFeature {
-                        number: i + 1,
-                        geom: f
-                            .geometry
-                            .and_then(|g| geo_types::Geometry::try_from(g).ok()),
-                        props: f.properties.unwrap_or_default().into_iter().collect(),
-                    })
-                    .collect();
-                let mut fields: Vec<String> = Vec::new();
-                for f in &features {
-                    for k in f.props.keys() {
-                        if !fields.contains(k) {
-                            fields.push(k.clone());
-                        }
-                    }
-                }
-                (features, Some(Crs::lonlat()), fields)
-            }
-            other => {
-                return Err(FormatError::file(
-                    path,
-                    format!(
+/// A file's features, its declared CRS and its field names, whatever its format.
+type Read = (Vec<RawFeature>, Option<Crs>, Vec<String>);
+
+fn read_any(path: &Path, ext: &str, layer: Option<Layer>) -> Result<Read, FormatError> {
+    match ext {
+        "shp" => {
+            let s = crate::io::shp::read(path)?;
+            Ok((s.features, s.crs, s.fields))
+        }
+        "gpkg" => {
+            let g = crate::io::gpkg::read(path, layer.map_or("", Layer::name))?;
+            Ok((g.features, Some(g.crs), g.fields))
+        }
+        "fgb" => {
+            let r = crate::io::fgb::read_raw(path)?;
+            let crs = r
+                .crs
+                .map(Crs::from_epsg)
+                .transpose()
+                .map_err(|m| FormatError::file(path, m))?;
+            Ok((r.features, crs, r.fields))
+        }
+        "geojson" | "json" => read_geojson(path),
+        other => Err(FormatError::file(
+            path,
+            format!(
                 "`--inspect` reads Shapefiles, GeoPackages, FlatGeobuf and GeoJSON, not `.{other}`"
             ),
-                ))
+        )),
+    }
+}
+
+fn read_geojson(path: &Path) -> Result<Read, FormatError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
+    let fc: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .ok()
+        .and_then(|g| g.try_into().ok())
+        .ok_or_else(|| FormatError::file(path, "not a GeoJSON FeatureCollection"))?;
+    let features: Vec<RawFeature> = fc
+        .features
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| RawFeature {
+            number: i + 1,
+            geom: f
+                .geometry
+                .and_then(|g| geo_types::Geometry::try_from(g).ok()),
+            props: f.properties.unwrap_or_default().into_iter().collect(),
+        })
+        .collect();
+    let mut fields: Vec<String> = Vec::new();
+    for f in &features {
+        for k in f.props.keys() {
+            if !fields.contains(k) {
+                fields.push(k.clone());
             }
-        };
-    let crs = match crs {
-        Some(c) => Some(Crs::from_epsg(c).map_err(|m| FormatError::file(path, m))?),
-        None => declared,
-    };
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", path.display());
-    let _ = writeln!(
-        out,
-        "  layer: {}",
-        layer.map_or(
-            "unknown (name the file after its layer or pass --layer)".to_string(),
-            |l| l.name().to_string()
-        )
-    );
-    let kinds: Vec<&str> = {
-        let mut k: Vec<&str> = features
-            .iter()
-            .filter_map(|f| f.geom.as_ref().map(geometry_kind))
-            .collect();
-        k.sort_unstable();
-        k.dedup();
-        k
-    };
-    let _ = writeln!(
-        out,
-        "  features: {} ({})",
-        features.len(),
-        if kinds.is_empty() {
-            "no geometry".into()
-        } else {
-            kinds.join(", ")
         }
-    );
+    }
+    Ok((features, Some(Crs::lonlat()), fields))
+}
+
+/// The lines on the CRS and, when there is one, the extent after reprojection.
+fn write_crs_and_extent(out: &mut String, crs: Option<&Crs>, features: &[RawFeature]) {
     let _ = writeln!(
         out,
         "  CRS: {}",
-        crs.as_ref().map_or(
+        crs.map_or(
             "none declared: give it with --crs EPSG:N".to_string(),
             |c| {
                 if c.is_lonlat() {
@@ -255,44 +214,47 @@ pub fn inspect(
             }
         )
     );
-    if let Some(c) = &crs {
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        let mut failed = None;
-        for f in &features {
-            let Some(g) = &f.geom else { continue };
-            let mut g = g.clone();
-            if let Err(e) = c.to_lonlat(&mut g) {
-                failed.get_or_insert(e);
-                continue;
-            }
-            use geo::BoundingRect;
-            if let Some(r) = g.bounding_rect() {
-                b = [
-                    b[0].min(r.min().x),
-                    b[1].min(r.min().y),
-                    b[2].max(r.max().x),
-                    b[3].max(r.max().y),
-                ];
-            }
+    let Some(c) = crs else { return };
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let mut failed = None;
+    for f in features {
+        let Some(g) = &f.geom else { continue };
+        let mut g = g.clone();
+        if let Err(e) = c.to_lonlat(&mut g) {
+            failed.get_or_insert(e);
+            continue;
         }
-        if b[0].is_finite() {
-            let _ = writeln!(
-                out,
-                "  extent (lon/lat): {:.5},{:.5},{:.5},{:.5}",
-                b[0], b[1], b[2], b[3]
-            );
-        }
-        if let Some(e) = failed {
-            let _ = writeln!(out, "  reprojection fails: {e}");
+        use geo::BoundingRect;
+        if let Some(r) = g.bounding_rect() {
+            b = [
+                b[0].min(r.min().x),
+                b[1].min(r.min().y),
+                b[2].max(r.max().x),
+                b[3].max(r.max().y),
+            ];
         }
     }
+    if b[0].is_finite() {
+        let _ = writeln!(
+            out,
+            "  extent (lon/lat): {:.5},{:.5},{:.5},{:.5}",
+            b[0], b[1], b[2], b[3]
+        );
+    }
+    if let Some(e) = failed {
+        let _ = writeln!(out, "  reprojection fails: {e}");
+    }
+}
+
+/// Each field with its type and three sample values.
+fn write_fields(out: &mut String, fields: &[String], features: &[RawFeature]) {
     let _ = writeln!(out, "  fields:");
-    for name in &fields {
+    for name in fields {
         let values: Vec<&serde_json::Value> = features
             .iter()
             .filter_map(|f| f.props.get(name))
@@ -313,32 +275,87 @@ pub fn inspect(
             .collect();
         let _ = writeln!(out, "    {name:<14} {kind:<8} {}", samples.join(" | "));
     }
+}
+
+/// The proposed mapping section for a layer: each of our fields the source names otherwise,
+/// and a comment on those not found.
+fn proposal(path: &Path, layer: Option<Layer>, fields: &[String]) -> String {
     let mut proposal = String::new();
-    if let Some(l) = layer {
-        let ours = mapping::fields_of(l);
-        let _ = writeln!(proposal, "[{}]", l.name());
-        let mut missing = Vec::new();
-        for f in &ours {
-            match propose(l, f, &fields) {
-                Some(src) if src != *f => {
-                    let _ = writeln!(proposal, "{f} = \"{src}\"");
-                }
-                Some(_) => {}
-                None => missing.push(*f),
+    let Some(l) = layer else { return proposal };
+    let ours = mapping::fields_of(l);
+    let _ = writeln!(proposal, "[{}]", l.name());
+    let mut missing = Vec::new();
+    for f in &ours {
+        match propose(l, f, fields) {
+            Some(src) if src != *f => {
+                let _ = writeln!(proposal, "{f} = \"{src}\"");
             }
-        }
-        if !missing.is_empty() {
-            let _ = writeln!(
-                proposal,
-                "# not found in {}: {} (name the source field here)",
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default(),
-                missing.join(", ")
-            );
+            Some(_) => {}
+            None => missing.push(*f),
         }
     }
-    Ok((out, proposal))
+    if !missing.is_empty() {
+        let _ = writeln!(
+            proposal,
+            "# not found in {}: {} (name the source field here)",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default(),
+            missing.join(", ")
+        );
+    }
+    proposal
+}
+
+/// The report on one file, and its proposed mapping section.
+pub fn inspect(
+    path: &Path,
+    layer: Option<Layer>,
+    crs: Option<u32>,
+) -> Result<(String, String), FormatError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_lowercase();
+    let layer = layer.or_else(|| {
+        let stem = path.file_name()?.to_str()?.to_lowercase();
+        Layer::ALL.into_iter().find(|l| stem.starts_with(l.name()))
+    });
+    let (features, declared, fields) = read_any(path, &ext, layer)?;
+    let crs = match crs {
+        Some(c) => Some(Crs::from_epsg(c).map_err(|m| FormatError::file(path, m))?),
+        None => declared,
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", path.display());
+    let _ = writeln!(
+        out,
+        "  layer: {}",
+        layer.map_or(
+            "unknown (name the file after its layer or pass --layer)".to_string(),
+            |l| l.name().to_string()
+        )
+    );
+    let mut kinds: Vec<&str> = features
+        .iter()
+        .filter_map(|f| f.geom.as_ref().map(geometry_kind))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let _ = writeln!(
+        out,
+        "  features: {} ({})",
+        features.len(),
+        if kinds.is_empty() {
+            "no geometry".into()
+        } else {
+            kinds.join(", ")
+        }
+    );
+    write_crs_and_extent(&mut out, crs.as_ref(), &features);
+    write_fields(&mut out, &fields, &features);
+    Ok((out, proposal(path, layer, &fields)))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::archive::{self, Kind, Meta};
 use super::service::{TileRequest, TileService};
 use crate::analytics::{Atlas, Window};
+use crate::model::Quarter;
 use crate::tile::atlas::Audience;
 use crate::tile::layers::TileLayer;
 use crate::tile::mlt::Encoding;
@@ -49,6 +50,45 @@ fn tile_of(lon: f64, lat: f64, z: u8) -> (u64, u64) {
     (x, y)
 }
 
+/// Every tile meeting `bounds` from `minzoom` to `maxzoom`.
+fn tiles_over(bounds: [f64; 4], minzoom: u8, maxzoom: u8) -> Vec<(u8, u64, u64)> {
+    let mut coords = Vec::new();
+    for z in minzoom..=maxzoom {
+        let (x0, y0) = tile_of(bounds[0], bounds[3], z);
+        let (x1, y1) = tile_of(bounds[2], bounds[1], z);
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                coords.push((z, x, y));
+            }
+        }
+    }
+    coords
+}
+
+/// The archive's metadata: what it holds, where, at which zooms, with its layers' fields.
+fn meta(plan: &SeedPlan, bounds: [f64; 4], window: Window, period: Option<Quarter>) -> Meta {
+    Meta {
+        name: "atlas".into(),
+        description: format!(
+            "compound-atlas tiles, complaints {}..{}, grades {}",
+            window.from,
+            window.to,
+            period.map(|q| q.to_string()).unwrap_or_default()
+        ),
+        attribution: "compound-atlas demo data".into(),
+        bounds,
+        center: [
+            (bounds[0] + bounds[2]) / 2.0,
+            (bounds[1] + bounds[3]) / 2.0,
+            f64::from(plan.minzoom.max(10).min(plan.maxzoom)),
+        ],
+        minzoom: plan.minzoom,
+        maxzoom: plan.maxzoom,
+        encoding: plan.encoding,
+        vector_layers: TileLayer::vector_layers(crate::tile::grid::MAX_ZOOM),
+    }
+}
+
 /// Seeds `out`; `progress` shows a bar.
 pub async fn seed(
     atlas: &Atlas,
@@ -89,36 +129,8 @@ pub async fn seed(
     if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
         anyhow::bail!("--bbox must be west,south,east,north with west < east and south < north");
     }
-    let mut coords = Vec::new();
-    for z in plan.minzoom..=plan.maxzoom {
-        let (x0, y0) = tile_of(bounds[0], bounds[3], z);
-        let (x1, y1) = tile_of(bounds[2], bounds[1], z);
-        for x in x0..=x1 {
-            for y in y0..=y1 {
-                coords.push((z, x, y));
-            }
-        }
-    }
-    let meta = Meta {
-        name: "atlas".into(),
-        description: format!(
-            "compound-atlas tiles, complaints {}..{}, grades {}",
-            window.from,
-            window.to,
-            period.map(|q| q.to_string()).unwrap_or_default()
-        ),
-        attribution: "compound-atlas demo data".into(),
-        bounds,
-        center: [
-            (bounds[0] + bounds[2]) / 2.0,
-            (bounds[1] + bounds[3]) / 2.0,
-            f64::from(plan.minzoom.max(10).min(plan.maxzoom)),
-        ],
-        minzoom: plan.minzoom,
-        maxzoom: plan.maxzoom,
-        encoding: plan.encoding,
-        vector_layers: TileLayer::vector_layers(crate::tile::grid::MAX_ZOOM),
-    };
+    let coords = tiles_over(bounds, plan.minzoom, plan.maxzoom);
+    let meta = meta(plan, bounds, window, period);
     let mut report = SeedReport {
         tiles_considered: coords.len(),
         ..SeedReport::default()
