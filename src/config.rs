@@ -438,21 +438,7 @@ impl Settings {
         file: &FileConfig,
         env: impl Fn(&str) -> Option<String>,
     ) -> Settings {
-        // The store: a flag of either kind beats the environment, which beats the file.
-        let store = if let Some(u) = &args.database_url {
-            StoreChoice::Postgis(u.clone())
-        } else if let Some(d) = &args.data {
-            StoreChoice::Embedded(d.clone())
-        } else if let Some(u) = env("DATABASE_URL") {
-            StoreChoice::Postgis(u)
-        } else if let Some(d) = env("ATLAS_DATA") {
-            StoreChoice::Embedded(PathBuf::from(d))
-        } else if let Some(u) = file.database_url.clone().filter(|u| !u.is_empty()) {
-            StoreChoice::Postgis(u)
-        } else {
-            StoreChoice::Embedded(file.data.clone().unwrap_or_else(|| PathBuf::from("data")))
-        };
-        let defaults = PoolSettings::default();
+        let store = Settings::resolve_store(args, file, &env);
         Settings {
             bind: bind
                 .map(str::to_string)
@@ -460,41 +446,11 @@ impl Settings {
                 .or_else(|| file.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             store,
-            pool: PoolSettings {
-                max_connections: file
-                    .postgis
-                    .max_connections
-                    .unwrap_or(defaults.max_connections),
-                acquire_timeout: file
-                    .postgis
-                    .acquire_timeout_ms
-                    .map_or(defaults.acquire_timeout, Duration::from_millis),
-                statement_timeout: file
-                    .postgis
-                    .statement_timeout_ms
-                    .map_or(defaults.statement_timeout, Duration::from_millis),
-            },
+            pool: Settings::resolve_pool(&file.postgis),
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
             rule: file.grading.clone().unwrap_or_default(),
-            tokens: {
-                let mut t = file.auth.tokens.clone();
-                if let Some(token) = env("ATLAS_ADMIN_TOKEN") {
-                    t.push(TokenEntry {
-                        token,
-                        role: Role::Admin,
-                        name: "admin".into(),
-                    });
-                }
-                if let Some(token) = env("ATLAS_PLANNER_TOKEN") {
-                    t.push(TokenEntry {
-                        token,
-                        role: Role::Planner,
-                        name: "planner".into(),
-                    });
-                }
-                t
-            },
+            tokens: Settings::resolve_tokens(&file.auth, &env),
             open_planner: env("ATLAS_OPEN_PLANNER")
                 .and_then(|v| match v.to_ascii_lowercase().as_str() {
                     "1" | "true" | "yes" | "on" => Some(true),
@@ -515,21 +471,7 @@ impl Settings {
                     .or_else(|| file.basemap.tianditu_key.clone()),
                 amap_key: env("ATLAS_AMAP_KEY").or_else(|| file.basemap.amap_key.clone()),
             },
-            limits: {
-                let d = Limits::default();
-                Limits {
-                    max_concurrency: file
-                        .http
-                        .max_concurrency
-                        .unwrap_or(d.max_concurrency)
-                        .max(1),
-                    queue_wait: d.queue_wait,
-                    request_timeout: file
-                        .http
-                        .request_timeout_ms
-                        .map_or(d.request_timeout, Duration::from_millis),
-                }
-            },
+            limits: Settings::resolve_limits(&file.http),
             cors_origins: file
                 .http
                 .cors_origins
@@ -542,6 +484,73 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("tiles")),
             rate_limit: file.http.rate_limit_per_second.unwrap_or(0),
             trust_forwarded_for: file.http.trust_forwarded_for.unwrap_or(false),
+        }
+    }
+
+    /// The store: a flag of either kind beats the environment, which beats the file.
+    fn resolve_store(
+        args: &StoreArgs,
+        file: &FileConfig,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> StoreChoice {
+        if let Some(u) = &args.database_url {
+            StoreChoice::Postgis(u.clone())
+        } else if let Some(d) = &args.data {
+            StoreChoice::Embedded(d.clone())
+        } else if let Some(u) = env("DATABASE_URL") {
+            StoreChoice::Postgis(u)
+        } else if let Some(d) = env("ATLAS_DATA") {
+            StoreChoice::Embedded(PathBuf::from(d))
+        } else if let Some(u) = file.database_url.clone().filter(|u| !u.is_empty()) {
+            StoreChoice::Postgis(u)
+        } else {
+            StoreChoice::Embedded(file.data.clone().unwrap_or_else(|| PathBuf::from("data")))
+        }
+    }
+
+    /// The PostGIS pool settings of `[postgis]`, defaults filling what it leaves out.
+    fn resolve_pool(postgis: &PostgisFile) -> PoolSettings {
+        let defaults = PoolSettings::default();
+        PoolSettings {
+            max_connections: postgis.max_connections.unwrap_or(defaults.max_connections),
+            acquire_timeout: postgis
+                .acquire_timeout_ms
+                .map_or(defaults.acquire_timeout, Duration::from_millis),
+            statement_timeout: postgis
+                .statement_timeout_ms
+                .map_or(defaults.statement_timeout, Duration::from_millis),
+        }
+    }
+
+    /// The tokens of `[auth]`, then the admin and planner tokens of the environment.
+    fn resolve_tokens(auth: &AuthFile, env: &impl Fn(&str) -> Option<String>) -> Vec<TokenEntry> {
+        let mut t = auth.tokens.clone();
+        if let Some(token) = env("ATLAS_ADMIN_TOKEN") {
+            t.push(TokenEntry {
+                token,
+                role: Role::Admin,
+                name: "admin".into(),
+            });
+        }
+        if let Some(token) = env("ATLAS_PLANNER_TOKEN") {
+            t.push(TokenEntry {
+                token,
+                role: Role::Planner,
+                name: "planner".into(),
+            });
+        }
+        t
+    }
+
+    /// The request limits of `[http]`, defaults filling what it leaves out.
+    fn resolve_limits(http: &HttpFile) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_concurrency: http.max_concurrency.unwrap_or(d.max_concurrency).max(1),
+            queue_wait: d.queue_wait,
+            request_timeout: http
+                .request_timeout_ms
+                .map_or(d.request_timeout, Duration::from_millis),
         }
     }
 }

@@ -16,9 +16,7 @@
 
 pub use crate::model::grade::{Grade, GradeRecord, Override, Rule};
 use crate::model::stats::{Stats, Window};
-#[cfg(test)]
-use crate::model::Month;
-use crate::model::{Category, Quarter};
+use crate::model::{Category, Month, Quarter};
 use std::collections::{HashMap, HashSet};
 
 /// What grading needs to know of a compound.
@@ -78,32 +76,12 @@ impl GradeBook {
         let (Some(first), Some(last)) = (stats.first, stats.last) else {
             return book;
         };
-        // The first quarter with a full trailing window, up to the last quarter with data.
-        let mut q = first.plus(rule.window_months - 1).quarter();
-        if q.last_month() < first.plus(rule.window_months - 1) {
-            q = Quarter(q.0 + 1);
-        }
-        // The last quarter whose months all have data (a partial quarter would grade on a
-        // window with missing months).
-        let last_q = if last == last.quarter().last_month() {
-            last.quarter()
-        } else {
-            last.quarter().prev()
-        };
+        let (mut q, last_q) = graded_quarters(first, last, rule);
         let mut by_district: HashMap<&str, Vec<&Graded>> = HashMap::new();
         for c in compounds {
             by_district.entry(c.district.as_str()).or_default().push(c);
         }
-        let latest_override: HashMap<(Quarter, i64), &Override> = {
-            let mut m: HashMap<(Quarter, i64), &Override> = HashMap::new();
-            for o in overrides {
-                let e = m.entry((o.period, o.compound_id)).or_insert(o);
-                if o.at >= e.at {
-                    *e = o;
-                }
-            }
-            m
-        };
+        let latest_override = latest_overrides(overrides);
         let mut prev_red: HashSet<i64> = HashSet::new();
         let mut prev_below: HashSet<i64> = HashSet::new();
         while q <= last_q {
@@ -114,77 +92,10 @@ impl GradeBook {
             let mut red_now = HashSet::new();
             let mut below_now = HashSet::new();
             for (district, members) in &by_district {
-                let mut rated: Vec<(f64, &Graded, [f64; 10])> = members
-                    .iter()
-                    .map(|c| {
-                        let by = stats.compound_by_category(c.id, w);
-                        let mut weighted = [0.0; 10];
-                        for (i, cat) in Category::ALL.iter().enumerate() {
-                            weighted[i] =
-                                by[i] as f64 * rule.weights.get(cat).copied().unwrap_or(1.0);
-                        }
-                        let sum: f64 = weighted.iter().sum();
-                        let rate = if c.households > 0 {
-                            sum / c.households as f64 * 100.0 * 12.0 / f64::from(w.months())
-                        } else {
-                            0.0
-                        };
-                        (rate, *c, weighted)
-                    })
-                    .collect();
-                rated.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-                let n = rated.len();
-                let red_slots = (rule.red_share * n as f64).round() as usize;
-                let yellow_slots = (rule.yellow_share * n as f64).round() as usize;
-                let line_at = |k: usize| {
-                    rated
-                        .get(k.saturating_sub(1))
-                        .map_or(f64::INFINITY, |r| r.0)
-                };
-                let yellow_line = line_at(red_slots + yellow_slots).max(rule.yellow_floor);
-                let red_line = line_at(red_slots).max(rule.red_floor);
-                let below: HashSet<i64> = rated
-                    .iter()
-                    .filter(|r| r.0 < yellow_line)
-                    .map(|r| r.1.id)
-                    .collect();
-                let held: HashSet<i64> = rated
-                    .iter()
-                    .map(|r| r.1.id)
-                    .filter(|id| {
-                        prev_red.contains(id) && !(below.contains(id) && prev_below.contains(id))
-                    })
-                    .collect();
-                let mut red: HashSet<i64> = held.clone();
-                for r in &rated {
-                    if red.len() >= red_slots.max(held.len()) || r.0 < rule.red_floor {
-                        break;
-                    }
-                    red.insert(r.1.id);
-                }
-                let mut yellow: HashSet<i64> = HashSet::new();
-                for r in rated.iter().filter(|r| !red.contains(&r.1.id)) {
-                    if yellow.len() >= yellow_slots || r.0 < rule.yellow_floor {
-                        break;
-                    }
-                    yellow.insert(r.1.id);
-                }
+                let rated = rate(stats, members, rule, w);
+                let dq = DistrictQuarter::new(&rated, rule, &prev_red, &prev_below);
                 for (rank, (rate, c, weighted)) in rated.iter().enumerate() {
-                    let computed = if red.contains(&c.id) {
-                        Grade::Red
-                    } else if yellow.contains(&c.id) {
-                        Grade::Yellow
-                    } else {
-                        Grade::Blue
-                    };
-                    let mut top: Vec<(Category, f64)> = Category::ALL
-                        .iter()
-                        .zip(weighted.iter())
-                        .filter(|(_, v)| **v > 0.0)
-                        .map(|(c, v)| (*c, *v))
-                        .collect();
-                    top.sort_by(|a, b| b.1.total_cmp(&a.1));
-                    top.truncate(3);
+                    let computed = dq.grade(c.id);
                     let ov = latest_override.get(&(q, c.id)).map(|o| (*o).clone());
                     book.records.insert(
                         (q, c.id),
@@ -195,22 +106,22 @@ impl GradeBook {
                             computed,
                             rate: (*rate * 100.0).round() / 100.0,
                             rank: rank + 1,
-                            of: n,
+                            of: rated.len(),
                             district: (*district).to_string(),
                             // Held: red only by the cap-removal rule, not by its rank.
-                            held: held.contains(&c.id)
+                            held: dq.held.contains(&c.id)
                                 && computed == Grade::Red
-                                && !(rank < red_slots && *rate >= rule.red_floor),
-                            red_line,
-                            yellow_line,
-                            top_categories: top,
+                                && !(rank < dq.red_slots && *rate >= rule.red_floor),
+                            red_line: dq.red_line,
+                            yellow_line: dq.yellow_line,
+                            top_categories: top_categories(weighted),
                             r#override: ov,
                             rule_version: rule.version.clone(),
                         },
                     );
                 }
-                red_now.extend(red);
-                below_now.extend(below);
+                red_now.extend(dq.red);
+                below_now.extend(dq.below);
             }
             book.periods.push(q);
             prev_red = red_now;
@@ -218,6 +129,149 @@ impl GradeBook {
             q = Quarter(q.0 + 1);
         }
         book
+    }
+}
+
+/// The first quarter with a full trailing window and the last quarter whose months all have
+/// data (a partial quarter would grade on a window with missing months).
+fn graded_quarters(first: Month, last: Month, rule: &Rule) -> (Quarter, Quarter) {
+    let mut q = first.plus(rule.window_months - 1).quarter();
+    if q.last_month() < first.plus(rule.window_months - 1) {
+        q = Quarter(q.0 + 1);
+    }
+    let last_q = if last == last.quarter().last_month() {
+        last.quarter()
+    } else {
+        last.quarter().prev()
+    };
+    (q, last_q)
+}
+
+/// The override that counts for each compound and quarter: the latest one made.
+fn latest_overrides(overrides: &[Override]) -> HashMap<(Quarter, i64), &Override> {
+    let mut m: HashMap<(Quarter, i64), &Override> = HashMap::new();
+    for o in overrides {
+        let e = m.entry((o.period, o.compound_id)).or_insert(o);
+        if o.at >= e.at {
+            *e = o;
+        }
+    }
+    m
+}
+
+/// A compound's rate, the compound, and its severity-weighted complaints by category.
+type Rated<'a> = (f64, &'a Graded, [f64; 10]);
+
+/// A district's compounds rated over the window, highest rate first (ties by id).
+fn rate<'a>(stats: &Stats, members: &[&'a Graded], rule: &Rule, w: Window) -> Vec<Rated<'a>> {
+    let mut rated: Vec<Rated<'a>> = members
+        .iter()
+        .map(|c| {
+            let by = stats.compound_by_category(c.id, w);
+            let mut weighted = [0.0; 10];
+            for (i, cat) in Category::ALL.iter().enumerate() {
+                weighted[i] = by[i] as f64 * rule.weights.get(cat).copied().unwrap_or(1.0);
+            }
+            let sum: f64 = weighted.iter().sum();
+            let rate = if c.households > 0 {
+                sum / c.households as f64 * 100.0 * 12.0 / f64::from(w.months())
+            } else {
+                0.0
+            };
+            (rate, *c, weighted)
+        })
+        .collect();
+    rated.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    rated
+}
+
+/// The (at most three) categories that weigh most in a compound's rate, heaviest first.
+fn top_categories(weighted: &[f64; 10]) -> Vec<(Category, f64)> {
+    let mut top: Vec<(Category, f64)> = Category::ALL
+        .iter()
+        .zip(weighted.iter())
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(c, v)| (*c, *v))
+        .collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    top.truncate(3);
+    top
+}
+
+/// One district's grading in one quarter: its red slots and lines, and which compounds are
+/// red, yellow, held red by the cap-removal rule, or below the yellow line.
+struct DistrictQuarter {
+    red_slots: usize,
+    red_line: f64,
+    yellow_line: f64,
+    below: HashSet<i64>,
+    held: HashSet<i64>,
+    red: HashSet<i64>,
+    yellow: HashSet<i64>,
+}
+
+impl DistrictQuarter {
+    /// Grades a district's rated compounds, given last quarter's red and below-the-line ones.
+    fn new(
+        rated: &[Rated],
+        rule: &Rule,
+        prev_red: &HashSet<i64>,
+        prev_below: &HashSet<i64>,
+    ) -> DistrictQuarter {
+        let n = rated.len();
+        let red_slots = (rule.red_share * n as f64).round() as usize;
+        let yellow_slots = (rule.yellow_share * n as f64).round() as usize;
+        let line_at = |k: usize| {
+            rated
+                .get(k.saturating_sub(1))
+                .map_or(f64::INFINITY, |r| r.0)
+        };
+        let yellow_line = line_at(red_slots + yellow_slots).max(rule.yellow_floor);
+        let red_line = line_at(red_slots).max(rule.red_floor);
+        let below: HashSet<i64> = rated
+            .iter()
+            .filter(|r| r.0 < yellow_line)
+            .map(|r| r.1.id)
+            .collect();
+        let held: HashSet<i64> = rated
+            .iter()
+            .map(|r| r.1.id)
+            .filter(|id| prev_red.contains(id) && !(below.contains(id) && prev_below.contains(id)))
+            .collect();
+        let mut red: HashSet<i64> = held.clone();
+        for r in rated {
+            if red.len() >= red_slots.max(held.len()) || r.0 < rule.red_floor {
+                break;
+            }
+            red.insert(r.1.id);
+        }
+        let mut yellow: HashSet<i64> = HashSet::new();
+        for r in rated.iter().filter(|r| !red.contains(&r.1.id)) {
+            if yellow.len() >= yellow_slots || r.0 < rule.yellow_floor {
+                break;
+            }
+            yellow.insert(r.1.id);
+        }
+        DistrictQuarter {
+            red_slots,
+            red_line,
+            yellow_line,
+            below,
+            held,
+            red,
+            yellow,
+        }
+    }
+
+    /// The grade the rule gives a compound of the district.
+    fn grade(&self, id: i64) -> Grade {
+        if self.red.contains(&id) {
+            Grade::Red
+        } else if self.yellow.contains(&id) {
+            Grade::Yellow
+        } else {
+            Grade::Blue
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::grade::{GradeBook, Graded, Rule};
 use super::stats::{Stats, Window};
-use crate::ingest::complaints::{Parsed, Rejected, TextEncoding};
+use crate::ingest::complaints::{Parsed, Rejected, Row, TextEncoding};
 use crate::ingest::geocode::Gazetteer;
 use crate::model::{Category, Dataset, Month};
 use crate::store::{blocking, ByVersion, Store, StoreError};
@@ -89,6 +89,28 @@ fn change(now: u64, before: u64) -> Option<f64> {
     (before > 0).then(|| ((now as f64 / before as f64 - 1.0) * 10_000.0).round() / 10_000.0)
 }
 
+/// Places every row's complaint with the gazetteer, on every core.
+async fn geocode_rows(gz: Arc<Gazetteer>, mut rows: Vec<Row>) -> Result<Vec<Row>, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = rows.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for part in rows.chunks_mut(chunk) {
+                let gz = &gz;
+                s.spawn(move || {
+                    for r in part {
+                        let c = &mut r.complaint;
+                        c.place = gz.place(&c.address, c.lon, c.lat);
+                    }
+                });
+            }
+        });
+        rows
+    })
+    .await
+    .map_err(|e| StoreError::Io(std::io::Error::other(e)))
+}
+
 impl Atlas {
     pub fn new(store: Arc<dyn Store>, rule: Rule) -> Atlas {
         Atlas {
@@ -154,45 +176,9 @@ impl Atlas {
             ..ComplaintReport::default()
         };
         let mut rows = parsed.rows;
-        // Coordinates far outside the city (its extent from its data, with a margin of about
-        // 20 km) are someone else's city, or longitude and latitude swapped: refused by line.
-        if let Some([w, s, e, n]) = self.store.geography().await?.extent() {
-            const MARGIN: f64 = 0.2;
-            let (w, s, e, n) = (w - MARGIN, s - MARGIN, e + MARGIN, n + MARGIN);
-            rows.retain(|r| match (r.complaint.lon, r.complaint.lat) {
-                (Some(x), Some(y)) if !(w..=e).contains(&x) || !(s..=n).contains(&y) => {
-                    report.rejected.push(Rejected {
-                        line: r.line,
-                        ticket_id: Some(r.complaint.ticket_id.clone()),
-                        field: "lon",
-                        reason: format!(
-                            "coordinates ({x}, {y}) are outside the city (its extent {w:.2},{s:.2},{e:.2},{n:.2} with the margin)"
-                        ),
-                    });
-                    false
-                }
-                _ => true,
-            });
-        }
-        // Geocode on every core.
-        let rows = tokio::task::spawn_blocking(move || {
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let chunk = rows.len().div_ceil(threads).max(1);
-            std::thread::scope(|s| {
-                for part in rows.chunks_mut(chunk) {
-                    let gz = &gz;
-                    s.spawn(move || {
-                        for r in part {
-                            let c = &mut r.complaint;
-                            c.place = gz.place(&c.address, c.lon, c.lat);
-                        }
-                    });
-                }
-            });
-            rows
-        })
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        self.refuse_outside_city(&mut rows, &mut report.rejected)
+            .await?;
+        let rows = geocode_rows(gz, rows).await?;
         let lines: std::collections::HashMap<String, usize> = rows
             .iter()
             .map(|r| (r.complaint.ticket_id.clone(), r.line))
@@ -239,6 +225,35 @@ impl Atlas {
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// Refuses, by line, rows whose coordinates lie far outside the city (its extent from its
+    /// data, with a margin of about 20 km): someone else's city, or longitude and latitude
+    /// swapped.
+    async fn refuse_outside_city(
+        &self,
+        rows: &mut Vec<Row>,
+        rejected: &mut Vec<Rejected>,
+    ) -> Result<(), StoreError> {
+        if let Some([w, s, e, n]) = self.store.geography().await?.extent() {
+            const MARGIN: f64 = 0.2;
+            let (w, s, e, n) = (w - MARGIN, s - MARGIN, e + MARGIN, n + MARGIN);
+            rows.retain(|r| match (r.complaint.lon, r.complaint.lat) {
+                (Some(x), Some(y)) if !(w..=e).contains(&x) || !(s..=n).contains(&y) => {
+                    rejected.push(Rejected {
+                        line: r.line,
+                        ticket_id: Some(r.complaint.ticket_id.clone()),
+                        field: "lon",
+                        reason: format!(
+                            "coordinates ({x}, {y}) are outside the city (its extent {w:.2},{s:.2},{e:.2},{n:.2} with the margin)"
+                        ),
+                    });
+                    false
+                }
+                _ => true,
+            });
+        }
+        Ok(())
     }
 
     /// Monthly complaints of the compounds a filter selects, with year-on-year and

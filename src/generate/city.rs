@@ -188,82 +188,13 @@ pub fn streets<R: Rng>(rng: &mut R, districts: &[DistrictCtx]) -> anyhow::Result
             .iter()
             .filter(|r| r.district_code == d.district.code)
             .collect();
-        let area = d.geom_m.unsigned_area();
-        let spacing = (area / rows.len().max(1) as f64).sqrt();
-        let mut seeds: Vec<Coord<f64>> = Vec::new();
-        for r in &rows {
-            let around = if r.kind == "街道" && d.urban_share < 0.95 {
-                Some((d.center_m, (area.sqrt() * 0.12).max(2_000.0)))
-            } else {
-                None
-            };
-            let mut best = None;
-            for attempt in 0..400 {
-                let Some(c) =
-                    sample_in(rng, &d.geom_m, around).or_else(|| sample_in(rng, &d.geom_m, None))
-                else {
-                    break;
-                };
-                let min_gap = spacing
-                    * if attempt < 200 { 0.45 } else { 0.2 }
-                    * if around.is_some() { 0.4 } else { 1.0 };
-                if seeds
-                    .iter()
-                    .all(|s| ((s.x - c.x).powi(2) + (s.y - c.y).powi(2)).sqrt() > min_gap)
-                {
-                    best = Some(c);
-                    break;
-                }
-            }
-            let c = best.ok_or_else(|| anyhow::anyhow!("cannot seed street {}", r.name))?;
-            seeds.push(c);
-        }
+        let seeds = street_seeds(rng, d, &rows)?;
         let bbox = d
             .geom_m
             .bounding_rect()
             .ok_or_else(|| anyhow::anyhow!("empty district"))?;
-        let (lo, hi) = (bbox.min(), bbox.max());
         for (i, r) in rows.iter().enumerate() {
-            let mut cell = vec![
-                coord! { x: lo.x - 1.0, y: lo.y - 1.0 },
-                coord! { x: hi.x + 1.0, y: lo.y - 1.0 },
-                coord! { x: hi.x + 1.0, y: hi.y + 1.0 },
-                coord! { x: lo.x - 1.0, y: hi.y + 1.0 },
-            ];
-            for (j, s) in seeds.iter().enumerate() {
-                if i != j {
-                    cell = clip_half_plane(&cell, seeds[i], *s);
-                }
-            }
-            let cell = Polygon::new(LineString::from(cell), vec![]);
-            let clipped = d.geom_m.intersection(&MultiPolygon(vec![cell]));
-            // Drop crumbs that quantised district edges leave behind.
-            let parts: Vec<Polygon<f64>> = clipped
-                .0
-                .into_iter()
-                .filter(|p| p.unsigned_area() > 20_000.0)
-                .collect();
-            // Where the district outline pinches (rings touching at a point), the overlay
-            // returns self-touching rings, which OGC calls invalid: shrinking by a metre opens
-            // every pinch into separate parts.
-            // A few pinches need more than a metre; try wider until the result is valid.
-            let cell = MultiPolygon(parts);
-            let mut made = None;
-            for shrink in [1.0, 2.0, 4.0, 8.0, 16.0] {
-                let geom_m = cell.buffer(-shrink).orient(Direction::Default);
-                let geom = d.frame.geom_to_ll(&geom_m);
-                if geom.is_valid() && !geom.0.is_empty() {
-                    made = Some((geom_m, geom));
-                    break;
-                }
-            }
-            let Some((geom_m, geom)) = made else {
-                anyhow::bail!(
-                    "street {} of {} cannot be made valid",
-                    r.name,
-                    d.district.name
-                );
-            };
+            let (geom_m, geom) = street_area(d, bbox, &seeds, i, &r.name)?;
             let area_m2 = geom_m.unsigned_area();
             out.push(StreetCtx {
                 street: Street {
@@ -282,4 +213,90 @@ pub fn streets<R: Rng>(rng: &mut R, districts: &[DistrictCtx]) -> anyhow::Result
         }
     }
     Ok(out)
+}
+
+/// One seed per street of the district, each kept a spacing away from the seeds before it.
+fn street_seeds<R: Rng>(
+    rng: &mut R,
+    d: &DistrictCtx,
+    rows: &[&StreetRow],
+) -> anyhow::Result<Vec<Coord<f64>>> {
+    let area = d.geom_m.unsigned_area();
+    let spacing = (area / rows.len().max(1) as f64).sqrt();
+    let mut seeds: Vec<Coord<f64>> = Vec::new();
+    for r in rows {
+        let around = if r.kind == "街道" && d.urban_share < 0.95 {
+            Some((d.center_m, (area.sqrt() * 0.12).max(2_000.0)))
+        } else {
+            None
+        };
+        let mut best = None;
+        for attempt in 0..400 {
+            let Some(c) =
+                sample_in(rng, &d.geom_m, around).or_else(|| sample_in(rng, &d.geom_m, None))
+            else {
+                break;
+            };
+            let min_gap = spacing
+                * if attempt < 200 { 0.45 } else { 0.2 }
+                * if around.is_some() { 0.4 } else { 1.0 };
+            if seeds
+                .iter()
+                .all(|s| ((s.x - c.x).powi(2) + (s.y - c.y).powi(2)).sqrt() > min_gap)
+            {
+                best = Some(c);
+                break;
+            }
+        }
+        let c = best.ok_or_else(|| anyhow::anyhow!("cannot seed street {}", r.name))?;
+        seeds.push(c);
+    }
+    Ok(seeds)
+}
+
+/// Street `i`'s Voronoi cell clipped to the district and made valid: in metres and in WGS84.
+fn street_area(
+    d: &DistrictCtx,
+    bbox: geo_types::Rect<f64>,
+    seeds: &[Coord<f64>],
+    i: usize,
+    name: &str,
+) -> anyhow::Result<(MultiPolygon<f64>, MultiPolygon<f64>)> {
+    let (lo, hi) = (bbox.min(), bbox.max());
+    let mut cell = vec![
+        coord! { x: lo.x - 1.0, y: lo.y - 1.0 },
+        coord! { x: hi.x + 1.0, y: lo.y - 1.0 },
+        coord! { x: hi.x + 1.0, y: hi.y + 1.0 },
+        coord! { x: lo.x - 1.0, y: hi.y + 1.0 },
+    ];
+    for (j, s) in seeds.iter().enumerate() {
+        if i != j {
+            cell = clip_half_plane(&cell, seeds[i], *s);
+        }
+    }
+    let cell = Polygon::new(LineString::from(cell), vec![]);
+    let clipped = d.geom_m.intersection(&MultiPolygon(vec![cell]));
+    // Drop crumbs that quantised district edges leave behind.
+    let parts: Vec<Polygon<f64>> = clipped
+        .0
+        .into_iter()
+        .filter(|p| p.unsigned_area() > 20_000.0)
+        .collect();
+    // Where the district outline pinches (rings touching at a point), the overlay
+    // returns self-touching rings, which OGC calls invalid: shrinking by a metre opens
+    // every pinch into separate parts.
+    // A few pinches need more than a metre; try wider until the result is valid.
+    let cell = MultiPolygon(parts);
+    for shrink in [1.0, 2.0, 4.0, 8.0, 16.0] {
+        let geom_m = cell.buffer(-shrink).orient(Direction::Default);
+        let geom = d.frame.geom_to_ll(&geom_m);
+        if geom.is_valid() && !geom.0.is_empty() {
+            return Ok((geom_m, geom));
+        }
+    }
+    Err(anyhow::anyhow!(
+        "street {} of {} cannot be made valid",
+        name,
+        d.district.name
+    ))
 }

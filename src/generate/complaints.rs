@@ -4,7 +4,7 @@
 //! CSV export (addresses as callers say them, fake names and phones), plus a ground-truth file.
 
 use super::city::{DistrictCtx, StreetCtx};
-use super::estates::Estates;
+use super::estates::{Estate, Estates};
 use super::names;
 use crate::model::Category;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -395,109 +395,66 @@ const SATISFACTION: [(&str, u32); 4] = [
     ("未评价", 8),
 ];
 
-#[allow(clippy::too_many_arguments)]
-pub fn generate<R: Rng>(
-    rng: &mut R,
-    scale: f64,
-    districts: &[DistrictCtx],
-    streets: &[StreetCtx],
-    estates: &Estates,
-    out_dir: &Path,
-    encoding: Encoding,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Summary> {
-    let n = (COMPLAINTS * scale).round() as usize;
-    let drafts = Pickers::new(rng, districts, estates)?.drafts(rng, n, estates);
-    progress.set_length(n as u64);
+/// What every record is written with: the city, and the pickers that stay the same per draft.
+struct Records<'a> {
+    districts: &'a [DistrictCtx],
+    streets: &'a [StreetCtx],
+    estates: &'a Estates,
+    /// Building index per unit, for the truth file and addresses.
+    unit_building: Vec<usize>,
+    gps_noise: Normal<f64>,
+    channel_pick: WeightedIndex<u32>,
+    sat_pick: WeightedIndex<u32>,
+    close: NaiveDate,
+}
 
-    let suffix = if encoding == Encoding::Gbk {
-        ".gbk"
-    } else {
-        ""
-    };
-    let mut export =
-        ExportWriter::create(&out_dir.join(format!("complaints{suffix}.csv")), encoding)?;
-    let mut truth = csv::Writer::from_path(out_dir.join("complaints_truth.csv"))?;
-    truth.write_record([
-        "ticket_id",
-        "compound_id",
-        "building_id",
-        "unit_id",
-        "address_form",
-    ])?;
-
-    // Building index per unit, for the truth file and addresses.
-    let mut unit_building = vec![0usize; estates.units.len()];
-    for b in 0..estates.buildings.len() {
-        unit_building[estates.unit_start[b]..estates.unit_start[b + 1]].fill(b);
-    }
-    let gps_noise = Normal::new(0.0, 15.0)?;
-    let channel_pick = WeightedIndex::new(CHANNELS.iter().map(|c| c.1))?;
-    let sat_pick = WeightedIndex::new(SATISFACTION.iter().map(|c| c.1))?;
-    let close = NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default();
-
-    let mut with_gps = 0;
-    let mut tickets = Tickets(NaiveDate::MIN, 0);
-    for (i, d) in drafts.iter().enumerate() {
-        if i % 8192 == 0 {
-            progress.set_position(i as u64);
+impl<'a> Records<'a> {
+    /// The fixed context for writing the records of this city.
+    fn new(
+        districts: &'a [DistrictCtx],
+        streets: &'a [StreetCtx],
+        estates: &'a Estates,
+    ) -> anyhow::Result<Records<'a>> {
+        let mut unit_building = vec![0usize; estates.units.len()];
+        for b in 0..estates.buildings.len() {
+            unit_building[estates.unit_start[b]..estates.unit_start[b + 1]].fill(b);
         }
-        let date = d.at.date();
-        let ticket = tickets.next(date);
-        let e = &estates.estates[d.estate as usize];
-        let unit = &estates.units[d.unit as usize];
-        let shape = estates.unit_shapes[d.unit as usize];
-        let building = &estates.buildings[unit_building[d.unit as usize]];
+        Ok(Records {
+            districts,
+            streets,
+            estates,
+            unit_building,
+            gps_noise: Normal::new(0.0, 15.0)?,
+            channel_pick: WeightedIndex::new(CHANNELS.iter().map(|c| c.1))?,
+            sat_pick: WeightedIndex::new(SATISFACTION.iter().map(|c| c.1))?,
+            close: NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default(),
+        })
+    }
+
+    /// Writes one draft's export row and truth row; returns whether the caller gave a GPS fix.
+    fn write<R: Rng>(
+        &self,
+        rng: &mut R,
+        d: &Draft,
+        ticket: &str,
+        export: &mut ExportWriter,
+        truth: &mut csv::Writer<std::fs::File>,
+    ) -> anyhow::Result<bool> {
+        let e = &self.estates.estates[d.estate as usize];
+        let unit = &self.estates.units[d.unit as usize];
+        let building = &self.estates.buildings[self.unit_building[d.unit as usize]];
         // The draws keep their order, so that a seed writes the same city as before.
-        let floor = rng.gen_range(1..=shape.floors.max(1));
-        let room = format!("{}{:02}", floor, rng.gen_range(1..=shape.per_floor.max(1)));
-        let place = Place {
-            district: &districts[e.district_idx].district.name,
-            street: &streets[e.street_idx].street.name,
-            compound: spoken_name(rng, &e.compound),
-            building: building.name.trim_end_matches("号楼"),
-            unit: unit.name.trim_end_matches("单元"),
-            room,
-        };
-        let roll: f64 = rng.gen();
-        let compound_level = matches!(
-            d.category,
-            Category::Order | Category::Fees | Category::Committee | Category::Greening
-        ) && rng.gen_bool(0.05);
-        let (address, form) = place.spoken(roll, compound_level);
-        let (lon, lat) = if rng.gen_bool(0.2) {
-            with_gps += 1;
-            let dx = gps_noise.sample(rng) / (111_320.0 * unit.geom.y().to_radians().cos());
-            let dy = gps_noise.sample(rng) / 110_574.0;
-            (
-                format!("{:.6}", unit.geom.x() + dx),
-                format!("{:.6}", unit.geom.y() + dy),
-            )
-        } else {
-            (String::new(), String::new())
-        };
-        let (status, sat) = if date < close {
-            if rng.gen_bool(0.97) {
-                ("已办结", SATISFACTION[sat_pick.sample(rng)].0)
-            } else {
-                ("已退回", "")
-            }
-        } else {
-            ("办理中", "")
-        };
-        let caller = names::person(rng);
-        let phone = names::phone(rng);
-        let text = content(rng, d.category);
-        let text = if rng.gen_bool(0.1) {
-            format!("我是{caller}，电话{phone}，{text}")
-        } else {
-            text.to_string()
-        };
+        let (address, form, compound_level) = self.address(rng, d, e, building);
+        let gps = self.gps(rng, unit);
+        let with_gps = gps.is_some();
+        let (lon, lat) = gps.unwrap_or_default();
+        let (status, sat) = self.status(rng, d.at.date());
+        let (caller, phone, text) = said(rng, d.category);
         export.write(&[
-            ticket.as_str(),
+            ticket,
             &d.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             d.category.label(),
-            CHANNELS[channel_pick.sample(rng)].0,
+            CHANNELS[self.channel_pick.sample(rng)].0,
             &address,
             &lon,
             &lat,
@@ -513,12 +470,134 @@ pub fn generate<R: Rng>(
             (building.id.to_string(), unit.id.to_string())
         };
         truth.write_record([
-            ticket.as_str(),
+            ticket,
             &e.compound.id.to_string(),
             &building_id,
             &unit_id,
             form,
         ])?;
+        Ok(with_gps)
+    }
+
+    /// The address as the caller says it, its form, and whether it names only the compound.
+    fn address<R: Rng>(
+        &self,
+        rng: &mut R,
+        d: &Draft,
+        e: &Estate,
+        building: &crate::model::Building,
+    ) -> (String, &'static str, bool) {
+        let unit = &self.estates.units[d.unit as usize];
+        let shape = self.estates.unit_shapes[d.unit as usize];
+        let floor = rng.gen_range(1..=shape.floors.max(1));
+        let room = format!("{}{:02}", floor, rng.gen_range(1..=shape.per_floor.max(1)));
+        let place = Place {
+            district: &self.districts[e.district_idx].district.name,
+            street: &self.streets[e.street_idx].street.name,
+            compound: spoken_name(rng, &e.compound),
+            building: building.name.trim_end_matches("号楼"),
+            unit: unit.name.trim_end_matches("单元"),
+            room,
+        };
+        let roll: f64 = rng.gen();
+        let compound_level = matches!(
+            d.category,
+            Category::Order | Category::Fees | Category::Committee | Category::Greening
+        ) && rng.gen_bool(0.05);
+        let (address, form) = place.spoken(roll, compound_level);
+        (address, form, compound_level)
+    }
+
+    /// One time in five a GPS fix near the unit: longitude and latitude as written.
+    fn gps<R: Rng>(&self, rng: &mut R, unit: &crate::model::Unit) -> Option<(String, String)> {
+        if rng.gen_bool(0.2) {
+            let dx = self.gps_noise.sample(rng) / (111_320.0 * unit.geom.y().to_radians().cos());
+            let dy = self.gps_noise.sample(rng) / 110_574.0;
+            Some((
+                format!("{:.6}", unit.geom.x() + dx),
+                format!("{:.6}", unit.geom.y() + dy),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// The ticket's status and satisfaction: closed or returned before the export date, open after.
+    fn status<R: Rng>(&self, rng: &mut R, date: NaiveDate) -> (&'static str, &'static str) {
+        if date < self.close {
+            if rng.gen_bool(0.97) {
+                ("已办结", SATISFACTION[self.sat_pick.sample(rng)].0)
+            } else {
+                ("已退回", "")
+            }
+        } else {
+            ("办理中", "")
+        }
+    }
+}
+
+/// The caller's name and phone, and what they said (now and then with the name and phone in it).
+fn said<R: Rng>(rng: &mut R, category: Category) -> (String, String, String) {
+    let caller = names::person(rng);
+    let phone = names::phone(rng);
+    let text = content(rng, category);
+    let text = if rng.gen_bool(0.1) {
+        format!("我是{caller}，电话{phone}，{text}")
+    } else {
+        text.to_string()
+    };
+    (caller, phone, text)
+}
+
+/// The export (re-encoded when GBK) and the truth file, each with its header row.
+fn create_outputs(
+    out_dir: &Path,
+    encoding: Encoding,
+) -> anyhow::Result<(ExportWriter, csv::Writer<std::fs::File>)> {
+    let suffix = if encoding == Encoding::Gbk {
+        ".gbk"
+    } else {
+        ""
+    };
+    let export = ExportWriter::create(&out_dir.join(format!("complaints{suffix}.csv")), encoding)?;
+    let mut truth = csv::Writer::from_path(out_dir.join("complaints_truth.csv"))?;
+    truth.write_record([
+        "ticket_id",
+        "compound_id",
+        "building_id",
+        "unit_id",
+        "address_form",
+    ])?;
+    Ok((export, truth))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    scale: f64,
+    districts: &[DistrictCtx],
+    streets: &[StreetCtx],
+    estates: &Estates,
+    out_dir: &Path,
+    encoding: Encoding,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Summary> {
+    let n = (COMPLAINTS * scale).round() as usize;
+    let drafts = Pickers::new(rng, districts, estates)?.drafts(rng, n, estates);
+    progress.set_length(n as u64);
+
+    let (mut export, mut truth) = create_outputs(out_dir, encoding)?;
+    let records = Records::new(districts, streets, estates)?;
+    let mut with_gps = 0;
+    let mut tickets = Tickets(NaiveDate::MIN, 0);
+    for (i, d) in drafts.iter().enumerate() {
+        if i % 8192 == 0 {
+            progress.set_position(i as u64);
+        }
+        let ticket = tickets.next(d.at.date());
+        if records.write(rng, d, &ticket, &mut export, &mut truth)? {
+            with_gps += 1;
+        }
     }
     export.finish()?;
     truth.flush()?;

@@ -328,22 +328,7 @@ fn calibrate<R: Rng>(rng: &mut R, drafts: &mut [Draft], scale: f64) {
     if free.is_empty() {
         return;
     }
-    let count_b = |d: &[Draft]| d.iter().map(|x| x.plan.len() as i64).sum::<i64>();
-    let mut b = count_b(drafts);
-    let mut guard = 0;
-    while b != target_b && guard < 10_000_000 {
-        guard += 1;
-        let i = *free.choose(rng).unwrap_or(&free[0]);
-        let d = &mut drafts[i];
-        if b < target_b {
-            let template = *d.plan.choose(rng).unwrap_or(&BPlan::slab(6, 3));
-            d.plan.push(template);
-            b += 1;
-        } else if d.plan.len() > 2 {
-            d.plan.pop();
-            b -= 1;
-        }
-    }
+    fit_buildings(rng, drafts, &free, target_b);
     let slabs: Vec<(usize, usize)> = free
         .iter()
         .flat_map(|&i| {
@@ -358,6 +343,32 @@ fn calibrate<R: Rng>(rng: &mut R, drafts: &mut [Draft], scale: f64) {
     if slabs.is_empty() {
         return;
     }
+    fit_units(rng, drafts, &slabs, target_u);
+    fit_households(rng, drafts, &slabs, target_h);
+}
+
+/// Adds or drops buildings of the free compounds until the city has `target` of them.
+fn fit_buildings<R: Rng>(rng: &mut R, drafts: &mut [Draft], free: &[usize], target: i64) {
+    let count_b = |d: &[Draft]| d.iter().map(|x| x.plan.len() as i64).sum::<i64>();
+    let mut b = count_b(drafts);
+    let mut guard = 0;
+    while b != target && guard < 10_000_000 {
+        guard += 1;
+        let i = *free.choose(rng).unwrap_or(&free[0]);
+        let d = &mut drafts[i];
+        if b < target {
+            let template = *d.plan.choose(rng).unwrap_or(&BPlan::slab(6, 3));
+            d.plan.push(template);
+            b += 1;
+        } else if d.plan.len() > 2 {
+            d.plan.pop();
+            b -= 1;
+        }
+    }
+}
+
+/// Widens or narrows free slabs by a unit until the city has `target` units.
+fn fit_units<R: Rng>(rng: &mut R, drafts: &mut [Draft], slabs: &[(usize, usize)], target: i64) {
     let count_u = |d: &[Draft]| {
         d.iter()
             .flat_map(|x| x.plan.iter())
@@ -365,19 +376,29 @@ fn calibrate<R: Rng>(rng: &mut R, drafts: &mut [Draft], scale: f64) {
             .sum::<i64>()
     };
     let mut u = count_u(drafts);
-    guard = 0;
-    while u != target_u && guard < 10_000_000 {
+    let mut guard = 0;
+    while u != target && guard < 10_000_000 {
         guard += 1;
         let (i, j) = *slabs.choose(rng).unwrap_or(&slabs[0]);
         let p = &mut drafts[i].plan[j];
-        if u < target_u && p.units < 6 {
+        if u < target && p.units < 6 {
             p.units += 1;
             u += 1;
-        } else if u > target_u && p.units > 1 {
+        } else if u > target && p.units > 1 {
             p.units -= 1;
             u -= 1;
         }
     }
+}
+
+/// Raises or lowers free slabs by a floor (now and then three households a floor) until the
+/// city's households are within 12 of `target`.
+fn fit_households<R: Rng>(
+    rng: &mut R,
+    drafts: &mut [Draft],
+    slabs: &[(usize, usize)],
+    target: i64,
+) {
     let count_h = |d: &[Draft]| {
         d.iter()
             .flat_map(|x| x.plan.iter())
@@ -385,29 +406,29 @@ fn calibrate<R: Rng>(rng: &mut R, drafts: &mut [Draft], scale: f64) {
             .sum::<i64>()
     };
     let mut h = count_h(drafts);
-    guard = 0;
-    while (h - target_h).abs() > 12 && guard < 10_000_000 {
+    let mut guard = 0;
+    while (h - target).abs() > 12 && guard < 10_000_000 {
         guard += 1;
         let (i, j) = *slabs.choose(rng).unwrap_or(&slabs[0]);
         let p = &mut drafts[i].plan[j];
         let step = i64::from(p.units * p.hh_per_floor);
-        if h < target_h && p.floors < 7 {
+        if h < target && p.floors < 7 {
             p.floors += 1;
             h += step;
-        } else if h > target_h && p.floors > 3 {
+        } else if h > target && p.floors > 3 {
             p.floors -= 1;
             h -= step;
-        } else if h < target_h && p.floors == 7 && p.hh_per_floor == 2 && rng.gen_bool(0.02) {
+        } else if h < target && p.floors == 7 && p.hh_per_floor == 2 && rng.gen_bool(0.02) {
             p.hh_per_floor = 3;
             h += i64::from(p.units * p.floors);
         }
     }
 }
 
-/// A compound laid out in its own frame (metres, centred, unrotated).
 /// A building's footprint ring and its entrance points, in the compound's frame.
 type PlacedBuilding = (Vec<Coord<f64>>, Vec<Coord<f64>>);
 
+/// A compound laid out in its own frame (metres, centred, unrotated).
 struct Layout {
     outline: Vec<Coord<f64>>,
     half: (f64, f64),
@@ -417,104 +438,172 @@ struct Layout {
 fn layout<R: Rng>(rng: &mut R, plan: &[BPlan], target_area: Option<f64>) -> Layout {
     let unit_w = rng.gen_range(12.0..14.5);
     let dims: Vec<(f64, f64)> = plan.iter().map(|p| p.footprint(unit_w)).collect();
-    let max_len = dims.iter().map(|d| d.0).fold(0.0, f64::max);
-    let max_dep = dims.iter().map(|d| d.1).fold(0.0, f64::max);
-    let has_tower = plan.iter().any(|p| p.kind == BKind::Tower);
-    let all_villa = plan.iter().all(|p| p.kind == BKind::Villa);
-    let (gap_x, gap_y) = if all_villa {
-        (8.0, 10.0)
-    } else if has_tower {
-        (16.0, 30.0)
-    } else {
-        (9.0, 20.0)
-    };
-    let mut cell_w = max_len + gap_x;
-    let mut cell_h = max_dep + gap_y;
-    let n = plan.len();
-    let ratio = rng.gen_range(0.7..1.5);
-    let cols = ((n as f64 * cell_h / cell_w * ratio).sqrt().round() as usize).clamp(1, n);
-    let mut rows = n.div_ceil(cols);
-    let (mut cut_c, mut cut_r) = (0, 0);
-    if rows >= 3 && cols >= 3 && rng.gen_bool(0.25) {
-        cut_c = cols / 2;
-        cut_r = rows / 3;
-        while rows * cols - cut_c * cut_r < n {
-            rows += 1;
-        }
-    }
-    let margin = 12.0;
-    if let Some(target) = target_area {
-        let area = (cols as f64 * cell_w + 2.0 * margin) * (rows as f64 * cell_h + 2.0 * margin);
-        let k = (target / area).sqrt();
-        cell_w = (cell_w * k).max(max_len + 6.0);
-        cell_h = (cell_h * k).max(max_dep + 8.0);
-    }
-    let w = cols as f64 * cell_w + 2.0 * margin;
-    let h = rows as f64 * cell_h + 2.0 * margin;
-    let (x0, y0) = (-w / 2.0, -h / 2.0);
-    let outline = if cut_c > 0 {
-        let xc = x0 + margin + (cols - cut_c) as f64 * cell_w;
-        let yc = -y0 - margin - cut_r as f64 * cell_h;
-        vec![
-            coord! { x: x0, y: y0 },
-            coord! { x: -x0, y: y0 },
-            coord! { x: -x0, y: yc },
-            coord! { x: xc, y: yc },
-            coord! { x: xc, y: -y0 },
-            coord! { x: x0, y: -y0 },
-            coord! { x: x0, y: y0 },
-        ]
-    } else {
-        vec![
-            coord! { x: x0, y: y0 },
-            coord! { x: -x0, y: y0 },
-            coord! { x: -x0, y: -y0 },
-            coord! { x: x0, y: -y0 },
-            coord! { x: x0, y: y0 },
-        ]
-    };
-    let mut buildings = Vec::with_capacity(n);
-    let mut k = 0;
-    'rows: for r in 0..rows {
-        for c in 0..cols {
-            if k == n {
-                break 'rows;
-            }
-            // Rows are counted from the north edge; the cut is the north-east block.
-            if r < cut_r && c >= cols - cut_c {
-                continue;
-            }
-            let (len, dep) = dims[k];
-            let jx = (cell_w - len - 4.0).max(0.0) * 0.3 * rng.gen_range(-1.0..1.0);
-            let cx = x0 + margin + (c as f64 + 0.5) * cell_w + jx;
-            let cy = -y0 - margin - (r as f64 + 0.5) * cell_h;
-            let (hx, hy) = (len / 2.0, dep / 2.0);
-            let fp = vec![
-                coord! { x: cx - hx, y: cy - hy },
-                coord! { x: cx + hx, y: cy - hy },
-                coord! { x: cx + hx, y: cy + hy },
-                coord! { x: cx - hx, y: cy + hy },
-                coord! { x: cx - hx, y: cy - hy },
-            ];
-            let p = plan[k];
-            // Slabs open to the north (living rooms face south); towers and villas to the south.
-            let ey = if p.kind == BKind::Slab {
-                cy + hy + 1.5
-            } else {
-                cy - hy - 1.5
-            };
-            let entrances = (0..p.units)
-                .map(|u| coord! { x: cx - hx + (f64::from(u) + 0.5) * len / f64::from(p.units), y: ey })
-                .collect();
-            buildings.push((fp, entrances));
-            k += 1;
-        }
-    }
+    let grid = Grid::new(rng, plan, &dims, target_area);
+    let outline = grid.outline();
+    let buildings = grid.buildings(rng, plan, &dims);
     Layout {
         outline,
-        half: (w / 2.0, h / 2.0),
+        half: (grid.w / 2.0, grid.h / 2.0),
         buildings,
     }
+}
+
+/// The grid a compound's buildings stand on: cells, rows and columns, and the corner cut out
+/// of it (north-east, `cut_c` columns by `cut_r` rows) when the estate is L-shaped.
+struct Grid {
+    cell_w: f64,
+    cell_h: f64,
+    cols: usize,
+    rows: usize,
+    cut_c: usize,
+    cut_r: usize,
+    /// Width and height of the whole compound, margins included.
+    w: f64,
+    h: f64,
+}
+
+impl Grid {
+    const MARGIN: f64 = 12.0;
+
+    /// Cells big enough for the largest building, in a roughly square grid, stretched to the
+    /// target area when the compound has one.
+    fn new<R: Rng>(
+        rng: &mut R,
+        plan: &[BPlan],
+        dims: &[(f64, f64)],
+        target_area: Option<f64>,
+    ) -> Grid {
+        let max_len = dims.iter().map(|d| d.0).fold(0.0, f64::max);
+        let max_dep = dims.iter().map(|d| d.1).fold(0.0, f64::max);
+        let has_tower = plan.iter().any(|p| p.kind == BKind::Tower);
+        let all_villa = plan.iter().all(|p| p.kind == BKind::Villa);
+        let (gap_x, gap_y) = if all_villa {
+            (8.0, 10.0)
+        } else if has_tower {
+            (16.0, 30.0)
+        } else {
+            (9.0, 20.0)
+        };
+        let mut cell_w = max_len + gap_x;
+        let mut cell_h = max_dep + gap_y;
+        let n = plan.len();
+        let ratio = rng.gen_range(0.7..1.5);
+        let cols = ((n as f64 * cell_h / cell_w * ratio).sqrt().round() as usize).clamp(1, n);
+        let mut rows = n.div_ceil(cols);
+        let (mut cut_c, mut cut_r) = (0, 0);
+        if rows >= 3 && cols >= 3 && rng.gen_bool(0.25) {
+            cut_c = cols / 2;
+            cut_r = rows / 3;
+            while rows * cols - cut_c * cut_r < n {
+                rows += 1;
+            }
+        }
+        let margin = Self::MARGIN;
+        if let Some(target) = target_area {
+            let area =
+                (cols as f64 * cell_w + 2.0 * margin) * (rows as f64 * cell_h + 2.0 * margin);
+            let k = (target / area).sqrt();
+            cell_w = (cell_w * k).max(max_len + 6.0);
+            cell_h = (cell_h * k).max(max_dep + 8.0);
+        }
+        Grid {
+            cell_w,
+            cell_h,
+            cols,
+            rows,
+            cut_c,
+            cut_r,
+            w: cols as f64 * cell_w + 2.0 * margin,
+            h: rows as f64 * cell_h + 2.0 * margin,
+        }
+    }
+
+    /// The south-west corner of the compound.
+    fn origin(&self) -> (f64, f64) {
+        (-self.w / 2.0, -self.h / 2.0)
+    }
+
+    /// The compound's outline: a rectangle, or an L when a corner is cut out.
+    fn outline(&self) -> Vec<Coord<f64>> {
+        let margin = Self::MARGIN;
+        let (x0, y0) = self.origin();
+        if self.cut_c > 0 {
+            let xc = x0 + margin + (self.cols - self.cut_c) as f64 * self.cell_w;
+            let yc = -y0 - margin - self.cut_r as f64 * self.cell_h;
+            vec![
+                coord! { x: x0, y: y0 },
+                coord! { x: -x0, y: y0 },
+                coord! { x: -x0, y: yc },
+                coord! { x: xc, y: yc },
+                coord! { x: xc, y: -y0 },
+                coord! { x: x0, y: -y0 },
+                coord! { x: x0, y: y0 },
+            ]
+        } else {
+            vec![
+                coord! { x: x0, y: y0 },
+                coord! { x: -x0, y: y0 },
+                coord! { x: -x0, y: -y0 },
+                coord! { x: x0, y: -y0 },
+                coord! { x: x0, y: y0 },
+            ]
+        }
+    }
+
+    /// The buildings cell by cell from the north-west, skipping the cut, each jittered along
+    /// its row, with its entrances.
+    fn buildings<R: Rng>(
+        &self,
+        rng: &mut R,
+        plan: &[BPlan],
+        dims: &[(f64, f64)],
+    ) -> Vec<PlacedBuilding> {
+        let margin = Self::MARGIN;
+        let (x0, y0) = self.origin();
+        let n = plan.len();
+        let mut buildings = Vec::with_capacity(n);
+        let mut k = 0;
+        'rows: for r in 0..self.rows {
+            for c in 0..self.cols {
+                if k == n {
+                    break 'rows;
+                }
+                // Rows are counted from the north edge; the cut is the north-east block.
+                if r < self.cut_r && c >= self.cols - self.cut_c {
+                    continue;
+                }
+                let (len, dep) = dims[k];
+                let jx = (self.cell_w - len - 4.0).max(0.0) * 0.3 * rng.gen_range(-1.0..1.0);
+                let cx = x0 + margin + (c as f64 + 0.5) * self.cell_w + jx;
+                let cy = -y0 - margin - (r as f64 + 0.5) * self.cell_h;
+                buildings.push(building(plan[k], cx, cy, len, dep));
+                k += 1;
+            }
+        }
+        buildings
+    }
+}
+
+/// A building's footprint centred at (`cx`, `cy`) and its entrances along one long side.
+fn building(p: BPlan, cx: f64, cy: f64, len: f64, dep: f64) -> PlacedBuilding {
+    let (hx, hy) = (len / 2.0, dep / 2.0);
+    let fp = vec![
+        coord! { x: cx - hx, y: cy - hy },
+        coord! { x: cx + hx, y: cy - hy },
+        coord! { x: cx + hx, y: cy + hy },
+        coord! { x: cx - hx, y: cy + hy },
+        coord! { x: cx - hx, y: cy - hy },
+    ];
+    // Slabs open to the north (living rooms face south); towers and villas to the south.
+    let ey = if p.kind == BKind::Slab {
+        cy + hy + 1.5
+    } else {
+        cy - hy - 1.5
+    };
+    let entrances = (0..p.units)
+        .map(|u| coord! { x: cx - hx + (f64::from(u) + 0.5) * len / f64::from(p.units), y: ey })
+        .collect();
+    (fp, entrances)
 }
 
 fn place(c: Coord<f64>, theta: f64, at: Coord<f64>) -> Coord<f64> {
@@ -539,10 +628,48 @@ struct StreetIndex {
     edges: RTree<geo_types::Line<f64>>,
 }
 
+impl StreetIndex {
+    /// The boundary segments of a street, outer rings and holes alike.
+    fn new(s: &StreetCtx) -> StreetIndex {
+        StreetIndex {
+            edges: RTree::bulk_load(
+                s.geom_m
+                    .0
+                    .iter()
+                    .flat_map(|p| {
+                        std::iter::once(p.exterior())
+                            .chain(p.interiors().iter())
+                            .flat_map(|r| r.lines())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Everything placed so far, to keep compounds apart.
 struct Occupied {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     outlines: Vec<Polygon<f64>>,
+}
+
+impl Occupied {
+    /// Nothing placed yet.
+    fn new() -> Occupied {
+        Occupied {
+            tree: RTree::new(),
+            outlines: Vec::new(),
+        }
+    }
+
+    /// Marks a placed compound's outline as taken.
+    fn insert(&mut self, outline: &Polygon<f64>) {
+        if let Some(bb) = outline.bounding_rect() {
+            let r = Rectangle::from_corners([bb.min().x, bb.min().y], [bb.max().x, bb.max().y]);
+            self.tree.insert(GeomWithData::new(r, self.outlines.len()));
+        }
+        self.outlines.push(outline.clone());
+    }
 }
 
 fn try_place(
@@ -784,30 +911,9 @@ pub fn generate<R: Rng>(
 ) -> anyhow::Result<Estates> {
     let drafts = drafts(rng, scale, districts, streets)?;
     // Street spatial helpers and orientations.
-    let street_idx: Vec<StreetIndex> = streets
-        .iter()
-        .map(|s| StreetIndex {
-            edges: RTree::bulk_load(
-                s.geom_m
-                    .0
-                    .iter()
-                    .flat_map(|p| {
-                        std::iter::once(p.exterior())
-                            .chain(p.interiors().iter())
-                            .flat_map(|r| r.lines())
-                    })
-                    .collect(),
-            ),
-        })
-        .collect();
+    let street_idx: Vec<StreetIndex> = streets.iter().map(StreetIndex::new).collect();
     let street_theta: Vec<f64> = streets.iter().map(|_| rng.gen_range(-0.3..0.3)).collect();
-    let mut occupied: Vec<Occupied> = districts
-        .iter()
-        .map(|_| Occupied {
-            tree: RTree::new(),
-            outlines: Vec::new(),
-        })
-        .collect();
+    let mut occupied: Vec<Occupied> = districts.iter().map(|_| Occupied::new()).collect();
 
     // Companies: a few large firms run many compounds, most run a handful.
     let company_weights: Vec<f64> = (0..n_companies).map(|i| 1.0 / (i as f64 + 8.0)).collect();
@@ -843,12 +949,7 @@ pub fn generate<R: Rng>(
             tracing::debug!(district = %d.district.name, buildings = draft.plan.len(), "compound could not be placed");
             continue;
         };
-        let occ = &mut occupied[di];
-        if let Some(bb) = outline.bounding_rect() {
-            let r = Rectangle::from_corners([bb.min().x, bb.min().y], [bb.max().x, bb.max().y]);
-            occ.tree.insert(GeomWithData::new(r, occ.outlines.len()));
-        }
-        occ.outlines.push(outline.clone());
+        occupied[di].insert(&outline);
 
         let compound_id = out.estates.len() as i64 + 1;
         let b_start = out.buildings.len();

@@ -3,10 +3,11 @@
 //! next links, `datetime` as the complaint window, property filters, single items, and
 //! FlatGeobuf or CSV besides GeoJSON.
 
-use super::api::{Params, Scope};
 use super::export::{self, Feature, Format};
-use super::planner::{parse_bbox, parse_filter};
-use super::tiles::base_url;
+use super::planner::parse_filter;
+use super::request::base_url;
+use super::request::parse_bbox;
+use super::request::{Params, Scope};
 use super::{AppState, Caller};
 use crate::analytics::{density, density_class, AreaFigures, Window};
 use crate::error::Error;
@@ -225,90 +226,104 @@ impl Ctx {
 
     /// The feature at position `k` of a layer.
     pub(super) fn feature(&self, layer: Layer, k: usize) -> Feature {
-        let d = &self.city.data;
         match layer {
-            Layer::Districts => {
-                let x = &d.districts[k];
-                Feature {
-                    id: json!(x.code),
-                    geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
-                    properties: self.area(&x.code, &x.name, &self.fig.district(&x.code)),
-                }
-            }
-            Layer::Streets => {
-                let x = &d.streets[k];
-                let mut m = self.area(&x.code, &x.name, &self.fig.street(&x.code));
-                m.insert(
-                    "district".into(),
-                    json!(self.city.district_name(&x.district_code)),
-                );
-                m.insert("district_code".into(), json!(x.district_code));
-                Feature {
-                    id: json!(x.code),
-                    geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
-                    properties: m,
-                }
-            }
-            Layer::Compounds | Layer::Companies => {
-                let c = &d.compounds[k];
-                let props = Row::new(&self.city, &self.fig, c.id, None)
-                    .map(|r| r.properties(&self.city))
-                    .unwrap_or_default();
-                Feature {
-                    id: json!(c.id),
-                    geometry: self.geometry(Geometry::MultiPolygon(c.geom.clone())),
-                    properties: props,
-                }
-            }
-            Layer::Buildings => {
-                let b = &d.buildings[k];
-                let n = self.fig.building(b.id);
-                let shown = self.count(n);
-                let dens = density(n, i64::from(b.households), self.scope.window.months());
-                let mut m = Map::new();
-                m.insert("id".into(), json!(b.id));
-                m.insert("compound_id".into(), json!(b.compound_id));
-                m.insert("name".into(), json!(b.name));
-                m.insert("floors".into(), json!(b.floors));
-                m.insert("units".into(), json!(self.city.units_of(b.id).len()));
-                m.insert("households".into(), json!(b.households));
-                m.insert(
-                    "density".into(),
-                    if shown.is_null() {
-                        Value::Null
-                    } else {
-                        json!((dens * 100.0).round() / 100.0)
-                    },
-                );
-                m.insert(
-                    "density_class".into(),
-                    if shown.is_null() {
-                        Value::Null
-                    } else {
-                        json!(density_class(n, dens))
-                    },
-                );
-                m.insert("complaints".into(), shown);
-                Feature {
-                    id: json!(b.id),
-                    geometry: self.geometry(Geometry::Polygon(b.geom.clone())),
-                    properties: m,
-                }
-            }
-            Layer::Units => {
-                let u = &d.units[k];
-                let mut m = Map::new();
-                m.insert("id".into(), json!(u.id));
-                m.insert("building_id".into(), json!(u.building_id));
-                m.insert("name".into(), json!(u.name));
-                m.insert("households".into(), json!(u.households));
-                m.insert("complaints".into(), self.count(self.fig.unit(u.id)));
-                Feature {
-                    id: json!(u.id),
-                    geometry: self.geometry(Geometry::Point(u.geom)),
-                    properties: m,
-                }
-            }
+            Layer::Districts => self.district_feature(k),
+            Layer::Streets => self.street_feature(k),
+            Layer::Compounds | Layer::Companies => self.compound_feature(k),
+            Layer::Buildings => self.building_feature(k),
+            Layer::Units => self.unit_feature(k),
+        }
+    }
+
+    /// The district at position `k`, with its complaint figures.
+    fn district_feature(&self, k: usize) -> Feature {
+        let x = &self.city.data.districts[k];
+        Feature {
+            id: json!(x.code),
+            geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
+            properties: self.area(&x.code, &x.name, &self.fig.district(&x.code)),
+        }
+    }
+
+    /// The street at position `k`, with its figures and its district.
+    fn street_feature(&self, k: usize) -> Feature {
+        let x = &self.city.data.streets[k];
+        let mut m = self.area(&x.code, &x.name, &self.fig.street(&x.code));
+        m.insert(
+            "district".into(),
+            json!(self.city.district_name(&x.district_code)),
+        );
+        m.insert("district_code".into(), json!(x.district_code));
+        Feature {
+            id: json!(x.code),
+            geometry: self.geometry(Geometry::MultiPolygon(x.geom.clone())),
+            properties: m,
+        }
+    }
+
+    /// The compound at position `k`, with the planner's row of properties.
+    fn compound_feature(&self, k: usize) -> Feature {
+        let c = &self.city.data.compounds[k];
+        let props = Row::new(&self.city, &self.fig, c.id, None)
+            .map(|r| r.properties(&self.city))
+            .unwrap_or_default();
+        Feature {
+            id: json!(c.id),
+            geometry: self.geometry(Geometry::MultiPolygon(c.geom.clone())),
+            properties: props,
+        }
+    }
+
+    /// The building at position `k`, with its complaints and density (withheld alike).
+    fn building_feature(&self, k: usize) -> Feature {
+        let b = &self.city.data.buildings[k];
+        let n = self.fig.building(b.id);
+        let shown = self.count(n);
+        let dens = density(n, i64::from(b.households), self.scope.window.months());
+        let mut m = Map::new();
+        m.insert("id".into(), json!(b.id));
+        m.insert("compound_id".into(), json!(b.compound_id));
+        m.insert("name".into(), json!(b.name));
+        m.insert("floors".into(), json!(b.floors));
+        m.insert("units".into(), json!(self.city.units_of(b.id).len()));
+        m.insert("households".into(), json!(b.households));
+        m.insert(
+            "density".into(),
+            if shown.is_null() {
+                Value::Null
+            } else {
+                json!((dens * 100.0).round() / 100.0)
+            },
+        );
+        m.insert(
+            "density_class".into(),
+            if shown.is_null() {
+                Value::Null
+            } else {
+                json!(density_class(n, dens))
+            },
+        );
+        m.insert("complaints".into(), shown);
+        Feature {
+            id: json!(b.id),
+            geometry: self.geometry(Geometry::Polygon(b.geom.clone())),
+            properties: m,
+        }
+    }
+
+    /// The unit at position `k`, with its complaints.
+    fn unit_feature(&self, k: usize) -> Feature {
+        let u = &self.city.data.units[k];
+        let mut m = Map::new();
+        m.insert("id".into(), json!(u.id));
+        m.insert("building_id".into(), json!(u.building_id));
+        m.insert("name".into(), json!(u.name));
+        m.insert("households".into(), json!(u.households));
+        m.insert("complaints".into(), self.count(self.fig.unit(u.id)));
+        Feature {
+            id: json!(u.id),
+            geometry: self.geometry(Geometry::Point(u.geom)),
+            properties: m,
         }
     }
 }
@@ -337,6 +352,118 @@ fn not_a_collection(id: &str) -> Error {
     ))
 }
 
+/// The id a parameter `k` gives, if the request has it.
+fn id_param(p: &Params, k: &str) -> Result<Option<i64>, Error> {
+    p.get(k)
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                Error::BadRequest(format!("`{k}` must be an id (a number), got `{v}`"))
+            })
+        })
+        .transpose()
+}
+
+/// What a request's features are matched against: its context, parameters and box.
+struct Matching<'a> {
+    ctx: &'a Ctx,
+    p: &'a Params,
+    bbox: Option<[f64; 4]>,
+    rect: Option<geo_types::Rect<f64>>,
+}
+
+impl Matching<'_> {
+    /// The positions of a layer's features in the box (all `len` of them without one).
+    fn candidates(&self, layer: Layer, len: usize) -> Vec<usize> {
+        match self.bbox {
+            Some(b) => self.ctx.city.in_box(layer, b),
+            None => (0..len).collect(),
+        }
+    }
+
+    /// Whether a geometry meets the box (any does without one).
+    fn in_rect<G>(&self, g: &G) -> bool
+    where
+        geo_types::Rect<f64>: Intersects<G>,
+    {
+        self.rect.is_none_or(|r| r.intersects(g))
+    }
+
+    /// The districts meeting the box.
+    fn districts(&self) -> Vec<usize> {
+        let d = &self.ctx.city.data;
+        self.candidates(Layer::Districts, d.districts.len())
+            .into_iter()
+            .filter(|&k| self.in_rect(&d.districts[k].geom))
+            .collect()
+    }
+
+    /// The streets meeting the box, of the `district` asked for.
+    fn streets(&self) -> Result<Vec<usize>, Error> {
+        let d = &self.ctx.city.data;
+        let district = self
+            .p
+            .get("district")
+            .map(|x| crate::error::district_code(d, x))
+            .transpose()?;
+        Ok(self
+            .candidates(Layer::Streets, d.streets.len())
+            .into_iter()
+            .filter(|&k| {
+                let s = &d.streets[k];
+                district.is_none_or(|x| s.district_code == x) && self.in_rect(&s.geom)
+            })
+            .collect())
+    }
+
+    /// The compounds in the box that the planner's filter keeps, found by the store.
+    async fn compounds(&self, state: &AppState) -> Result<Vec<usize>, Error> {
+        let ctx = self.ctx;
+        let filter = parse_filter(self.p)?;
+        let only = filter.ids(&ctx.city, &ctx.fig, &ctx.scope.stats)?;
+        if only.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let area = Area::Bbox(self.bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0]));
+        let hits = state
+            .atlas
+            .store
+            .find_compounds(&area, only.as_deref(), usize::MAX)
+            .await?;
+        let mut ks: Vec<usize> = hits
+            .iter()
+            .filter_map(|h| ctx.city.compound(h.id).map(|(k, _)| k))
+            .collect();
+        ks.sort_unstable();
+        Ok(ks)
+    }
+
+    /// The buildings meeting the box, of the `compound_id` asked for.
+    fn buildings(&self) -> Result<Vec<usize>, Error> {
+        let d = &self.ctx.city.data;
+        let compound = id_param(self.p, "compound_id")?;
+        Ok(match compound {
+            Some(c) => self.ctx.city.buildings_of(c).to_vec(),
+            None => self.candidates(Layer::Buildings, d.buildings.len()),
+        }
+        .into_iter()
+        .filter(|&k| self.in_rect(&d.buildings[k].geom))
+        .collect())
+    }
+
+    /// The units meeting the box, of the `building_id` asked for.
+    fn units(&self) -> Result<Vec<usize>, Error> {
+        let d = &self.ctx.city.data;
+        let building = id_param(self.p, "building_id")?;
+        Ok(match building {
+            Some(b) => self.ctx.city.units_of(b).to_vec(),
+            None => self.candidates(Layer::Units, d.units.len()),
+        }
+        .into_iter()
+        .filter(|&k| self.in_rect(&d.units[k].geom))
+        .collect())
+    }
+}
+
 /// Positions of the features matching the request, ascending.
 async fn matching(
     state: &AppState,
@@ -348,87 +475,20 @@ async fn matching(
         .get("bbox")
         .map(|b| parse_bbox(b, ctx.scope.datum))
         .transpose()?;
-    let d = &ctx.city.data;
     let rect = bbox.map(|b| {
         geo_types::Rect::new(
             geo_types::coord! { x: b[0], y: b[1] },
             geo_types::coord! { x: b[2], y: b[3] },
         )
     });
-    let candidates = |layer: Layer, len: usize| -> Vec<usize> {
-        match bbox {
-            Some(b) => ctx.city.in_box(layer, b),
-            None => (0..len).collect(),
-        }
-    };
-    let id_param = |k: &str| -> Result<Option<i64>, Error> {
-        p.get(k)
-            .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    Error::BadRequest(format!("`{k}` must be an id (a number), got `{v}`"))
-                })
-            })
-            .transpose()
-    };
-    Ok(match layer {
-        Layer::Districts => candidates(layer, d.districts.len())
-            .into_iter()
-            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.districts[k].geom)))
-            .collect(),
-        Layer::Streets => {
-            let district = p
-                .get("district")
-                .map(|x| crate::error::district_code(d, x))
-                .transpose()?;
-            candidates(layer, d.streets.len())
-                .into_iter()
-                .filter(|&k| {
-                    let s = &d.streets[k];
-                    district.is_none_or(|x| s.district_code == x)
-                        && rect.is_none_or(|r| r.intersects(&s.geom))
-                })
-                .collect()
-        }
-        Layer::Compounds | Layer::Companies => {
-            let filter = parse_filter(p)?;
-            let only = filter.ids(&ctx.city, &ctx.fig, &ctx.scope.stats)?;
-            if only.as_ref().is_some_and(Vec::is_empty) {
-                return Ok(Vec::new());
-            }
-            let area = Area::Bbox(bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0]));
-            let hits = state
-                .atlas
-                .store
-                .find_compounds(&area, only.as_deref(), usize::MAX)
-                .await?;
-            let mut ks: Vec<usize> = hits
-                .iter()
-                .filter_map(|h| ctx.city.compound(h.id).map(|(k, _)| k))
-                .collect();
-            ks.sort_unstable();
-            ks
-        }
-        Layer::Buildings => {
-            let compound = id_param("compound_id")?;
-            match compound {
-                Some(c) => ctx.city.buildings_of(c).to_vec(),
-                None => candidates(layer, d.buildings.len()),
-            }
-            .into_iter()
-            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.buildings[k].geom)))
-            .collect()
-        }
-        Layer::Units => {
-            let building = id_param("building_id")?;
-            match building {
-                Some(b) => ctx.city.units_of(b).to_vec(),
-                None => candidates(layer, d.units.len()),
-            }
-            .into_iter()
-            .filter(|&k| rect.is_none_or(|r| r.intersects(&d.units[k].geom)))
-            .collect()
-        }
-    })
+    let m = Matching { ctx, p, bbox, rect };
+    match layer {
+        Layer::Districts => Ok(m.districts()),
+        Layer::Streets => m.streets(),
+        Layer::Compounds | Layer::Companies => m.compounds(state).await,
+        Layer::Buildings => m.buildings(),
+        Layer::Units => m.units(),
+    }
 }
 
 /// `GET /ogc/collections/{id}/items`
@@ -453,20 +513,8 @@ fn no_items(b: &str) -> Response {
         .into_response()
 }
 
-pub async fn items(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Error> {
-    if id == "atlas" {
-        return Ok(no_items(&base_url(&headers)));
-    }
-    let (layer, filters) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
-    let p = Params::parse(raw.clone(), &common_params(filters))?;
-    check_crs(&p)?;
-    let format = Format::parse_for(p.get("f"), &caller)?;
+/// The `limit` (at most [`MAX_LIMIT`]) and `offset` a request asks for.
+fn page_bounds(p: &Params) -> Result<(usize, usize), Error> {
     let limit = match p.get("limit") {
         None => DEFAULT_LIMIT,
         Some(v) => v
@@ -485,15 +533,17 @@ pub async fn items(
             Error::BadRequest(format!("`offset` must be a whole number, got `{v}`"))
         })?,
     };
-    let ctx = Ctx::of(&state, &caller, &p).await?;
-    let ks = matching(&state, &ctx, layer, &p).await?;
-    // OGC API – Features Part 3: a CQL2 filter over what the other parameters kept.
+    Ok((limit, offset))
+}
+
+/// OGC API – Features Part 3: the positions `ks` a CQL2 filter keeps (all without one).
+fn filtered(ctx: &Ctx, layer: Layer, p: &Params, ks: Vec<usize>) -> Result<Vec<usize>, Error> {
     let filter = super::filter::Filter::of_query(
         p.get("filter"),
         p.get("filter-lang"),
         p.get("filter-crs"),
     )?;
-    let ks = match filter {
+    Ok(match filter {
         Some(filter) => {
             let fields = ctx.property_names(layer);
             let names: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -506,19 +556,26 @@ pub async fn items(
             })?
         }
         None => ks,
-    };
-    let features: Vec<Feature> = ks
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|&k| ctx.feature(layer, k))
-        .collect();
-    let b = base_url(&headers);
-    let page = |offset: usize, f: Option<&str>| {
+    })
+}
+
+/// One page of a collection's items, for the links to it and to its neighbours.
+struct Page<'a> {
+    base: String,
+    id: &'a str,
+    raw: Option<&'a str>,
+    limit: usize,
+    offset: usize,
+}
+
+impl Page<'_> {
+    /// The address of the page from `offset` with the request's other parameters, in `f`.
+    fn url(&self, offset: usize, f: Option<&str>) -> String {
+        let (b, id) = (&self.base, self.id);
         let mut pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+            serde_urlencoded::from_str(self.raw.unwrap_or("")).unwrap_or_default();
         pairs.retain(|(k, _)| k != "offset" && k != "f" && k != "limit");
-        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(("limit".into(), self.limit.to_string()));
         pairs.push(("offset".into(), offset.to_string()));
         if let Some(f) = f {
             pairs.push(("f".into(), f.into()));
@@ -527,43 +584,84 @@ pub async fn items(
             "{b}/ogc/collections/{id}/items?{}",
             serde_urlencoded::to_string(&pairs).unwrap_or_default()
         )
+    }
+
+    /// The page's links: itself, as FlatGeobuf, its collection, and the next and previous
+    /// pages when there are some.
+    fn links(&self, returned: usize, matched: usize) -> Vec<Value> {
+        let (b, id, limit, offset) = (&self.base, self.id, self.limit, self.offset);
+        let mut links = vec![
+            link(
+                self.url(offset, None),
+                "self",
+                "application/geo+json",
+                "this page",
+            ),
+            link(
+                self.url(offset, Some("fgb")),
+                "alternate",
+                "application/flatgeobuf",
+                "this page as FlatGeobuf",
+            ),
+            link(
+                format!("{b}/ogc/collections/{id}"),
+                "collection",
+                "application/json",
+                "the collection",
+            ),
+        ];
+        if offset + returned < matched {
+            links.push(link(
+                self.url(offset + returned, None),
+                "next",
+                "application/geo+json",
+                "next page",
+            ));
+        }
+        if offset > 0 {
+            links.push(link(
+                self.url(offset.saturating_sub(limit), None),
+                "prev",
+                "application/geo+json",
+                "previous page",
+            ));
+        }
+        links
+    }
+}
+
+pub async fn items(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    if id == "atlas" {
+        return Ok(no_items(&base_url(&headers)));
+    }
+    let (layer, filters) = layer_of(&id).ok_or_else(|| not_a_collection(&id))?;
+    let p = Params::parse(raw.clone(), &common_params(filters))?;
+    check_crs(&p)?;
+    let format = Format::parse_for(p.get("f"), &caller)?;
+    let (limit, offset) = page_bounds(&p)?;
+    let ctx = Ctx::of(&state, &caller, &p).await?;
+    let ks = matching(&state, &ctx, layer, &p).await?;
+    let ks = filtered(&ctx, layer, &p, ks)?;
+    let features: Vec<Feature> = ks
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|&k| ctx.feature(layer, k))
+        .collect();
+    let page = Page {
+        base: base_url(&headers),
+        id: &id,
+        raw: raw.as_deref(),
+        limit,
+        offset,
     };
-    let mut links = vec![
-        link(
-            page(offset, None),
-            "self",
-            "application/geo+json",
-            "this page",
-        ),
-        link(
-            page(offset, Some("fgb")),
-            "alternate",
-            "application/flatgeobuf",
-            "this page as FlatGeobuf",
-        ),
-        link(
-            format!("{b}/ogc/collections/{id}"),
-            "collection",
-            "application/json",
-            "the collection",
-        ),
-    ];
-    if offset + features.len() < ks.len() {
-        links.push(link(
-            page(offset + features.len(), None),
-            "next",
-            "application/geo+json",
-            "next page",
-        ));
-    }
-    if offset > 0 {
-        links.push(link(
-            page(offset.saturating_sub(limit), None),
-            "prev",
-            "application/geo+json",
-            "previous page",
-        ));
-    }
+    let links = page.links(features.len(), ks.len());
     let mut extra = Map::new();
     extra.insert("numberMatched".into(), json!(ks.len()));
     extra.insert("numberReturned".into(), json!(features.len()));
@@ -670,4 +768,13 @@ pub async fn queryables(
         body.to_string(),
     )
         .into_response())
+}
+
+/// This surface's routes: OGC API – Features items, one item and queryables.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/ogc/collections/{id}/items", get(items))
+        .route("/ogc/collections/{id}/queryables", get(queryables))
+        .route("/ogc/collections/{id}/items/{fid}", get(item))
 }

@@ -8,9 +8,9 @@
 //! figures are those of OGC API – Features (the same window, grade period and privacy rule);
 //! a client's mistake is answered with Esri's JSON error object and a 400.
 
-use super::api::Params;
 use super::export::Feature;
 use super::features::Ctx;
+use super::request::Params;
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::model::Layer;
@@ -195,23 +195,19 @@ fn number(v: &Value, what: &str) -> Result<f64, EsriError> {
         .ok_or_else(|| bad(format!("geometry: `{what}` must be a number")))
 }
 
-/// The query geometry in lon/lat: an envelope (`xmin,ymin,xmax,ymax` or Esri JSON), a point
-/// (`x,y` or JSON) or a polygon (Esri JSON rings).
-fn query_geometry(q: &Query) -> Result<Option<Geometry<f64>>, EsriError> {
-    let Some(text) = q.get("geometry") else {
-        return Ok(None);
-    };
-    let json: Option<Value> = serde_json::from_str(text).ok();
-    let sr = match (
-        json.as_ref().and_then(|j| j.get("spatialReference")),
-        q.get("inSR"),
-    ) {
-        (Some(s), _) => Sr::parse(&s.to_string())?,
-        (None, Some(s)) => Sr::parse(s)?,
-        (None, None) => Sr::LonLat(4326),
-    };
-    let kind = q.get("geometryType").unwrap_or("esriGeometryEnvelope");
-    let nums = |n: usize| -> Result<Vec<f64>, EsriError> {
+/// A query's `geometry` as written: its text, the Esri JSON it may be, its type and its
+/// spatial reference.
+struct GeometryText<'a> {
+    text: &'a str,
+    json: Option<Value>,
+    kind: &'a str,
+    sr: Sr,
+}
+
+impl GeometryText<'_> {
+    /// The `n` comma-separated numbers the plain (not JSON) form holds.
+    fn nums(&self, n: usize) -> Result<Vec<f64>, EsriError> {
+        let (text, kind) = (self.text, self.kind);
         let v: Vec<f64> = text
             .split(',')
             .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
@@ -228,51 +224,96 @@ fn query_geometry(q: &Query) -> Result<Option<Geometry<f64>>, EsriError> {
                 "geometry `{text}`: {n} numbers expected for {kind}"
             )))
         }
+    }
+
+    /// A coordinate of the geometry's reference in lon/lat.
+    fn ll(&self, x: f64, y: f64) -> Coord<f64> {
+        self.sr.to_lonlat(Coord { x, y })
+    }
+
+    /// An envelope: `xmin,ymin,xmax,ymax` or Esri JSON.
+    fn envelope(&self) -> Result<Geometry<f64>, EsriError> {
+        let v = match &self.json {
+            Some(j) => ["xmin", "ymin", "xmax", "ymax"]
+                .iter()
+                .map(|k| number(&j[*k], k))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => self.nums(4)?,
+        };
+        if v[0] > v[2] || v[1] > v[3] {
+            return Err(bad(
+                "geometry: the envelope's xmin/ymin exceed its xmax/ymax",
+            ));
+        }
+        Ok(Geometry::Rect(Rect::new(
+            self.ll(v[0], v[1]),
+            self.ll(v[2], v[3]),
+        )))
+    }
+
+    /// A point: `x,y` or Esri JSON.
+    fn point(&self) -> Result<Geometry<f64>, EsriError> {
+        let v = match &self.json {
+            Some(j) => vec![number(&j["x"], "x")?, number(&j["y"], "y")?],
+            None => self.nums(2)?,
+        };
+        Ok(Geometry::Point(self.ll(v[0], v[1]).into()))
+    }
+
+    /// A polygon: Esri JSON rings, the first the outer one.
+    fn polygon(&self) -> Result<Geometry<f64>, EsriError> {
+        let rings = self
+            .json
+            .as_ref()
+            .and_then(|j| j["rings"].as_array())
+            .ok_or_else(|| bad("geometry: a polygon is Esri JSON with `rings`"))?;
+        let mut lines = Vec::new();
+        for r in rings {
+            let pts: Vec<Coord<f64>> = r
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| Ok(self.ll(number(&p[0], "x")?, number(&p[1], "y")?)))
+                .collect::<Result<_, EsriError>>()?;
+            if pts.len() < 4 {
+                return Err(bad("geometry: a ring has at least four points"));
+            }
+            lines.push(LineString(pts));
+        }
+        let mut it = lines.into_iter();
+        let outer = it
+            .next()
+            .ok_or_else(|| bad("geometry: a polygon has a ring"))?;
+        Ok(Geometry::Polygon(Polygon::new(outer, it.collect())))
+    }
+}
+
+/// The query geometry in lon/lat: an envelope (`xmin,ymin,xmax,ymax` or Esri JSON), a point
+/// (`x,y` or JSON) or a polygon (Esri JSON rings).
+fn query_geometry(q: &Query) -> Result<Option<Geometry<f64>>, EsriError> {
+    let Some(text) = q.get("geometry") else {
+        return Ok(None);
     };
-    let ll = |x: f64, y: f64| sr.to_lonlat(Coord { x, y });
+    let json: Option<Value> = serde_json::from_str(text).ok();
+    let sr = match (
+        json.as_ref().and_then(|j| j.get("spatialReference")),
+        q.get("inSR"),
+    ) {
+        (Some(s), _) => Sr::parse(&s.to_string())?,
+        (None, Some(s)) => Sr::parse(s)?,
+        (None, None) => Sr::LonLat(4326),
+    };
+    let kind = q.get("geometryType").unwrap_or("esriGeometryEnvelope");
+    let written = GeometryText {
+        text,
+        json,
+        kind,
+        sr,
+    };
     let g = match kind {
-        "esriGeometryEnvelope" => {
-            let v = match &json {
-                Some(j) => ["xmin", "ymin", "xmax", "ymax"]
-                    .iter()
-                    .map(|k| number(&j[*k], k))
-                    .collect::<Result<Vec<_>, _>>()?,
-                None => nums(4)?,
-            };
-            if v[0] > v[2] || v[1] > v[3] {
-                return Err(bad("geometry: the envelope's xmin/ymin exceed its xmax/ymax"));
-            }
-            Geometry::Rect(Rect::new(ll(v[0], v[1]), ll(v[2], v[3])))
-        }
-        "esriGeometryPoint" => {
-            let v = match &json {
-                Some(j) => vec![number(&j["x"], "x")?, number(&j["y"], "y")?],
-                None => nums(2)?,
-            };
-            Geometry::Point(ll(v[0], v[1]).into())
-        }
-        "esriGeometryPolygon" => {
-            let rings = json
-                .as_ref()
-                .and_then(|j| j["rings"].as_array())
-                .ok_or_else(|| bad("geometry: a polygon is Esri JSON with `rings`"))?;
-            let mut lines = Vec::new();
-            for r in rings {
-                let pts: Vec<Coord<f64>> = r
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| Ok(ll(number(&p[0], "x")?, number(&p[1], "y")?)))
-                    .collect::<Result<_, EsriError>>()?;
-                if pts.len() < 4 {
-                    return Err(bad("geometry: a ring has at least four points"));
-                }
-                lines.push(LineString(pts));
-            }
-            let mut it = lines.into_iter();
-            let outer = it.next().ok_or_else(|| bad("geometry: a polygon has a ring"))?;
-            Geometry::Polygon(Polygon::new(outer, it.collect()))
-        }
+        "esriGeometryEnvelope" => written.envelope()?,
+        "esriGeometryPoint" => written.point()?,
+        "esriGeometryPolygon" => written.polygon()?,
         other => {
             return Err(bad(format!(
                 "geometryType `{other}` is not supported; use esriGeometryEnvelope, esriGeometryPoint or esriGeometryPolygon"
@@ -697,4 +738,13 @@ pub async fn query(
         return Ok(page.geojson());
     }
     Ok(page.esri(&ctx.sample(layer), geometry_type, format == "pjson"))
+}
+
+/// This surface's routes: the Esri FeatureServer, its layers and their query.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(ROOT, get(service))
+        .route(&format!("{ROOT}/{{layer}}"), get(layer))
+        .route(&format!("{ROOT}/{{layer}}/query"), get(query))
 }

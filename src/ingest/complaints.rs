@@ -149,87 +149,107 @@ struct CategoryRule {
     category: Category,
 }
 
+/// A mapping file's error at `field`.
+fn mapping_error(file: &Path, field: String, message: String) -> FormatError {
+    let mut e = FormatError::file(file, message);
+    e.field = Some(field);
+    e
+}
+
+/// Our category named by a mapping value at `at`.
+fn mapped_category(v: &toml::Value, at: String, file: &Path) -> Result<Category, FormatError> {
+    let s = v.as_str().unwrap_or_default();
+    Category::parse(s).ok_or_else(|| {
+        mapping_error(
+            file,
+            at,
+            format!(
+                "`{s}` is not one of our categories ({})",
+                Category::ALL
+                    .iter()
+                    .map(|c| c.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+/// The `i`th entry of `[[complaints.rules]]`.
+fn mapped_rule(r: &toml::Value, i: usize, file: &Path) -> Result<CategoryRule, FormatError> {
+    let err = |field: String, message: String| mapping_error(file, field, message);
+    let at = format!("complaints.rules[{i}]");
+    let t = r.as_table().ok_or_else(|| {
+        err(
+            at.clone(),
+            "a rule is a table: keywords = [...], category = \"...\"".into(),
+        )
+    })?;
+    let keywords: Vec<String> = t
+        .get("keywords")
+        .and_then(toml::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if keywords.is_empty() {
+        return Err(err(at, "a rule needs keywords = [\"…\", …]".into()));
+    }
+    let c = t
+        .get("category")
+        .ok_or_else(|| err(at.clone(), "a rule needs a category".into()))?;
+    Ok(CategoryRule {
+        when: t
+            .get("when")
+            .and_then(toml::Value::as_str)
+            .map(str::to_string),
+        keywords,
+        category: mapped_category(c, at, file)?,
+    })
+}
+
+/// Our field named by the key `ours` of `[complaints]`.
+fn mapped_field(ours: &str, file: &Path) -> Result<Field, FormatError> {
+    let (f, _, _) = FIELDS.iter().find(|(_, n, _)| *n == ours).ok_or_else(|| {
+        mapping_error(
+            file,
+            format!("complaints.{ours}"),
+            format!(
+                "`{ours}` is not a field of complaints (its fields: {}, and the tables categories and rules)",
+                FIELDS.iter().map(|x| x.1).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    Ok(*f)
+}
+
 impl ExportMapping {
     /// Reads the `[complaints]` table of a mapping file (`file` names it in errors).
     pub fn from_table(table: &toml::Table, file: &Path) -> Result<ExportMapping, FormatError> {
-        let err = |field: String, message: String| {
-            let mut e = FormatError::file(file, message);
-            e.field = Some(field);
-            e
-        };
-        let category = |v: &toml::Value, at: String| -> Result<Category, FormatError> {
-            let s = v.as_str().unwrap_or_default();
-            Category::parse(s).ok_or_else(|| {
-                err(
-                    at,
-                    format!(
-                        "`{s}` is not one of our categories ({})",
-                        Category::ALL
-                            .iter()
-                            .map(|c| c.code())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })
-        };
         let mut m = ExportMapping::default();
         for (key, value) in table {
             match (key.as_str(), value) {
                 ("categories", toml::Value::Table(t)) => {
                     for (theirs, ours) in t {
-                        let c = category(ours, format!("complaints.categories.{theirs}"))?;
+                        let at = format!("complaints.categories.{theirs}");
+                        let c = mapped_category(ours, at, file)?;
                         m.categories.insert(theirs.trim().to_string(), c);
                     }
                 }
                 ("rules", toml::Value::Array(rules)) => {
                     for (i, r) in rules.iter().enumerate() {
-                        let at = format!("complaints.rules[{i}]");
-                        let t = r.as_table().ok_or_else(|| {
-                            err(
-                                at.clone(),
-                                "a rule is a table: keywords = [...], category = \"...\"".into(),
-                            )
-                        })?;
-                        let keywords: Vec<String> = t
-                            .get("keywords")
-                            .and_then(toml::Value::as_array)
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|k| k.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        if keywords.is_empty() {
-                            return Err(err(at, "a rule needs keywords = [\"…\", …]".into()));
-                        }
-                        let c = t
-                            .get("category")
-                            .ok_or_else(|| err(at.clone(), "a rule needs a category".into()))?;
-                        m.rules.push(CategoryRule {
-                            when: t
-                                .get("when")
-                                .and_then(toml::Value::as_str)
-                                .map(str::to_string),
-                            keywords,
-                            category: category(c, at)?,
-                        });
+                        m.rules.push(mapped_rule(r, i, file)?);
                     }
                 }
                 (ours, toml::Value::String(header)) => {
-                    let (f, _, _) = FIELDS.iter().find(|(_, n, _)| *n == ours).ok_or_else(|| {
-                        err(
-                            format!("complaints.{ours}"),
-                            format!(
-                                "`{ours}` is not a field of complaints (its fields: {}, and the tables categories and rules)",
-                                FIELDS.iter().map(|x| x.1).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                    })?;
-                    m.headers.insert(*f, header.trim().to_string());
+                    let f = mapped_field(ours, file)?;
+                    m.headers.insert(f, header.trim().to_string());
                 }
                 (other, _) => {
-                    return Err(err(
+                    return Err(mapping_error(
+                        file,
                         format!("complaints.{other}"),
                         "expected a header name in quotes, or the tables categories and rules"
                             .into(),

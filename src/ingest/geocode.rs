@@ -459,6 +459,32 @@ fn automaton(patterns: &[String]) -> AhoCorasick {
         .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("empty automaton"))
 }
 
+/// An address made ready for matching.
+struct Address {
+    /// Its normalised characters.
+    text: Vec<char>,
+    /// The same characters as a string, for the automata.
+    s: String,
+    /// The complaint's coordinates, when it has them.
+    gps: Option<Point<f64>>,
+}
+
+/// The compound chosen so far (with where its name ends), how, and what could not be told.
+struct Choice {
+    chosen: Option<(usize, usize)>,
+    method: MatchMethod,
+    note: Option<String>,
+}
+
+/// The run of the text from `from` (chars) up to the first digit: where a name is.
+fn name_segment(text: &[char], from: usize) -> Vec<char> {
+    text[from.min(text.len())..]
+        .iter()
+        .take_while(|c| !c.is_ascii_digit())
+        .copied()
+        .collect()
+}
+
 impl Gazetteer {
     /// Builds the gazetteer from the geography of a store.
     pub fn new(data: &Dataset) -> Gazetteer {
@@ -663,69 +689,32 @@ impl Gazetteer {
         text
     }
 
-    /// Places one complaint.
-    pub fn place(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Placement {
+    /// An address as the matchers read it: normalised, without a city name in front.
+    fn address(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Address {
         let text = self.without_city(normalize(address));
         let s: String = text.iter().collect();
         let gps = lon.zip(lat).map(|(x, y)| Point::new(x, y));
-        let exact = self.exact(&s, &text, gps);
-        let ambiguous = exact.is_err();
-        let mut chosen = exact.unwrap_or(None);
-        let mut method = MatchMethod::Text;
-        let mut note = None;
+        Address { text, s, gps }
+    }
 
-        // Coordinates inside a compound decide when the text names none; when the text names
-        // another compound, the address decides (phone GPS drifts across a fence).
-        if let Some(ci) = gps.and_then(|p| self.compound_at(p)) {
-            match chosen {
-                None => {
-                    method = MatchMethod::Gps;
-                    let end = self
-                        .name_end(&text, ci)
-                        .unwrap_or_else(|| self.hints(&s, usize::MAX).2);
-                    chosen = Some((ci, end));
-                }
-                Some((c, _)) if c == ci => method = MatchMethod::Gps,
-                Some(_) => {
-                    note = Some(
-                        "coordinates fall in another compound; the address decides".to_string(),
-                    )
-                }
-            }
+    /// Places one complaint.
+    pub fn place(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Placement {
+        let a = self.address(address, lon, lat);
+        let exact = self.exact(&a.s, &a.text, a.gps);
+        let ambiguous = exact.is_err();
+        let mut choice = Choice {
+            chosen: exact.unwrap_or(None),
+            method: MatchMethod::Text,
+            note: None,
+        };
+        self.by_gps_inside(&a, &mut choice);
+        if choice.chosen.is_none() && !ambiguous {
+            self.by_slip(&a, &mut choice);
         }
-        if chosen.is_none() && !ambiguous {
-            // A slip in the name: first within the district/street the address names, then
-            // anywhere. (A name that several compounds carry is not a slip: it stays unmatched
-            // as ambiguous rather than a guess.)
-            let (district, street, prefix_end) = self.hints(&s, usize::MAX);
-            let segment = |from: usize| -> Vec<char> {
-                text[from.min(text.len())..]
-                    .iter()
-                    .take_while(|c| !c.is_ascii_digit())
-                    .copied()
-                    .collect()
-            };
-            let near = segment(prefix_end);
-            if let Some(ci) = self.fuzzy(&near, district.as_deref(), street.as_deref()) {
-                chosen = Some((ci, prefix_end + near.len()));
-            } else {
-                let whole = segment(0);
-                if let Some(ci) = self.fuzzy(&whole, None, None) {
-                    chosen = Some((ci, whole.len()));
-                }
-            }
-            if chosen.is_some() {
-                method = MatchMethod::Fuzzy;
-            }
+        if choice.chosen.is_none() {
+            self.by_gps_near(&a, &mut choice);
         }
-        if chosen.is_none() {
-            if let Some(ci) = gps.and_then(|p| self.nearest_compound(p, 0.0004)) {
-                method = MatchMethod::Gps;
-                note = Some("coordinates just outside the compound".into());
-                chosen = Some((ci, self.hints(&s, usize::MAX).2));
-            }
-        }
-        let Some((ci, end)) = chosen else {
+        let Some((ci, end)) = choice.chosen else {
             return Placement {
                 method: MatchMethod::Unmatched,
                 note: Some(
@@ -739,6 +728,67 @@ impl Gazetteer {
                 ..Placement::default()
             };
         };
+        self.placed(&a, ci, end, choice)
+    }
+
+    /// Coordinates inside a compound decide when the text names none; when the text names
+    /// another compound, the address decides (phone GPS drifts across a fence).
+    fn by_gps_inside(&self, a: &Address, choice: &mut Choice) {
+        if let Some(ci) = a.gps.and_then(|p| self.compound_at(p)) {
+            match choice.chosen {
+                None => {
+                    choice.method = MatchMethod::Gps;
+                    let end = self
+                        .name_end(&a.text, ci)
+                        .unwrap_or_else(|| self.hints(&a.s, usize::MAX).2);
+                    choice.chosen = Some((ci, end));
+                }
+                Some((c, _)) if c == ci => choice.method = MatchMethod::Gps,
+                Some(_) => {
+                    choice.note = Some(
+                        "coordinates fall in another compound; the address decides".to_string(),
+                    )
+                }
+            }
+        }
+    }
+
+    /// A slip in the name: first within the district/street the address names, then
+    /// anywhere. (A name that several compounds carry is not a slip: it stays unmatched as
+    /// ambiguous rather than a guess.)
+    fn by_slip(&self, a: &Address, choice: &mut Choice) {
+        let text = &a.text;
+        let (district, street, prefix_end) = self.hints(&a.s, usize::MAX);
+        let near = name_segment(text, prefix_end);
+        if let Some(ci) = self.fuzzy(&near, district.as_deref(), street.as_deref()) {
+            choice.chosen = Some((ci, prefix_end + near.len()));
+        } else {
+            let whole = name_segment(text, 0);
+            if let Some(ci) = self.fuzzy(&whole, None, None) {
+                choice.chosen = Some((ci, whole.len()));
+            }
+        }
+        if choice.chosen.is_some() {
+            choice.method = MatchMethod::Fuzzy;
+        }
+    }
+
+    /// Coordinates just outside a compound, when nothing else placed the address.
+    fn by_gps_near(&self, a: &Address, choice: &mut Choice) {
+        if let Some(ci) = a.gps.and_then(|p| self.nearest_compound(p, 0.0004)) {
+            choice.method = MatchMethod::Gps;
+            choice.note = Some("coordinates just outside the compound".into());
+            choice.chosen = Some((ci, self.hints(&a.s, usize::MAX).2));
+        }
+    }
+
+    /// The placement in compound `ci`, with the building and unit the address names after
+    /// `end` (or, without a number, the ones nearest its coordinates).
+    fn placed(&self, a: &Address, ci: usize, end: usize, choice: Choice) -> Placement {
+        let (text, gps) = (&a.text, a.gps);
+        let Choice {
+            method, mut note, ..
+        } = choice;
         let c = &self.compounds[ci];
         let (b, u) = building_and_unit(&text[end.min(text.len())..]);
         let mut building = b.and_then(|b| c.buildings.get(&b).copied());
@@ -788,13 +838,27 @@ impl Gazetteer {
     /// sound), each with the building and unit the address names in it, a score, and which part
     /// of the address matched what. The one [`Gazetteer::place`] chooses comes first, marked.
     pub fn candidates(&self, address: &str, lon: Option<f64>, lat: Option<f64>) -> Vec<Candidate> {
-        let text = self.without_city(normalize(address));
-        let s: String = text.iter().collect();
-        let gps = lon.zip(lat).map(|(x, y)| Point::new(x, y));
+        let a = self.address(address, lon, lat);
         let chosen = self.place(address, lon, lat);
-        let (district, street, prefix_end) = self.hints(&s, usize::MAX);
+        let hints = self.hints(&a.s, usize::MAX);
+        let found = self.found(&a, hints.2);
+        let mut out: Vec<Candidate> = Vec::new();
+        for f in found {
+            if out.iter().any(|c| c.compound_id == self.compounds[f.0].id) {
+                continue;
+            }
+            out.push(self.candidate(&a, &hints, f, &chosen));
+        }
+        out.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.score.total_cmp(&a.score)));
+        out
+    }
+
+    /// The compounds an address may mean, as (compound, start, end, name score): those it
+    /// names, else its nearest misses by sound, and the one its coordinates fall in.
+    fn found(&self, a: &Address, prefix_end: usize) -> Vec<(usize, usize, usize, f64)> {
+        let (text, s) = (&a.text, &a.s);
         let mut found: Vec<(usize, usize, usize, f64)> = Vec::new(); // (compound, start, end, name score)
-        for m in self.names.find_iter(&s) {
+        for m in self.names.find_iter(s) {
             let start = s[..m.start()].chars().count();
             let end = s[..m.end()].chars().count();
             for &ci in &self.name_owners[m.pattern().as_usize()] {
@@ -802,11 +866,7 @@ impl Gazetteer {
             }
         }
         if found.is_empty() {
-            let segment: Vec<char> = text[prefix_end.min(text.len())..]
-                .iter()
-                .take_while(|c| !c.is_ascii_digit())
-                .copied()
-                .collect();
+            let segment = name_segment(text, prefix_end);
             for (score, ci) in self
                 .fuzzy_ranked(&segment, None, None)
                 .into_iter()
@@ -816,74 +876,80 @@ impl Gazetteer {
                 found.push((ci, prefix_end, prefix_end + segment.len(), score));
             }
         }
-        if let Some(ci) = gps.and_then(|p| self.compound_at(p)) {
+        if let Some(ci) = a.gps.and_then(|p| self.compound_at(p)) {
             if !found.iter().any(|f| f.0 == ci) {
-                let end = self.name_end(&text, ci).unwrap_or(prefix_end);
+                let end = self.name_end(text, ci).unwrap_or(prefix_end);
                 found.push((ci, end, end, 0.0));
             }
         }
+        found
+    }
+
+    /// One candidate, scored by its name match, the district and street `hints`, the
+    /// coordinates, and the building and unit the address names in it.
+    fn candidate(
+        &self,
+        a: &Address,
+        hints: &(Option<String>, Option<String>, usize),
+        (ci, start, end, name_score): (usize, usize, usize, f64),
+        chosen: &Placement,
+    ) -> Candidate {
+        let (text, gps) = (&a.text, a.gps);
+        let (district, street, prefix_end) = (&hints.0, &hints.1, hints.2);
         let part = |a: usize, b: usize| -> String {
             text[a.min(text.len())..b.min(text.len())].iter().collect()
         };
-        let mut out: Vec<Candidate> = Vec::new();
-        for (ci, start, end, name_score) in found {
-            if out.iter().any(|c| c.compound_id == self.compounds[ci].id) {
-                continue;
-            }
-            let c = &self.compounds[ci];
-            let mut matched = Vec::new();
-            let mut score = name_score;
-            if name_score > 0.0 {
-                let how = if name_score >= 1.0 {
-                    "compound name or alias"
-                } else {
-                    "compound name, by sound"
-                };
-                matched.push((part(start, end), how.to_string()));
-            }
-            if let Some(d) = &district {
-                if *d == c.district {
-                    score += 0.2;
-                    matched.push((part(0, prefix_end), format!("district {d}")));
-                } else {
-                    score -= 0.3;
-                }
-            }
-            if street.as_ref().is_some_and(|st| *st == c.street) {
-                score += 0.1;
-            }
-            if gps.is_some_and(|p| c.geom.contains(&p)) {
-                score += 0.5;
-                matched.push(("lon/lat".into(), "inside the compound".into()));
-            }
-            let rest = &text[end.min(text.len())..];
-            let (b, u) = building_and_unit(rest);
-            let building = b.and_then(|b| c.buildings.get(&b).copied());
-            if let (Some(b), Some(_)) = (b, building) {
-                score += 0.2;
-                matched.push((format!("{b}"), format!("building {b}")));
-            }
-            let unit = building.zip(u).and_then(|(bi, u)| {
-                self.buildings[bi]
-                    .units
-                    .iter()
-                    .find(|(n, _, _)| *n == u)
-                    .map(|x| x.1)
-            });
-            if let (Some(u), Some(_)) = (u, unit) {
-                matched.push((format!("{u}"), format!("unit {u}")));
-            }
-            out.push(Candidate {
-                compound_id: c.id,
-                building_id: building.map(|bi| self.buildings[bi].id),
-                unit_id: unit,
-                score: (score * 100.0).round() / 100.0,
-                matched,
-                chosen: chosen.compound_id == Some(c.id),
-            });
+        let c = &self.compounds[ci];
+        let mut matched = Vec::new();
+        let mut score = name_score;
+        if name_score > 0.0 {
+            let how = if name_score >= 1.0 {
+                "compound name or alias"
+            } else {
+                "compound name, by sound"
+            };
+            matched.push((part(start, end), how.to_string()));
         }
-        out.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.score.total_cmp(&a.score)));
-        out
+        if let Some(d) = district {
+            if *d == c.district {
+                score += 0.2;
+                matched.push((part(0, prefix_end), format!("district {d}")));
+            } else {
+                score -= 0.3;
+            }
+        }
+        if street.as_ref().is_some_and(|st| *st == c.street) {
+            score += 0.1;
+        }
+        if gps.is_some_and(|p| c.geom.contains(&p)) {
+            score += 0.5;
+            matched.push(("lon/lat".into(), "inside the compound".into()));
+        }
+        let rest = &text[end.min(text.len())..];
+        let (b, u) = building_and_unit(rest);
+        let building = b.and_then(|b| c.buildings.get(&b).copied());
+        if let (Some(b), Some(_)) = (b, building) {
+            score += 0.2;
+            matched.push((format!("{b}"), format!("building {b}")));
+        }
+        let unit = building.zip(u).and_then(|(bi, u)| {
+            self.buildings[bi]
+                .units
+                .iter()
+                .find(|(n, _, _)| *n == u)
+                .map(|x| x.1)
+        });
+        if let (Some(u), Some(_)) = (u, unit) {
+            matched.push((format!("{u}"), format!("unit {u}")));
+        }
+        Candidate {
+            compound_id: c.id,
+            building_id: building.map(|bi| self.buildings[bi].id),
+            unit_id: unit,
+            score: (score * 100.0).round() / 100.0,
+            matched,
+            chosen: chosen.compound_id == Some(c.id),
+        }
     }
 
     /// Where the compound's name ends in the text, if it is there.

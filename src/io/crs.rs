@@ -154,34 +154,8 @@ impl Crs {
         } else {
             root.child("GEOGCS")
         };
-        let spheroid = geogcs
-            .and_then(|g| g.child("DATUM"))
-            .and_then(|d| d.child("SPHEROID"))
-            .ok_or_else(|| format!("`{name}`: no SPHEROID in the CRS text"))?;
-        let (a, rf) = (
-            spheroid
-                .number(1)
-                .ok_or("the SPHEROID has no semi-major axis")?,
-            spheroid
-                .number(2)
-                .ok_or("the SPHEROID has no inverse flattening")?,
-        );
-        let ellps = if rf == 0.0 {
-            format!("+a={a} +b={a}")
-        } else {
-            format!("+a={a} +rf={rf}")
-        };
-        let towgs84 = geogcs
-            .and_then(|g| g.child("DATUM"))
-            .and_then(|d| d.child("TOWGS84"))
-            .map(|t| {
-                let v: Vec<String> = (0..7)
-                    .filter_map(|i| t.number(i))
-                    .map(|n| n.to_string())
-                    .collect();
-                format!(" +towgs84={}", v.join(","))
-            })
-            .unwrap_or_default();
+        let ellps = wkt_ellipsoid(&name, geogcs)?;
+        let towgs84 = wkt_towgs84(geogcs);
         match root.key.as_str() {
             "GEOGCS" => {
                 if towgs84.is_empty() {
@@ -193,67 +167,67 @@ impl Crs {
                     Crs::from_proj_string(name, &format!("+proj=longlat {ellps}{towgs84} +no_defs"))
                 }
             }
-            "PROJCS" => {
-                let projection = root
-                    .child("PROJECTION")
-                    .and_then(|p| p.text(0))
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let p = |names: &[&str]| -> f64 {
-                    root.children("PARAMETER")
-                        .find(|x| {
-                            x.text(0)
-                                .is_some_and(|n| names.iter().any(|m| n.eq_ignore_ascii_case(m)))
-                        })
-                        .and_then(|x| x.number(1))
-                        .unwrap_or(0.0)
-                };
-                let to_meter = root.child("UNIT").and_then(|u| u.number(1)).unwrap_or(1.0);
-                let common = format!(
-                    "+x_0={} +y_0={} {ellps}{towgs84} +to_meter={to_meter} +no_defs",
-                    p(&["false_easting"]) * to_meter,
-                    p(&["false_northing"]) * to_meter,
-                );
-                let proj4 = match projection.as_str() {
-                    "transverse_mercator" | "gauss_kruger" | "gauss-kruger" => {
-                        let k = match p(&["scale_factor"]) {
-                            0.0 => 1.0,
-                            k => k,
-                        };
-                        format!(
-                            "+proj=tmerc +lat_0={} +lon_0={} +k={k} {common}",
-                            p(&["latitude_of_origin"]),
-                            p(&["central_meridian", "longitude_of_center"]),
-                        )
-                    }
-                    "mercator_auxiliary_sphere" | "popular_visualisation_pseudo_mercator" => {
-                        return Ok(Crs {
-                            label: name,
-                            kind: Kind::WebMercator,
-                        })
-                    }
-                    "mercator" | "mercator_1sp" | "mercator_2sp" => format!(
-                        "+proj=merc +lon_0={} +lat_ts={} +k={} {common}",
-                        p(&["central_meridian"]),
-                        p(&["standard_parallel_1"]),
-                        match p(&["scale_factor"]) {
-                            0.0 => 1.0,
-                            k => k,
-                        },
-                    ),
-                    "" => return Err(format!("`{name}`: the CRS text names no PROJECTION")),
-                    other => {
-                        return Err(format!(
-                            "`{name}`: the projection `{other}` is not supported (Transverse Mercator / Gauss–Krüger, Mercator and Web Mercator are); reproject the file to EPSG:4326 or give its EPSG code with --crs"
-                        ))
-                    }
-                };
-                Crs::from_proj_string(name, &proj4)
-            }
+            "PROJCS" => Crs::from_wkt_projcs(&root, name, &ellps, &towgs84),
             other => Err(format!(
                 "the CRS text is a `{other}`; expected PROJCS or GEOGCS"
             )),
         }
+    }
+
+    /// The CRS of a WKT `PROJCS` without an EPSG authority, from its projection and parameters.
+    fn from_wkt_projcs(
+        root: &wkt::Node,
+        name: String,
+        ellps: &str,
+        towgs84: &str,
+    ) -> Result<Crs, String> {
+        let projection = root
+            .child("PROJECTION")
+            .and_then(|p| p.text(0))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let p = |names: &[&str]| wkt_parameter(root, names);
+        let to_meter = root.child("UNIT").and_then(|u| u.number(1)).unwrap_or(1.0);
+        let common = format!(
+            "+x_0={} +y_0={} {ellps}{towgs84} +to_meter={to_meter} +no_defs",
+            p(&["false_easting"]) * to_meter,
+            p(&["false_northing"]) * to_meter,
+        );
+        let proj4 = match projection.as_str() {
+            "transverse_mercator" | "gauss_kruger" | "gauss-kruger" => {
+                let k = match p(&["scale_factor"]) {
+                    0.0 => 1.0,
+                    k => k,
+                };
+                format!(
+                    "+proj=tmerc +lat_0={} +lon_0={} +k={k} {common}",
+                    p(&["latitude_of_origin"]),
+                    p(&["central_meridian", "longitude_of_center"]),
+                )
+            }
+            "mercator_auxiliary_sphere" | "popular_visualisation_pseudo_mercator" => {
+                return Ok(Crs {
+                    label: name,
+                    kind: Kind::WebMercator,
+                })
+            }
+            "mercator" | "mercator_1sp" | "mercator_2sp" => format!(
+                "+proj=merc +lon_0={} +lat_ts={} +k={} {common}",
+                p(&["central_meridian"]),
+                p(&["standard_parallel_1"]),
+                match p(&["scale_factor"]) {
+                    0.0 => 1.0,
+                    k => k,
+                },
+            ),
+            "" => return Err(format!("`{name}`: the CRS text names no PROJECTION")),
+            other => {
+                return Err(format!(
+                    "`{name}`: the projection `{other}` is not supported (Transverse Mercator / Gauss–Krüger, Mercator and Web Mercator are); reproject the file to EPSG:4326 or give its EPSG code with --crs"
+                ))
+            }
+        };
+        Crs::from_proj_string(name, &proj4)
     }
 
     /// Turns every coordinate of `g` into longitude/latitude.
@@ -320,6 +294,53 @@ impl Crs {
             }
         }
     }
+}
+
+/// The proj `+a= +rf=` (or `+a= +b=`) of the SPHEROID in a WKT's GEOGCS, named `name` in errors.
+fn wkt_ellipsoid(name: &str, geogcs: Option<&wkt::Node>) -> Result<String, String> {
+    let spheroid = geogcs
+        .and_then(|g| g.child("DATUM"))
+        .and_then(|d| d.child("SPHEROID"))
+        .ok_or_else(|| format!("`{name}`: no SPHEROID in the CRS text"))?;
+    let (a, rf) = (
+        spheroid
+            .number(1)
+            .ok_or("the SPHEROID has no semi-major axis")?,
+        spheroid
+            .number(2)
+            .ok_or("the SPHEROID has no inverse flattening")?,
+    );
+    Ok(if rf == 0.0 {
+        format!("+a={a} +b={a}")
+    } else {
+        format!("+a={a} +rf={rf}")
+    })
+}
+
+/// The proj ` +towgs84=…` of the TOWGS84 in a WKT's GEOGCS datum, or an empty string.
+fn wkt_towgs84(geogcs: Option<&wkt::Node>) -> String {
+    geogcs
+        .and_then(|g| g.child("DATUM"))
+        .and_then(|d| d.child("TOWGS84"))
+        .map(|t| {
+            let v: Vec<String> = (0..7)
+                .filter_map(|i| t.number(i))
+                .map(|n| n.to_string())
+                .collect();
+            format!(" +towgs84={}", v.join(","))
+        })
+        .unwrap_or_default()
+}
+
+/// The value of the first WKT `PARAMETER` of `root` named any of `names`, or 0.
+fn wkt_parameter(root: &wkt::Node, names: &[&str]) -> f64 {
+    root.children("PARAMETER")
+        .find(|x| {
+            x.text(0)
+                .is_some_and(|n| names.iter().any(|m| n.eq_ignore_ascii_case(m)))
+        })
+        .and_then(|x| x.number(1))
+        .unwrap_or(0.0)
 }
 
 /// A numeric `+name=` parameter of a proj string.
@@ -461,58 +482,64 @@ mod wkt {
                         return Ok(Node { key, items });
                     }
                     Some(b',') => self.at += 1,
-                    Some(b'"') => {
-                        self.at += 1;
-                        let start = self.at;
-                        while self.at < self.s.len() && self.s[self.at] != b'"' {
-                            self.at += 1;
-                        }
-                        if self.at >= self.s.len() {
-                            return Err("a quoted text is not closed".into());
-                        }
-                        items.push(Item::Text(
-                            String::from_utf8_lossy(&self.s[start..self.at]).into_owned(),
-                        ));
-                        self.at += 1;
-                    }
+                    Some(b'"') => items.push(self.quoted()?),
                     Some(c) if c.is_ascii_digit() || *c == b'-' || *c == b'+' || *c == b'.' => {
-                        let start = self.at;
-                        while self.at < self.s.len()
-                            && (self.s[self.at].is_ascii_digit()
-                                || b"+-.eE".contains(&self.s[self.at]))
-                        {
-                            self.at += 1;
-                        }
-                        let t = String::from_utf8_lossy(&self.s[start..self.at]).into_owned();
-                        items.push(Item::Number(
-                            t.parse().map_err(|_| format!("`{t}` is not a number"))?,
+                        items.push(self.number()?);
+                    }
+                    Some(_) => items.push(self.nested()?),
+                }
+            }
+        }
+
+        /// Reads a quoted text, the parser standing on its opening `"`.
+        fn quoted(&mut self) -> Result<Item, String> {
+            self.at += 1;
+            let start = self.at;
+            while self.at < self.s.len() && self.s[self.at] != b'"' {
+                self.at += 1;
+            }
+            if self.at >= self.s.len() {
+                return Err("a quoted text is not closed".into());
+            }
+            let item = Item::Text(String::from_utf8_lossy(&self.s[start..self.at]).into_owned());
+            self.at += 1;
+            Ok(item)
+        }
+
+        /// Reads a number, the parser standing on its first digit or sign.
+        fn number(&mut self) -> Result<Item, String> {
+            let start = self.at;
+            while self.at < self.s.len()
+                && (self.s[self.at].is_ascii_digit() || b"+-.eE".contains(&self.s[self.at]))
+            {
+                self.at += 1;
+            }
+            let t = String::from_utf8_lossy(&self.s[start..self.at]).into_owned();
+            Ok(Item::Number(
+                t.parse().map_err(|_| format!("`{t}` is not a number"))?,
+            ))
+        }
+
+        /// Reads a nested node or, failing that, a bare keyword (`AXIS["x", EAST]`).
+        fn nested(&mut self) -> Result<Item, String> {
+            let save = self.at;
+            match self.node() {
+                Ok(n) => Ok(Item::Node(n)),
+                Err(_) => {
+                    self.at = save;
+                    let start = self.at;
+                    while self.at < self.s.len() && self.s[self.at].is_ascii_alphanumeric() {
+                        self.at += 1;
+                    }
+                    if start == self.at {
+                        return Err(format!(
+                            "unexpected `{}` at byte {start}",
+                            self.s[start] as char
                         ));
                     }
-                    Some(_) => {
-                        // A bare keyword (AXIS["x", EAST]) or a nested node.
-                        let save = self.at;
-                        match self.node() {
-                            Ok(n) => items.push(Item::Node(n)),
-                            Err(_) => {
-                                self.at = save;
-                                let start = self.at;
-                                while self.at < self.s.len()
-                                    && self.s[self.at].is_ascii_alphanumeric()
-                                {
-                                    self.at += 1;
-                                }
-                                if start == self.at {
-                                    return Err(format!(
-                                        "unexpected `{}` at byte {start}",
-                                        self.s[start] as char
-                                    ));
-                                }
-                                items.push(Item::Text(
-                                    String::from_utf8_lossy(&self.s[start..self.at]).into_owned(),
-                                ));
-                            }
-                        }
-                    }
+                    Ok(Item::Text(
+                        String::from_utf8_lossy(&self.s[start..self.at]).into_owned(),
+                    ))
                 }
             }
         }

@@ -91,7 +91,6 @@ pub fn read_features(
     path: &Path,
     forced: Option<super::text::TextEncoding>,
 ) -> Result<Features, FormatError> {
-    use geozero::ToGeo;
     let bytes =
         std::fs::read(path).map_err(|e| FormatError::file(path, format!("cannot read: {e}")))?;
     let (text, _) = super::text::decode(&bytes, forced).map_err(|m| FormatError::file(path, m))?;
@@ -104,40 +103,12 @@ pub fn read_features(
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    let wkt = column(&headers, WKT_COLUMNS);
-    let lonlat = column(&headers, LON_COLUMNS).zip(column(&headers, LAT_COLUMNS));
-    if wkt.is_none() && lonlat.is_none() {
-        return Err(FormatError::file(
-            path,
-            format!(
-                "no geometry column: give a WKT column ({}) or longitude and latitude columns (lon and lat, x and y, 经度 and 纬度); its columns: {}",
-                WKT_COLUMNS.join(", "),
-                headers.join(", ")
-            ),
-        ));
-    }
-    let geometry_columns: Vec<usize> = match (wkt, lonlat) {
-        (Some(w), _) => vec![w],
-        (None, Some((x, y))) => vec![x, y],
-        (None, None) => vec![],
-    };
-    let fields: Vec<String> = headers
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| !geometry_columns.contains(k))
-        .map(|(_, h)| h.clone())
-        .collect();
+    let columns = Columns::find(path, headers)?;
+    let fields = columns.fields();
     let mut features = Vec::new();
     for (i, row) in r.records().enumerate() {
         // The header is line 1.
         let line = i + 2;
-        let at = |field: &str, message: String| FormatError {
-            file: path.to_path_buf(),
-            feature: Some(line),
-            id: None,
-            field: Some(field.to_string()),
-            message,
-        };
         let row = row.map_err(|e| FormatError {
             file: path.to_path_buf(),
             feature: Some(line),
@@ -145,8 +116,106 @@ pub fn read_features(
             field: None,
             message: format!("not a CSV row: {e}"),
         })?;
+        features.push(columns.feature(path, line, &row)?);
+    }
+    Ok(Features { fields, features })
+}
+
+/// A CSV geography table's header and where in it the geometry is.
+struct Columns {
+    headers: Vec<String>,
+    wkt: Option<usize>,
+    lonlat: Option<(usize, usize)>,
+    geometry_columns: Vec<usize>,
+}
+
+impl Columns {
+    /// Finds the WKT or longitude/latitude columns in `headers`, or says none is there.
+    fn find(path: &Path, headers: Vec<String>) -> Result<Columns, FormatError> {
+        let wkt = column(&headers, WKT_COLUMNS);
+        let lonlat = column(&headers, LON_COLUMNS).zip(column(&headers, LAT_COLUMNS));
+        if wkt.is_none() && lonlat.is_none() {
+            return Err(FormatError::file(
+                path,
+                format!(
+                    "no geometry column: give a WKT column ({}) or longitude and latitude columns (lon and lat, x and y, 经度 and 纬度); its columns: {}",
+                    WKT_COLUMNS.join(", "),
+                    headers.join(", ")
+                ),
+            ));
+        }
+        let geometry_columns: Vec<usize> = match (wkt, lonlat) {
+            (Some(w), _) => vec![w],
+            (None, Some((x, y))) => vec![x, y],
+            (None, None) => vec![],
+        };
+        Ok(Columns {
+            headers,
+            wkt,
+            lonlat,
+            geometry_columns,
+        })
+    }
+
+    /// The names of the columns that are not geometry.
+    fn fields(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !self.geometry_columns.contains(k))
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    /// The feature of the row on `line`: its geometry and its other cells as properties.
+    fn feature(
+        &self,
+        path: &Path,
+        line: usize,
+        row: &csv::StringRecord,
+    ) -> Result<super::RawFeature, FormatError> {
         let cell = |k: usize| row.get(k).unwrap_or_default().trim();
-        let geom = match (wkt, lonlat) {
+        let geom = self.geometry(path, line, row)?;
+        let props = self
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !self.geometry_columns.contains(k))
+            .map(|(k, h)| {
+                let v = cell(k);
+                let v = if v.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::String(v.to_string())
+                };
+                (h.clone(), v)
+            })
+            .collect();
+        Ok(super::RawFeature {
+            number: line,
+            geom,
+            props,
+        })
+    }
+
+    /// The geometry of the row on `line`, read from its WKT or longitude/latitude cells.
+    fn geometry(
+        &self,
+        path: &Path,
+        line: usize,
+        row: &csv::StringRecord,
+    ) -> Result<Option<geo_types::Geometry<f64>>, FormatError> {
+        use geozero::ToGeo;
+        let cell = |k: usize| row.get(k).unwrap_or_default().trim();
+        let at = |field: &str, message: String| FormatError {
+            file: path.to_path_buf(),
+            feature: Some(line),
+            id: None,
+            field: Some(field.to_string()),
+            message,
+        };
+        let headers = &self.headers;
+        let geom = match (self.wkt, self.lonlat) {
             (Some(w), _) if cell(w).is_empty() => None,
             (Some(w), _) => Some(
                 geozero::wkt::Wkt(cell(w))
@@ -168,25 +237,6 @@ pub fn read_features(
             }
             (None, None) => None,
         };
-        let props = headers
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| !geometry_columns.contains(k))
-            .map(|(k, h)| {
-                let v = cell(k);
-                let v = if v.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    serde_json::Value::String(v.to_string())
-                };
-                (h.clone(), v)
-            })
-            .collect();
-        features.push(super::RawFeature {
-            number: line,
-            geom,
-            props,
-        });
+        Ok(geom)
     }
-    Ok(Features { fields, features })
 }

@@ -165,20 +165,7 @@ fn read_features<T: Record>(
         .map(|c| c.code())
         .filter(|c| *c > 0)
         .and_then(|c| u32::try_from(c).ok());
-    let crs_code = if overrides {
-        crs.or(declared_code)
-    } else {
-        declared_code.or(crs)
-    };
-    let crs = match crs_code {
-        Some(c) => super::crs::Crs::from_epsg(c).map_err(|m| FormatError::file(path, m))?,
-        None => {
-            return Err(FormatError::file(
-                path,
-                "the file declares no CRS; give it with --crs (for example --crs EPSG:4326)",
-            ))
-        }
-    };
+    let crs = source_crs(path, declared_code, crs, overrides)?;
     if let Some(m) = mapping {
         let fields: Vec<String> = header
             .columns()
@@ -211,24 +198,7 @@ fn read_features<T: Record>(
             }
         };
         number += 1;
-        let mut props = Props::new();
-        let geom = feature.to_geo().ok();
-        let prop_result = feature.process_properties(&mut PropCollector(&mut props));
-        let mut raw = RawFeature {
-            number,
-            geom,
-            props,
-        };
-        if let Err(e) = prop_result {
-            return Err(FormatError::feature(
-                path,
-                &raw,
-                FeatureProblem {
-                    field: None,
-                    message: format!("unreadable properties: {e}"),
-                },
-            ));
-        }
+        let mut raw = raw_feature(path, feature, number)?;
         adapt
             .apply(&mut raw)
             .map_err(|p| FormatError::feature(path, &raw, p))?;
@@ -242,6 +212,54 @@ fn read_features<T: Record>(
         ));
     }
     Ok(out)
+}
+
+/// The CRS to read with: `crs` over the header's `declared` code when `overrides`, else under it.
+fn source_crs(
+    path: &Path,
+    declared: Option<u32>,
+    crs: Option<u32>,
+    overrides: bool,
+) -> Result<super::crs::Crs, FormatError> {
+    let crs_code = if overrides {
+        crs.or(declared)
+    } else {
+        declared.or(crs)
+    };
+    match crs_code {
+        Some(c) => super::crs::Crs::from_epsg(c).map_err(|m| FormatError::file(path, m)),
+        None => Err(FormatError::file(
+            path,
+            "the file declares no CRS; give it with --crs (for example --crs EPSG:4326)",
+        )),
+    }
+}
+
+/// Feature `number` as read, its geometry and properties, or an error for unreadable properties.
+fn raw_feature(
+    path: &Path,
+    feature: &flatgeobuf::FgbFeature,
+    number: usize,
+) -> Result<RawFeature, FormatError> {
+    let mut props = Props::new();
+    let geom = feature.to_geo().ok();
+    let prop_result = feature.process_properties(&mut PropCollector(&mut props));
+    let raw = RawFeature {
+        number,
+        geom,
+        props,
+    };
+    if let Err(e) = prop_result {
+        return Err(FormatError::feature(
+            path,
+            &raw,
+            FeatureProblem {
+                field: None,
+                message: format!("unreadable properties: {e}"),
+            },
+        ));
+    }
+    Ok(raw)
 }
 
 /// A FlatGeobuf file read as it is: its features unchecked, the header's CRS code and columns.

@@ -44,6 +44,22 @@ pub fn read(path: &Path, layer: &str) -> Result<Features, FormatError> {
     let db =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| sql_error(path, &e))?;
+    let (table, geom_col, srs_id) = choose_table(&db, path, layer)?;
+    let crs = table_crs(&db, path, &table, srs_id)?;
+    let (features, fields) = read_table(&db, path, &table, &geom_col)?;
+    Ok(Features {
+        features,
+        crs,
+        fields,
+    })
+}
+
+/// The feature table of `layer` (name, geometry column, srs id): the only one, or by name prefix.
+fn choose_table(
+    db: &rusqlite::Connection,
+    path: &Path,
+    layer: &str,
+) -> Result<(String, String, i64), FormatError> {
     let mut q = db
         .prepare(
             "SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c \
@@ -72,7 +88,16 @@ pub fn read(path: &Path, layer: &str) -> Result<Features, FormatError> {
                 )
             })?,
     };
-    let (table, geom_col, srs_id) = chosen;
+    Ok(chosen)
+}
+
+/// The CRS `srs_id` of `table`, from its EPSG code or WKT in `gpkg_spatial_ref_sys`.
+fn table_crs(
+    db: &rusqlite::Connection,
+    path: &Path,
+    table: &str,
+    srs_id: i64,
+) -> Result<Crs, FormatError> {
     let (org, org_id, definition): (String, i64, String) = db
         .query_row(
             "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1",
@@ -80,12 +105,21 @@ pub fn read(path: &Path, layer: &str) -> Result<Features, FormatError> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(|e| FormatError::file(path, format!("the CRS {srs_id} of `{table}` is not in gpkg_spatial_ref_sys: {e}")))?;
-    let crs = if org.eq_ignore_ascii_case("EPSG") {
+    if org.eq_ignore_ascii_case("EPSG") {
         Crs::from_epsg(u32::try_from(org_id).unwrap_or(0))
     } else {
         Crs::from_wkt(&definition)
     }
-    .map_err(|m| FormatError::file(path, format!("table `{table}`: {m}")))?;
+    .map_err(|m| FormatError::file(path, format!("table `{table}`: {m}")))
+}
+
+/// Every row of `table` as a feature, and the names of its fields other than `geom_col`.
+fn read_table(
+    db: &rusqlite::Connection,
+    path: &Path,
+    table: &str,
+    geom_col: &str,
+) -> Result<(Vec<RawFeature>, Vec<String>), FormatError> {
     let mut q = db
         .prepare(&format!("SELECT * FROM \"{}\"", table.replace('"', "\"\"")))
         .map_err(|e| sql_error(path, &e))?;
@@ -95,58 +129,63 @@ pub fn read(path: &Path, layer: &str) -> Result<Features, FormatError> {
     let mut features = Vec::new();
     while let Some(row) = rows.next().map_err(|e| sql_error(path, &e))? {
         let number = features.len() + 1;
-        let mut props = Props::new();
-        let mut geom = None;
-        for (i, name) in names.iter().enumerate() {
-            use rusqlite::types::ValueRef as V;
-            let v = row.get_ref(i).map_err(|e| sql_error(path, &e))?;
-            if *name == geom_col {
-                if let V::Blob(b) = v {
-                    geom = Some(b.to_vec());
-                }
-                continue;
-            }
-            let j = match v {
-                V::Null => serde_json::Value::Null,
-                V::Integer(n) => serde_json::Value::from(n),
-                V::Real(f) => serde_json::Number::from_f64(f)
-                    .map_or(serde_json::Value::Null, serde_json::Value::Number),
-                V::Text(t) => {
-                    serde_json::Value::String(String::from_utf8_lossy(t).trim().to_string())
-                }
-                V::Blob(_) => serde_json::Value::Null,
-            };
-            props.insert(name.clone(), j);
-        }
-        let mut raw = RawFeature {
-            number,
-            geom: None,
-            props,
-        };
-        if let Some(blob) = geom {
-            let g = wkb_of(&blob)
-                .and_then(|w| {
-                    w.map(|w| {
-                        geozero::wkb::Wkb(w.to_vec())
-                            .to_geo()
-                            .map_err(|e| e.to_string())
-                    })
-                    .transpose()
-                })
-                .map_err(|m| {
-                    FormatError::feature(
-                        path,
-                        &raw,
-                        FeatureProblem::geometry(format!("unreadable geometry: {m}")),
-                    )
-                })?;
-            raw.geom = g;
-        }
-        features.push(raw);
+        features.push(read_row(path, row, &names, geom_col, number)?);
     }
-    Ok(Features {
-        features,
-        crs,
-        fields,
-    })
+    Ok((features, fields))
+}
+
+/// One row as feature `number`: its columns as properties, its `geom_col` blob as geometry.
+fn read_row(
+    path: &Path,
+    row: &rusqlite::Row<'_>,
+    names: &[String],
+    geom_col: &str,
+    number: usize,
+) -> Result<RawFeature, FormatError> {
+    let mut props = Props::new();
+    let mut geom = None;
+    for (i, name) in names.iter().enumerate() {
+        use rusqlite::types::ValueRef as V;
+        let v = row.get_ref(i).map_err(|e| sql_error(path, &e))?;
+        if *name == geom_col {
+            if let V::Blob(b) = v {
+                geom = Some(b.to_vec());
+            }
+            continue;
+        }
+        let j = match v {
+            V::Null => serde_json::Value::Null,
+            V::Integer(n) => serde_json::Value::from(n),
+            V::Real(f) => serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            V::Text(t) => serde_json::Value::String(String::from_utf8_lossy(t).trim().to_string()),
+            V::Blob(_) => serde_json::Value::Null,
+        };
+        props.insert(name.clone(), j);
+    }
+    let mut raw = RawFeature {
+        number,
+        geom: None,
+        props,
+    };
+    if let Some(blob) = geom {
+        let g = wkb_of(&blob)
+            .and_then(|w| {
+                w.map(|w| {
+                    geozero::wkb::Wkb(w.to_vec())
+                        .to_geo()
+                        .map_err(|e| e.to_string())
+                })
+                .transpose()
+            })
+            .map_err(|m| {
+                FormatError::feature(
+                    path,
+                    &raw,
+                    FeatureProblem::geometry(format!("unreadable geometry: {m}")),
+                )
+            })?;
+        raw.geom = g;
+    }
+    Ok(raw)
 }

@@ -335,19 +335,13 @@ impl Dataset {
     /// compounds → districts, streets and companies, buildings → compounds, units → buildings.
     /// Also that no key appears twice in a layer.
     pub fn check_references(&self) -> Result<(), String> {
-        use std::collections::HashSet;
-        fn unique<'a>(
-            layer: &str,
-            keys: impl Iterator<Item = String> + 'a,
-        ) -> Result<HashSet<String>, String> {
-            let mut set = HashSet::new();
-            for k in keys {
-                if !set.insert(k.clone()) {
-                    return Err(format!("{layer}: key {k} appears twice"));
-                }
-            }
-            Ok(set)
-        }
+        self.check_ids()?;
+        let keys = self.unique_keys()?;
+        self.check_links(&keys)
+    }
+
+    /// Checks that no compound, building or unit still has the 0 id an import derives later.
+    fn check_ids(&self) -> Result<(), String> {
         // Ids the import derives (`ingest::derive`) are 0 until then: none may be stored so.
         let unnamed = [
             (
@@ -366,19 +360,30 @@ impl Dataset {
         if let Some((layer, Some(name))) = unnamed.into_iter().find(|(_, n)| n.is_some()) {
             return Err(format!("{layer} `{name}` has no id"));
         }
+        Ok(())
+    }
+
+    /// The keys of every layer, checking that none appears twice in its layer.
+    fn unique_keys(&self) -> Result<Keys, String> {
         let districts = unique("districts", self.districts.iter().map(|d| d.code.clone()))?;
         let streets = unique("streets", self.streets.iter().map(|s| s.code.clone()))?;
         let companies = unique("companies", self.companies.iter().map(|c| c.id.to_string()))?;
         let compounds = unique("compounds", self.compounds.iter().map(|c| c.id.to_string()))?;
         let buildings = unique("buildings", self.buildings.iter().map(|b| b.id.to_string()))?;
         unique("units", self.units.iter().map(|u| u.id.to_string()))?;
-        let missing = |layer: &str, id: &str, field: &str, value: &str, target: &str| {
-            format!(
-                "{layer} {id}: field `{field}` refers to {target} {value}, which does not exist"
-            )
-        };
+        Ok(Keys {
+            districts,
+            streets,
+            companies,
+            compounds,
+            buildings,
+        })
+    }
+
+    /// Checks that every street, compound, building and unit refers to keys in `keys`.
+    fn check_links(&self, keys: &Keys) -> Result<(), String> {
         for s in &self.streets {
-            if !districts.contains(&s.district_code) {
+            if !keys.districts.contains(&s.district_code) {
                 return Err(missing(
                     "street",
                     &s.code,
@@ -390,7 +395,7 @@ impl Dataset {
         }
         for c in &self.compounds {
             let id = c.id.to_string();
-            if !districts.contains(&c.district_code) {
+            if !keys.districts.contains(&c.district_code) {
                 return Err(missing(
                     "compound",
                     &id,
@@ -399,7 +404,7 @@ impl Dataset {
                     "district",
                 ));
             }
-            if !streets.contains(&c.street_code) {
+            if !keys.streets.contains(&c.street_code) {
                 return Err(missing(
                     "compound",
                     &id,
@@ -408,7 +413,7 @@ impl Dataset {
                     "street",
                 ));
             }
-            if !companies.contains(&c.company_id.to_string()) {
+            if !keys.companies.contains(&c.company_id.to_string()) {
                 return Err(missing(
                     "compound",
                     &id,
@@ -419,7 +424,7 @@ impl Dataset {
             }
         }
         for b in &self.buildings {
-            if !compounds.contains(&b.compound_id.to_string()) {
+            if !keys.compounds.contains(&b.compound_id.to_string()) {
                 return Err(missing(
                     "building",
                     &b.id.to_string(),
@@ -430,7 +435,7 @@ impl Dataset {
             }
         }
         for u in &self.units {
-            if !buildings.contains(&u.building_id.to_string()) {
+            if !keys.buildings.contains(&u.building_id.to_string()) {
                 return Err(missing(
                     "unit",
                     &u.id.to_string(),
@@ -442,4 +447,32 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// The keys of the layers other records refer to, as [`Dataset::check_references`] collects them.
+struct Keys {
+    districts: std::collections::HashSet<String>,
+    streets: std::collections::HashSet<String>,
+    companies: std::collections::HashSet<String>,
+    compounds: std::collections::HashSet<String>,
+    buildings: std::collections::HashSet<String>,
+}
+
+/// The set of `keys`, or an error naming `layer` and the first key that appears twice.
+fn unique<'a>(
+    layer: &str,
+    keys: impl Iterator<Item = String> + 'a,
+) -> Result<std::collections::HashSet<String>, String> {
+    let mut set = std::collections::HashSet::new();
+    for k in keys {
+        if !set.insert(k.clone()) {
+            return Err(format!("{layer}: key {k} appears twice"));
+        }
+    }
+    Ok(set)
+}
+
+/// The message for a `field` of `layer` record `id` whose `value` names no `target`.
+fn missing(layer: &str, id: &str, field: &str, value: &str, target: &str) -> String {
+    format!("{layer} {id}: field `{field}` refers to {target} {value}, which does not exist")
 }

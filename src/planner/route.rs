@@ -191,72 +191,74 @@ fn nearest_neighbour(m: &Matrix) -> Vec<usize> {
 /// 2-opt (reverse a stretch) and Or-opt (move a stretch of 1–3 stops elsewhere, either way
 /// round) until neither shortens the round. The start is fixed; so is the end when given.
 fn improve(m: &Matrix, path: &mut Vec<usize>) {
+    let moves = Moves { m };
+    loop {
+        let reversed = moves.two_opt(path);
+        let moved = moves.or_opt(path);
+        if !(reversed || moved) {
+            break;
+        }
+    }
+}
+
+/// The moves that shorten a round, over the distances between its start, stops and end.
+struct Moves<'a> {
+    m: &'a Matrix,
+}
+
+impl Moves<'_> {
     const EPS: f64 = 1e-7;
-    let node = |p: &[usize], i: isize| -> Option<usize> {
+
+    /// The node at position `i` of the path: the start before it, the end (if any) after it.
+    fn node(&self, p: &[usize], i: isize) -> Option<usize> {
         if i < 0 {
             Some(0)
         } else if (i as usize) < p.len() {
             Some(p[i as usize])
         } else {
-            m.end()
+            self.m.end()
         }
-    };
-    let edge = |a: Option<usize>, b: Option<usize>| match (a, b) {
-        (Some(a), Some(b)) => m.at(a, b),
-        _ => 0.0,
-    };
-    loop {
+    }
+
+    /// The length of an edge; nothing when one side is an open end.
+    fn edge(&self, a: Option<usize>, b: Option<usize>) -> f64 {
+        match (a, b) {
+            (Some(a), Some(b)) => self.m.at(a, b),
+            _ => 0.0,
+        }
+    }
+
+    /// One pass of 2-opt: reverses `path[i..=j]` wherever that shortens the round; returns
+    /// whether any did.
+    fn two_opt(&self, path: &mut [usize]) -> bool {
         let mut better = false;
         let n = path.len();
-        // 2-opt: reverse path[i..=j].
         for i in 0..n {
             for j in (i + 1)..n {
-                let a = node(path, i as isize - 1);
-                let b = node(path, i as isize);
-                let c = node(path, j as isize);
-                let d = node(path, j as isize + 1);
-                let delta = edge(a, c) + edge(b, d) - edge(a, b) - edge(c, d);
-                if delta < -EPS {
+                let a = self.node(path, i as isize - 1);
+                let b = self.node(path, i as isize);
+                let c = self.node(path, j as isize);
+                let d = self.node(path, j as isize + 1);
+                let delta = self.edge(a, c) + self.edge(b, d) - self.edge(a, b) - self.edge(c, d);
+                if delta < -Self::EPS {
                     path[i..=j].reverse();
                     better = true;
                 }
             }
         }
-        // Or-opt: move path[i..i+len] between two other neighbours, possibly reversed.
+        better
+    }
+
+    /// One pass of Or-opt: moves `path[i..i+len]` between two other neighbours, possibly
+    /// reversed, wherever that shortens the round; returns whether any move did.
+    fn or_opt(&self, path: &mut Vec<usize>) -> bool {
+        let mut better = false;
         for len in 1..=3usize {
             let mut i = 0;
             while i + len <= path.len() {
-                let (s0, s1) = (path[i], path[i + len - 1]);
-                let a = node(path, i as isize - 1);
-                let b = node(path, (i + len) as isize);
-                let gain = edge(a, Some(s0)) + edge(Some(s1), b) - edge(a, b);
                 let mut rest: Vec<usize> = path[..i].to_vec();
                 rest.extend_from_slice(&path[i + len..]);
-                let mut best: Option<(f64, usize, bool)> = None;
-                for pos in 0..=rest.len() {
-                    if pos == i {
-                        continue;
-                    }
-                    let p = if pos == 0 {
-                        Some(0)
-                    } else {
-                        Some(rest[pos - 1])
-                    };
-                    let q = if pos < rest.len() {
-                        Some(rest[pos])
-                    } else {
-                        m.end()
-                    };
-                    for rev in [false, true] {
-                        let (x, y) = if rev { (s1, s0) } else { (s0, s1) };
-                        let cost = edge(p, Some(x)) + edge(Some(y), q) - edge(p, q);
-                        let delta = cost - gain;
-                        if delta < -EPS && best.is_none_or(|(d, _, _)| delta < d) {
-                            best = Some((delta, pos, rev));
-                        }
-                    }
-                }
-                if let Some((_, pos, rev)) = best {
+                if let Some((pos, rev)) = self.best_move(path, i, len, &rest) {
                     let mut seg: Vec<usize> = path[i..i + len].to_vec();
                     if rev {
                         seg.reverse();
@@ -270,9 +272,47 @@ fn improve(m: &Matrix, path: &mut Vec<usize>) {
                 i += 1;
             }
         }
-        if !better {
-            break;
+        better
+    }
+
+    /// Where in `rest` (the path without `path[i..i+len]`) the stretch shortens the round
+    /// most, and whether reversed; none when no place shortens it.
+    fn best_move(
+        &self,
+        path: &[usize],
+        i: usize,
+        len: usize,
+        rest: &[usize],
+    ) -> Option<(usize, bool)> {
+        let (s0, s1) = (path[i], path[i + len - 1]);
+        let a = self.node(path, i as isize - 1);
+        let b = self.node(path, (i + len) as isize);
+        let gain = self.edge(a, Some(s0)) + self.edge(Some(s1), b) - self.edge(a, b);
+        let mut best: Option<(f64, usize, bool)> = None;
+        for pos in 0..=rest.len() {
+            if pos == i {
+                continue;
+            }
+            let p = if pos == 0 {
+                Some(0)
+            } else {
+                Some(rest[pos - 1])
+            };
+            let q = if pos < rest.len() {
+                Some(rest[pos])
+            } else {
+                self.m.end()
+            };
+            for rev in [false, true] {
+                let (x, y) = if rev { (s1, s0) } else { (s0, s1) };
+                let cost = self.edge(p, Some(x)) + self.edge(Some(y), q) - self.edge(p, q);
+                let delta = cost - gain;
+                if delta < -Self::EPS && best.is_none_or(|(d, _, _)| delta < d) {
+                    best = Some((delta, pos, rev));
+                }
+            }
         }
+        best.map(|(_, pos, rev)| (pos, rev))
     }
 }
 

