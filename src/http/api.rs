@@ -1,5 +1,6 @@
 //! `/api/…`: complaint import, trends, grades and compound detail.
 
+use super::request::{positive_id, Params};
 use super::{AppState, Caller};
 use crate::analytics::grade::{parse_period, window_of};
 use crate::analytics::service::TrendFilter;
@@ -15,107 +16,8 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Query parameters, parsed leniently so that a malformed query gets our JSON error.
-pub struct Params(HashMap<String, String>);
-
-impl Params {
-    pub fn parse(raw: Option<String>, allowed: &[&str]) -> Result<Params, Error> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-            .map_err(|e| Error::BadRequest(format!("malformed query string: {e}")))?;
-        let mut map = HashMap::new();
-        for (k, v) in pairs {
-            if !allowed.contains(&k.as_str()) {
-                return Err(Error::BadRequest(format!(
-                    "unknown parameter `{k}`; this path takes {}",
-                    allowed.join(", ")
-                )));
-            }
-            map.insert(k, v);
-        }
-        Ok(Params(map))
-    }
-    /// The members of a JSON object body as parameters: strings as they are, numbers as
-    /// written, arrays of plain values joined by commas (`bbox`, `grade`), objects (GeoJSON)
-    /// as their JSON text.
-    pub fn from_json(body: &[u8], allowed: &[&str]) -> Result<Params, Error> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| Error::BadRequest(format!("the body is not JSON: {e}")))?;
-        let Value::Object(obj) = v else {
-            return Err(Error::BadRequest("the body must be a JSON object".into()));
-        };
-        let mut map = HashMap::new();
-        for (k, v) in obj {
-            if !allowed.contains(&k.as_str()) {
-                return Err(Error::BadRequest(format!(
-                    "unknown member `{k}`; this path takes {}",
-                    allowed.join(", ")
-                )));
-            }
-            let text = match v {
-                Value::Null => continue,
-                Value::String(s) => s,
-                Value::Array(items) if items.iter().all(|x| !x.is_object() && !x.is_array()) => {
-                    items
-                        .iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                }
-                other => other.to_string(),
-            };
-            map.insert(k, text);
-        }
-        Ok(Params(map))
-    }
-    pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
-    }
-}
-
-/// The complaint window, grade period and datum a request asks for (defaults: the last 12
-/// months of data, the latest graded quarter, WGS 84), with the statistics and grades read.
-pub struct Scope {
-    pub window: Window,
-    pub period: Option<crate::model::Quarter>,
-    pub datum: crate::tile::Datum,
-    pub stats: std::sync::Arc<crate::analytics::Stats>,
-}
-
-impl Scope {
-    pub async fn of(state: &AppState, p: &Params) -> Result<Scope, Error> {
-        let stats = state.atlas.store.stats().await?;
-        let last = stats.latest_month();
-        let window = Window::parse(p.get("from"), p.get("to"), last).map_err(Error::BadRequest)?;
-        let book = state.atlas.grades().await?;
-        let period = match p.get("period") {
-            Some(_) => Some(parse_period(p.get("period"), &book).map_err(Error::BadRequest)?),
-            None => book.latest(),
-        };
-        let datum = match p.get("datum") {
-            None => crate::tile::Datum::Wgs84,
-            Some(d) => crate::tile::Datum::parse(d).ok_or_else(|| {
-                Error::BadRequest(format!("unknown datum `{d}`; use wgs84, gcj02 or bd09"))
-            })?,
-        };
-        Ok(Scope {
-            window,
-            period,
-            datum,
-            stats,
-        })
-    }
-}
-
 fn compound_id(raw: &str) -> Result<i64, Error> {
     positive_id(raw, "compound")
-}
-
-/// An id in a path or a parameter: a positive integer, else a 400 naming what it is for.
-pub(super) fn positive_id(raw: &str, what: &str) -> Result<i64, Error> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| Error::BadRequest(format!("a {what} id is a positive integer, got `{raw}`")))
 }
 
 /// Writes a request body into a temporary file as its frames arrive (buffered, 1 MiB at a time,
@@ -607,4 +509,24 @@ pub async fn compound(
         "buildings": buildings,
         "geometry": geometry,
     })))
+}
+
+/// This surface's routes: imports, grades, trends, geocoding and compound detail.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/api/complaints",
+            axum::routing::post(post_complaints).layer(axum::extract::DefaultBodyLimit::max(
+                super::MAX_IMPORT_BYTES,
+            )),
+        )
+        .route("/api/stats/trend", get(trend))
+        .route("/api/grades", get(grades))
+        .route("/api/geocode", get(geocode))
+        .route("/api/compounds/{id}", get(compound))
+        .route(
+            "/api/compounds/{id}/grade",
+            get(explain_grade).post(override_grade),
+        )
 }

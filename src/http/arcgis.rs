@@ -5,7 +5,8 @@
 //! [`service`]).
 
 use super::featureserver::EsriError;
-use super::tiles::{base_url, serve_tile, Tileset};
+use super::request::base_url;
+use super::tiles::{serve_tile, Tileset};
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::tile::address::{TileAddress, TileFormat};
@@ -292,4 +293,34 @@ pub async fn map_tile(
     )
     .await
     .map_err(EsriError::from)
+}
+
+/// This surface's routes: the Esri VectorTileServer and MapServer documents, styles, fonts and tile maps.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(ROOT, get(service))
+        .route(MAP_SERVICES, get(map_service))
+        .route(&format!("{ROOT}/resources/styles"), get(style))
+        .route(&format!("{ROOT}/resources/styles/root.json"), get(style))
+        .route(&format!("{ROOT}/resources/info"), get(info))
+        .route(
+            &format!("{ROOT}/resources/fonts/{{stack}}/{{range}}"),
+            get(super::fonts::glyphs),
+        )
+        .route(
+            &format!("{ROOT}/tilemap/{{level}}/{{row}}/{{col}}/{{width}}/{{height}}"),
+            get(tilemap),
+        )
+}
+
+/// This surface's tile routes, whose bodies the tile handler compresses itself.
+pub(super) fn tile_routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(&format!("{ROOT}/tile/{{z}}/{{y}}/{{x}}"), get(tile))
+        .route(
+            &format!("{MAP_SERVICES}/tile/{{z}}/{{y}}/{{x}}"),
+            get(map_tile),
+        )
 }

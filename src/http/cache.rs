@@ -2,8 +2,8 @@
 //! after fixing data by hand in the database, or to see a style change at once — and is told
 //! how many went. Archives (`--archive`) are files, not cache: they are not touched.
 
-use super::api::Params;
-use super::planner::parse_bbox;
+use super::request::parse_bbox;
+use super::request::Params;
 use super::{AppState, Caller};
 use crate::config::Role;
 use crate::error::Error;
@@ -76,4 +76,9 @@ pub async fn purge(
         "tiles_left": left,
         "bytes_left": bytes,
     })))
+}
+
+/// This surface's routes: dropping cached tiles.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    axum::Router::new().route("/api/cache", axum::routing::delete(purge))
 }

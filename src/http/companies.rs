@@ -1,8 +1,8 @@
 //! The property companies over HTTP: `GET /api/companies` (the league table, JSON or CSV) and
 //! `GET /api/companies/{id}` (one company, its compounds and monthly series).
 
-use super::api::{Params, Scope};
 use super::export::{self, Format};
+use super::request::{Params, Scope};
 use super::{AppState, Caller};
 use crate::analytics::{density, Window};
 use crate::error::Error;
@@ -136,7 +136,7 @@ pub async fn company(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Error> {
-    let id = super::api::positive_id(&id, "company")?;
+    let id = super::request::positive_id(&id, "company")?;
     let p = Params::parse(raw, &["from", "to", "period"])?;
     let ctx = Ctx::of(&state, &p).await?;
     let d = &ctx.city.data;
@@ -196,4 +196,12 @@ pub async fn company(
             .collect(),
     );
     Ok(Json(Value::Object(out)))
+}
+
+/// This surface's routes: the property companies' table and one company.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/api/companies", get(companies))
+        .route("/api/companies/{id}", get(company))
 }

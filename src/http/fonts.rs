@@ -183,3 +183,9 @@ fn pbf(bytes: Bytes) -> Response {
     )
         .into_response()
 }
+
+/// This surface's routes: glyphs for map labels.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/fonts/{stack}/{range}", get(glyphs))
+}

@@ -32,3 +32,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
         }
     }
 }
+
+/// This surface's routes: the health check.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/health", get(health))
+}

@@ -1,8 +1,8 @@
 //! Pictures for reports: `GET /api/map.png` (an area or one compound, with a legend, a scale
 //! bar and attribution) and the legends of the styles as PNG and JSON.
 
-use super::api::{Params, Scope};
-use super::planner::parse_bbox;
+use super::request::parse_bbox;
+use super::request::{Params, Scope};
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::tile::raster::{self, Style, Text, View};
@@ -173,4 +173,12 @@ pub async fn legend(
             "`{other}`: a style's legend is legend.png or legend.json"
         ))),
     }
+}
+
+/// This surface's routes: legends and map pictures.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/styles/{style}/{file}", get(legend))
+        .route("/api/map.png", get(map_png))
 }

@@ -5,7 +5,6 @@ mod arcgis;
 mod auth;
 mod cache;
 mod companies;
-mod cors;
 mod export;
 mod features;
 mod featureserver;
@@ -13,10 +12,12 @@ pub(crate) mod filter;
 mod fonts;
 mod health;
 mod maps;
+mod middleware;
 mod observe;
 mod ogc;
 mod openapi;
 mod planner;
+mod request;
 mod styles;
 mod tiles;
 mod web;
@@ -29,7 +30,6 @@ use crate::store::StoreError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 
@@ -67,9 +67,9 @@ pub struct ServerState {
     pub limits: Limits,
     /// Permits for concurrent requests.
     pub gate: Arc<tokio::sync::Semaphore>,
-    pub cors: cors::Cors,
+    pub cors: middleware::cors::Cors,
     /// Requests per second per client address, when limited.
-    pub rate: Option<Arc<observe::RateLimit>>,
+    pub rate: Option<Arc<middleware::RateLimit>>,
     /// Seeded archives served as tilesets (see [`crate::serving::served`]).
     pub archives: Arc<Vec<crate::serving::served::Archive>>,
 }
@@ -135,8 +135,8 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             limits: settings.limits,
             gate: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_concurrency)),
-            cors: cors::Cors::new(&settings.cors_origins),
-            rate: observe::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
+            cors: middleware::cors::Cors::new(&settings.cors_origins),
+            rate: middleware::RateLimit::new(settings.rate_limit, settings.trust_forwarded_for)
                 .map(Arc::new),
             archives: Arc::new(Vec::new()),
         }))
@@ -157,7 +157,7 @@ impl AppState {
             gate: Arc::new(tokio::sync::Semaphore::new(
                 Limits::default().max_concurrency,
             )),
-            cors: cors::Cors::new(&["*".into()]),
+            cors: middleware::cors::Cors::new(&["*".into()]),
             rate: None,
             archives: Arc::new(Vec::new()),
         }))
@@ -210,149 +210,34 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn routes(state: AppState) -> Router {
+    // Tiles are compressed by the tile handler itself, once per cached tile (see
+    // `tiles::encoded`); everything else by the compression layer.
     let tiles: Router<AppState> = Router::new()
-        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile_xyz))
-        .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tiles::tile_tms))
-        .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
-        .route(
-            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
-            get(ogc::collection_tile),
-        )
-        .route(
-            "/ogc/collections/{id}/map/tiles/{tms}/{z}/{row}/{col}",
-            get(ogc::map_tile),
-        )
-        .route(
-            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{z}/{row}/{col}",
-            get(ogc::map_tile),
-        )
-        .route(
-            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
-            get(wmts::rest_tile),
-        )
-        .route(
-            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::ROOT),
-            get(arcgis::tile),
-        )
-        .route(
-            &format!("{}/tile/{{z}}/{{y}}/{{x}}", arcgis::MAP_SERVICES),
-            get(arcgis::map_tile),
-        );
+        .merge(tiles::tile_routes())
+        .merge(ogc::tile_routes())
+        .merge(wmts::tile_routes())
+        .merge(arcgis::tile_routes());
     Router::new()
-        .route("/", get(web::index))
-        .route("/web/{file}", get(web::file))
-        .route("/favicon.ico", get(web::favicon))
-        .route("/api/meta", get(web::meta))
-        .route("/health", get(health::health))
-        .route("/openapi.json", get(openapi::openapi))
-        .route(
-            "/api/complaints",
-            post(api::post_complaints)
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
-        .route("/api/stats/trend", get(api::trend))
-        .route("/styles/{file}", get(styles::style))
-        .route("/styles/{style}/{file}", get(maps::legend))
-        .route("/api/map.png", get(maps::map_png))
-        .route("/fonts/{stack}/{range}", get(fonts::glyphs))
-        .route("/ogc", get(ogc::landing))
-        .route("/ogc/conformance", get(ogc::conformance))
-        .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
-        .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))
-        .route("/ogc/collections", get(ogc::collections))
-        .route("/ogc/collections/{id}", get(ogc::collection))
-        .route("/ogc/collections/{id}/items", get(features::items))
-        .route(
-            "/ogc/collections/{id}/queryables",
-            get(features::queryables),
-        )
-        .route("/ogc/collections/{id}/items/{fid}", get(features::item))
-        .route("/ogc/tiles", get(ogc::tilesets))
-        .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))
-        .route("/ogc/collections/{id}/tiles", get(ogc::collection_tilesets))
-        .route(
-            "/ogc/collections/{id}/tiles/{tms}",
-            get(ogc::collection_tileset),
-        )
-        .route("/ogc/collections/{id}/map/tiles", get(ogc::map_tilesets))
-        .route(
-            "/ogc/collections/{id}/map/tiles/{tms}",
-            get(ogc::map_tileset_doc),
-        )
-        .route(
-            "/ogc/collections/{id}/styles/{style}/map/tiles",
-            get(ogc::map_tilesets),
-        )
-        .route(
-            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}",
-            get(ogc::map_tileset_doc),
-        )
-        .route("/wmts", get(wmts::kvp))
-        .route(
-            "/wmts/1.0.0/WMTSCapabilities.xml",
-            get(wmts::rest_capabilities),
-        )
-        .route(arcgis::ROOT, get(arcgis::service))
-        .route(arcgis::MAP_SERVICES, get(arcgis::map_service))
-        .route(featureserver::ROOT, get(featureserver::service))
-        .route(
-            &format!("{}/{{layer}}", featureserver::ROOT),
-            get(featureserver::layer),
-        )
-        .route(
-            &format!("{}/{{layer}}/query", featureserver::ROOT),
-            get(featureserver::query),
-        )
-        .route(
-            &format!("{}/resources/styles", arcgis::ROOT),
-            get(arcgis::style),
-        )
-        .route(
-            &format!("{}/resources/styles/root.json", arcgis::ROOT),
-            get(arcgis::style),
-        )
-        .route(
-            &format!("{}/resources/info", arcgis::ROOT),
-            get(arcgis::info),
-        )
-        .route(
-            &format!("{}/resources/fonts/{{stack}}/{{range}}", arcgis::ROOT),
-            get(fonts::glyphs),
-        )
-        .route(
-            &format!(
-                "{}/tilemap/{{level}}/{{row}}/{{col}}/{{width}}/{{height}}",
-                arcgis::ROOT
-            ),
-            get(arcgis::tilemap),
-        )
-        .route("/tiles", get(tiles::catalog))
-        .route("/tiles/{file}", get(tiles::tilejson))
-        .route("/api/grades", get(api::grades))
-        .route("/api/districts", get(planner::districts))
-        .route("/api/streets", get(planner::streets))
-        .route("/api/companies", get(companies::companies))
-        .route("/api/companies/{id}", get(companies::company))
-        .route(
-            "/api/compounds",
-            get(planner::search).post(planner::search_post),
-        )
-        .route("/api/compounds/nearby", get(planner::nearby))
-        .route("/api/geocode", get(api::geocode))
-        .route("/api/plan/route", post(planner::plan_route))
-        .route("/api/compounds/{id}", get(api::compound))
-        .route(
-            "/api/compounds/{id}/grade",
-            get(api::explain_grade).post(api::override_grade),
-        )
-        .route("/api/cache", axum::routing::delete(cache::purge))
-        .route("/metrics", get(observe::metrics))
-        .route("/ready", get(observe::ready))
-        // Tiles are compressed by the tile handler itself, once per cached tile (see
-        // `tiles::encoded`); everything else by the compression layer.
+        .merge(web::routes())
+        .merge(health::routes())
+        .merge(openapi::routes())
+        .merge(api::routes())
+        .merge(styles::routes())
+        .merge(maps::routes())
+        .merge(fonts::routes())
+        .merge(ogc::routes())
+        .merge(wmts::routes())
+        .merge(arcgis::routes())
+        .merge(tiles::routes())
+        .merge(planner::routes())
+        .merge(companies::routes())
+        .merge(cache::routes())
+        .merge(features::routes())
+        .merge(featureserver::routes())
+        .merge(observe::routes())
         .layer(tower_http::compression::CompressionLayer::new())
         .merge(tiles)
-        .route_layer(observe::Track::new(state.clone()))
+        .route_layer(middleware::Track::new(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ogc_exceptions))
         .with_state(state)
@@ -464,14 +349,14 @@ impl IntoResponse for Error {
                 error_response(StatusCode::UNPROCESSABLE_ENTITY, "rejected", m)
             }
             other => {
-                // Logged by the request layer with the request's id (`observe::Failure`).
+                // Logged by the request layer with the request's id (`middleware::Failure`).
                 let mut r = error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "internal error; see the server log",
                 );
                 r.extensions_mut()
-                    .insert(observe::Failure(error_chain(&other)));
+                    .insert(middleware::Failure(error_chain(&other)));
                 r
             }
         }

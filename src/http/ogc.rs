@@ -3,7 +3,8 @@
 //! tileMatrix/tileRow/tileCol — served by the same handler as the XYZ paths); the feature
 //! collections of Features Part 1 are in [`super::features`].
 
-use super::tiles::{base_url, MVT};
+use super::request::base_url;
+use super::tiles::MVT;
 use super::{features, AppState, Caller};
 use crate::error::Error;
 use crate::tile::address::{TileAddress, TileFormat};
@@ -424,4 +425,52 @@ pub async fn map_tile(
     let style = map_style_of(&p)?;
     let [tms, z, row, col] = ["tms", "z", "row", "col"].map(|k| segment(&p, k).to_string());
     map_tile_in(state, caller, &headers, style, (tms, z, row, col), raw).await
+}
+
+/// This surface's routes: OGC API's landing page, conformance, tile matrix sets, collections and tilesets (the features are [`super::features`]'s).
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/ogc", get(landing))
+        .route("/ogc/conformance", get(conformance))
+        .route("/ogc/tileMatrixSets", get(tile_matrix_sets))
+        .route("/ogc/tileMatrixSets/{id}", get(tile_matrix_set))
+        .route("/ogc/collections", get(collections))
+        .route("/ogc/collections/{id}", get(collection))
+        .route("/ogc/tiles", get(tilesets))
+        .route("/ogc/tiles/{tms}", get(dataset_tileset))
+        .route("/ogc/collections/{id}/tiles", get(collection_tilesets))
+        .route("/ogc/collections/{id}/tiles/{tms}", get(collection_tileset))
+        .route("/ogc/collections/{id}/map/tiles", get(map_tilesets))
+        .route(
+            "/ogc/collections/{id}/map/tiles/{tms}",
+            get(map_tileset_doc),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles",
+            get(map_tilesets),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}",
+            get(map_tileset_doc),
+        )
+}
+
+/// This surface's tile routes, whose bodies the tile handler compresses itself.
+pub(super) fn tile_routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(dataset_tile))
+        .route(
+            "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+            get(collection_tile),
+        )
+        .route(
+            "/ogc/collections/{id}/map/tiles/{tms}/{z}/{row}/{col}",
+            get(map_tile),
+        )
+        .route(
+            "/ogc/collections/{id}/styles/{style}/map/tiles/{tms}/{z}/{row}/{col}",
+            get(map_tile),
+        )
 }

@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3.0 description of every path, with this server's URL.
 
-use super::tiles::base_url;
+use super::request::base_url;
 use super::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -553,4 +553,10 @@ pub async fn openapi(State(state): State<AppState>, headers: HeaderMap) -> Json<
         &base_url(&headers),
         &state.titled("housing geography, hotline complaints and red/yellow/blue grades"),
     ))
+}
+
+/// This surface's routes: this service's OpenAPI document.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/openapi.json", get(openapi))
 }

@@ -1,9 +1,9 @@
 //! Planner queries over HTTP: `/api/compounds/nearby`, `/api/compounds` (GET, and POST for
 //! large shapes), `/api/districts`, `/api/streets` and `/api/plan/route`.
 
-use super::api::{Params, Scope};
 use super::export::{self, Feature, Format};
-use super::tiles::base_url;
+use super::request::base_url;
+use super::request::{lon_lat, parse_bbox, Params, Scope};
 use super::{AppState, Caller};
 use crate::analytics::{density, Grade};
 use crate::config::Role;
@@ -78,22 +78,6 @@ fn count(p: &Params, k: &str, default: usize, min: usize, max: usize) -> Result<
                 ))
             }),
     }
-}
-
-/// A longitude/latitude pair given as two parameters, checked and brought back to WGS 84.
-fn lon_lat(lon: f64, lat: f64, datum: crate::tile::Datum, what: &str) -> Result<Point<f64>, Error> {
-    if !(-180.0..=180.0).contains(&lon) {
-        return Err(Error::BadRequest(format!(
-            "{what}longitude {lon} is outside −180..180"
-        )));
-    }
-    if !(-90.0..=90.0).contains(&lat) {
-        return Err(Error::BadRequest(format!(
-            "{what}latitude {lat} is outside −90..90"
-        )));
-    }
-    let (x, y) = datum.to_wgs84(lon, lat);
-    Ok(Point::new(x, y))
 }
 
 pub fn parse_filter(p: &Params) -> Result<Filter, Error> {
@@ -305,33 +289,6 @@ fn search_area(p: &Params, scope: &Scope) -> Result<Area, Error> {
         });
     }
     Ok(Area::Bbox([-180.0, -90.0, 180.0, 90.0]))
-}
-
-/// `west,south,east,north` in degrees (of the request's datum).
-pub fn parse_bbox(b: &str, datum: crate::tile::Datum) -> Result<[f64; 4], Error> {
-    let v: Vec<f64> = b
-        .split(',')
-        .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Error::BadRequest(format!(
-                "`bbox` must be four numbers west,south,east,north; got `{b}`"
-            ))
-        })?;
-    if v.len() != 4 {
-        return Err(Error::BadRequest(format!(
-            "`bbox` must be four numbers west,south,east,north; got {} numbers",
-            v.len()
-        )));
-    }
-    let sw = lon_lat(v[0], v[1], datum, "bbox: ")?;
-    let ne = lon_lat(v[2], v[3], datum, "bbox: ")?;
-    if sw.x() > ne.x() || sw.y() > ne.y() {
-        return Err(Error::BadRequest(format!(
-            "`bbox` west must not exceed east, nor south north: got `{b}`"
-        )));
-    }
-    Ok([sw.x(), sw.y(), ne.x(), ne.y()])
 }
 
 /// `GET /api/compounds`: compounds in an area, filtered, sorted and paged.
@@ -778,4 +735,15 @@ pub async fn plan_route(
     );
     out.insert("rounds".into(), Value::Array(planned));
     Ok(Json(Value::Object(out)))
+}
+
+/// This surface's routes: summaries, compound search and nearest compounds, inspection routes.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/api/districts", get(districts))
+        .route("/api/streets", get(streets))
+        .route("/api/compounds", get(search).post(search_post))
+        .route("/api/compounds/nearby", get(nearby))
+        .route("/api/plan/route", axum::routing::post(plan_route))
 }

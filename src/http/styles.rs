@@ -1,8 +1,8 @@
 //! `/styles/{style}.json`: the MapLibre styles of `styles/`, with this server's absolute URLs
 //! (and any complaint window given) filled in.
 
-use super::api::Params;
-use super::tiles::base_url;
+use super::request::base_url;
+use super::request::Params;
 use crate::error::Error;
 use axum::extract::{Path, RawQuery};
 use axum::http::HeaderMap;
@@ -48,4 +48,10 @@ pub async fn style(
         style["sources"]["atlas"]["encoding"] = Value::from(encoding.name());
     }
     Ok(Json(style))
+}
+
+/// This surface's routes: the MapLibre styles.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/styles/{file}", get(style))
 }

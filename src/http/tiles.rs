@@ -1,7 +1,7 @@
 //! `/tiles`: the catalog, TileJSON 3.0.0, and the `atlas` vector tiles in WebMercatorQuad and
 //! WorldCRS84Quad, with the complaint window, grade period and datum as parameters.
 
-use super::api::Params;
+use super::request::{base_url, Params};
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::filter::Filter;
@@ -48,19 +48,6 @@ pub fn tile_filter(p: &Params, set: Tileset) -> Result<Option<Arc<TileFilter>>, 
         )),
         _ => Ok(Some(Arc::new(f))),
     }
-}
-
-/// This server's base URL as the client sees it.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
-    format!("{proto}://{host}")
 }
 
 /// The tilesets: `atlas` (vector) and the raster `grade` and `density`.
@@ -211,7 +198,7 @@ pub async fn tilejson(
     }
     let p = Params::parse(raw.clone(), &tile_params())?;
     // Validate what the tile URLs will carry.
-    let w = super::api::Scope::of(&state, &p).await?.window;
+    let w = super::request::Scope::of(&state, &p).await?.window;
     tile_filter(&p, set)?;
     let city = state.tiles.city(&state.atlas).await?;
     let bounds = city.bounds().unwrap_or(crate::tile::grid::WORLD_BOUNDS);
@@ -519,12 +506,12 @@ pub async fn serve_tile(
     };
     let p = Params::parse(raw, &tile_params())?;
     let filter = tile_filter(&p, tileset)?;
-    let super::api::Scope {
+    let super::request::Scope {
         window,
         period,
         datum,
         ..
-    } = super::api::Scope::of(&state, &p).await?;
+    } = super::request::Scope::of(&state, &p).await?;
     let req = TileRequest {
         grid: at.grid,
         z: at.z,
@@ -598,4 +585,20 @@ pub async fn tile_tms(
     })?;
     let at = tile_path(&state, set, grid, (&z, &x, &y))?;
     serve_tile(state, caller, req.headers(), set, at, raw).await
+}
+
+/// This surface's routes: the catalogue and TileJSON.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/tiles", get(catalog))
+        .route("/tiles/{file}", get(tilejson))
+}
+
+/// This surface's tile routes, whose bodies the tile handler compresses itself.
+pub(super) fn tile_routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tile_xyz))
+        .route("/tiles/{tileset}/{tms}/{z}/{x}/{y}", get(tile_tms))
 }

@@ -111,3 +111,13 @@ pub async fn meta(State(state): State<AppState>) -> Result<Json<Value>, Error> {
         "planner_token_required": !state.open_planner,
     })))
 }
+
+/// This surface's routes: the map page, its files and what it needs.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/", get(index))
+        .route("/web/{file}", get(file))
+        .route("/favicon.ico", get(favicon))
+        .route("/api/meta", get(meta))
+}

@@ -4,7 +4,8 @@
 //! (application/vnd.mapbox-vector-tile), in WebMercatorQuad and WorldCRS84Quad — through the
 //! same handler as the XYZ tiles.
 
-use super::tiles::{base_url, check_tileset, serve_tile, Tileset, MVT};
+use super::request::base_url;
+use super::tiles::{check_tileset, serve_tile, Tileset, MVT};
 use super::{AppState, Caller};
 use crate::error::Error;
 use crate::tile::address::{TileAddress, TileFormat};
@@ -295,4 +296,21 @@ pub async fn kvp(
             "REQUEST is required (GetCapabilities or GetTile)".into(),
         )),
     }
+}
+
+/// This surface's routes: WMTS capabilities, KVP and RESTful.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/wmts", get(kvp))
+        .route("/wmts/1.0.0/WMTSCapabilities.xml", get(rest_capabilities))
+}
+
+/// This surface's tile routes, whose bodies the tile handler compresses itself.
+pub(super) fn tile_routes() -> axum::Router<super::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route(
+        "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
+        get(rest_tile),
+    )
 }

@@ -1,7 +1,7 @@
 //! CORS (the Fetch standard's CORS protocol) for `[http] cors_origins`: any origin (`*`, the
 //! default: the data is public map data), the origins listed, or none (`[]`).
 //!
-//! Applied by the request middleware ([`super::observe::Track`]) and the 404 fallback rather
+//! Applied by the request middleware ([`super::Track`]) and the 404 fallback rather
 //! than as a layer of its own: on a cached tile the extra layer cost 8% of the throughput.
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
