@@ -370,15 +370,14 @@ pub struct DemoFile {
 impl FileConfig {
     /// Loads the file named by `--config`, or ./atlas.toml when it exists, or nothing.
     pub fn load(explicit: Option<&Path>) -> Result<FileConfig, String> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => {
-                let p = PathBuf::from("atlas.toml");
-                if !p.exists() {
-                    return Ok(FileConfig::default());
-                }
-                p
+        let path = if let Some(p) = explicit {
+            p.to_path_buf()
+        } else {
+            let p = PathBuf::from("atlas.toml");
+            if !p.exists() {
+                return Ok(FileConfig::default());
             }
+            p
         };
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;

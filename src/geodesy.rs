@@ -152,6 +152,7 @@ pub fn polygon_to_line(mp: &MultiPolygon<f64>, line: &MultiLineString<f64>) -> f
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // tests compare the exact values they expect
 mod tests {
     use super::*;
     use geo_types::{line_string, polygon};

@@ -76,7 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Generate(args) => generate_cmd(args, progress).await,
-        Command::Import(args) if args.inspect => inspect_cmd(args).await,
+        Command::Import(args) if args.inspect => inspect_cmd(&args),
         Command::Import(args) => import_cmd(args, &file, progress).await,
         Command::Grade(args) => grade_cmd(args, &file).await,
         Command::Seed(args) => seed_cmd(args, &file, progress).await,
@@ -99,7 +99,7 @@ async fn generate_cmd(args: GenerateArgs, progress: bool) -> anyhow::Result<()> 
 }
 
 /// `atlas import --inspect`: the reports and one proposed mapping.
-async fn inspect_cmd(args: ImportArgs) -> anyhow::Result<()> {
+fn inspect_cmd(args: &ImportArgs) -> anyhow::Result<()> {
     let crs = args.crs.and_then(|c| u32::try_from(c).ok());
     let mut proposals = String::new();
     for path in &args.paths {

@@ -7,6 +7,11 @@
 //! field named, the store left as it was. And a city that is not Qingdao, end to end.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 
@@ -14,6 +19,7 @@ use compound_atlas::io::crs::Crs;
 use compound_atlas::io::manifest::Manifest;
 use compound_atlas::model::Dataset;
 use geo::CoordsIter;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -71,7 +77,10 @@ fn reprojection_agrees_with_proj_to_under_a_centimetre() {
             points.push((119.6 + f64::from(i) * 0.13, 35.6 + f64::from(j) * 0.19));
         }
     }
-    let input: String = points.iter().map(|(x, y)| format!("{x} {y}\n")).collect();
+    let input: String = points.iter().fold(String::new(), |mut s, (x, y)| {
+        let _ = writeln!(s, "{x} {y}");
+        s
+    });
     for code in [4528, 4549, 4490, 4498, 4502, 32650, 32651, 3857, 4548, 4550] {
         let mut child = Command::new("gdaltransform")
             .args(["-s_srs", "EPSG:4326", "-t_srs", &format!("EPSG:{code}")])
@@ -725,7 +734,7 @@ fn a_hotline_workbook_with_its_own_headers_and_categories_imports() {
     ];
     let mut text = String::from("工单号,来电时间,问题分类,事发地址,诉求描述\n");
     for (t, at, cat, addr, body) in rows {
-        text.push_str(&format!("{t},{at},{cat},{addr}1号楼,{body}\n"));
+        let _ = writeln!(text, "{t},{at},{cat},{addr}1号楼,{body}");
     }
     std::fs::write(&csv, text).unwrap();
     let xlsx = work.path().join("hotline.xlsx");
@@ -1037,10 +1046,7 @@ fn links_and_ids_a_source_leaves_out_are_derived_from_where_things_are() {
     let mut text = String::from("名称,户数,WKT\n");
     for u in original.units.iter().take(50) {
         let (x, y) = compound_atlas::tile::datum::wgs84_to_gcj02(u.geom.x(), u.geom.y());
-        text.push_str(&format!(
-            "{},{},POINT ({x:.9} {y:.9})\n",
-            u.name, u.households
-        ));
+        let _ = writeln!(text, "{},{},POINT ({x:.9} {y:.9})", u.name, u.households);
     }
     std::fs::write(&gcj, text).unwrap();
     std::fs::write(

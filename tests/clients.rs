@@ -8,6 +8,11 @@
 //! Pictures land in tests/artifacts/clients/.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 

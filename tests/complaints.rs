@@ -4,6 +4,11 @@
 //! complainant's name or phone in any response.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 
@@ -623,7 +628,11 @@ async fn the_embedded_store_keeps_its_statistics_and_layer_digests_and_trusts_ne
     let city = common::city(0.05, 41);
     // The generator's layers carry the digests of what it read back with every check.
     let m = Manifest::read(&city).unwrap();
-    for file in m.layers.values().filter(|f| f.ends_with(".fgb")) {
+    for file in m
+        .layers
+        .values()
+        .filter(|f| f.rsplit('.').next() == Some("fgb"))
+    {
         assert_eq!(
             m.checked.get(file),
             Some(&digest::of_file(&city.join(file)).unwrap()),
@@ -718,7 +727,7 @@ async fn coordinates_are_checked_against_the_citys_own_extent() {
     let atlas = Atlas::new(store, Rule::default());
     let data = atlas.store.geography().await.unwrap();
     let [w, s, e, n] = data.extent().unwrap();
-    let (x, y) = ((w + e) / 2.0, (s + n) / 2.0);
+    let (x, y) = (f64::midpoint(w, e), f64::midpoint(s, n));
     let text = format!(
         "工单编号,受理时间,诉求类别,诉求地址,经度,纬度\n\
          B-1,2023-05-01 10:00:00,绿化,某小区,116.4,39.9\n\
@@ -842,9 +851,16 @@ async fn closing_time_status_and_satisfaction_are_kept_and_a_workbook_uploads() 
     let url = common::fresh_db("closed").await;
     let pg = PostgisStore::connect_lazy(&url, &Default::default()).unwrap();
     pg.migrate().await.unwrap();
-    pg.import(ingest::read_paths(&[city.to_path_buf()], &ImportOptions::default(), false).unwrap())
-        .await
-        .unwrap();
+    pg.import(
+        ingest::read_paths(
+            std::slice::from_ref(&city),
+            &ImportOptions::default(),
+            false,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     let patlas = Atlas::new(Arc::new(pg), Rule::default());
     let parsed = complaints::read_file(&xlsx, None).unwrap();
     let report = patlas

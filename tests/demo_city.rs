@@ -3,6 +3,11 @@
 //! they really are, complaints shaped as the bureau described them.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 
@@ -363,9 +368,9 @@ fn complaints_are_heavy_tailed_seasonal_and_fall_after_the_campaign() {
         *month.entry(e[1][..7].to_string()).or_default() += 1;
     }
     assert!(
-        (gps as f64 / n as f64 - 0.2).abs() < 0.02,
+        (f64::from(gps) / f64::from(n) - 0.2).abs() < 0.02,
         "GPS share {}",
-        gps as f64 / n as f64
+        f64::from(gps) / f64::from(n)
     );
     assert!(
         month["2022-07"] > month["2022-01"],
@@ -403,7 +408,7 @@ fn every_address_names_the_compound_and_callers_carry_fake_contacts() {
         );
     }
     // Typos aside (about 5%), the address names the compound or one of its aliases.
-    assert!(named as f64 > 0.9 * n as f64, "{named} of {n}");
+    assert!(f64::from(named) > 0.9 * f64::from(n), "{named} of {n}");
     for form in [
         "full", "short", "street", "dong", "hash", "building", "hao", "compound",
     ] {

@@ -2,6 +2,11 @@
 //! names only modules of a lower layer through `crate::`. Read from the source itself, so a
 //! new import against the walk fails here with the file that makes it.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 use std::collections::BTreeSet;
 use std::path::Path;

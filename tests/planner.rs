@@ -5,6 +5,11 @@
 //! strings included.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 
@@ -888,7 +893,7 @@ async fn bad_planner_input_gets_a_json_4xx_naming_the_problem() {
         ),
         (json!({"start": [120.38], "compounds": [1]}), 400, "start"),
         (
-            json!({"start": [120.38, 36.07], "compounds": [999999999]}),
+            json!({"start": [120.38, 36.07], "compounds": [999_999_999]}),
             404,
             "999999999",
         ),

@@ -4,6 +4,11 @@
 //! and bad input answered with a JSON 4xx.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 

@@ -3,6 +3,11 @@
 //! layers and fields the tileset has.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the exact values it expects and takes the defaults its calls need
 
 mod common;
 
@@ -35,7 +40,9 @@ fn fields_used(expr: &serde_json::Value, out: &mut Vec<String>) {
                     out.push(f.to_string());
                 }
             }
-            a.iter().for_each(|x| fields_used(x, out));
+            for x in a {
+                fields_used(x, out);
+            }
         }
         serde_json::Value::Object(o) => o.values().for_each(|x| fields_used(x, out)),
         _ => {}

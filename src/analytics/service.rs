@@ -92,7 +92,7 @@ fn change(now: u64, before: u64) -> Option<f64> {
 /// Places every row's complaint with the gazetteer, on every core.
 async fn geocode_rows(gz: Arc<Gazetteer>, mut rows: Vec<Row>) -> Result<Vec<Row>, StoreError> {
     tokio::task::spawn_blocking(move || {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let chunk = rows.len().div_ceil(threads).max(1);
         std::thread::scope(|s| {
             for part in rows.chunks_mut(chunk) {

@@ -136,7 +136,7 @@ pub fn districts() -> anyhow::Result<Vec<DistrictCtx>> {
 /// Clips a convex polygon by the half-plane of points nearer to `a` than to `b`.
 fn clip_half_plane(poly: &[Coord<f64>], a: Coord<f64>, b: Coord<f64>) -> Vec<Coord<f64>> {
     let n = coord! { x: b.x - a.x, y: b.y - a.y };
-    let m = coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
+    let m = coord! { x: f64::midpoint(a.x, b.x), y: f64::midpoint(a.y, b.y) };
     let side = |p: Coord<f64>| (p.x - m.x) * n.x + (p.y - m.y) * n.y; // <= 0 is a's side
     let mut out = Vec::with_capacity(poly.len() + 1);
     for i in 0..poly.len() {

@@ -236,6 +236,7 @@ pub struct UnitShape {
     pub per_floor: i32,
 }
 
+#[allow(clippy::struct_field_names)] // the estates, beside the buildings and units they hold
 pub struct Estates {
     pub estates: Vec<Estate>,
     pub buildings: Vec<Building>,
@@ -639,7 +640,7 @@ impl StreetIndex {
                     .flat_map(|p| {
                         std::iter::once(p.exterior())
                             .chain(p.interiors().iter())
-                            .flat_map(|r| r.lines())
+                            .flat_map(geo_types::LineString::lines)
                     })
                     .collect(),
             ),

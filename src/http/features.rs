@@ -120,12 +120,11 @@ pub fn window_of(datetime: &str, first: Month, last: Month) -> Result<Window, Er
             ))
         })
     };
-    let (from, to) = match datetime.split_once('/') {
-        Some((a, b)) => (month(a, false)?, month(b, true)?),
-        None => {
-            let m = month(datetime, false)?;
-            (m, m)
-        }
+    let (from, to) = if let Some((a, b)) = datetime.split_once('/') {
+        (month(a, false)?, month(b, true)?)
+    } else {
+        let m = month(datetime, false)?;
+        (m, m)
     };
     if from > to {
         return Err(Error::BadRequest(format!(

@@ -105,21 +105,20 @@ pub async fn map_png(
         }
         (Some(_), None) => None,
     };
-    let bbox = match compound {
-        Some(k) => compound_view(&city, k)
-            .ok_or_else(|| Error::BadRequest("the compound has no shape".into()))?,
-        None => {
-            let b = parse_bbox(p.get("bbox").unwrap_or_default(), scope.datum)?;
-            if b[2] - b[0] > 5.0 || b[3] - b[1] > 5.0 {
-                return Err(Error::BadRequest(
-                    "`bbox` may span at most 5 degrees".into(),
-                ));
-            }
-            if b[2] <= b[0] || b[3] <= b[1] {
-                return Err(Error::BadRequest("`bbox` has no area".into()));
-            }
-            b
+    let bbox = if let Some(k) = compound {
+        compound_view(&city, k)
+            .ok_or_else(|| Error::BadRequest("the compound has no shape".into()))?
+    } else {
+        let b = parse_bbox(p.get("bbox").unwrap_or_default(), scope.datum)?;
+        if b[2] - b[0] > 5.0 || b[3] - b[1] > 5.0 {
+            return Err(Error::BadRequest(
+                "`bbox` may span at most 5 degrees".into(),
+            ));
         }
+        if b[2] <= b[0] || b[3] <= b[1] {
+            return Err(Error::BadRequest("`bbox` has no area".into()));
+        }
+        b
     };
     let report = ReportMap {
         view: View::fit(bbox, width, height, scope.datum),

@@ -78,14 +78,13 @@ impl ServerState {
     /// A title naming the configured city, if any: `Qingdao housing…` or `Housing…`.
     #[must_use]
     pub fn titled(&self, what: &str) -> String {
-        match &self.city.name {
-            Some(n) => format!("{n} {what}"),
-            None => {
-                let mut c = what.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect())
-                    .unwrap_or_default()
-            }
+        if let Some(n) = &self.city.name {
+            format!("{n} {what}")
+        } else {
+            let mut c = what.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
         }
     }
 

@@ -89,7 +89,7 @@ pub fn capabilities(base: &str, bounds: [f64; 4], about: &str) -> String {
     let mut x = String::with_capacity(64 * 1024);
     x.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>
 <Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.opengis.net/wmts/1.0 http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd" version="1.0.0">"#);
-    x.push_str(&format!("<ows:ServiceIdentification><ows:Title>compound-atlas</ows:Title><ows:Abstract>{}</ows:Abstract><ows:ServiceType>OGC WMTS</ows:ServiceType><ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>", xml_escape(about)));
+    let _ = write!(x, "<ows:ServiceIdentification><ows:Title>compound-atlas</ows:Title><ows:Abstract>{}</ows:Abstract><ows:ServiceType>OGC WMTS</ows:ServiceType><ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>", xml_escape(about));
     x.push_str("<ows:OperationsMetadata>");
     for (op, rest) in [
         (

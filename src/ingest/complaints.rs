@@ -666,6 +666,9 @@ pub fn parse_csv_from(
 }
 
 /// Reads JSON lines: one object a line, keys as the CSV headers (English or Chinese).
+///
+/// # Panics
+/// Never: reading fails only on invalid UTF-8, which a `&str` is not.
 pub fn parse_json_lines(text: &str) -> Parsed {
     parse_json_lines_from(text.as_bytes(), Path::new("JSON lines"))
         .expect("reading a string fails only on invalid UTF-8, which a &str is not")
@@ -691,8 +694,7 @@ pub fn parse_json_lines_from(
                 let names = FIELDS
                     .iter()
                     .find(|(x, _, _)| *x == f)
-                    .map(|x| x.2)
-                    .unwrap_or(&[]);
+                    .map_or(&[][..], |x| x.2);
                 names
                     .iter()
                     .find_map(|n| obj.get(*n))

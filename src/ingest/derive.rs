@@ -169,7 +169,7 @@ pub fn links(
         for (k, s) in incoming.streets.iter_mut().enumerate() {
             if s.district_code.is_empty() {
                 let at = ctx.at(Layer::Streets, k, &s.name, "district_code");
-                s.district_code = ctx.within(&at, &s.geom, &districts, "district", &mut report)?;
+                s.district_code = Ctx::within(&at, &s.geom, &districts, "district", &mut report)?;
             }
         }
     }
@@ -194,7 +194,7 @@ pub fn links(
         for (k, c) in incoming.compounds.iter_mut().enumerate() {
             if c.street_code.is_empty() {
                 let at = ctx.at(Layer::Compounds, k, &c.name, "street_code");
-                c.street_code = ctx.within(&at, &c.geom, &streets, "street", &mut report)?;
+                c.street_code = Ctx::within(&at, &c.geom, &streets, "street", &mut report)?;
             }
             if c.district_code.is_empty() {
                 if let Some(d) = street_district.get(c.street_code.as_str()) {
@@ -203,7 +203,7 @@ pub fn links(
                 } else {
                     let at = ctx.at(Layer::Compounds, k, &c.name, "district_code");
                     c.district_code =
-                        ctx.within(&at, &c.geom, &districts, "district", &mut report)?;
+                        Ctx::within(&at, &c.geom, &districts, "district", &mut report)?;
                 }
             }
         }
@@ -217,7 +217,7 @@ pub fn links(
             if b.compound_id == 0 {
                 let at = ctx.at(Layer::Buildings, k, &b.name, "compound_id");
                 let shape = MultiPolygon(vec![b.geom.clone()]);
-                let id = ctx.within(&at, &shape, &compounds, "compound", &mut report)?;
+                let id = Ctx::within(&at, &shape, &compounds, "compound", &mut report)?;
                 b.compound_id = id.parse().unwrap_or_default();
             }
         }
@@ -230,7 +230,7 @@ pub fn links(
         for (k, u) in incoming.units.iter_mut().enumerate() {
             if u.building_id == 0 {
                 let at = ctx.at(Layer::Units, k, &u.name, "building_id");
-                let id = ctx.building_of(&at, u.geom, &buildings, opts, &mut report)?;
+                let id = Ctx::building_of(&at, u.geom, &buildings, opts, &mut report)?;
                 u.building_id = id.parse().unwrap_or_default();
             }
         }
@@ -283,7 +283,7 @@ fn generate_ids(data: &mut Dataset, report: &mut LinkReport) {
             }
             let (name, coords) = key(t);
             // Two features alike in name and shape: the second takes the next salt.
-            let new = (0..)
+            let new = (0..u32::MAX)
                 .map(|salt| stable_id(layer, &name, coords.iter().copied(), salt))
                 .find(|i| !taken.contains(i))
                 .unwrap_or_default();
@@ -401,7 +401,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn fail(&self, at: &At, message: String) -> FormatError {
+    fn fail(at: &At, message: String) -> FormatError {
         FormatError {
             file: at.file.clone(),
             feature: Some(at.feature),
@@ -412,7 +412,6 @@ impl Ctx<'_> {
     }
 
     fn listed(
-        &self,
         at: &At,
         chosen: &str,
         candidates: Vec<String>,
@@ -434,7 +433,6 @@ impl Ctx<'_> {
     /// The key of the area that holds `shape`: the one containing its inside point, else (or
     /// among several) the one it overlaps most, listed.
     fn within(
-        &self,
         at: &At,
         shape: &MultiPolygon<f64>,
         areas: &Areas<'_, MultiPolygon<f64>>,
@@ -442,7 +440,7 @@ impl Ctx<'_> {
         report: &mut LinkReport,
     ) -> Result<String, FormatError> {
         let (Some(rect), Some(inside)) = (shape.bounding_rect(), shape.interior_point()) else {
-            return Err(self.fail(at, "has no shape to place".into()));
+            return Err(Self::fail(at, "has no shape to place".into()));
         };
         let near: Vec<usize> = areas.near(rect).collect();
         let holding: Vec<usize> = near
@@ -461,7 +459,7 @@ impl Ctx<'_> {
             .collect();
         overlaps.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let Some(&(best, _)) = overlaps.first() else {
-            return Err(self.fail(
+            return Err(Self::fail(
                 at,
                 format!(
                     "no {what} contains or overlaps it: give `{}` in the source (or map it), or import the {what} layer",
@@ -492,14 +490,13 @@ impl Ctx<'_> {
                 holding.len()
             )
         };
-        self.listed(at, &key, candidates, reason, report);
+        Self::listed(at, &key, candidates, reason, report);
         report.count(at.layer, at.field, "overlap");
         Ok(key)
     }
 
     /// The key of the building a unit point is in, else of the nearest within the distance.
     fn building_of(
-        &self,
         at: &At,
         p: Point<f64>,
         buildings: &Areas<'_, Polygon<f64>>,
@@ -529,7 +526,7 @@ impl Ctx<'_> {
                 .iter()
                 .map(|k| buildings.items[*k].0.clone())
                 .collect();
-            self.listed(
+            Self::listed(
                 at,
                 &key,
                 candidates,
@@ -553,7 +550,7 @@ impl Ctx<'_> {
             .collect();
         by_distance.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         let Some(&(best, d0)) = by_distance.first() else {
-            return Err(self.fail(
+            return Err(Self::fail(
                 at,
                 format!(
                     "no building contains this unit or lies within {limit} m of it: give `building_id` in the source (or map it), or a larger --unit-distance"
@@ -568,7 +565,7 @@ impl Ctx<'_> {
                 .iter()
                 .map(|(k, d)| format!("{} ({d:.1} m)", buildings.items[*k].0))
                 .collect();
-            self.listed(
+            Self::listed(
                 at,
                 &key,
                 candidates,

@@ -405,20 +405,17 @@ fn names(data: &Dataset, compounds: &[GCompound]) -> Names {
         if own_names.contains(&base) {
             continue; // a compound of its own is called so
         }
-        match at.get(&base) {
-            // Another compound's alias (海逸家园 called 海逸小区): its phases share it.
-            Some(&k) => {
-                for ci in owners {
-                    if !name_owners[k].contains(&ci) {
-                        name_owners[k].push(ci);
-                    }
+        // Another compound's alias (海逸家园 called 海逸小区): its phases share it.
+        if let Some(&k) = at.get(&base) {
+            for ci in owners {
+                if !name_owners[k].contains(&ci) {
+                    name_owners[k].push(ci);
                 }
             }
-            None => {
-                at.insert(base.clone(), patterns.len());
-                patterns.push(base);
-                name_owners.push(owners);
-            }
+        } else {
+            at.insert(base.clone(), patterns.len());
+            patterns.push(base);
+            name_owners.push(owners);
         }
     }
     (automaton(&patterns), name_owners, bigrams)
@@ -747,7 +744,7 @@ impl Gazetteer {
                 Some(_) => {
                     choice.note = Some(
                         "coordinates fall in another compound; the address decides".to_string(),
-                    )
+                    );
                 }
             }
         }

@@ -46,17 +46,14 @@ pub fn write_complaints(
         1 << 20,
         std::fs::File::create(&tmp).map_err(|e| err(&e))?,
     );
-    match base {
-        Some(b) => {
-            let mut src = std::fs::File::open(b).map_err(|e| err(&e))?;
-            std::io::copy(&mut src, &mut file).map_err(|e| err(&e))?;
-        }
-        None => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(COMPLAINT_HEADER).map_err(|e| err(&e))?;
-            file.write_all(&w.into_inner().map_err(|e| err(&e))?)
-                .map_err(|e| err(&e))?;
-        }
+    if let Some(b) = base {
+        let mut src = std::fs::File::open(b).map_err(|e| err(&e))?;
+        std::io::copy(&mut src, &mut file).map_err(|e| err(&e))?;
+    } else {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(COMPLAINT_HEADER).map_err(|e| err(&e))?;
+        file.write_all(&w.into_inner().map_err(|e| err(&e))?)
+            .map_err(|e| err(&e))?;
     }
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
@@ -215,7 +212,7 @@ fn each_row(
                 ))
             }
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, csv::Position::line);
         if rec.len() != COMPLAINT_HEADER.len() && rec.len() != OLD_COLUMNS {
             return Err(bad(
                 path,

@@ -357,7 +357,8 @@ fn param(proj4: &str, name: &str) -> Option<f64> {
 fn easting(x: f64, x0: f64, lon0: f64) -> Result<f64, String> {
     let crs_prefix = (x0 / 1e6).floor();
     let data_prefix = if x >= 1e7 { (x / 1e6).floor() } else { 0.0 };
-    if data_prefix == crs_prefix {
+    // Both are whole numbers of millions (floored), compared as such.
+    if data_prefix as i64 == crs_prefix as i64 {
         return Ok(x);
     }
     if data_prefix > 0.0 {
@@ -523,24 +524,23 @@ mod wkt {
         /// Reads a nested node or, failing that, a bare keyword (`AXIS["x", EAST]`).
         fn nested(&mut self) -> Result<Item, String> {
             let save = self.at;
-            match self.node() {
-                Ok(n) => Ok(Item::Node(n)),
-                Err(_) => {
-                    self.at = save;
-                    let start = self.at;
-                    while self.at < self.s.len() && self.s[self.at].is_ascii_alphanumeric() {
-                        self.at += 1;
-                    }
-                    if start == self.at {
-                        return Err(format!(
-                            "unexpected `{}` at byte {start}",
-                            self.s[start] as char
-                        ));
-                    }
-                    Ok(Item::Text(
-                        String::from_utf8_lossy(&self.s[start..self.at]).into_owned(),
-                    ))
+            if let Ok(n) = self.node() {
+                Ok(Item::Node(n))
+            } else {
+                self.at = save;
+                let start = self.at;
+                while self.at < self.s.len() && self.s[self.at].is_ascii_alphanumeric() {
+                    self.at += 1;
                 }
+                if start == self.at {
+                    return Err(format!(
+                        "unexpected `{}` at byte {start}",
+                        self.s[start] as char
+                    ));
+                }
+                Ok(Item::Text(
+                    String::from_utf8_lossy(&self.s[start..self.at]).into_owned(),
+                ))
             }
         }
     }

@@ -126,7 +126,7 @@ struct Columns {
     headers: Vec<String>,
     wkt: Option<usize>,
     lonlat: Option<(usize, usize)>,
-    geometry_columns: Vec<usize>,
+    geometry_at: Vec<usize>,
 }
 
 impl Columns {
@@ -144,7 +144,7 @@ impl Columns {
                 ),
             ));
         }
-        let geometry_columns: Vec<usize> = match (wkt, lonlat) {
+        let geometry_at: Vec<usize> = match (wkt, lonlat) {
             (Some(w), _) => vec![w],
             (None, Some((x, y))) => vec![x, y],
             (None, None) => vec![],
@@ -153,7 +153,7 @@ impl Columns {
             headers,
             wkt,
             lonlat,
-            geometry_columns,
+            geometry_at,
         })
     }
 
@@ -162,7 +162,7 @@ impl Columns {
         self.headers
             .iter()
             .enumerate()
-            .filter(|(k, _)| !self.geometry_columns.contains(k))
+            .filter(|(k, _)| !self.geometry_at.contains(k))
             .map(|(_, h)| h.clone())
             .collect()
     }
@@ -180,7 +180,7 @@ impl Columns {
             .headers
             .iter()
             .enumerate()
-            .filter(|(k, _)| !self.geometry_columns.contains(k))
+            .filter(|(k, _)| !self.geometry_at.contains(k))
             .map(|(k, h)| {
                 let v = cell(k);
                 let v = if v.is_empty() {

@@ -154,12 +154,11 @@ fn read_row(
             continue;
         }
         let j = match v {
-            V::Null => serde_json::Value::Null,
+            V::Null | V::Blob(_) => serde_json::Value::Null,
             V::Integer(n) => serde_json::Value::from(n),
             V::Real(f) => serde_json::Number::from_f64(f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             V::Text(t) => serde_json::Value::String(String::from_utf8_lossy(t).trim().to_string()),
-            V::Blob(_) => serde_json::Value::Null,
         };
         props.insert(name.clone(), j);
     }

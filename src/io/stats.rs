@@ -96,7 +96,7 @@ fn table<V>(
     if len > body.remaining() / 8 {
         return Err(format!("{what}: {len} entries cannot fit in the file"));
     }
-    let mut map = IdMap::with_capacity_and_hasher(len, Default::default());
+    let mut map = IdMap::with_capacity_and_hasher(len, foldhash::fast::RandomState::default());
     let mut prev = None;
     for _ in 0..len {
         let id = body.try_get_i64_le().map_err(short(what))?;

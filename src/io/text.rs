@@ -30,9 +30,10 @@ pub fn decode(
             }
             Ok((text.into_owned(), TextEncoding::Gbk))
         }
-        None => match utf8(bytes) {
-            Ok(s) => Ok((s, TextEncoding::Utf8)),
-            Err(_) => {
+        None => {
+            if let Ok(s) = utf8(bytes) {
+                Ok((s, TextEncoding::Utf8))
+            } else {
                 let (text, _, bad) = encoding_rs::GBK.decode(bytes);
                 if bad {
                     Err("neither UTF-8 nor GBK text".into())
@@ -40,6 +41,6 @@ pub fn decode(
                     Ok((text.into_owned(), TextEncoding::Gbk))
                 }
             }
-        },
+        }
     }
 }

@@ -64,7 +64,7 @@ fn check_polygon(
                  (import with --reorient to re-wind rings)",
             ));
         }
-        if let Some(i) = poly.interiors().iter().position(|r| r.is_ccw()) {
+        if let Some(i) = poly.interiors().iter().position(geo::Winding::is_ccw) {
             return Err(FeatureProblem::geometry(format!(
                 "interior ring {} is wound counter-clockwise; holes must be clockwise \
                  (import with --reorient to re-wind rings)",

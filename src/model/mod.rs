@@ -281,7 +281,7 @@ impl Dataset {
         if xs.is_empty() {
             return self
                 .extent()
-                .map(|[w, s, e, n]| [(w + e) / 2.0, (s + n) / 2.0]);
+                .map(|[w, s, e, n]| [f64::midpoint(w, e), f64::midpoint(s, n)]);
         }
         xs.sort_by(f64::total_cmp);
         ys.sort_by(f64::total_cmp);

@@ -22,6 +22,7 @@ impl Month {
     pub fn month(self) -> u32 {
         self.0.rem_euclid(12) as u32 + 1
     }
+    #[must_use]
     pub fn plus(self, n: i32) -> Month {
         Month(self.0 + n)
     }
@@ -66,6 +67,7 @@ impl Quarter {
     pub fn last_month(self) -> Month {
         self.first_month().plus(2)
     }
+    #[must_use]
     pub fn prev(self) -> Quarter {
         Quarter(self.0 - 1)
     }

@@ -79,8 +79,8 @@ fn meta(plan: &SeedPlan, bounds: [f64; 4], window: Window, period: Option<Quarte
         attribution: "compound-atlas demo data".into(),
         bounds,
         center: [
-            (bounds[0] + bounds[2]) / 2.0,
-            (bounds[1] + bounds[3]) / 2.0,
+            f64::midpoint(bounds[0], bounds[2]),
+            f64::midpoint(bounds[1], bounds[3]),
             f64::from(plan.minzoom.max(10).min(plan.maxzoom)),
         ],
         minzoom: plan.minzoom,
@@ -104,7 +104,7 @@ impl Sink {
                 let (m, have) = archive::MbTiles::open(out, meta)?;
                 (Some(m), have)
             }
-            Kind::PmTiles => (None, Default::default()),
+            Kind::PmTiles => (None, std::collections::HashSet::default()),
         };
         Ok((Sink { mb, pm: Vec::new() }, have))
     }

@@ -247,18 +247,15 @@ fn merge<T: PartialEq>(
         base.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
     for rec in incoming {
         let k = key(&rec);
-        match at.get(&k) {
-            Some(&i) => {
-                if base[i] != rec {
-                    base[i] = rec;
-                    changed += 1;
-                }
-            }
-            None => {
-                at.insert(k, base.len());
-                base.push(rec);
+        if let Some(&i) = at.get(&k) {
+            if base[i] != rec {
+                base[i] = rec;
                 changed += 1;
             }
+        } else {
+            at.insert(k, base.len());
+            base.push(rec);
+            changed += 1;
         }
     }
     (n, changed)

@@ -139,8 +139,8 @@ impl PostgisStore {
                 std::process::id(),
                 INSTANCES.fetch_add(1, Ordering::SeqCst)
             ),
-            stats: Default::default(),
-            geography: Default::default(),
+            stats: super::ByVersion::default(),
+            geography: super::ByVersion::default(),
         })
     }
 
@@ -516,13 +516,12 @@ async fn store_complaints(
 
 fn building_from(r: &sqlx::postgres::PgRow) -> Result<Building, StoreError> {
     let id: i64 = r.try_get("id").map_err(map_err)?;
-    let geom = match geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")? {
-        geo_types::Geometry::Polygon(p) => p,
-        _ => {
-            return Err(StoreError::Database(format!(
-                "building {id}: not a polygon"
-            )))
-        }
+    let geo_types::Geometry::Polygon(geom) =
+        geo_of(r.try_get::<&[u8], _>("wkb").map_err(map_err)?, "building")?
+    else {
+        return Err(StoreError::Database(format!(
+            "building {id}: not a polygon"
+        )));
     };
     Ok(Building {
         id,

@@ -215,6 +215,7 @@ impl Grid {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // tests compare the exact values they expect
 mod tests {
     use super::*;
 

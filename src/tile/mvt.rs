@@ -266,6 +266,7 @@ const SMALL_RING: usize = 16;
 /// Clips, snaps and winds a small convex polygon without holes (most compounds, every
 /// building) ring against box — exact for convex shapes — and checks that snapping left it
 /// valid; None when it needs the general path.
+#[allow(clippy::option_option)] // outer: whether the fast path applies; inner: the clipped part
 fn small_convex(p: &Polygon<f64>, r: Rect<f64>, inside: bool) -> Option<Option<Polygon<f64>>> {
     use geo::{IsConvex, Validation};
     if !p.interiors().is_empty() || p.exterior().0.len() > SMALL_RING || !p.exterior().is_convex() {
@@ -488,7 +489,10 @@ impl<'a> LayerBuilder<'a> {
             features: Vec::with_capacity(features),
             keys: Vec::new(),
             values: Vec::with_capacity(features * 4),
-            index: HashMap::with_capacity_and_hasher(features * 4, Default::default()),
+            index: HashMap::with_capacity_and_hasher(
+                features * 4,
+                foldhash::fast::RandomState::default(),
+            ),
         }
     }
 
@@ -571,6 +575,7 @@ pub fn f(v: f64) -> Value<'static> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // tests compare the exact values they expect
 mod tests {
     use super::*;
     use geo::{Area, BooleanOps, Winding};
@@ -631,7 +636,7 @@ mod tests {
                 .map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y))
                 .sum()
         };
-        let area = |m: &Option<MultiPolygon<f64>>| m.as_ref().map_or(0.0, |m| m.unsigned_area());
+        let area = |m: &Option<MultiPolygon<f64>>| m.as_ref().map_or(0.0, geo::Area::unsigned_area);
         let mut compared = 0;
         for mp in districts() {
             let merc = mp.map_coords(|c| {
@@ -752,7 +757,7 @@ mod tests {
         let frame = TileFrame::new(Grid::WebMercatorQuad, Datum::Wgs84, 14, 13669, 6353);
         let [w, s, e, n] = frame.query_bbox();
         // A box across the tile's east edge.
-        let (cx, cy) = (e - (e - w) * 0.05, (s + n) / 2.0);
+        let (cx, cy) = (e - (e - w) * 0.05, f64::midpoint(s, n));
         let mp = MultiPolygon(vec![Polygon::new(
             LineString::from(vec![
                 (cx, cy),

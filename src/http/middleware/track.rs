@@ -216,14 +216,15 @@ where
     let m = &state.metrics;
     let _permit = match permit {
         Some(p) => p,
-        None => match tokio::time::timeout(
-            state.limits.queue_wait,
-            Arc::clone(&state.gate).acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(p)) => p,
-            _ => {
+        None => {
+            if let Ok(Ok(p)) = tokio::time::timeout(
+                state.limits.queue_wait,
+                Arc::clone(&state.gate).acquire_owned(),
+            )
+            .await
+            {
+                p
+            } else {
                 m.rejected.with_label_values(&["overloaded"]).inc();
                 let r = error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -232,7 +233,7 @@ where
                 );
                 return (r, None);
             }
-        },
+        }
     };
     let mut answer = std::pin::pin!(answer.instrument(span));
     // Most answers (a cached tile) are ready at the first poll: the timer is only set for
