@@ -225,6 +225,71 @@ async fn licang_has_six_red_and_thirteen_yellow_in_2023q2_and_jinqiu_guiyuan_is_
     );
     assert_eq!(t.months.len(), 18);
     assert!(t.months[12].yoy.is_some());
+
+    // The same halves through the campaign's effect: its plain changes are the trend's (which
+    // rounds to four decimals).
+    let month = compound_atlas::model::Month::new;
+    let e = atlas
+        .effect(&f, month(2023, 1), Some(month(2023, 6)), 12)
+        .await
+        .unwrap();
+    let close = |a: Option<f64>, b: Option<f64>| (a.unwrap() - b.unwrap()).abs() <= 5.01e-5;
+    assert!(close(e.vs_year_before, h1.vs_same_half_last_year), "{e:?}");
+    assert!(close(e.vs_months_before, h1.vs_previous_half), "{e:?}");
+    assert_eq!(e.series.len(), 6);
+    assert_eq!(
+        e.series.iter().map(|m| m.complaints).sum::<u64>(),
+        e.after,
+        "{e:?}"
+    );
+    // Since May 2023 the city's complaints fall below what season and trend expect, and the
+    // interval says it is no accident.
+    let city_wide = atlas
+        .effect(&TrendFilter::default(), month(2023, 5), None, 12)
+        .await
+        .unwrap();
+    let change = city_wide.change.unwrap();
+    assert!(
+        change < 0.0 && city_wide.change_high.unwrap() < 0.0,
+        "{city_wide:?}"
+    );
+    assert!(city_wide.change_low.unwrap() < change);
+
+    // Over HTTP: the defaults, and windows the data cannot hold refused by name.
+    let app = compound_atlas::app(compound_atlas::AppState::new(
+        Arc::clone(&atlas),
+        &settings_with_tokens(),
+    ));
+    let (status, body, _) = call(&app, get("/api/stats/effect?district=370211")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["effect"]["start"], "2023-05");
+    assert_eq!(body["effect"]["baseline_months"], 12);
+    assert!(body["effect"]["method"]
+        .as_str()
+        .unwrap()
+        .contains("Poisson"));
+    for (uri, said) in [
+        ("/api/stats/effect?start=2018-06", "needs 24 months"),
+        ("/api/stats/effect?start=2031-01", "outside the data"),
+        ("/api/stats/effect?start=2023-05&to=2023-02", "`to`"),
+        ("/api/stats/effect?baseline=40", "baseline"),
+        ("/api/stats/effect?baseline=many", "baseline"),
+        ("/api/stats/effect?start=May", "YYYY-MM"),
+        ("/api/stats/effect?category=nothing", "category"),
+    ] {
+        let (status, body, _) = call(&app, get(uri)).await;
+        assert_eq!(status, 400, "{uri}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(said),
+            "{uri}: {body}"
+        );
+    }
+    let (status, body, _) = call(&app, get("/api/stats/effect?district=nowhere")).await;
+    let (trend_status, trend_body, _) = call(&app, get("/api/stats/trend?district=nowhere")).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (trend_status, &trend_body["error"]["code"])
+    );
 }
 
 fn settings_with_tokens() -> Settings {

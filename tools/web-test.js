@@ -146,6 +146,8 @@ async function watch(page, errors, external) {
     await page.click('#tool-dashboard');
     await page.waitForSelector('#db-counts', { timeout: 20000 });
     check('the dashboard shows the trend with the campaign marked and grade counts', (await page.$$('#panel svg.chart line.mark')).length === 1 && (await page.textContent('#db-counts')).includes('李沧区'));
+    const effect = await page.textContent('#db-effect');
+    check(`the dashboard shows the campaign's effect with its interval (${effect.slice(0, 60)})`, /%.*95%.*%.*….*%/.test(effect) && effect.includes('2023-05'));
     await page.screenshot({ path: path.join(outDir, 'dashboard.png') });
 
     // 8. Search by name and by pinyin initials.

@@ -19,7 +19,7 @@
       plan: '规划路线', clear: '清除', limit: '数量', rounds: '天数', max_stops: '每天最多',
       total: '总距离', legs: '段距离', km: '公里', m: '米', note: '说明',
       trend: '逐月投诉趋势', campaign: '专项整治开始', yoy: '同比', half: '半年', vs_prev: '环比上半年',
-      vs_year: '同比去年同期', counts: '红黄蓝数量', city: '全市', window: '时间窗',
+      vs_year: '同比去年同期', effect: '整治效果（季节与趋势调整后）', observed: '实际', expected: '预期', year_before: '去年同期', counts: '红黄蓝数量', city: '全市', window: '时间窗',
       legend_grade: '评级', legend_density: '投诉密度（件/百户·年）', suppressed: '（数量少，已隐藏）',
       loading: '加载中…', round: '第{n}天', stops: '个点',
       route_note: '距离为起点、各小区内部点与终点之间的大圆距离（球面）：尚无路网数据，实际道路行程会更长。',
@@ -41,7 +41,7 @@
       plan: 'Plan round', clear: 'Clear', limit: 'How many', rounds: 'Days', max_stops: 'Max per day',
       total: 'Total', legs: 'Leg', km: 'km', m: 'm', note: 'Note',
       trend: 'Complaints by month', campaign: 'campaign start', yoy: 'YoY', half: 'Half-year', vs_prev: 'vs previous half',
-      vs_year: 'vs same half last year', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
+      vs_year: 'vs same half last year', effect: 'Campaign effect (seasonally and trend adjusted)', observed: 'observed', expected: 'expected', year_before: 'a year before', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
       legend_grade: 'Grade', legend_density: 'Complaint density (per 100 households·yr)', suppressed: '(few, withheld)',
       loading: 'Loading…', round: 'Day {n}', stops: 'stops', route_note: '',
       token_needed: 'This needs a planner token.', token: 'Token', cancel: 'Cancel', sign_in: 'OK',
@@ -461,15 +461,30 @@
   });
 
   // ---- district dashboard ---------------------------------------------------------------------
+  // The campaign's effect: the change with its interval, observed against expected by month.
+  const effectPanel = (effect, pct) => {
+    if (effect.error) return `<div id="db-effect" class="hint">${esc(effect.error)}</div>`;
+    const e = effect.effect;
+    const n = (v) => (v === null || v === undefined ? '—' : fmt(v, 0));
+    const head = e.change === null
+      ? esc(e.note || '')
+      : `<b>${pct(e.change)}</b> (95%: ${pct(e.change_low)} … ${pct(e.change_high)})`;
+    return `<div id="db-effect">${head} · ${esc(e.start)} – ${esc(e.to)} · ${esc(t('observed'))} ${n(e.after)} / ${esc(t('expected'))} ${n(e.expected)}</div>
+      ${barChart(e.series.map((m) => ({ label: m.month, value: m.complaints })), { title: t('effect') })}
+      <table><tr><th></th><th class="n">${esc(t('observed'))}</th><th class="n">${esc(t('year_before'))}</th><th class="n">${esc(t('expected'))}</th></tr>
+      ${e.series.map((m) => `<tr><td>${esc(m.month)}</td><td class="n">${m.complaints}</td><td class="n">${m.year_before}</td><td class="n">${n(m.expected)}</td></tr>`).join('')}</table>`;
+  };
   const dashboard = guard(async () => {
     const d = state.district;
     // The trend: the last three years of data (the campaign in view); figures: the window.
     const all = months(state.meta.months.first, state.meta.months.last);
     const tfrom = all[Math.max(0, all.length - 36)];
     const tto = all[all.length - 1];
-    const [trend, districts] = await Promise.all([
+    const [trend, districts, effect] = await Promise.all([
       api(`/api/stats/trend?${new URLSearchParams({ ...(d ? { district: d } : {}), from: tfrom, to: tto })}`),
       api(`/api/districts?${windowQuery()}`),
+      // The campaign's effect: data that cannot hold it say why instead of a figure.
+      api(`/api/stats/effect?${new URLSearchParams(d ? { district: d } : {})}`).catch((e) => ({ error: e.message })),
     ]);
     const name = d ? (state.meta.districts.find((x) => x.code === d) || {}).name : t('city');
     const rows = districts.districts.filter((x) => !d || x.code === d);
@@ -480,6 +495,8 @@
       ${barChart(trend.trend.months.map((m) => ({ label: m.month, value: m.complaints })), { mark: state.meta.campaign_start, title: t('trend') })}
       <table><tr><th>${esc(t('half'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('vs_prev'))}</th><th class="n">${esc(t('vs_year'))}</th></tr>
       ${trend.trend.halves.map((h) => `<tr><td>${esc(h.half)}</td><td class="n">${h.complaints}</td><td class="n">${pct(h.vs_previous_half)}</td><td class="n">${pct(h.vs_same_half_last_year)}</td></tr>`).join('')}</table>
+      <h3>${esc(t('effect'))}</h3>
+      ${effectPanel(effect, pct)}
       <h3>${esc(t('counts'))} (${esc(districts.period || '')}; ${esc(t('window'))} ${esc(districts.window.from)} – ${esc(districts.window.to)})</h3>
       <table id="db-counts"><tr><th>${esc(t('district'))}</th><th class="n">${esc(t('red'))}</th><th class="n">${esc(t('yellow'))}</th><th class="n">${esc(t('blue'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('density'))}</th></tr>
       ${rows.map((x) => `<tr><td>${esc(x.name)}</td><td class="n">${x.red}</td><td class="n">${x.yellow}</td><td class="n">${x.blue}</td><td class="n">${fmt(x.complaints, 0)}</td><td class="n">${fmt(x.density)}</td></tr>`).join('')}</table>

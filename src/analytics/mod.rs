@@ -1,6 +1,7 @@
 //! Complaint statistics, density and grades, computed the same way whatever the store: the
 //! stores deliver complaint facts (or their monthly counts), this module does the arithmetic.
 
+pub mod effect;
 pub mod grade;
 pub mod service;
 /// The monthly tables are plain values ([`crate::model::stats`]), read here as ever.

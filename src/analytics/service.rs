@@ -258,6 +258,21 @@ impl Atlas {
 
     /// Monthly complaints of the compounds a filter selects, with year-on-year and
     /// half-on-half changes.
+    /// The campaign's effect on a selection, from `start` to `to` (default: the last month),
+    /// its trend from the `baseline` months before ([`super::effect`]).
+    pub async fn effect(
+        &self,
+        filter: &TrendFilter,
+        start: Month,
+        to: Option<Month>,
+        baseline: i32,
+    ) -> Result<super::effect::Effect, crate::error::Error> {
+        let stats = self.store.stats().await?;
+        let data = self.store.geography().await?;
+        let ids = select_compounds(&data, filter)?;
+        super::effect::effect_of(&stats, &ids, filter.category, start, to, baseline)
+    }
+
     pub async fn trend(
         &self,
         filter: &TrendFilter,

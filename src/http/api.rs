@@ -193,6 +193,49 @@ pub async fn trend(
     })))
 }
 
+/// `GET /api/stats/effect?district=&street=&compound=&category=&start=&to=&baseline=`: the
+/// campaign's effect on a selection, seasonally and trend adjusted, with its 95% interval
+/// ([`crate::analytics::effect`]; `start` 2023-05 and `baseline` 12 months by default).
+pub async fn effect(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Error> {
+    let p = Params::parse(
+        raw,
+        &[
+            "district", "street", "compound", "category", "start", "to", "baseline",
+        ],
+    )?;
+    let filter = trend_filter(&p)?;
+    let month = |name: &str| {
+        p.get(name)
+            .map(|v| {
+                crate::model::Month::parse(v).ok_or_else(|| {
+                    Error::BadRequest(format!("`{name}` must be a month as YYYY-MM, got `{v}`"))
+                })
+            })
+            .transpose()
+    };
+    let start = month("start")?.unwrap_or(crate::analytics::effect::DEFAULT_START);
+    let to = month("to")?;
+    let baseline = match p.get("baseline") {
+        None => 12,
+        Some(v) => v.parse::<i32>().map_err(|_| {
+            Error::BadRequest(format!(
+                "`baseline` is a number of months from 1 to 36, got `{v}`"
+            ))
+        })?,
+    };
+    let e = state.atlas.effect(&filter, start, to, baseline).await?;
+    Ok(Json(json!({
+        "filter": {
+            "district": filter.district, "street": filter.street, "compound": filter.compound,
+            "category": filter.category.map(Category::code),
+        },
+        "effect": e,
+    })))
+}
+
 /// `GET /api/grades?period=&district=`: red/yellow/blue counts per district and the red and
 /// yellow compounds with their rates.
 pub async fn grades(
@@ -522,6 +565,7 @@ pub(super) fn routes() -> axum::Router<super::AppState> {
             )),
         )
         .route("/api/stats/trend", get(trend))
+        .route("/api/stats/effect", get(effect))
         .route("/api/grades", get(grades))
         .route("/api/geocode", get(geocode))
         .route("/api/compounds/{id}", get(compound))

@@ -450,6 +450,12 @@ fn planner_paths() -> Value {
             "/api/companies/{id}": { "get": op("one property company: its figures, compounds and monthly complaints", "planner", with(vec![path("id", "company id")], window()), ok("company", &["application/json"])) },
             "/api/grades": { "get": op("red/yellow/blue counts and the flagged compounds", "planner", vec![q("period", "YYYYQn", string()), q("district", "district code", string())], ok("grades", &["application/json"])) },
             "/api/stats/trend": { "get": op("monthly complaints with year-on-year and half-on-half changes", "planner", with(vec![q("district", "district", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string())], window().into_iter().take(2)), ok("trend", &["application/json"])) },
+            "/api/stats/effect": { "get": op("the campaign's effect: the months from `start` against the same months a year before, adjusted by the trend of the `baseline` months before the start (a ratio of ratios), with a 95% interval; the plain year-on-year and months-before changes beside it", "planner", vec![
+                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string()),
+                q("start", "first month of the campaign, YYYY-MM (default 2023-05)", string()),
+                q("to", "last month counted, YYYY-MM (default: the last month of data)", string()),
+                q("baseline", "months before the start that give the trend (1–36, default 12)", json!({ "type": "integer", "minimum": 1, "maximum": 36 })),
+            ], ok("the effect", &["application/json"])) },
             "/api/plan/route": {
                 "post": {
                     "summary": "an inspection round (or several): visiting order, legs, total, route line; great-circle distances (planner token)",
