@@ -11,6 +11,7 @@ mod featureserver;
 pub(crate) mod filter;
 mod fonts;
 mod health;
+mod hotspots;
 mod maps;
 mod middleware;
 mod observe;
@@ -230,6 +231,7 @@ fn routes(state: AppState) -> Router {
         .merge(tiles::routes())
         .merge(planner::routes())
         .merge(companies::routes())
+        .merge(hotspots::routes())
         .merge(cache::routes())
         .merge(features::routes())
         .merge(featureserver::routes())

@@ -456,6 +456,13 @@ fn planner_paths() -> Value {
                 q("to", "last month counted, YYYY-MM (default: the last month of data)", string()),
                 q("baseline", "months before the start that give the trend (1–36, default 12)", json!({ "type": "integer", "minimum": 1, "maximum": 36 })),
             ], ok("the effect", &["application/json"])) },
+            "/api/hotspots": { "get": op("hot spots that change over time on H3 cells (GeoJSON, one feature per cell holding a compound): Gi* z, p and FDR q over the window, monthly z-scores, their Mann–Kendall trend and the emerging pattern as ArcGIS Pro defines it", "planner", vec![
+                q("res", "H3 resolution, 5–11 (default 9)", json!({ "type": "integer", "minimum": 5, "maximum": 11 })),
+                q("k", "rings of neighbours, 1–3 (default 1)", json!({ "type": "integer", "minimum": 1, "maximum": 3 })),
+                q("from", "first month, YYYY-MM (the window needs at least 10 months)", string()),
+                q("to", "last month, YYYY-MM", string()),
+                q("category", "category", string()),
+            ], ok("cells", &["application/geo+json"])) },
             "/api/plan/route": {
                 "post": {
                     "summary": "an inspection round (or several): visiting order, legs, total, route line; great-circle distances (planner token)",

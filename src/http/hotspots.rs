@@ -1,0 +1,109 @@
+//! `GET /api/hotspots`: hot spots that change over time, on H3 cells, as GeoJSON (one feature
+//! per cell of the study area) — the statistics are [`crate::analytics::hotspots`]'s.
+
+use super::request::Params;
+use super::AppState;
+use crate::analytics::hotspots::{self, Ask, MIN_MONTHS};
+use crate::analytics::Window;
+use crate::error::Error;
+use crate::model::Category;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// A whole number parameter in a range, else a 400 saying what it is.
+fn number(p: &Params, name: &str, default: u32, what: &str) -> Result<u32, Error> {
+    p.get(name).map_or(Ok(default), |v| {
+        v.parse::<u32>()
+            .map_err(|_| Error::BadRequest(format!("`{name}` is {what}, got `{v}`")))
+    })
+}
+
+/// The cell's outline, closed, in WGS 84.
+fn outline(cell: h3o::CellIndex) -> Value {
+    let mut ring: Vec<[f64; 2]> = cell
+        .boundary()
+        .iter()
+        .map(|ll| [ll.lng(), ll.lat()])
+        .collect();
+    if let Some(first) = ring.first().copied() {
+        ring.push(first);
+    }
+    json!({ "type": "Polygon", "coordinates": [ring] })
+}
+
+/// `GET /api/hotspots?res=9&k=1&from=&to=&category=`: Gi* per cell over the window with its
+/// FDR q-value, the monthly z-scores, their Mann–Kendall trend and the emerging pattern.
+pub async fn hotspots(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Error> {
+    let p = Params::parse(raw, &["res", "k", "from", "to", "category"])?;
+    let res = number(&p, "res", 9, "an H3 resolution from 5 to 11")?;
+    let k = number(&p, "k", 1, "a number of rings from 1 to 3")?;
+    let category = p
+        .get("category")
+        .map(|c| {
+            Category::parse(c).ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
+        })
+        .transpose()?;
+    let stats = state.atlas.store.stats().await?;
+    let window = Window::parse(p.get("from"), p.get("to"), stats.latest_month())
+        .map_err(Error::BadRequest)?;
+    if let (Some(first), Some(last)) = (stats.first, stats.last) {
+        if window.to < first || window.from > last {
+            return Err(Error::BadRequest(format!(
+                "the window {} to {} is outside the data ({first} to {last})",
+                window.from, window.to
+            )));
+        }
+    }
+    let ask = Ask {
+        res: u8::try_from(res).unwrap_or(u8::MAX),
+        k,
+        window,
+        category,
+    };
+    let city = state.tiles.city(&state.atlas).await?;
+    let places = city
+        .data
+        .compounds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, city.compound_label(i)));
+    let h = hotspots::hotspots(&stats, places, &ask)?;
+    let features: Vec<Value> = h
+        .cells
+        .iter()
+        .map(|c| {
+            let mut props = serde_json::to_value(c).unwrap_or(Value::Null);
+            props["hot"] = json!(c.hot);
+            json!({ "type": "Feature", "id": c.cell, "geometry": outline(c.index), "properties": props })
+        })
+        .collect();
+    let count = |f: &dyn Fn(&hotspots::Cell) -> bool| h.cells.iter().filter(|c| f(c)).count();
+    let body = json!({
+        "type": "FeatureCollection",
+        "res": h.res,
+        "k": h.k,
+        "window": { "from": window.from.to_string(), "to": window.to.to_string() },
+        "months": h.months,
+        "min_months": MIN_MONTHS,
+        "category": category.map(Category::code),
+        "cells": h.cells.len(),
+        "hot": count(&|c| c.hot == Some("hot")),
+        "cold": count(&|c| c.hot == Some("cold")),
+        "method": hotspots::METHOD,
+        "features": features,
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+/// This surface's routes: hot spots.
+pub(super) fn routes() -> axum::Router<super::AppState> {
+    axum::Router::new().route("/api/hotspots", axum::routing::get(hotspots))
+}
