@@ -185,7 +185,8 @@ pub fn effect_of(
         from: start.plus(-n),
         to: start.plus(-1),
     };
-    let months_before: u64 = if months_before_w.from >= first {
+    let has_months_before = months_before_w.from >= first;
+    let months_before: u64 = if has_months_before {
         series(stats, ids, category, months_before_w).iter().sum()
     } else {
         0
@@ -221,7 +222,7 @@ pub fn effect_of(
         change_low,
         change_high,
         vs_year_before: ratio_change(after, after_year_before),
-        vs_months_before: (months_before_w.from >= first)
+        vs_months_before: has_months_before
             .then(|| ratio_change(after, months_before))
             .flatten(),
         months_before,

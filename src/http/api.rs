@@ -160,13 +160,15 @@ fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
         district: p.get("district").map(str::to_string),
         street: p.get("street").map(str::to_string),
         compound: p.get("compound").map(compound_id).transpose()?,
-        category: p
-            .get("category")
-            .map(|c| {
-                Category::parse(c)
-                    .ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
-            })
-            .transpose()?,
+        category: super::request::category(p)?,
+    })
+}
+
+/// What a trend or an effect is about, as the answer says it.
+fn filter_json(f: &TrendFilter) -> Value {
+    json!({
+        "district": f.district, "street": f.street, "compound": f.compound,
+        "category": f.category.map(Category::code),
     })
 }
 
@@ -185,10 +187,7 @@ pub async fn trend(
         .trend(&filter, p.get("from"), p.get("to"))
         .await?;
     Ok(Json(json!({
-        "filter": {
-            "district": filter.district, "street": filter.street, "compound": filter.compound,
-            "category": filter.category.map(Category::code),
-        },
+        "filter": filter_json(&filter),
         "trend": t,
     })))
 }
@@ -228,10 +227,7 @@ pub async fn effect(
     };
     let e = state.atlas.effect(&filter, start, to, baseline).await?;
     Ok(Json(json!({
-        "filter": {
-            "district": filter.district, "street": filter.street, "compound": filter.compound,
-            "category": filter.category.map(Category::code),
-        },
+        "filter": filter_json(&filter),
         "effect": e,
     })))
 }

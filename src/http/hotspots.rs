@@ -41,12 +41,7 @@ pub async fn hotspots(
     let p = Params::parse(raw, &["res", "k", "from", "to", "category"])?;
     let res = number(&p, "res", 9, "an H3 resolution from 5 to 11")?;
     let k = number(&p, "k", 1, "a number of rings from 1 to 3")?;
-    let category = p
-        .get("category")
-        .map(|c| {
-            Category::parse(c).ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
-        })
-        .transpose()?;
+    let category = super::request::category(&p)?;
     let stats = state.atlas.store.stats().await?;
     let window = Window::parse(p.get("from"), p.get("to"), stats.latest_month())
         .map_err(Error::BadRequest)?;
@@ -76,9 +71,7 @@ pub async fn hotspots(
         .cells
         .iter()
         .map(|c| {
-            let mut props = serde_json::to_value(c).unwrap_or(Value::Null);
-            props["hot"] = json!(c.hot);
-            json!({ "type": "Feature", "id": c.cell, "geometry": outline(c.index), "properties": props })
+            json!({ "type": "Feature", "id": c.cell, "geometry": outline(c.index), "properties": c })
         })
         .collect();
     let count = |f: &dyn Fn(&hotspots::Cell) -> bool| h.cells.iter().filter(|c| f(c)).count();

@@ -8,7 +8,6 @@ use super::{AppState, Caller};
 use crate::analytics::{density, Grade};
 use crate::config::Role;
 use crate::error::Error;
-use crate::model::Category;
 use crate::planner::{route, shape, sort_rows, Filter, Row, Sort};
 use crate::store::{Area, Hit};
 use crate::tile::atlas::{CityIndex, Figures};
@@ -94,12 +93,7 @@ pub fn parse_filter(p: &Params) -> Result<Filter, Error> {
             })
             .collect::<Result<_, _>>()?,
     };
-    let category = p
-        .get("category")
-        .map(|c| {
-            Category::parse(c).ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
-        })
-        .transpose()?;
+    let category = super::request::category(p)?;
     let min_density = float(p, "min_density")?;
     if min_density.is_some_and(|m| m < 0.0) {
         return Err(Error::BadRequest("`min_density` cannot be negative".into()));

@@ -170,3 +170,13 @@ pub fn base_url(headers: &HeaderMap) -> String {
         .unwrap_or("http");
     format!("{proto}://{host}")
 }
+
+/// `category=`: a complaint category by code or name, else a 400 naming it.
+pub(super) fn category(p: &Params) -> Result<Option<crate::model::Category>, Error> {
+    p.get("category")
+        .map(|c| {
+            crate::model::Category::parse(c)
+                .ok_or_else(|| Error::BadRequest(format!("unknown category `{c}`")))
+        })
+        .transpose()
+}
