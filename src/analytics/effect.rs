@@ -72,21 +72,6 @@ fn months_needed(baseline: i32) -> i32 {
 /// The default start: May 2023, the first whole month of the campaign (late April 2023).
 pub const DEFAULT_START: Month = Month(2023 * 12 + 4);
 
-/// Sums the selection's complaints month by month over `w`.
-fn series(stats: &Stats, ids: &[i64], category: Option<Category>, w: Window) -> Vec<u64> {
-    let mut sums = vec![0u64; w.months().max(0) as usize];
-    for id in ids {
-        for (k, (_, v)) in stats
-            .compound_series(*id, w, category)
-            .into_iter()
-            .enumerate()
-        {
-            sums[k] += v;
-        }
-    }
-    sums
-}
-
 fn ratio_change(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64 - 1.0)
 }
@@ -172,14 +157,12 @@ pub fn effect_of(
         from: start.plus(-baseline),
         to: start.plus(-1),
     };
-    let after_m = series(stats, ids, category, after_w);
-    let after_yb_m = series(stats, ids, category, shift(after_w, -12));
+    let after_m = stats.series_of(ids, after_w, category);
+    let after_yb_m = stats.series_of(ids, shift(after_w, -12), category);
     let after: u64 = after_m.iter().sum();
     let after_year_before: u64 = after_yb_m.iter().sum();
-    let before: u64 = series(stats, ids, category, before_w).iter().sum();
-    let before_year_before: u64 = series(stats, ids, category, shift(before_w, -12))
-        .iter()
-        .sum();
+    let before: u64 = stats.count_of(ids, before_w, category);
+    let before_year_before: u64 = stats.count_of(ids, shift(before_w, -12), category);
     // The months just before, as many as after (they may reach before the data: then none).
     let months_before_w = Window {
         from: start.plus(-n),
@@ -187,7 +170,7 @@ pub fn effect_of(
     };
     let has_months_before = months_before_w.from >= first;
     let months_before: u64 = if has_months_before {
-        series(stats, ids, category, months_before_w).iter().sum()
+        stats.count_of(ids, months_before_w, category)
     } else {
         0
     };

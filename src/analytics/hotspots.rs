@@ -299,15 +299,13 @@ pub fn hotspots(
     let mut y = vec![vec![0.0f64; cells.len()]; months];
     let mut totals = vec![0u64; cells.len()];
     for (i, ids) in members.iter().enumerate() {
-        for id in ids {
-            for (m, (_, v)) in stats
-                .compound_series(*id, ask.window, ask.category)
-                .into_iter()
-                .enumerate()
-            {
-                y[m][i] += v as f64;
-                totals[i] += v;
-            }
+        for (m, v) in stats
+            .series_of(ids, ask.window, ask.category)
+            .into_iter()
+            .enumerate()
+        {
+            y[m][i] = v as f64;
+            totals[i] += v;
         }
     }
     let total: Vec<f64> = totals.iter().map(|v| *v as f64).collect();

@@ -161,8 +161,7 @@ pub async fn company(
     let w = ctx.scope.window;
     let stats = &ctx.scope.stats;
     let mut compounds: Vec<(u64, Value)> = Vec::new();
-    let mut monthly: Vec<(crate::model::Month, u64)> =
-        (0..w.months()).map(|k| (w.from.plus(k), 0)).collect();
+    let mut monthly = vec![0u64; usize::try_from(w.months()).unwrap_or(0)];
     for c in d.compounds.iter().filter(|c| c.company_id == id) {
         let (n, grade) = ctx.fig.compound(c.id);
         let dens = density(n, i64::from(c.households), w.months());
@@ -174,9 +173,7 @@ pub async fn company(
                 "density": (dens * 100.0).round() / 100.0, "grade": grade,
             }),
         ));
-        for (slot, (_, x)) in monthly.iter_mut().zip(stats.compound_series(c.id, w, None)) {
-            slot.1 += x;
-        }
+        stats.add_series(c.id, w, None, &mut monthly);
     }
     compounds.sort_by(|a, b| {
         b.0.cmp(&a.0)
@@ -192,7 +189,8 @@ pub async fn company(
         "monthly".into(),
         monthly
             .iter()
-            .map(|(m, n)| json!({ "month": m.to_string(), "complaints": n }))
+            .enumerate()
+            .map(|(k, n)| json!({ "month": w.from.plus(k as i32).to_string(), "complaints": n }))
             .collect(),
     );
     Ok(Json(Value::Object(out)))

@@ -10,7 +10,7 @@
 //! (u32) and per entry an id (i64) and its u32 counts, in id order; last, the CRC-32 of all
 //! that precedes it (u32).
 
-use crate::model::stats::{IdMap, Stats};
+use crate::model::stats::{Counts, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
@@ -38,15 +38,8 @@ pub fn read(path: &Path) -> Result<(Stats, String), String> {
     decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn months_of(stats: &Stats) -> usize {
-    match (stats.first, stats.last) {
-        (Some(f), Some(l)) if l.0 >= f.0 => (l.0 - f.0 + 1) as usize,
-        _ => 0,
-    }
-}
-
 fn encode(stats: &Stats, source: &str) -> Vec<u8> {
-    let n = months_of(stats);
+    let n = stats.months();
     let mut out = Vec::with_capacity(
         64 + stats.compound.len() * (8 + 40 * n)
             + (stats.building.len() + stats.unit.len()) * (8 + 4 * n),
@@ -60,20 +53,22 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     out.put_u64_le(stats.total);
     out.put_u64_le(stats.unmatched);
     out.put_u32_le(n as u32);
-    fn table<V>(out: &mut Vec<u8>, map: &IdMap<V>, counts: impl Fn(&V) -> &[u32]) {
-        let mut ids: Vec<i64> = map.keys().copied().collect();
+    fn table<const K: usize>(out: &mut Vec<u8>, t: &Table<K>) {
+        let mut ids: Vec<i64> = t.ids().collect();
         ids.sort_unstable();
         out.put_u32_le(ids.len() as u32);
         for id in ids {
             out.put_i64_le(id);
-            for c in counts(&map[&id]) {
-                out.put_u32_le(*c);
+            for month in t.monthly(id) {
+                for c in month {
+                    out.put_u32_le(c);
+                }
             }
         }
     }
-    table(&mut out, &stats.compound, |v| v.as_flattened());
-    table(&mut out, &stats.building, Vec::as_slice);
-    table(&mut out, &stats.unit, Vec::as_slice);
+    table(&mut out, &stats.compound);
+    table(&mut out, &stats.building);
+    table(&mut out, &stats.unit);
     let crc = crc32fast::hash(&out);
     out.put_u32_le(crc);
     out
@@ -84,19 +79,14 @@ fn short(what: &str) -> impl Fn(bytes::TryGetError) -> String + '_ {
     move |_| format!("truncated while reading {what}")
 }
 
-/// One table: `k` counts per entry, ids strictly increasing.
-fn table<V>(
-    body: &mut &[u8],
-    k: usize,
-    what: &str,
-    make: impl Fn(Vec<u32>) -> V,
-) -> Result<IdMap<V>, String> {
+/// One table of `n` months of `K` counts per entry, ids strictly increasing.
+fn table<const K: usize>(body: &mut &[u8], n: usize, what: &str) -> Result<Table<K>, String> {
     let len = body.try_get_u32_le().map_err(short(what))? as usize;
     // Each entry takes at least its id: a damaged count cannot make a huge allocation.
     if len > body.remaining() / 8 {
         return Err(format!("{what}: {len} entries cannot fit in the file"));
     }
-    let mut map = IdMap::with_capacity_and_hasher(len, foldhash::fast::RandomState::default());
+    let mut counts = Counts::<K>::new(n);
     let mut prev = None;
     for _ in 0..len {
         let id = body.try_get_i64_le().map_err(short(what))?;
@@ -104,12 +94,15 @@ fn table<V>(
             return Err(format!("{what}: ids out of order at {id}"));
         }
         prev = Some(id);
-        if body.remaining() < k * 4 {
+        if body.remaining() < n * K * 4 {
             return Err(format!("truncated while reading {what}"));
         }
-        map.insert(id, make((0..k).map(|_| body.get_u32_le()).collect()));
+        let r = counts.row(id);
+        for i in 0..n {
+            counts.set(r, i, std::array::from_fn(|_| body.get_u32_le()));
+        }
     }
-    Ok(map)
+    Ok(counts.into_table())
 }
 
 fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
@@ -146,23 +139,15 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
         unmatched,
         ..Stats::default()
     };
-    if n != months_of(&stats) {
+    if n != stats.months() {
         return Err(format!(
             "{n} months per table, but the months given span {}",
-            months_of(&stats)
+            stats.months()
         ));
     }
-    stats.compound = table(&mut body, n * 10, "the compound table", |v| {
-        v.chunks_exact(10)
-            .map(|m| {
-                let mut a = [0u32; 10];
-                a.copy_from_slice(m);
-                a
-            })
-            .collect()
-    })?;
-    stats.building = table(&mut body, n, "the building table", |v| v)?;
-    stats.unit = table(&mut body, n, "the unit table", |v| v)?;
+    stats.compound = table(&mut body, n, "the compound table")?;
+    stats.building = table(&mut body, n, "the building table")?;
+    stats.unit = table(&mut body, n, "the unit table")?;
     if body.has_remaining() {
         return Err(format!("{} bytes left after the tables", body.remaining()));
     }

@@ -109,18 +109,187 @@ pub fn density_class(complaints: u64, density: f64) -> u8 {
 /// a store's 1.1 million complaints).
 pub type IdMap<V> = HashMap<i64, V, foldhash::fast::RandomState>;
 
-/// Monthly counts, materialised: the form tiles and queries read.
+/// Monthly counts, materialised: the form tiles and queries read. The tables hold running
+/// totals ([`Table`]), so a window's figures cost the same whatever its length.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     /// First and last month with data.
     pub first: Option<Month>,
     pub last: Option<Month>,
     /// Per compound: per month (from `first`), per category.
-    pub compound: IdMap<Vec<[u32; 10]>>,
-    pub building: IdMap<Vec<u32>>,
-    pub unit: IdMap<Vec<u32>>,
+    pub compound: Table<10>,
+    pub building: Table<1>,
+    pub unit: Table<1>,
     pub total: u64,
     pub unmatched: u64,
+}
+
+/// Monthly counts per id as they are gathered (by [`Stats::from_facts`], a store's reader or
+/// the statistics file), `K` counts a month (categories for compounds, one for buildings and
+/// units); [`Counts::into_table`] turns them into running totals.
+#[derive(Debug, Clone)]
+pub struct Counts<const K: usize> {
+    rows: IdMap<u32>,
+    /// Month by month, the counts of every row (month-major).
+    months: Vec<Vec<[u32; K]>>,
+}
+
+impl<const K: usize> Counts<K> {
+    /// Rows of `n` months.
+    pub fn new(n: usize) -> Counts<K> {
+        Counts {
+            rows: IdMap::default(),
+            months: vec![Vec::new(); n],
+        }
+    }
+
+    /// The row of `id`, made (all zeros) when it is new.
+    pub fn row(&mut self, id: i64) -> usize {
+        let next = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
+        let months = &mut self.months;
+        *self.rows.entry(id).or_insert_with(|| {
+            for m in months.iter_mut() {
+                m.push([0; K]);
+            }
+            next
+        }) as usize
+    }
+
+    /// Adds `k` to count `slot` of month `i` (an index below `n`) of `id`.
+    pub fn add(&mut self, id: i64, i: usize, slot: usize, k: u32) {
+        let r = self.row(id);
+        let c = &mut self.months[i][r][slot];
+        *c = c.saturating_add(k);
+    }
+
+    /// Sets month `i` of row `r` (from [`Counts::row`]).
+    pub fn set(&mut self, r: usize, i: usize, counts: [u32; K]) {
+        self.months[i][r] = counts;
+    }
+
+    /// The running totals: each month holds the sum of its row up to and including it.
+    pub fn into_table(mut self) -> Table<K> {
+        for i in 1..self.months.len() {
+            let (done, rest) = self.months.split_at_mut(i);
+            for (v, b) in rest[0].iter_mut().zip(&done[i - 1]) {
+                for (x, y) in v.iter_mut().zip(b) {
+                    // Modular: a month is still the exact difference of its neighbours.
+                    *x = x.wrapping_add(*y);
+                }
+            }
+        }
+        Table {
+            rows: self.rows,
+            cum: self.months,
+        }
+    }
+}
+
+/// Monthly counts per id kept as running totals (prefix sums over the months): the total of
+/// any window is one subtraction, however long it is, and one month is the difference of two
+/// neighbours. The totals are kept month by month (a vector of every row's per month), so the
+/// figures of a window for every row are two sequential passes ([`Table::window`]).
+#[derive(Debug, Clone, Default)]
+pub struct Table<const K: usize> {
+    rows: IdMap<u32>,
+    cum: Vec<Vec<[u32; K]>>,
+}
+
+/// No row: what [`Table::row_of`] answers for an id without complaints.
+pub const NO_ROW: u32 = u32::MAX;
+
+impl<const K: usize> Table<K> {
+    /// How many ids have a row.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The ids with a row, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.rows.keys().copied()
+    }
+
+    /// The row of an id, or [`NO_ROW`].
+    pub fn row_of(&self, id: i64) -> u32 {
+        self.rows.get(&id).copied().unwrap_or(NO_ROW)
+    }
+
+    fn at(&self, r: usize, i: usize) -> [u32; K] {
+        self.cum[i][r]
+    }
+
+    fn diff(&self, r: usize, months: &std::ops::Range<usize>) -> [u32; K] {
+        let mut v = self.at(r, months.end - 1);
+        if months.start > 0 {
+            for (x, b) in v.iter_mut().zip(self.at(r, months.start - 1)) {
+                *x = x.wrapping_sub(b);
+            }
+        }
+        v
+    }
+
+    /// The sums of months `r` (indexes into the row; the caller keeps them inside it).
+    pub fn sums(&self, id: i64, r: std::ops::Range<usize>) -> [u64; K] {
+        let row = self.row_of(id);
+        if r.is_empty() || row == NO_ROW {
+            return [0; K];
+        }
+        self.diff(row as usize, &r).map(u64::from)
+    }
+
+    /// Every row's total (all `K` counts) over months `r`, by row.
+    pub fn window(&self, r: std::ops::Range<usize>) -> Vec<u64> {
+        if r.is_empty() {
+            return vec![0; self.len()];
+        }
+        let hi = &self.cum[r.end - 1];
+        match r.start.checked_sub(1).map(|i| &self.cum[i]) {
+            None => hi
+                .iter()
+                .map(|v| v.iter().map(|x| u64::from(*x)).sum())
+                .collect(),
+            Some(lo) => hi
+                .iter()
+                .zip(lo)
+                .map(|(h, l)| {
+                    h.iter()
+                        .zip(l)
+                        .map(|(a, b)| u64::from(a.wrapping_sub(*b)))
+                        .sum()
+                })
+                .collect(),
+        }
+    }
+
+    /// The counts of month `i` of `id` (zeros for an id without a row).
+    pub fn month(&self, id: i64, i: usize) -> [u32; K] {
+        let row = self.row_of(id);
+        if row == NO_ROW {
+            return [0; K];
+        }
+        self.diff(row as usize, &(i..i + 1))
+    }
+
+    /// The monthly counts of `id`'s row, from the first month of the tables.
+    pub fn monthly(&self, id: i64) -> impl Iterator<Item = [u32; K]> + '_ {
+        let row = self.row_of(id);
+        let n = if row == NO_ROW { 0 } else { self.cum.len() };
+        (0..n).map(move |i| self.diff(row as usize, &(i..i + 1)))
+    }
+}
+
+/// Two tables are equal when they hold the same ids with the same counts, whatever order
+/// their rows were made in.
+impl<const K: usize> PartialEq for Table<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cum.len() == other.cum.len()
+            && self.len() == other.len()
+            && self.ids().all(|id| self.monthly(id).eq(other.monthly(id)))
+    }
 }
 
 /// The months of the tables (`first..=last`), for filling them from monthly counts as PostGIS
@@ -139,6 +308,11 @@ impl Months {
         Some(Months { first, n })
     }
 
+    /// Empty counts for tables of these months.
+    pub fn counts<const K: usize>(&self) -> Counts<K> {
+        Counts::new(self.n)
+    }
+
     fn slot(&self, m: Month) -> Option<usize> {
         usize::try_from(m.0 - self.first.0)
             .ok()
@@ -149,21 +323,21 @@ impl Months {
     /// the tables is ignored.
     pub fn add_by_category(
         &self,
-        table: &mut IdMap<Vec<[u32; 10]>>,
+        table: &mut Counts<10>,
         id: i64,
         m: Month,
         cat: Category,
         k: u32,
     ) {
         if let Some(i) = self.slot(m) {
-            table.entry(id).or_insert_with(|| vec![[0; 10]; self.n])[i][cat_index(cat)] += k;
+            table.add(id, i, cat_index(cat), k);
         }
     }
 
     /// Adds `k` complaints in month `m` to a building's or unit's row.
-    pub fn add(&self, table: &mut IdMap<Vec<u32>>, id: i64, m: Month, k: u32) {
+    pub fn add(&self, table: &mut Counts<1>, id: i64, m: Month, k: u32) {
         if let Some(i) = self.slot(m) {
-            table.entry(id).or_insert_with(|| vec![0; self.n])[i] += k;
+            table.add(id, i, 0, k);
         }
     }
 }
@@ -181,6 +355,11 @@ impl Stats {
             .unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()))
     }
 
+    /// Months per row of the tables.
+    pub fn months(&self) -> usize {
+        Months::new(self.first, self.last).map_or(0, |m| m.n)
+    }
+
     /// Builds the monthly tables from complaint facts.
     pub fn from_facts<'a>(facts: impl IntoIterator<Item = &'a Fact> + Clone) -> Stats {
         let (mut first, mut last) = (None::<Month>, None::<Month>);
@@ -193,30 +372,36 @@ impl Stats {
             last,
             ..Stats::default()
         };
-        let (Some(first), Some(last)) = (first, last) else {
+        let Some(months) = Months::new(first, last) else {
             return s;
         };
-        let n = (last.0 - first.0 + 1) as usize;
+        let (mut compound, mut building, mut unit) = (
+            months.counts::<10>(),
+            months.counts::<1>(),
+            months.counts::<1>(),
+        );
         for f in facts {
             s.total += 1;
-            let i = (f.month.0 - first.0) as usize;
             let Some(c) = f.compound else {
                 s.unmatched += 1;
                 continue;
             };
-            s.compound.entry(c).or_insert_with(|| vec![[0; 10]; n])[i][cat_index(f.category)] += 1;
+            months.add_by_category(&mut compound, c, f.month, f.category, 1);
             if let Some(b) = f.building {
-                s.building.entry(b).or_insert_with(|| vec![0; n])[i] += 1;
+                months.add(&mut building, b, f.month, 1);
             }
             if let Some(u) = f.unit {
-                s.unit.entry(u).or_insert_with(|| vec![0; n])[i] += 1;
+                months.add(&mut unit, u, f.month, 1);
             }
         }
+        s.compound = compound.into_table();
+        s.building = building.into_table();
+        s.unit = unit.into_table();
         s
     }
 
-    /// The month range of a window that falls inside the data, as indexes.
-    fn range(&self, w: Window) -> std::ops::Range<usize> {
+    /// The month range of a window that falls inside the data, as indexes into the tables.
+    pub fn range(&self, w: Window) -> std::ops::Range<usize> {
         let (Some(first), Some(last)) = (self.first, self.last) else {
             return 0..0;
         };
@@ -226,15 +411,7 @@ impl Stats {
     }
 
     pub fn compound_by_category(&self, id: i64, w: Window) -> [u64; 10] {
-        let mut out = [0u64; 10];
-        if let Some(series) = self.compound.get(&id) {
-            for month in &series[self.range(w)] {
-                for (o, v) in out.iter_mut().zip(month) {
-                    *o += u64::from(*v);
-                }
-            }
-        }
-        out
+        self.compound.sums(id, self.range(w))
     }
 
     pub fn compound_total(&self, id: i64, w: Window) -> u64 {
@@ -250,16 +427,48 @@ impl Stats {
         }
     }
 
+    /// Complaints of one category (or all) in the window, summed over a selection.
+    pub fn count_of(&self, ids: &[i64], w: Window, category: Option<Category>) -> u64 {
+        ids.iter()
+            .map(|id| self.compound_count(*id, w, category))
+            .sum()
+    }
+
     pub fn building_total(&self, id: i64, w: Window) -> u64 {
-        self.building
-            .get(&id)
-            .map_or(0, |s| s[self.range(w)].iter().map(|v| u64::from(*v)).sum())
+        self.building.sums(id, self.range(w))[0]
     }
 
     pub fn unit_total(&self, id: i64, w: Window) -> u64 {
-        self.unit
-            .get(&id)
-            .map_or(0, |s| s[self.range(w)].iter().map(|v| u64::from(*v)).sum())
+        self.unit.sums(id, self.range(w))[0]
+    }
+
+    /// Adds one compound's monthly counts over a window (of one category, or all) into `out`,
+    /// one slot per month of the window from its first; months outside the data add nothing.
+    pub fn add_series(&self, id: i64, w: Window, category: Option<Category>, out: &mut [u64]) {
+        let Some(first) = self.first else { return };
+        for i in self.range(w) {
+            // Data month `i` is the window's month `first + i - from` (never before its first:
+            // the range starts inside the window).
+            let at = usize::try_from(first.0 + i as i32 - w.from.0).unwrap_or(usize::MAX);
+            let Some(slot) = out.get_mut(at) else {
+                break;
+            };
+            let row = self.compound.month(id, i);
+            *slot += match category {
+                Some(c) => u64::from(row[cat_index(c)]),
+                None => row.iter().map(|v| u64::from(*v)).sum(),
+            };
+        }
+    }
+
+    /// The monthly counts of a selection of compounds summed over a window (all months of the
+    /// window, zeros included).
+    pub fn series_of(&self, ids: &[i64], w: Window, category: Option<Category>) -> Vec<u64> {
+        let mut out = vec![0; usize::try_from(w.months()).unwrap_or(0)];
+        for id in ids {
+            self.add_series(*id, w, category, &mut out);
+        }
+        out
     }
 
     /// Monthly counts of one compound over a window (all months of the window, zeros included).
@@ -269,21 +478,10 @@ impl Stats {
         w: Window,
         category: Option<Category>,
     ) -> Vec<(Month, u64)> {
-        let series = self.compound.get(&id);
-        (w.from.0..=w.to.0)
-            .map(|m| {
-                let month = Month(m);
-                let v = series
-                    .and_then(|s| {
-                        let i = usize::try_from(m - self.first?.0).ok()?;
-                        s.get(i)
-                    })
-                    .map_or(0, |row| match category {
-                        Some(c) => u64::from(row[cat_index(c)]),
-                        None => row.iter().map(|v| u64::from(*v)).sum(),
-                    });
-                (month, v)
-            })
+        self.series_of(&[id], w, category)
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| (w.from.plus(k as i32), v))
             .collect()
     }
 }
@@ -314,6 +512,56 @@ mod tests {
         assert!(Window::parse(Some("2023-5x"), None, last)
             .unwrap_err()
             .contains("from"));
+    }
+
+    /// Running totals answer every window as the plain monthly sums do, for every row and
+    /// category, and the monthly counts come back as they went in.
+    #[test]
+    fn running_totals_equal_plain_sums_for_every_window() {
+        let n = 14;
+        let mut plain = vec![vec![[0u32; 3]; n]; 5];
+        let mut counts = Counts::<3>::new(n);
+        for k in 0..400u32 {
+            let (id, i, slot) = (
+                (k * 7) % 5,
+                ((k * 13) % n as u32) as usize,
+                (k % 3) as usize,
+            );
+            plain[id as usize][i][slot] += k % 4;
+            counts.add(i64::from(id) + 100, i, slot, k % 4);
+        }
+        let t = counts.into_table();
+        assert_eq!(t.len(), 5);
+        for a in 0..n {
+            for b in a..=n {
+                let all = t.window(a..b);
+                for (id, months) in plain.iter().enumerate() {
+                    let want: [u64; 3] =
+                        std::array::from_fn(|c| months[a..b].iter().map(|m| u64::from(m[c])).sum());
+                    assert_eq!(t.sums(id as i64 + 100, a..b), want, "row {id}, {a}..{b}");
+                    let r = t.row_of(id as i64 + 100) as usize;
+                    assert_eq!(all[r], want.iter().sum::<u64>());
+                }
+            }
+        }
+        for (id, months) in plain.iter().enumerate() {
+            assert!(t.monthly(id as i64 + 100).eq(months.iter().copied()));
+        }
+        assert_eq!(t.sums(7, 0..n), [0; 3]);
+        assert_eq!(t.row_of(7), NO_ROW);
+        assert_eq!(t.monthly(7).count(), 0);
+    }
+
+    /// Counts near `u32::MAX` still come back exactly month by month.
+    #[test]
+    fn huge_counts_wrap_but_months_stay_exact() {
+        let mut counts = Counts::<1>::new(3);
+        for i in 0..3 {
+            counts.add(1, i, 0, u32::MAX - 1);
+        }
+        let t = counts.into_table();
+        assert!(t.monthly(1).all(|m| m == [u32::MAX - 1]));
+        assert_eq!(t.sums(1, 1..2), [u64::from(u32::MAX - 1)]);
     }
 
     #[test]
@@ -381,5 +629,23 @@ mod tests {
             series.iter().map(|x| x.1).collect::<Vec<_>>(),
             vec![0, 1, 1]
         );
+        // A window reaching past both ends of the data, summed over a selection.
+        let wide = Window {
+            from: m("2022-11"),
+            to: m("2023-04"),
+        };
+        assert_eq!(s.series_of(&[1, 2, 9], wide, None), vec![0, 0, 1, 1, 1, 0]);
+        assert_eq!(
+            s.series_of(&[1, 2], wide, Some(Category::Repairs)),
+            vec![0, 0, 0, 1, 1, 0]
+        );
+        assert_eq!(s.count_of(&[1, 2], wide, Some(Category::Repairs)), 2);
+        // A window after the data.
+        let late = Window {
+            from: m("2023-05"),
+            to: m("2023-06"),
+        };
+        assert_eq!(s.series_of(&[1, 2], late, None), vec![0, 0]);
+        assert_eq!(s.compound_total(1, late), 0);
     }
 }

@@ -5,7 +5,7 @@ use super::cache::{Cached, Made, TileCache, TileKey};
 use crate::analytics::{Atlas, Window};
 use crate::model::Quarter;
 use crate::store::{blocking, ByVersion, StoreError};
-use crate::tile::atlas::{self, Audience, CityIndex, Figures};
+use crate::tile::atlas::{self, Audience, CityIndex, Figures, Rows};
 use crate::tile::filter::TileFilter;
 use crate::tile::mlt::Encoding;
 use crate::tile::mvt::TileFrame;
@@ -42,9 +42,11 @@ type FiguresKey = (u64, Window, Option<Quarter>);
 pub struct TileService {
     city: ByVersion<CityIndex>,
     /// The figures made last (at most 8, of the current version), read without a lock; making
-    /// one takes `making_figures`, so a window's figures are made once (single flight).
+    /// one takes `making_figures`, so a window's figures are made once (single flight). The
+    /// lock keeps where the city's features sit in the statistics of the store version it was
+    /// made for, which every window of that version reads.
     figures: arc_swap::ArcSwap<Vec<(FiguresKey, Arc<Figures>)>>,
-    making_figures: Mutex<()>,
+    making_figures: Mutex<Option<(u64, Arc<Rows>)>>,
     pub cache: TileCache,
     /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
     inline_from: u8,
@@ -55,7 +57,7 @@ impl TileService {
         TileService {
             city: ByVersion::default(),
             figures: arc_swap::ArcSwap::from_pointee(Vec::new()),
-            making_figures: Mutex::new(()),
+            making_figures: Mutex::new(None),
             cache: TileCache::new(cache_bytes),
             inline_from: INLINE_FROM_ZOOM,
         }
@@ -99,19 +101,24 @@ impl TileService {
         if let Some(f) = kept() {
             return Ok(f);
         }
-        let _making = self.making_figures.lock().await;
+        let mut making = self.making_figures.lock().await;
         if let Some(f) = kept() {
             return Ok(f);
         }
         let city = self.city(atlas).await?;
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
-        let fig = Arc::new(
-            blocking("figures made", move || {
-                Figures::new(&city, &stats, &book, window, period)
-            })
-            .await?,
-        );
+        let rows = match &*making {
+            Some((made_for, rows)) if *made_for == v => Some(Arc::clone(rows)),
+            _ => None,
+        };
+        let (fig, rows) = blocking("figures made", move || {
+            let rows = rows.unwrap_or_else(|| Arc::new(Rows::new(&city, &stats)));
+            let fig = Figures::new(&city, (&stats, &rows), &book, window, period);
+            (Arc::new(fig), rows)
+        })
+        .await?;
+        *making = Some((v, rows));
         let mut next: Vec<_> = self
             .figures
             .load()

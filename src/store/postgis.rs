@@ -261,6 +261,7 @@ impl PostgisStore {
         if let Some(months) = Months::new(stats.first, stats.last) {
             let mut month = MonthOfDays::default();
             let mut placed = 0u64;
+            let mut by_category = months.counts::<10>();
             for r in compound.chunks_exact(18) {
                 let (id, m, k) = monthly_row(r, &mut month);
                 placed += u64::from(k);
@@ -269,14 +270,17 @@ impl PostgisStore {
                     .ok()
                     .and_then(|i| Category::ALL.get(i))
                 {
-                    months.add_by_category(&mut stats.compound, id, m, *cat, k);
+                    months.add_by_category(&mut by_category, id, m, *cat, k);
                 }
             }
+            stats.compound = by_category.into_table();
             for (blob, table) in [(building, &mut stats.building), (unit, &mut stats.unit)] {
+                let mut counts = months.counts::<1>();
                 for r in blob.chunks_exact(16) {
                     let (id, m, k) = monthly_row(r, &mut month);
-                    months.add(table, id, m, k);
+                    months.add(&mut counts, id, m, k);
                 }
+                *table = counts.into_table();
             }
             // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
             stats.total = placed + stats.unmatched;

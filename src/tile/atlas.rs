@@ -16,6 +16,7 @@ use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
 use crate::analytics::{
     density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
 };
+use crate::model::stats::NO_ROW;
 use crate::model::{Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
@@ -87,6 +88,8 @@ pub struct CityIndex {
     street_district: Vec<Option<usize>>,
     /// Per building (by position): how many units it has.
     building_units: Vec<u64>,
+    /// Where the heat layer places complaints, shared with the figures of every window.
+    spots: Arc<HeatSpots>,
     /// The tile geometry projected into Web Mercator once.
     merc: Mercator,
 }
@@ -202,6 +205,80 @@ struct Links {
     buildings: u64,
 }
 
+/// The places the heat layer puts complaints, made once per geography (a window only weighs
+/// them): each unit of a compound's buildings, each of those buildings at its centroid (what
+/// its units do not hold), each compound at its label point (what its buildings do not hold),
+/// so heat cells add up. Slots number them in that order: units, buildings, compounds, each
+/// by dataset position.
+struct HeatSpots {
+    /// Each place with its slot and its households (units only).
+    tree: RTree<GeomWithData<[f64; 2], (u32, i64)>>,
+    /// Slots taken by units, then by buildings, then by compounds.
+    units: usize,
+    buildings: usize,
+    compounds: usize,
+    /// Per building (by position): its compound's position.
+    building_compound: Vec<Option<usize>>,
+    /// Per unit (by position): its building's position.
+    unit_building: Vec<Option<usize>>,
+}
+
+impl HeatSpots {
+    fn new(
+        data: &Dataset,
+        (pos, of): (&Positions, [&HashMap<i64, Vec<usize>>; 2]),
+        labels: &[Point<f64>],
+    ) -> HeatSpots {
+        let (buildings_of, units_of) = (of[0], of[1]);
+        let (nu, nb) = (data.units.len(), data.buildings.len());
+        let slot = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
+        let mut spots = Vec::new();
+        for (k, c) in data.compounds.iter().enumerate() {
+            for &bk in buildings_of.get(&c.id).map_or(&[][..], Vec::as_slice) {
+                let b = &data.buildings[bk];
+                for &uk in units_of.get(&b.id).map_or(&[][..], Vec::as_slice) {
+                    let u = &data.units[uk];
+                    let at = [u.geom.x(), u.geom.y()];
+                    spots.push(GeomWithData::new(at, (slot(uk), i64::from(u.households))));
+                }
+                let p = b.geom.centroid().unwrap_or(labels[k]);
+                spots.push(GeomWithData::new([p.x(), p.y()], (slot(nu + bk), 0)));
+            }
+            let p = labels[k];
+            spots.push(GeomWithData::new([p.x(), p.y()], (slot(nu + nb + k), 0)));
+        }
+        HeatSpots {
+            tree: RTree::bulk_load(spots),
+            units: nu,
+            buildings: nb,
+            compounds: data.compounds.len(),
+            building_compound: data
+                .buildings
+                .iter()
+                .map(|b| pos.compound.get(&b.compound_id).copied())
+                .collect(),
+            unit_building: data
+                .units
+                .iter()
+                .map(|u| pos.building.get(&u.building_id).copied())
+                .collect(),
+        }
+    }
+}
+
+impl Positions {
+    fn of(data: &Dataset) -> Positions {
+        Positions {
+            district: positions(&data.districts, |d| d.code.clone()),
+            street: positions(&data.streets, |s| s.code.clone()),
+            compound: positions(&data.compounds, |c| c.id),
+            building: positions(&data.buildings, |b| b.id),
+            unit: positions(&data.units, |u| u.id),
+            company: positions(&data.companies, |c| c.id),
+        }
+    }
+}
+
 fn positions<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> HashMap<K, usize> {
     items.iter().enumerate().map(|(k, x)| (key(x), k)).collect()
 }
@@ -216,14 +293,7 @@ impl CityIndex {
         for (k, x) in data.units.iter().enumerate() {
             units_of.entry(x.building_id).or_default().push(k);
         }
-        let pos = Positions {
-            district: positions(&data.districts, |d| d.code.clone()),
-            street: positions(&data.streets, |s| s.code.clone()),
-            compound: positions(&data.compounds, |c| c.id),
-            building: positions(&data.buildings, |b| b.id),
-            unit: positions(&data.units, |u| u.id),
-            company: positions(&data.companies, |c| c.id),
-        };
+        let pos = Positions::of(&data);
         let compound_links = data
             .compounds
             .iter()
@@ -257,7 +327,13 @@ impl CityIndex {
             .map(|d| label_point(&d.geom))
             .collect();
         let merc = Mercator::new(&data, [&district_label, &street_label, &compound_label]);
+        let spots = Arc::new(HeatSpots::new(
+            &data,
+            (&pos, [&buildings_of, &units_of]),
+            &compound_label,
+        ));
         CityIndex {
+            spots,
             extent: data.extent(),
             centre: data.centre(),
             merc,
@@ -411,6 +487,41 @@ impl CityIndex {
     }
 }
 
+/// Where each feature of the city (by dataset position) has its row in a store's statistics
+/// tables ([`NO_ROW`] for none): made once per store version, so that a window's figures
+/// look nothing up by id.
+pub struct Rows {
+    compound: Vec<u32>,
+    building: Vec<u32>,
+    unit: Vec<u32>,
+}
+
+impl Rows {
+    pub fn new(city: &CityIndex, stats: &Stats) -> Rows {
+        let d = &city.data;
+        Rows {
+            compound: d
+                .compounds
+                .iter()
+                .map(|c| stats.compound.row_of(c.id))
+                .collect(),
+            building: d
+                .buildings
+                .iter()
+                .map(|b| stats.building.row_of(b.id))
+                .collect(),
+            unit: d.units.iter().map(|u| stats.unit.row_of(u.id)).collect(),
+        }
+    }
+}
+
+/// A table's totals (by row) read by dataset position.
+fn by_position(rows: &[u32], totals: &[u64]) -> Vec<u64> {
+    rows.iter()
+        .map(|&r| if r == NO_ROW { 0 } else { totals[r as usize] })
+        .collect()
+}
+
 /// The figures of one complaint window and grade period, by position in the dataset's
 /// vectors (tiles read them by position; the id and code accessors go through [`Positions`]).
 pub struct Figures {
@@ -422,37 +533,36 @@ pub struct Figures {
     unit: Vec<u64>,
     district: Vec<Agg>,
     street: Vec<Agg>,
-    /// Heat points: (complaints, households) at a place.
-    heat: RTree<GeomWithData<[f64; 2], (u64, i64)>>,
+    /// The city's heat places, and the window's complaints at each (by slot).
+    spots: Arc<HeatSpots>,
+    heat: Vec<u64>,
 }
 
 impl Figures {
+    /// The figures of a window: each feature's total is one subtraction of running totals
+    /// ([`Stats`]), and the heat places are the city's, only weighed here — no tree is built
+    /// per window.
     pub fn new(
         city: &CityIndex,
-        stats: &Stats,
+        (stats, rows): (&Stats, &Rows),
         book: &GradeBook,
         window: Window,
         period: Option<Quarter>,
     ) -> Figures {
         let d = &city.data;
-        let mut compound = Vec::with_capacity(d.compounds.len());
+        let months = stats.range(window);
+        let building = by_position(&rows.building, &stats.building.window(months.clone()));
+        let unit = by_position(&rows.unit, &stats.unit.window(months.clone()));
+        let compound: Vec<(u64, Option<Grade>)> =
+            by_position(&rows.compound, &stats.compound.window(months))
+                .into_iter()
+                .zip(&d.compounds)
+                .map(|(n, c)| (n, period.and_then(|q| book.get(q, c.id)).map(|r| r.grade)))
+                .collect();
         let mut district = vec![Agg::default(); d.districts.len()];
         let mut street = vec![Agg::default(); d.streets.len()];
-        let building: Vec<u64> = d
-            .buildings
-            .iter()
-            .map(|b| stats.building_total(b.id, window))
-            .collect();
-        let unit: Vec<u64> = d
-            .units
-            .iter()
-            .map(|x| stats.unit_total(x.id, window))
-            .collect();
-        let mut heat = Vec::new();
         for (k, c) in d.compounds.iter().enumerate() {
-            let n = stats.compound_total(c.id, window);
-            let grade = period.and_then(|q| book.get(q, c.id)).map(|r| r.grade);
-            compound.push((n, grade));
+            let (n, grade) = compound[k];
             let links = city.compound_links[k];
             for agg in [
                 links.district.map(|x| &mut district[x]),
@@ -463,32 +573,8 @@ impl Figures {
             {
                 agg.add(i64::from(c.households), n, grade);
             }
-            // Complaints placed on the compound only sit at its label point.
-            let mut on_buildings = 0;
-            for &bk in city.buildings_of.get(&c.id).map_or(&[][..], Vec::as_slice) {
-                let b = &d.buildings[bk];
-                let nb = building[bk];
-                on_buildings += nb;
-                let mut on_units = 0;
-                for &uk in city.units_of.get(&b.id).map_or(&[][..], Vec::as_slice) {
-                    let un = &d.units[uk];
-                    let nu = unit[uk];
-                    on_units += nu;
-                    heat.push(GeomWithData::new(
-                        [un.geom.x(), un.geom.y()],
-                        (nu, i64::from(un.households)),
-                    ));
-                }
-                if nb > on_units {
-                    let p = b.geom.centroid().unwrap_or(city.compound_label[k]);
-                    heat.push(GeomWithData::new([p.x(), p.y()], (nb - on_units, 0)));
-                }
-            }
-            if n > on_buildings {
-                let p = city.compound_label[k];
-                heat.push(GeomWithData::new([p.x(), p.y()], (n - on_buildings, 0)));
-            }
         }
+        let heat = Self::heat_of(city, &compound, &building, &unit);
         Figures {
             window,
             period,
@@ -498,8 +584,47 @@ impl Figures {
             unit,
             district,
             street,
-            heat: RTree::bulk_load(heat),
+            spots: Arc::clone(&city.spots),
+            heat,
         }
+    }
+
+    /// The window's complaints at each heat place: a unit's own, what a building's units do
+    /// not hold, what a compound's buildings do not hold (complaints placed on it only).
+    fn heat_of(
+        city: &CityIndex,
+        compound: &[(u64, Option<Grade>)],
+        building: &[u64],
+        unit: &[u64],
+    ) -> Vec<u64> {
+        let sp = &city.spots;
+        let mut on_units = vec![0u64; building.len()];
+        for (n, b) in unit.iter().zip(&sp.unit_building) {
+            if let Some(b) = b {
+                on_units[*b] += n;
+            }
+        }
+        let mut on_buildings = vec![0u64; compound.len()];
+        for (n, c) in building.iter().zip(&sp.building_compound) {
+            if let Some(c) = c {
+                on_buildings[*c] += n;
+            }
+        }
+        let mut heat = Vec::with_capacity(sp.units + sp.buildings + sp.compounds);
+        heat.extend_from_slice(unit);
+        heat.extend(
+            building
+                .iter()
+                .zip(on_units)
+                .map(|(n, on)| n.saturating_sub(on)),
+        );
+        heat.extend(
+            compound
+                .iter()
+                .zip(on_buildings)
+                .map(|((n, _), on)| n.saturating_sub(on)),
+        );
+        heat
     }
 
     /// Complaints in the window and grade in the period of a compound.
@@ -540,9 +665,17 @@ impl Figures {
 
     /// Heat points (longitude, latitude, complaints) in a box.
     pub fn heat_in(&self, b: [f64; 4]) -> impl Iterator<Item = (f64, f64, u64)> + '_ {
-        query(&self.heat, b)
-            .filter(|g| g.data.0 > 0)
-            .map(|g| (g.geom()[0], g.geom()[1], g.data.0))
+        self.heat_spots(b)
+            .filter(|(_, n, _)| *n > 0)
+            .map(|(p, n, _)| (p[0], p[1], n))
+    }
+
+    /// Every heat place in a box: where, the window's complaints, households.
+    fn heat_spots(&self, b: [f64; 4]) -> impl Iterator<Item = ([f64; 2], u64, i64)> + '_ {
+        query(&self.spots.tree, b).map(|g| {
+            let (slot, hh) = g.data;
+            (*g.geom(), self.heat[slot as usize], hh)
+        })
     }
 }
 
@@ -777,9 +910,8 @@ impl<'a> Build<'a> {
         let cell = f64::from(EXTENT / HEAT_CELLS);
         let side = HEAT_CELLS as usize;
         let mut cells = [(0u64, 0i64); (HEAT_CELLS * HEAT_CELLS) as usize];
-        for g in query(&self.fig.heat, self.q) {
-            let (n, hh) = g.data;
-            if let Some(p) = mvt::point(self.frame, Point::new(g.geom()[0], g.geom()[1]), false) {
+        for (at, n, hh) in self.fig.heat_spots(self.q) {
+            if let Some(p) = mvt::point(self.frame, Point::new(at[0], at[1]), false) {
                 let (cx, cy) = ((p.x() / cell) as usize, (p.y() / cell) as usize);
                 // A point rounded onto the far edge belongs to the last cell.
                 let e = &mut cells[cx.min(side - 1) * side + cy.min(side - 1)];
