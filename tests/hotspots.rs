@@ -159,4 +159,19 @@ async fn what_the_hot_spots_refuse_is_said_by_name() {
     let ok = common::call(&app, "GET", "/api/hotspots?category=fees", &[], vec![]).await;
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
     assert_eq!(ok.json()["category"], "fees");
+    // A repeated request is answered from what was made; another category is not.
+    let again = common::call(&app, "GET", "/api/hotspots?category=fees", &[], vec![]).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, ok.body);
+    let other = common::call(&app, "GET", "/api/hotspots?category=repairs", &[], vec![]).await;
+    assert_eq!(other.json()["category"], "repairs");
+    let coarser = common::call(
+        &app,
+        "GET",
+        "/api/hotspots?category=fees&res=8",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(coarser.json()["res"], 8);
 }

@@ -83,7 +83,13 @@ pub struct Atlas {
     gazetteer: ByVersion<Gazetteer>,
     /// The grade book of the store's current version (every tile asks for the latest quarter).
     grades: ByVersion<GradeBook>,
+    /// Answers costly to make (hot spots), by request, for the store version they were made
+    /// from: the most recent [`KEPT_ANSWERS`].
+    answers: std::sync::Mutex<std::collections::VecDeque<(u64, String, bytes::Bytes)>>,
 }
+
+/// How many made answers [`Atlas::remembered`] keeps.
+const KEPT_ANSWERS: usize = 32;
 
 fn change(now: u64, before: u64) -> Option<f64> {
     (before > 0).then(|| ((now as f64 / before as f64 - 1.0) * 10_000.0).round() / 10_000.0)
@@ -112,12 +118,39 @@ async fn geocode_rows(gz: Arc<Gazetteer>, mut rows: Vec<Row>) -> Result<Vec<Row>
 }
 
 impl Atlas {
+    /// An answer made for the same request (`key`) from the store's current version.
+    pub fn remembered(&self, key: &str) -> Option<bytes::Bytes> {
+        let v = self.store.version();
+        let kept = self
+            .answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter()
+            .find(|(at, k, _)| *at == v && k == key)
+            .map(|(_, _, body)| body.clone())
+    }
+
+    /// Keeps an answer made from store version `v` for request `key` (the oldest goes when
+    /// [`KEPT_ANSWERS`] are kept, and every one of an older version).
+    pub fn remember(&self, v: u64, key: String, body: bytes::Bytes) {
+        let mut kept = self
+            .answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(at, k, _)| *at == v && *k != key);
+        if kept.len() >= KEPT_ANSWERS {
+            kept.pop_front();
+        }
+        kept.push_back((v, key, body));
+    }
+
     pub fn new(store: Arc<dyn Store>, rule: Rule) -> Atlas {
         Atlas {
             store,
             rule,
             gazetteer: ByVersion::default(),
             grades: ByVersion::default(),
+            answers: std::sync::Mutex::default(),
         }
     }
 
@@ -348,13 +381,14 @@ pub fn trend_of(stats: &Stats, ids: &[i64], category: Option<Category>, window: 
     let lo = first.min(window.from.plus(-12));
     let hi = last.max(window.to);
     let all = Window { from: lo, to: hi };
-    let mut sums: BTreeMap<Month, u64> = BTreeMap::new();
-    for id in ids {
-        for (m, v) in stats.compound_series(*id, all, category) {
-            *sums.entry(m).or_default() += v;
-        }
-    }
-    let get = |m: Month| sums.get(&m).copied().unwrap_or(0);
+    let sums = stats.series_of(ids, all, category);
+    let get = |m: Month| {
+        usize::try_from(m.0 - all.from.0)
+            .ok()
+            .and_then(|k| sums.get(k))
+            .copied()
+            .unwrap_or(0)
+    };
     let in_data = |m: Month| first <= m && m <= last;
     let months = (window.from.0..=window.to.0)
         .map(Month)

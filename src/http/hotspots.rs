@@ -42,6 +42,8 @@ pub async fn hotspots(
     let res = number(&p, "res", 9, "an H3 resolution from 5 to 11")?;
     let k = number(&p, "k", 1, "a number of rings from 1 to 3")?;
     let category = super::request::category(&p)?;
+    // The version first: an answer is never kept as newer than the statistics it came from.
+    let v = state.atlas.store.version();
     let stats = state.atlas.store.stats().await?;
     let window = Window::parse(p.get("from"), p.get("to"), stats.latest_month())
         .map_err(Error::BadRequest)?;
@@ -59,6 +61,33 @@ pub async fn hotspots(
         window,
         category,
     };
+    let key = format!(
+        "hotspots {res} {k} {} {} {}",
+        window.from,
+        window.to,
+        category.map_or("", Category::code)
+    );
+    let body = if let Some(body) = state.atlas.remembered(&key) {
+        body
+    } else {
+        let body = bytes::Bytes::from(answer(&state, &stats, &ask).await?);
+        state.atlas.remember(v, key, body.clone());
+        body
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        body,
+    )
+        .into_response())
+}
+
+/// The hot-spot answer as GeoJSON text.
+async fn answer(
+    state: &AppState,
+    stats: &crate::analytics::Stats,
+    ask: &Ask,
+) -> Result<String, Error> {
+    let (window, category) = (ask.window, ask.category);
     let city = state.tiles.city(&state.atlas).await?;
     let places = city
         .data
@@ -66,7 +95,7 @@ pub async fn hotspots(
         .iter()
         .enumerate()
         .map(|(i, c)| (c.id, city.compound_label(i)));
-    let h = hotspots::hotspots(&stats, places, &ask)?;
+    let h = hotspots::hotspots(stats, places, ask)?;
     let features: Vec<Value> = h
         .cells
         .iter()
@@ -89,11 +118,7 @@ pub async fn hotspots(
         "method": hotspots::METHOD,
         "features": features,
     });
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
-        body.to_string(),
-    )
-        .into_response())
+    Ok(body.to_string())
 }
 
 /// This surface's routes: hot spots.
