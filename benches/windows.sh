@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# A never-seen window (issues 19 and 16): the first answer for a window no request has asked
+# for yet, over N random windows (default 50) — a z14 vector tile, a map picture, a page of OGC
+# API features, the districts' statistics, and the analysts' companies, trend, effect and hot
+# spots — then the same request again, from atlas on the embedded store and on PostGIS
+# (and, with BEFORE=/path/to/an/older/atlas, that binary on the same data), side by side in
+# one run; for tiles also another tile of the same window (its figures made).
+# Each kind of answer gets its own windows, so every request measured is a window's first.
+#   usage: benches/windows.sh [N] [SCALE]      (default 50 windows, scale 1.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/postgis.sh
+N=${1:-50}
+SCALE=${2:-1.0}
+ensure_postgis
+cargo build --release --locked -q
+BIN=$PWD/target/release/atlas
+WORK=$(mktemp -d /tmp/atlas-wbench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_cluster
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${DATABASE_URL:-}" ] || start_cluster
+BASE=${DATABASE_URL%/*}
+DB="$BASE/atlas_wbench"
+
+"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
+psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_wbench" -c "CREATE DATABASE atlas_wbench"
+"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
+"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
+psql -q "$DB" -c "VACUUM ANALYZE"
+
+start() { # NAME PORT CMD...
+  local name=$1 port=$2; shift 2
+  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
+}
+SERVERS=()
+P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
+P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
+if [ -n "${BEFORE:-}" ]; then
+  P=$(free_port); start before_embedded "$P" "$BEFORE" serve --data "$WORK/city"; SERVERS+=("before, embedded:$P")
+  P=$(free_port); start before_postgis "$P" "$BEFORE" serve --database-url "$DB"; SERVERS+=("before, PostGIS:$P")
+fi
+# Warm each server on the default window: the city index, the grades, the statistics.
+for s in "${SERVERS[@]}"; do
+  port=${s##*:}
+  curl -sf -o /dev/null "http://127.0.0.1:$port/tiles/atlas/14/13670/6430.mvt"
+  curl -sf -o /dev/null "http://127.0.0.1:$port/api/districts"
+done
+
+# N distinct windows inside the data (2018-01 … 2023-07) for each kind of answer, drawn once:
+# every server gets the same ones, and no window comes twice. Hot spots need windows of at
+# least 10 months; an effect's start needs two years of data before it (from 2020-01).
+python3 - "$N" >"$WORK/windows" <<'PY'
+import random, sys
+n = int(sys.argv[1])
+random.seed(20261203)
+months = [f"{y}-{m:02d}" for y in range(2018, 2024) for m in range(1, 13)][:67]
+pairs = [(a, b) for i, a in enumerate(months) for b in months[i:]]
+pairs.remove(("2022-08", "2023-07"))  # the default window, warmed above
+random.shuffle(pairs)
+def take(kind, ok):
+    global pairs
+    chosen = [p for p in pairs if ok(*p)][:n]
+    pairs = [p for p in pairs if p not in chosen]
+    for a, b in chosen:
+        print(kind, a, b)
+span = lambda a, b: months.index(b) - months.index(a) + 1
+take("hotspots", lambda a, b: span(a, b) >= 10)
+take("effect", lambda a, b: a >= "2020-01")
+for kind in ["tile", "picture", "features", "districts", "companies", "trend"]:
+    take(kind, lambda a, b: True)
+PY
+
+# The answers: KIND FROM TO -> path.
+path_of() {
+  case $1 in
+    tile) echo "/tiles/atlas/14/13670/6430.mvt?from=$2&to=$3" ;;
+    picture) echo "/api/map.png?bbox=120.30,36.03,120.50,36.20&width=800&height=600&from=$2&to=$3" ;;
+    features) echo "/ogc/collections/compounds/items?datetime=$2/$3&limit=100" ;;
+    districts) echo "/api/districts?from=$2&to=$3" ;;
+    companies) echo "/api/companies?from=$2&to=$3" ;;
+    trend) echo "/api/stats/trend?district=370211&from=$2&to=$3" ;;
+    effect) echo "/api/stats/effect?start=$2&to=$3" ;;
+    hotspots) echo "/api/hotspots?from=$2&to=$3" ;;
+  esac
+}
+for s in "${SERVERS[@]}"; do
+  port=${s##*:}
+  while read -r kind from to; do
+    path=$(path_of "$kind" "$from" "$to")
+    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$port$path")
+    [ "${t%% *}" = 200 ] || { echo "$s: $path answered ${t%% *}"; exit 1; }
+    echo "$kind ${t#* }" >>"$WORK/times_$port"
+    # The same request again (from a cache where the answer has one), and for tiles another
+    # tile of the window (its figures made, the tile itself not yet cached).
+    echo "$kind+ $(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port$path")" >>"$WORK/times_$port"
+    if [ "$kind" = tile ]; then
+      t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/tiles/atlas/14/13671/6430.mvt?from=$from&to=$to")
+      echo "again $t" >>"$WORK/times_$port"
+    fi
+  done <"$WORK/windows"
+done
+
+stat() { # KIND FILE -> "median / worst" in ms
+  awk -v k="$1" '$1 == k {print $2 * 1000}' "$2" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f", a[int((NR + 1) / 2)], a[NR]}'
+}
+echo "## A never-seen window — $(date -u +%Y-%m-%d), $(nproc) cores, scale $SCALE, $N windows per answer"
+echo
+echo "The first request of each window, median / worst in ms (curl's total time, one request at a time)."
+echo
+echo "| server | z14 tile | next tile, same window | map picture 800×600 | OGC features, 100 | districts |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for s in "${SERVERS[@]}"; do
+  f="$WORK/times_${s##*:}"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "${s%:*}" "$(stat tile "$f")" "$(stat again "$f")" "$(stat picture "$f")" "$(stat features "$f")" "$(stat districts "$f")"
+done
+echo
+echo "The analysts' answers (issue 16), first request of a window / the same request again, median / worst in ms:"
+echo
+echo "| server | companies | trend (a district) | effect (the city) | hot spots (res 9, ≥ 10 months) |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for s in "${SERVERS[@]}"; do
+  f="$WORK/times_${s##*:}"
+  row="| ${s%:*} |"
+  for k in companies trend effect hotspots; do row="$row $(stat "$k" "$f") · $(stat "$k+" "$f") |"; done
+  echo "$row"
+done
+echo
+echo "Repeated, the first four: tile $(stat tile+ "$WORK/times_${SERVERS[0]##*:}"), picture $(stat picture+ "$WORK/times_${SERVERS[0]##*:}"), features $(stat features+ "$WORK/times_${SERVERS[0]##*:}"), districts $(stat districts+ "$WORK/times_${SERVERS[0]##*:}") (embedded)."
+for s in "${SERVERS[@]}"; do
+  port=${s##*:}
+  pid=$(pgrep -f -- "--bind 127.0.0.1:$port" | head -1)
+  echo "${s%:*}: $(awk '/VmRSS/ {printf "%d MB", $2 / 1024}' "/proc/$pid/status") resident after the run"
+done
