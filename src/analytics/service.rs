@@ -85,11 +85,56 @@ pub struct Atlas {
     grades: ByVersion<GradeBook>,
     /// Answers costly to make (hot spots), by request, for the store version they were made
     /// from: the most recent [`KEPT_ANSWERS`].
-    answers: std::sync::Mutex<std::collections::VecDeque<(u64, String, bytes::Bytes)>>,
+    answers: std::sync::Mutex<Answers>,
+}
+
+/// Made answers by store version and request, the most recent last.
+#[derive(Default)]
+pub struct Answers {
+    kept: std::collections::VecDeque<(u64, String, bytes::Bytes)>,
+    bytes: usize,
+}
+
+impl Answers {
+    /// The answer made for request `key` from store version `v`.
+    pub fn find(&self, v: u64, key: &str) -> Option<bytes::Bytes> {
+        self.kept
+            .iter()
+            .find(|(at, k, _)| *at == v && k == key)
+            .map(|(_, _, body)| body.clone())
+    }
+
+    /// Keeps an answer made from store version `v` for request `key`: the oldest go when
+    /// [`KEPT_ANSWERS`] or [`KEPT_BYTES`] would be passed, and every one of an older version;
+    /// an answer larger than [`KEPT_BYTES`] is not kept.
+    pub fn keep(&mut self, v: u64, key: String, body: bytes::Bytes) {
+        self.kept.retain(|(at, k, _)| *at == v && *k != key);
+        self.bytes = self.kept.iter().map(|(_, _, b)| b.len()).sum();
+        if body.len() > KEPT_BYTES {
+            return;
+        }
+        while self.kept.len() >= KEPT_ANSWERS || self.bytes + body.len() > KEPT_BYTES {
+            let Some((_, _, gone)) = self.kept.pop_front() else {
+                break;
+            };
+            self.bytes -= gone.len();
+        }
+        self.bytes += body.len();
+        self.kept.push_back((v, key, body));
+    }
+
+    /// How many bytes the kept answers hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// How many made answers [`Atlas::remembered`] keeps.
 const KEPT_ANSWERS: usize = 32;
+
+/// How many bytes of made answers [`Atlas::remembered`] keeps at most (a hot-spot answer of the
+/// demo city at resolution 9 is about 3.6 MB: eight of them).
+const KEPT_BYTES: usize = 32 << 20;
 
 fn change(now: u64, before: u64) -> Option<f64> {
     (before > 0).then(|| ((now as f64 / before as f64 - 1.0) * 10_000.0).round() / 10_000.0)
@@ -125,23 +170,15 @@ impl Atlas {
             .answers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.iter()
-            .find(|(at, k, _)| *at == v && k == key)
-            .map(|(_, _, body)| body.clone())
+        kept.find(v, key)
     }
 
-    /// Keeps an answer made from store version `v` for request `key` (the oldest goes when
-    /// [`KEPT_ANSWERS`] are kept, and every one of an older version).
+    /// Keeps an answer made from store version `v` for request `key` (see [`Answers::keep`]).
     pub fn remember(&self, v: u64, key: String, body: bytes::Bytes) {
-        let mut kept = self
-            .answers
+        self.answers
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.retain(|(at, k, _)| *at == v && *k != key);
-        if kept.len() >= KEPT_ANSWERS {
-            kept.pop_front();
-        }
-        kept.push_back((v, key, body));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keep(v, key, body);
     }
 
     pub fn new(store: Arc<dyn Store>, rule: Rule) -> Atlas {
@@ -437,5 +474,45 @@ pub fn trend_of(stats: &Stats, ids: &[i64], category: Option<Category>, window: 
         compounds: ids.len(),
         months,
         halves,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answers, KEPT_ANSWERS, KEPT_BYTES};
+
+    fn body(n: usize) -> bytes::Bytes {
+        bytes::Bytes::from(vec![b'x'; n])
+    }
+
+    #[test]
+    fn answers_are_kept_by_version_count_and_bytes() {
+        let mut a = Answers::default();
+        a.keep(1, "a".into(), body(10));
+        assert_eq!(a.find(1, "a").map(|b| b.len()), Some(10));
+        assert!(a.find(2, "a").is_none(), "another store version");
+        assert!(a.find(1, "b").is_none(), "another request");
+        // A newer version drops every older answer.
+        a.keep(2, "b".into(), body(5));
+        assert!(a.find(1, "a").is_none());
+        assert_eq!(a.bytes(), 5);
+        // No more than KEPT_ANSWERS, the oldest going first.
+        for i in 0..=KEPT_ANSWERS {
+            a.keep(2, format!("k{i}"), body(1));
+        }
+        assert!(a.find(2, "b").is_none() && a.find(2, "k0").is_none());
+        assert!(a.find(2, &format!("k{KEPT_ANSWERS}")).is_some());
+        // No more than KEPT_BYTES: a large answer pushes the others out.
+        a.keep(2, "big".into(), body(KEPT_BYTES - 3));
+        a.keep(2, "small".into(), body(4));
+        assert!(
+            a.find(2, "big").is_none(),
+            "over the byte budget, the oldest goes"
+        );
+        assert!(a.bytes() <= KEPT_BYTES);
+        assert_eq!(a.bytes(), 4, "the big one and the ones before it went");
+        // An answer larger than the budget is not kept at all.
+        a.keep(2, "huge".into(), body(KEPT_BYTES + 1));
+        assert!(a.find(2, "huge").is_none());
     }
 }
