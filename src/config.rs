@@ -248,6 +248,9 @@ pub struct FileConfig {
     pub http: HttpFile,
     #[serde(default)]
     pub city: CityFile,
+    /// The export's words for a closed ticket and for each rating (see model::handling).
+    #[serde(default)]
+    pub handling: crate::model::handling::Scale,
 }
 
 /// The city served, as titles and the map name it (its extent and centre come from its data
@@ -381,7 +384,12 @@ impl FileConfig {
         };
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let file: FileConfig =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        file.handling
+            .check()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(file)
     }
 }
 
@@ -401,6 +409,8 @@ pub struct Settings {
     pub demo_scale: f64,
     pub demo_seed: u64,
     pub rule: crate::model::grade::Rule,
+    /// `[handling]`: the export's words for closed and for each rating.
+    pub handling: crate::model::handling::Scale,
     pub tokens: Vec<TokenEntry>,
     /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
     pub open_planner: Option<bool>,
@@ -449,6 +459,7 @@ impl Settings {
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
             rule: file.grading.clone().unwrap_or_default(),
+            handling: file.handling.clone(),
             tokens: Settings::resolve_tokens(&file.auth, &env),
             open_planner: env("ATLAS_OPEN_PLANNER")
                 .and_then(|v| match v.to_ascii_lowercase().as_str() {

@@ -40,14 +40,15 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreErro
 async fn open_chosen_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     match &settings.store {
         StoreChoice::Embedded(dir) => {
-            let dir = dir.clone();
-            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
+            let (dir, scale) = (dir.clone(), settings.handling.clone());
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open_with(&dir, scale))
                 .await
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
             Ok(Arc::new(store))
         }
         StoreChoice::Postgis(url) => {
-            let store = PostgisStore::connect_lazy(url, &settings.pool)?;
+            let store = PostgisStore::connect_lazy(url, &settings.pool)?
+                .with_scale(settings.handling.clone());
             store.migrate().await?;
             Ok(Arc::new(store))
         }

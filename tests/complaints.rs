@@ -738,11 +738,17 @@ async fn the_embedded_store_keeps_its_statistics_and_layer_digests_and_trusts_ne
         assert!(s.compound == imported.compound, "{why}: compound table");
         assert!(s.building == imported.building, "{why}: building table");
         assert!(s.unit == imported.unit, "{why}: unit table");
+        assert!(s.handling == imported.handling, "{why}: handling table");
+        assert_eq!(s.times.len(), imported.times.len(), "{why}: hours");
     };
     same(&*reopened().await, "read from the statistics file");
     let kept = std::fs::read(&stats_file).unwrap();
     // The file is what is read: one with other figures for the same complaints is believed.
-    let source = digest::of_file(&complaints_file).unwrap();
+    let source = io::stats::source(
+        &complaints_file,
+        &compound_atlas::model::handling::Scale::default(),
+    )
+    .unwrap();
     let mut other = (*imported).clone();
     other.total += 1_000;
     io::stats::write(&stats_file, &other, &source).unwrap();

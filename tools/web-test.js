@@ -86,6 +86,9 @@ async function watch(page, errors, external) {
     check('the panel names the clicked compound', title.includes(pt.name), title);
     check('the panel has a monthly chart', (await page.$$('#panel svg.chart rect.bar')).length >= 12);
     check('the panel lists buildings and grade history', (await page.$$('#panel table tr')).length > 5);
+    const resolved = (await page.textContent('#fig-resolved')).trim();
+    const satisfied = (await page.textContent('#fig-satisfied')).trim();
+    check(`the panel shows the compound's resolution and satisfaction rates (${resolved}, ${satisfied})`, /^\d+(\.\d)?%$/.test(resolved) && /^\d+(\.\d)?%$/.test(satisfied));
     const before = (await page.textContent('#fig-complaints')).trim();
     await page.screenshot({ path: path.join(outDir, 'compound-panel.png') });
 
@@ -146,6 +149,8 @@ async function watch(page, errors, external) {
     await page.click('#tool-dashboard');
     await page.waitForSelector('#db-counts', { timeout: 20000 });
     check('the dashboard shows the trend with the campaign marked and grade counts', (await page.$$('#panel svg.chart line.mark')).length === 1 && (await page.textContent('#db-counts')).includes('李沧区'));
+    const counts = await page.textContent('#db-counts');
+    check('the dashboard gives the districts\' resolution and satisfaction rates', (counts.match(/\d+\.\d%/g) || []).length >= 2, counts.slice(0, 120));
     const effect = await page.textContent('#db-effect');
     check(`the dashboard shows the campaign's effect with its interval (${effect.slice(0, 60)})`, /%.*95%.*%.*….*%/.test(effect) && effect.includes('2023-05'));
     await page.screenshot({ path: path.join(outDir, 'dashboard.png') });

@@ -20,6 +20,7 @@
       total: '总距离', legs: '段距离', km: '公里', m: '米', note: '说明',
       trend: '逐月投诉趋势', campaign: '专项整治开始', yoy: '同比', half: '半年', vs_prev: '环比上半年',
       vs_year: '同比去年同期', effect: '整治效果（季节与趋势调整后）', observed: '实际', expected: '预期', year_before: '去年同期', counts: '红黄蓝数量', city: '全市', window: '时间窗',
+      resolved: '办结率', satisfied: '满意率', response_h: '首次响应（小时，中位数）', closing_h: '办结用时（小时，中位数/90%）', rates: '办理情况',
       legend_grade: '评级', legend_density: '投诉密度（件/百户·年）', suppressed: '（数量少，已隐藏）',
       loading: '加载中…', round: '第{n}天', stops: '个点',
       route_note: '距离为起点、各小区内部点与终点之间的大圆距离（球面）：尚无路网数据，实际道路行程会更长。',
@@ -42,6 +43,7 @@
       total: 'Total', legs: 'Leg', km: 'km', m: 'm', note: 'Note',
       trend: 'Complaints by month', campaign: 'campaign start', yoy: 'YoY', half: 'Half-year', vs_prev: 'vs previous half',
       vs_year: 'vs same half last year', effect: 'Campaign effect (seasonally and trend adjusted)', observed: 'observed', expected: 'expected', year_before: 'a year before', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
+      resolved: 'Resolved', satisfied: 'Satisfied', response_h: 'First response (hours, median)', closing_h: 'Closing (hours, median / 90%)', rates: 'Handling',
       legend_grade: 'Grade', legend_density: 'Complaint density (per 100 households·yr)', suppressed: '(few, withheld)',
       loading: 'Loading…', round: 'Day {n}', stops: 'stops', route_note: '',
       token_needed: 'This needs a planner token.', token: 'Token', cancel: 'Cancel', sign_in: 'OK',
@@ -323,6 +325,15 @@
   }
   const gradeBadge = (g) => (g ? `<span class="grade ${esc(g)}">${esc(t(g))}</span>` : `<span class="hint">${esc(t('none'))}</span>`);
   const fmt = (n, d = 1) => (n === null || n === undefined ? '—' : Number(n).toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: d }));
+  const share = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+  // The three rates and the hours of an answer (compound, district, street, company).
+  const ratesBlock = (x) => `<h3>${esc(t('rates'))}</h3>
+      <div class="figures" id="fig-rates">
+        <div><b id="fig-resolved">${share(x.resolved_rate)}</b>${esc(t('resolved'))}</div>
+        <div><b id="fig-satisfied">${share(x.satisfied_rate)}</b>${esc(t('satisfied'))}</div>
+        <div><b>${fmt(x.response_hours_median)}</b>${esc(t('response_h'))}</div>
+        <div><b>${fmt(x.closing_hours_median)} / ${fmt(x.closing_hours_p90)}</b>${esc(t('closing_h'))}</div>
+      </div>`;
 
   const openCompound = guard(async (id, zoom) => {
     state.tool = null;
@@ -346,6 +357,7 @@
         <div><b>${fmt(c.households, 0)}</b>${esc(t('households'))}</div>
       </div>
       ${c.grade ? `<div class="hint">${esc(why(c.grade))}</div>` : ''}
+      ${ratesBlock(c)}
       <h3>${esc(t('monthly'))}</h3>
       ${barChart(c.monthly.map((m) => ({ label: m.month, value: m.complaints })), { mark: state.meta.campaign_start, title: t('monthly') })}
       <h3>${esc(t('categories'))}</h3>
@@ -498,8 +510,8 @@
       <h3>${esc(t('effect'))}</h3>
       ${effectPanel(effect, pct)}
       <h3>${esc(t('counts'))} (${esc(districts.period || '')}; ${esc(t('window'))} ${esc(districts.window.from)} – ${esc(districts.window.to)})</h3>
-      <table id="db-counts"><tr><th>${esc(t('district'))}</th><th class="n">${esc(t('red'))}</th><th class="n">${esc(t('yellow'))}</th><th class="n">${esc(t('blue'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('density'))}</th></tr>
-      ${rows.map((x) => `<tr><td>${esc(x.name)}</td><td class="n">${x.red}</td><td class="n">${x.yellow}</td><td class="n">${x.blue}</td><td class="n">${fmt(x.complaints, 0)}</td><td class="n">${fmt(x.density)}</td></tr>`).join('')}</table>
+      <table id="db-counts"><tr><th>${esc(t('district'))}</th><th class="n">${esc(t('red'))}</th><th class="n">${esc(t('yellow'))}</th><th class="n">${esc(t('blue'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('density'))}</th><th class="n">${esc(t('resolved'))}</th><th class="n">${esc(t('satisfied'))}</th><th class="n">${esc(t('closing_h'))}</th></tr>
+      ${rows.map((x) => `<tr><td>${esc(x.name)}</td><td class="n">${x.red}</td><td class="n">${x.yellow}</td><td class="n">${x.blue}</td><td class="n">${fmt(x.complaints, 0)}</td><td class="n">${fmt(x.density)}</td><td class="n">${share(x.resolved_rate)}</td><td class="n">${share(x.satisfied_rate)}</td><td class="n">${fmt(x.closing_hours_median)} / ${fmt(x.closing_hours_p90)}</td></tr>`).join('')}</table>
       <h3>${esc(t('yoy'))}</h3>
       <table>${trend.trend.months.slice(-12).map((m) => `<tr><td>${esc(m.month)}</td><td class="n">${m.complaints}</td><td class="n">${pct(m.yoy)}</td></tr>`).join('')}</table>`,
     () => dashboard());

@@ -18,3 +18,19 @@ INSERT INTO stats_unit_month (unit_id, month, n)
 SELECT unit_id, date_trunc('month', received_at)::date, count(*)
 FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched) AND unit_id IS NOT NULL
 GROUP BY 1, 2;
+
+DELETE FROM stats_handling_month WHERE compound_id IN (SELECT compound_id FROM touched);
+INSERT INTO stats_handling_month (compound_id, month, status, satisfaction, n)
+SELECT compound_id, date_trunc('month', received_at)::date, status, coalesce(satisfaction, ''), count(*)
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
+GROUP BY 1, 2, 3, 4;
+
+DELETE FROM stats_complaint_hours WHERE compound_id IN (SELECT compound_id FROM touched);
+INSERT INTO stats_complaint_hours (compound_id, month, response_h, closing_h)
+SELECT compound_id, date_trunc('month', received_at)::date,
+       CASE WHEN responded_at IS NOT NULL
+            THEN (greatest(0, extract(epoch FROM responded_at - received_at))::float8 / 3600.0)::real END,
+       CASE WHEN closed_at IS NOT NULL
+            THEN (greatest(0, extract(epoch FROM closed_at - received_at))::float8 / 3600.0)::real END
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
+  AND (responded_at IS NOT NULL OR closed_at IS NOT NULL);

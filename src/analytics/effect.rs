@@ -245,6 +245,7 @@ mod tests {
                     compound: Some(1),
                     building: None,
                     unit: None,
+                    handled: crate::model::handling::Handled::default(),
                 });
             }
         }

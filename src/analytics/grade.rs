@@ -333,6 +333,7 @@ mod tests {
                         compound: Some(c),
                         building: None,
                         unit: None,
+                        handled: crate::model::handling::Handled::default(),
                     });
                 }
             }
@@ -379,6 +380,7 @@ mod tests {
                     compound: Some(c),
                     building: None,
                     unit: None,
+                    handled: crate::model::handling::Handled::default(),
                 })
             })
             .collect();

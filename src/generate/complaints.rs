@@ -21,7 +21,7 @@ pub const MONTHS: usize = 67;
 const HUANGDAO: &str = "370211";
 
 /// Column headers of the hotline export.
-pub const HEADERS: [&str; 12] = [
+pub const HEADERS: [&str; 14] = [
     "工单编号",
     "受理时间",
     "诉求类别",
@@ -34,6 +34,8 @@ pub const HEADERS: [&str; 12] = [
     "来电人",
     "联系电话",
     "诉求内容",
+    "办结时间",
+    "首次响应时间",
 ];
 
 /// Text encoding of the written export.
@@ -406,6 +408,32 @@ struct Records<'a> {
     channel_pick: WeightedIndex<u32>,
     sat_pick: WeightedIndex<u32>,
     close: NaiveDate,
+    /// The hours to a first response and to closing, before any compound's or the
+    /// campaign's factor.
+    response_hours: LogNormal<f64>,
+    closing_hours: LogNormal<f64>,
+}
+
+/// When the export was taken: tickets not closed by then are still open.
+fn export_time() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2023, 8, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+/// When the campaign began (late April 2023): handling got quicker and callers happier.
+fn campaign_start() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2023, 4, 25)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+/// A ticket's handling as the export says it: status, rating, closing and first response.
+struct Handling {
+    status: &'static str,
+    satisfaction: &'static str,
+    closed_at: Option<NaiveDateTime>,
+    responded_at: Option<NaiveDateTime>,
 }
 
 impl<'a> Records<'a> {
@@ -428,13 +456,18 @@ impl<'a> Records<'a> {
             channel_pick: WeightedIndex::new(CHANNELS.iter().map(|c| c.1))?,
             sat_pick: WeightedIndex::new(SATISFACTION.iter().map(|c| c.1))?,
             close: NaiveDate::from_ymd_opt(2023, 7, 20).unwrap_or_default(),
+            response_hours: LogNormal::new(2.0f64.ln(), 0.8)?,
+            closing_hours: LogNormal::new(60.0f64.ln(), 0.9)?,
         })
     }
 
     /// Writes one draft's export row and truth row; returns whether the caller gave a GPS fix.
+    /// `side` draws the handling's times and adjustments, so that `rng` draws what it drew
+    /// before the times were written (a seed writes the same addresses as before).
     fn write<R: Rng>(
         &self,
         rng: &mut R,
+        side: &mut impl Rng,
         d: &Draft,
         ticket: &str,
         export: &mut ExportWriter,
@@ -449,7 +482,12 @@ impl<'a> Records<'a> {
         let with_gps = gps.is_some();
         let (lon, lat) = gps.unwrap_or_default();
         let (status, sat) = self.status(rng, d.at.date());
+        let h = self.handling(side, d.at, e, status, sat);
         let (caller, phone, text) = said(rng, d.category);
+        let stamp = |t: Option<NaiveDateTime>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
         export.write(&[
             ticket,
             &d.at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -458,11 +496,13 @@ impl<'a> Records<'a> {
             &address,
             &lon,
             &lat,
-            status,
-            sat,
+            h.status,
+            h.satisfaction,
             &caller,
             &phone,
             &text,
+            &stamp(h.closed_at),
+            &stamp(h.responded_at),
         ])?;
         let (building_id, unit_id) = if compound_level {
             (String::new(), String::new())
@@ -536,6 +576,59 @@ impl<'a> Records<'a> {
     }
 }
 
+impl Records<'_> {
+    /// The ticket's handling: hours to a first response and to closing drawn log-normally
+    /// (medians 2 h and 60 h), slower in compounds that draw many complaints (up to 2.5× in
+    /// the hottest) and quicker from the campaign's start (×0.6); a ticket not closed by the
+    /// export's time is still open, and so are 1–3% of older ones (more in hot compounds);
+    /// callers of hot compounds are less often satisfied, and more often after the campaign.
+    fn handling(
+        &self,
+        side: &mut impl Rng,
+        at: NaiveDateTime,
+        e: &Estate,
+        status: &'static str,
+        satisfaction: &'static str,
+    ) -> Handling {
+        let heat = (e.hot.max(1.0).ln() / 9.0f64.ln()).clamp(0.0, 1.0);
+        let after = at >= campaign_start();
+        let pace = (1.0 + 1.5 * heat) * if after { 0.6 } else { 1.0 };
+        let hours = |h: f64| chrono::Duration::seconds((h * 3600.0).round() as i64);
+        let response = self.response_hours.sample(side) * pace;
+        let closing = response + self.closing_hours.sample(side) * pace;
+        let export = export_time();
+        let responded_at = Some(at + hours(response)).filter(|t| *t < export);
+        let closed = at + hours(closing);
+        let stuck = side.gen_bool(0.01 + 0.02 * heat);
+        if status != "已办结" || closed >= export || stuck {
+            let status = if status == "已退回" {
+                status
+            } else {
+                "办理中"
+            };
+            return Handling {
+                status,
+                satisfaction: "",
+                closed_at: None,
+                responded_at,
+            };
+        }
+        let satisfaction = match satisfaction {
+            "满意" | "基本满意" if side.gen_bool(if after { 0.1 } else { 0.35 } * heat) => {
+                "不满意"
+            }
+            "不满意" if after && side.gen_bool(0.4) => "满意",
+            s => s,
+        };
+        Handling {
+            status,
+            satisfaction,
+            closed_at: Some(closed),
+            responded_at,
+        }
+    }
+}
+
 /// The caller's name and phone, and what they said (now and then with the name and phone in it).
 fn said<R: Rng>(rng: &mut R, category: Category) -> (String, String, String) {
     let caller = names::person(rng);
@@ -588,6 +681,11 @@ pub fn generate<R: Rng>(
 
     let (mut export, mut truth) = create_outputs(out_dir, encoding)?;
     let records = Records::new(districts, streets, estates)?;
+    // The handling's own draws (see `Records::write`), seeded from the number of complaints
+    // (not from `rng`, whose draws stay as they were).
+    let mut side = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+        0x4841_4E44 ^ (n as u64).rotate_left(17),
+    );
     let mut with_gps = 0;
     let mut tickets = Tickets(NaiveDate::MIN, 0);
     for (i, d) in drafts.iter().enumerate() {
@@ -595,7 +693,7 @@ pub fn generate<R: Rng>(
             progress.set_position(i as u64);
         }
         let ticket = tickets.next(d.at.date());
-        if records.write(rng, d, &ticket, &mut export, &mut truth)? {
+        if records.write(rng, &mut side, d, &ticket, &mut export, &mut truth)? {
             with_gps += 1;
         }
     }

@@ -525,7 +525,7 @@ pub async fn compound(
     let street = data.streets.iter().find(|s| s.code == c.street_code);
     let company = data.companies.iter().find(|x| x.id == c.company_id);
     let geometry = geojson::Geometry::from(&c.geom);
-    Ok(Json(json!({
+    let mut out = json!({
         "id": c.id,
         "name": c.name,
         "aliases": c.aliases,
@@ -547,7 +547,11 @@ pub async fn compound(
         })).collect::<Vec<_>>(),
         "buildings": buildings,
         "geometry": geometry,
-    })))
+    });
+    if let Value::Object(m) = &mut out {
+        super::request::insert_rates(m, &stats.rates_of(&[id], w));
+    }
+    Ok(Json(out))
 }
 
 /// This surface's routes: imports, grades, trends, geocoding and compound detail.

@@ -83,6 +83,16 @@ impl Ctx {
         m.insert("red_share".into(), json!(round(c.red_share(), 4)));
         m.insert("complaints_year_before".into(), json!(c.year_before));
         m.insert("change".into(), json!(c.change().map(|x| round(x, 4))));
+        let stats = &self.scope.stats;
+        let rates = crate::model::handling::Rates::new(
+            c.complaints,
+            c.handled,
+            stats.times.spreads(
+                c.compound_ids.iter().copied(),
+                stats.range(self.scope.window),
+            ),
+        );
+        super::request::insert_rates(&mut m, &rates);
         m
     }
 }

@@ -191,6 +191,8 @@ impl Ctx {
         m.insert("red".into(), json!(a.red));
         m.insert("yellow".into(), json!(a.yellow));
         m.insert("blue".into(), json!(a.blue));
+        m.insert("resolved_rate".into(), json!(a.resolved_rate()));
+        m.insert("satisfied_rate".into(), json!(a.satisfied_rate()));
         m
     }
 

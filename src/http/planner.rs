@@ -18,6 +18,7 @@ use axum::response::Response;
 use axum::Json;
 use geo_types::{Geometry, LineString, Point};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The farthest a point search reaches.
@@ -148,6 +149,18 @@ impl Ctx {
             geometry: export::shift(&Geometry::MultiPolygon(c.geom.clone()), self.scope.datum),
             properties: r.properties(&self.city),
         }
+    }
+
+    /// The compounds' ids grouped by an area's code.
+    fn compounds_by<'a>(
+        &'a self,
+        code: impl Fn(&'a crate::model::Compound) -> &'a String,
+    ) -> HashMap<&'a str, Vec<i64>> {
+        let mut by: HashMap<&str, Vec<i64>> = HashMap::new();
+        for c in &self.city.data.compounds {
+            by.entry(code(c).as_str()).or_default().push(c.id);
+        }
+        by
     }
 
     fn about(&self) -> Map<String, Value> {
@@ -442,12 +455,22 @@ pub async fn districts(
 ) -> Result<Json<Value>, Error> {
     let p = Params::parse(raw, &["from", "to", "period"])?;
     let ctx = Ctx::of(&state, &p).await?;
+    let by = ctx.compounds_by(|c| &c.district_code);
     let list: Vec<Value> = ctx
         .city
         .data
         .districts
         .iter()
-        .map(|d| summary(&ctx, &d.code, &d.name, &ctx.fig.district(&d.code), None))
+        .map(|d| {
+            let ids = by.get(d.code.as_str()).map_or(&[][..], Vec::as_slice);
+            summary(
+                &ctx,
+                (&d.code, &d.name),
+                ids,
+                &ctx.fig.district(&d.code),
+                None,
+            )
+        })
         .collect();
     let mut out = ctx.about();
     out.remove("datum");
@@ -467,15 +490,17 @@ pub async fn streets(
         None => None,
         Some(x) => Some(crate::error::district_code(d, x)?.to_string()),
     };
+    let by = ctx.compounds_by(|c| &c.street_code);
     let list: Vec<Value> = d
         .streets
         .iter()
         .filter(|s| district.as_ref().is_none_or(|c| &s.district_code == c))
         .map(|s| {
+            let ids = by.get(s.code.as_str()).map_or(&[][..], Vec::as_slice);
             summary(
                 &ctx,
-                &s.code,
-                &s.name,
+                (&s.code, &s.name),
+                ids,
                 &ctx.fig.street(&s.code),
                 Some(&s.district_code),
             )
@@ -487,10 +512,12 @@ pub async fn streets(
     Ok(Json(Value::Object(out)))
 }
 
+/// An area's figures: its compounds, households, complaints, density and grades, and the
+/// three rates with the hours over its compounds `ids`.
 fn summary(
     ctx: &Ctx,
-    code: &str,
-    name: &str,
+    (code, name): (&str, &str),
+    ids: &[i64],
     a: &crate::analytics::AreaFigures,
     district: Option<&str>,
 ) -> Value {
@@ -503,6 +530,17 @@ fn summary(
     if let Some(d) = district {
         v["district"] = json!(ctx.city.district_name(d));
         v["district_code"] = json!(d);
+    }
+    if let Value::Object(m) = &mut v {
+        let stats = &ctx.scope.stats;
+        let rates = crate::model::handling::Rates::new(
+            a.complaints,
+            [a.closed, a.rated, a.satisfied],
+            stats
+                .times
+                .spreads(ids.iter().copied(), stats.range(ctx.scope.window)),
+        );
+        super::request::insert_rates(m, &rates);
     }
     v
 }

@@ -68,6 +68,17 @@ impl Params {
     }
 }
 
+/// Puts the three rates and the hours into a JSON object (counts as integers).
+pub fn insert_rates(m: &mut serde_json::Map<String, Value>, r: &crate::model::handling::Rates) {
+    for (k, v) in r.fields() {
+        let v = match (k, v) {
+            ("closed" | "rated" | "satisfied", Some(x)) => serde_json::json!(x as u64),
+            (_, v) => serde_json::json!(v),
+        };
+        m.insert(k.into(), v);
+    }
+}
+
 /// The complaint window, grade period and datum a request asks for (defaults: the last 12
 /// months of data, the latest graded quarter, WGS 84), with the statistics and grades read.
 pub struct Scope {

@@ -22,12 +22,13 @@ enum Field {
     Status,
     Satisfaction,
     ClosedAt,
+    RespondedAt,
     CallerName,
     CallerPhone,
     Content,
 }
 
-const FIELDS: [(Field, &str, &[&str]); 13] = [
+const FIELDS: [(Field, &str, &[&str]); 14] = [
     (
         Field::Ticket,
         "ticket_id",
@@ -57,6 +58,17 @@ const FIELDS: [(Field, &str, &[&str]); 13] = [
         Field::ClosedAt,
         "closed_at",
         &["办结时间", "结案时间", "办结日期", "完成时间", "closed_at"],
+    ),
+    (
+        Field::RespondedAt,
+        "responded_at",
+        &[
+            "首次响应时间",
+            "响应时间",
+            "首次联系时间",
+            "签收时间",
+            "responded_at",
+        ],
     ),
     (
         Field::CallerName,
@@ -377,6 +389,7 @@ fn fingerprint(c: &Complaint) -> u64 {
         &c.status,
         &c.satisfaction,
         c.closed_at,
+        c.responded_at,
     )
         .hash(&mut h);
     h.finish()
@@ -426,19 +439,21 @@ fn coordinates(
 }
 
 /// A closing time is optional; one that reads as nothing is refused like any date.
-fn closing_time(
+/// A later time of the ticket (`field`: closed or first responded), at or after receiving.
+fn later_time(
+    field: Field,
     get: &impl Fn(Field) -> Option<String>,
     reject: &impl Fn(Field, String) -> Rejected,
     received_at: NaiveDateTime,
 ) -> Result<Option<NaiveDateTime>, Rejected> {
-    Ok(match get(Field::ClosedAt).filter(|s| !s.is_empty()) {
+    Ok(match get(field).filter(|s| !s.is_empty()) {
         None => None,
         Some(raw) => Some(
             parse_time(&raw)
                 .filter(|t| *t >= received_at)
                 .ok_or_else(|| {
                     reject(
-                        Field::ClosedAt,
+                        field,
                         format!(
                             "cannot read `{raw}` as a date and time at or after the time received"
                         ),
@@ -482,7 +497,8 @@ impl<'m> Validator<'m> {
                     format!("cannot read `{raw_time}` as a date and time"),
                 )
             })?;
-        let closed_at = closing_time(get, reject, received_at)?;
+        let closed_at = later_time(Field::ClosedAt, get, reject, received_at)?;
+        let responded_at = later_time(Field::RespondedAt, get, reject, received_at)?;
         let raw_cat = get(Field::Category).unwrap_or_default();
         let (category, decided) = match self.mapping {
             Some(m) => m.category(&raw_cat, &get(Field::Content).unwrap_or_default()),
@@ -505,6 +521,7 @@ impl<'m> Validator<'m> {
             status: get(Field::Status).unwrap_or_default(),
             satisfaction: get(Field::Satisfaction).filter(|s| !s.is_empty()),
             closed_at,
+            responded_at,
             place: Placement::default(),
         };
         Ok((complaint, decided))

@@ -3,12 +3,13 @@
 //! on import, never read by the server).
 
 use super::FormatError;
+use crate::model::handling::{hours, Handled, Scale};
 use crate::model::stats::Fact;
 use crate::model::{Category, Complaint, ComplaintContact, MatchMethod, Month, Placement};
 use std::io::Write;
 use std::path::Path;
 
-pub const COMPLAINT_HEADER: [&str; 15] = [
+pub const COMPLAINT_HEADER: [&str; 16] = [
     "ticket_id",
     "received_at",
     "category",
@@ -24,10 +25,12 @@ pub const COMPLAINT_HEADER: [&str; 15] = [
     "match_method",
     "match_note",
     "closed_at",
+    "responded_at",
 ];
 
-/// The columns of a complaint file written before `closed_at` (still read: the column is empty).
-const OLD_COLUMNS: usize = 14;
+/// The columns of complaint files written before `closed_at`, and before `responded_at`
+/// (still read: the columns are empty).
+const OLD_COLUMNS: [usize; 2] = [14, 15];
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -75,6 +78,7 @@ pub fn write_complaints(
             c.place.method.code(),
             c.place.note.as_deref().unwrap_or_default(),
             &opt(c.closed_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
+            &opt(c.responded_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
         ])
         .map_err(|e| err(&e))?;
     }
@@ -172,13 +176,14 @@ impl Row<'_> {
         stamp(&self.rec[1]).ok_or_else(|| self.bad("received_at", "not a date and time"))
     }
 
-    /// The closing time: empty, or absent from a file written before it was kept.
-    fn closed_at(&self) -> Result<Option<chrono::NaiveDateTime>, FormatError> {
-        match self.rec.get(14) {
+    /// A later time of the ticket (`closed_at` in column 14, `responded_at` in 15): empty, or
+    /// absent from a file written before it was kept.
+    fn later(&self, i: usize, field: &str) -> Result<Option<chrono::NaiveDateTime>, FormatError> {
+        match self.rec.get(i) {
             None | Some(b"") => Ok(None),
             Some(s) => stamp(s)
                 .map(Some)
-                .ok_or_else(|| self.bad("closed_at", "not a date and time")),
+                .ok_or_else(|| self.bad(field, "not a date and time")),
         }
     }
 
@@ -198,7 +203,11 @@ fn each_row(
     path: &Path,
     mut each: impl FnMut(&Row<'_>) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let mut r = csv::Reader::from_path(path)
+    // Flexible: a store written before a column was added has older rows before newer ones
+    // (each row's length is checked below).
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
         .map_err(|e| FormatError::file(path, format!("cannot open: {e}")))?;
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -213,7 +222,7 @@ fn each_row(
             }
         }
         let line = rec.position().map_or(0, csv::Position::line);
-        if rec.len() != COMPLAINT_HEADER.len() && rec.len() != OLD_COLUMNS {
+        if rec.len() != COMPLAINT_HEADER.len() && !OLD_COLUMNS.contains(&rec.len()) {
             return Err(bad(
                 path,
                 line,
@@ -243,7 +252,8 @@ pub fn read_complaints(path: &Path, mut each: impl FnMut(Complaint)) -> Result<(
             lat: r.num(6, "lat")?,
             status: r.text(7, "status")?.to_string(),
             satisfaction: r.note(8, "satisfaction")?,
-            closed_at: r.closed_at()?,
+            closed_at: r.later(14, "closed_at")?,
+            responded_at: r.later(15, "responded_at")?,
             place: Placement {
                 compound_id: r.id(9, "compound_id")?,
                 building_id: r.id(10, "building_id")?,
@@ -290,33 +300,56 @@ fn stamp(s: &[u8]) -> Option<chrono::NaiveDateTime> {
 
 /// Reads the statistics' view of every stored complaint (what loading a store needs): the
 /// structured fields are parsed and checked as [`read_complaints`] does, the free-text ones
-/// (ticket, channel, address, status, satisfaction, note) are neither copied nor checked.
-pub fn read_facts(path: &Path, mut each: impl FnMut(Fact)) -> Result<(), FormatError> {
+/// (ticket, channel, address, note) are neither copied nor checked; the status and the
+/// rating are read through `scale`.
+pub fn read_facts(
+    path: &Path,
+    scale: &Scale,
+    mut each: impl FnMut(Fact),
+) -> Result<(), FormatError> {
     each_row(path, |r| {
         r.method()?;
         let received_at = r.received_at()?;
         let category = r.category()?;
         r.num(5, "lon")?;
         r.num(6, "lat")?;
+        let satisfaction = std::str::from_utf8(&r.rec[8]).ok();
         each(Fact {
             month: Month::of(received_at.date()),
             category,
             compound: r.id(9, "compound_id")?,
             building: r.id(10, "building_id")?,
             unit: r.id(11, "unit_id")?,
+            handled: Handled {
+                closed: scale.closed(r.text(7, "status")?),
+                rating: scale.rating(satisfaction.filter(|s| !s.is_empty())),
+                response_h: hours(received_at, r.later(15, "responded_at")?),
+                closing_h: hours(received_at, r.later(14, "closed_at")?),
+            },
         });
         Ok(())
     })
 }
 
-/// The statistics' view of a stored complaint.
-pub fn fact(c: &Complaint) -> Fact {
+/// The statistics' view of a stored complaint, its handling read through `scale`.
+pub fn fact(c: &Complaint, scale: &Scale) -> Fact {
     Fact {
         month: Month::of(c.received_at.date()),
         category: c.category,
         compound: c.place.compound_id,
         building: c.place.building_id,
         unit: c.place.unit_id,
+        handled: handled(c, scale),
+    }
+}
+
+/// How a complaint was handled, its status and rating read through `scale`.
+pub fn handled(c: &Complaint, scale: &Scale) -> Handled {
+    Handled {
+        closed: scale.closed(&c.status),
+        rating: scale.rating(c.satisfaction.as_deref()),
+        response_h: hours(c.received_at, c.responded_at),
+        closing_h: hours(c.received_at, c.closed_at),
     }
 }
 
@@ -362,6 +395,7 @@ mod tests {
 
     /// Loading a store reads its facts without the text; they are the facts of the complaints.
     #[test]
+    #[allow(clippy::too_many_lines)] // one story: write, read both ways, damage, old files
     fn facts_are_read_as_the_complaints_give_them() {
         let dir = tempfile::tempdir().unwrap();
         crate::generate::run(&crate::generate::Options {
@@ -396,10 +430,42 @@ mod tests {
         let path = dir.path().join("stored.csv");
         write_complaints(&path, None, &rows).unwrap();
         let (mut full, mut fast) = (Vec::new(), Vec::new());
-        read_complaints(&path, |c| full.push(fact(&c))).unwrap();
-        read_facts(&path, |f| fast.push(f)).unwrap();
+        let scale = Scale::default();
+        read_complaints(&path, |c| full.push(fact(&c, &scale))).unwrap();
+        read_facts(&path, &scale, |f| fast.push(f)).unwrap();
         assert!(full.len() > 1000, "{}", full.len());
         assert_eq!(format!("{full:?}"), format!("{fast:?}"));
+        // The demo export says how each ticket was handled: most closed and rated, with hours.
+        let share = |f: &dyn Fn(&Fact) -> bool| {
+            fast.iter().filter(|x| f(x)).count() as f64 / fast.len() as f64
+        };
+        assert!(share(&|f| f.handled.closed) > 0.9);
+        assert!(share(&|f| f.handled.rating.is_some()) > 0.8);
+        assert!(share(&|f| f.handled.closing_h.is_some()) > 0.9);
+        assert!(share(&|f| f.handled.response_h.is_some()) > 0.9);
+        // A file written before `closed_at` and `responded_at` were kept, with newer rows
+        // appended: every row is read, the older ones without times.
+        let old = dir.path().join("old.csv");
+        {
+            let mut r = csv::Reader::from_path(&path).unwrap();
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_path(&old)
+                .unwrap();
+            w.write_record(r.headers().unwrap().iter().take(14))
+                .unwrap();
+            for (k, rec) in r.records().take(10).enumerate() {
+                let rec = rec.unwrap();
+                w.write_record(rec.iter().take([14, 15, 16][k % 3]))
+                    .unwrap();
+            }
+            w.flush().unwrap();
+        }
+        let mut back = Vec::new();
+        read_complaints(&old, |c| back.push(c)).unwrap();
+        assert_eq!(back.len(), 10);
+        assert!(back[0].closed_at.is_none() && back[1].responded_at.is_none());
+        assert_eq!(back[2].responded_at, rows[2].responded_at);
         // A corrupt category, id or date names its line and field, as the full reader does.
         let bad = dir.path().join("bad.csv");
         let mut r = csv::Reader::from_path(&path).unwrap();
@@ -413,7 +479,7 @@ mod tests {
             w.write_record(&rec).unwrap();
         }
         w.flush().unwrap();
-        let e = read_facts(&bad, |_| {}).unwrap_err();
+        let e = read_facts(&bad, &scale, |_| {}).unwrap_err();
         let full_e = read_complaints(&bad, |_| {}).unwrap_err();
         assert_eq!(e.to_string(), full_e.to_string());
         assert!(e.to_string().contains("compound_id"), "{e}");

@@ -4,18 +4,33 @@
 //! from; a reader uses it only while that file still has that digest, and falls back to the
 //! complaints otherwise.
 //!
-//! Layout (little-endian): `ATLSTAT1`; the source digest (u16 length, UTF-8); first and last
-//! month (i32, `i32::MIN` for none); total and unmatched (u64); months per table `n` (u32);
-//! then three tables — compounds (n × 10 categories), buildings (n), units (n) — each a count
-//! (u32) and per entry an id (i64) and its u32 counts, in id order; last, the CRC-32 of all
-//! that precedes it (u32).
+//! Layout (little-endian): `ATLSTAT2`; the source (u16 length, UTF-8: the complaints file's
+//! digest and the handling scale's); first and last month (i32, `i32::MIN` for none); total
+//! and unmatched (u64); months per table `n` (u32); then four tables — compounds (n × 10
+//! categories), buildings (n), units (n), the compounds' handling (n × closed, rated,
+//! satisfied) — each a count (u32) and per entry an id (i64) and its u32 counts, in id order;
+//! then the compounds' hours: a count (u32) and per compound in id order its id (i64), its
+//! number of entries (u32) and each entry's month index (u16), response and closing hours
+//! (f32, NaN for none), in month order; last, the CRC-32 of all that precedes it (u32). A file
+//! of the older `ATLSTAT1` layout is not read (the store tables its complaints again).
 
+use crate::model::handling::Times;
 use crate::model::stats::{Counts, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"ATLSTAT1";
+const MAGIC: &[u8; 8] = b"ATLSTAT2";
+
+/// What a statistics file says it was tabled from: the complaints file's digest and the
+/// handling scale's fingerprint.
+pub fn source(complaints: &Path, scale: &crate::model::handling::Scale) -> std::io::Result<String> {
+    Ok(format!(
+        "{} {}",
+        super::digest::of_file(complaints)?,
+        scale.fingerprint()
+    ))
+}
 
 /// Writes `stats`, tabled from the complaints file whose digest is `source`, to `path`
 /// (temporary file, fsync, rename).
@@ -69,6 +84,20 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     table(&mut out, &stats.compound);
     table(&mut out, &stats.building);
     table(&mut out, &stats.unit);
+    table(&mut out, &stats.handling);
+    let mut ids: Vec<i64> = stats.times.ids().collect();
+    ids.sort_unstable();
+    out.put_u32_le(ids.len() as u32);
+    for id in ids {
+        let e = stats.times.entries_of(id);
+        out.put_i64_le(id);
+        out.put_u32_le(e.len() as u32);
+        for &(m, r, c) in e {
+            out.put_u16_le(m);
+            out.put_f32_le(r);
+            out.put_f32_le(c);
+        }
+    }
     let crc = crc32fast::hash(&out);
     out.put_u32_le(crc);
     out
@@ -105,9 +134,48 @@ fn table<const K: usize>(body: &mut &[u8], n: usize, what: &str) -> Result<Table
     Ok(counts.into_table())
 }
 
+/// The compounds' hours: ids strictly increasing, entries in month order inside `n` months.
+fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
+    const WHAT: &str = "the hours";
+    let len = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+    if len > body.remaining() / 12 {
+        return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
+    }
+    let mut t = Times::default();
+    let mut prev = None;
+    for _ in 0..len {
+        let id = body.try_get_i64_le().map_err(short(WHAT))?;
+        if prev.is_some_and(|p| p >= id) {
+            return Err(format!("{WHAT}: ids out of order at {id}"));
+        }
+        prev = Some(id);
+        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+        if body.remaining() < k * 10 {
+            return Err(format!("truncated while reading {WHAT}"));
+        }
+        let mut entries = Vec::with_capacity(k);
+        for _ in 0..k {
+            let e = (body.get_u16_le(), body.get_f32_le(), body.get_f32_le());
+            if usize::from(e.0) >= n || entries.last().is_some_and(|l: &(u16, f32, f32)| l.0 > e.0)
+            {
+                return Err(format!(
+                    "{WHAT}: compound {id} has a month out of order or range"
+                ));
+            }
+            entries.push(e);
+        }
+        t.push(id, entries);
+    }
+    Ok(t)
+}
+
 fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err("not a statistics file (no ATLSTAT1 header)".into());
+        return Err(if bytes.starts_with(b"ATLSTAT") {
+            "a statistics file of an older layout".into()
+        } else {
+            "not a statistics file (no ATLSTAT2 header)".into()
+        });
     }
     let (body, mut tail) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body) != tail.get_u32_le() {
@@ -148,6 +216,8 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     stats.compound = table(&mut body, n, "the compound table")?;
     stats.building = table(&mut body, n, "the building table")?;
     stats.unit = table(&mut body, n, "the unit table")?;
+    stats.handling = table(&mut body, n, "the handling table")?;
+    stats.times = times(&mut body, n)?;
     if body.has_remaining() {
         return Err(format!("{} bytes left after the tables", body.remaining()));
     }
@@ -169,6 +239,12 @@ mod tests {
                 compound: (i % 13 != 0).then_some(1_000 + i % 97),
                 building: (i % 3 != 0).then_some(50_000 + i % 401),
                 unit: (i % 4 == 0).then_some(900_000 + i % 1_201),
+                handled: crate::model::handling::Handled {
+                    closed: i % 5 != 0,
+                    rating: (i % 3 != 1).then_some(i % 7 != 0),
+                    response_h: (i % 11 != 0).then_some((i % 50) as f32 / 4.0),
+                    closing_h: (i % 5 != 0).then_some((i % 200) as f32),
+                },
             });
         }
         Stats::from_facts(&facts)
@@ -182,12 +258,19 @@ mod tests {
         assert_eq!(a.compound, b.compound);
         assert_eq!(a.building, b.building);
         assert_eq!(a.unit, b.unit);
+        assert_eq!(a.handling, b.handling);
+        assert_eq!(a.times.len(), b.times.len());
+        for id in a.times.ids() {
+            let (x, y) = (a.times.entries_of(id), b.times.entries_of(id));
+            assert_eq!(format!("{x:?}"), format!("{y:?}"), "compound {id}");
+        }
     }
 
     #[test]
     fn tables_read_back_as_written() {
         let s = sample();
         assert!(s.compound.len() > 50 && s.unit.len() > 500);
+        assert!(s.handling.len() > 50 && s.times.len() > 3_000);
         let bytes = encode(&s, "crc32:0badf00d:123");
         let (back, source) = decode(&bytes).unwrap();
         assert_eq!(source, "crc32:0badf00d:123");

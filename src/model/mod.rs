@@ -9,6 +9,7 @@ mod category;
 pub mod datum;
 pub mod encoding;
 pub mod grade;
+pub mod handling;
 mod month;
 mod privacy;
 pub mod stats;
@@ -107,6 +108,8 @@ pub struct Complaint {
     pub satisfaction: Option<String>,
     /// When the hotline closed the ticket, when the export says.
     pub closed_at: Option<chrono::NaiveDateTime>,
+    /// When the hotline first responded (called back, sent someone), when the export says.
+    pub responded_at: Option<chrono::NaiveDateTime>,
     /// Where the geocoder placed it.
     pub place: Placement,
 }

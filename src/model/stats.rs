@@ -1,18 +1,21 @@
 //! Monthly complaint counts per compound (by category), building and unit, and the window
 //! arithmetic on top: totals over `from..=to`, density, density class.
 
+use crate::model::handling::{Handled, Rates, Times, TimesBuilder};
 use crate::model::{Category, Month};
 use serde::Serialize;
 use std::collections::HashMap;
 
 /// A complaint reduced to what statistics need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fact {
     pub month: Month,
     pub category: Category,
     pub compound: Option<i64>,
     pub building: Option<i64>,
     pub unit: Option<i64>,
+    /// How the hotline handled it (closed, rated, hours).
+    pub handled: Handled,
 }
 
 /// A complaint window: months `from..=to`.
@@ -67,21 +70,46 @@ pub struct AreaFigures {
     pub red: u64,
     pub yellow: u64,
     pub blue: u64,
+    /// Complaints closed, rated and rated satisfied in the window.
+    pub closed: u64,
+    pub rated: u64,
+    pub satisfied: u64,
 }
 
 impl AreaFigures {
-    /// Counts one compound in.
-    pub fn add(&mut self, households: i64, complaints: u64, grade: Option<super::grade::Grade>) {
+    /// Counts one compound in, with its [closed, rated, satisfied] complaints.
+    pub fn add(
+        &mut self,
+        households: i64,
+        complaints: u64,
+        grade: Option<super::grade::Grade>,
+        handled: [u64; 3],
+    ) {
         use super::grade::Grade;
         self.compounds += 1;
         self.households += households;
         self.complaints += complaints;
+        self.closed += handled[0];
+        self.rated += handled[1];
+        self.satisfied += handled[2];
         match grade {
             Some(Grade::Red) => self.red += 1,
             Some(Grade::Yellow) => self.yellow += 1,
             Some(Grade::Blue) => self.blue += 1,
             None => {}
         }
+    }
+}
+
+impl AreaFigures {
+    /// Closed ÷ received.
+    pub fn resolved_rate(&self) -> Option<f64> {
+        super::handling::rate(self.closed, self.complaints)
+    }
+
+    /// Satisfied ÷ rated.
+    pub fn satisfied_rate(&self) -> Option<f64> {
+        super::handling::rate(self.satisfied, self.rated)
     }
 }
 
@@ -120,6 +148,10 @@ pub struct Stats {
     pub compound: Table<10>,
     pub building: Table<1>,
     pub unit: Table<1>,
+    /// Per compound: per month, complaints closed, rated, rated satisfied.
+    pub handling: Table<3>,
+    /// Per compound, the hours to a first response and to closing of each complaint.
+    pub times: Times,
     pub total: u64,
     pub unmatched: u64,
 }
@@ -160,6 +192,14 @@ impl<const K: usize> Counts<K> {
         let r = self.row(id);
         let c = &mut self.months[i][r][slot];
         *c = c.saturating_add(k);
+    }
+
+    /// Adds `k` to the counts of month `i` (an index below `n`) of `id`.
+    pub fn add_all(&mut self, id: i64, i: usize, k: [u32; K]) {
+        let r = self.row(id);
+        for (c, k) in self.months[i][r].iter_mut().zip(k) {
+            *c = c.saturating_add(k);
+        }
     }
 
     /// Sets month `i` of row `r` (from [`Counts::row`]).
@@ -265,6 +305,23 @@ impl<const K: usize> Table<K> {
         }
     }
 
+    /// Every row's counts over months `r`, by row, each of the `K` counts apart.
+    pub fn window_each(&self, r: std::ops::Range<usize>) -> Vec<[u64; K]> {
+        if r.is_empty() {
+            return vec![[0; K]; self.len()];
+        }
+        let hi = &self.cum[r.end - 1];
+        let zero = [0u32; K];
+        let lo = r.start.checked_sub(1).map(|i| &self.cum[i]);
+        hi.iter()
+            .enumerate()
+            .map(|(row, h)| {
+                let l = lo.map_or(&zero, |lo| &lo[row]);
+                std::array::from_fn(|c| u64::from(h[c].wrapping_sub(l[c])))
+            })
+            .collect()
+    }
+
     /// The counts of month `i` of `id` (zeros for an id without a row).
     pub fn month(&self, id: i64, i: usize) -> [u32; K] {
         let row = self.row_of(id);
@@ -334,6 +391,45 @@ impl Months {
         }
     }
 
+    /// Counts one complaint's handling in month `m` into a compound's handling row and times;
+    /// a month outside the tables is ignored.
+    pub fn add_handled(
+        &self,
+        table: &mut Counts<3>,
+        times: &mut TimesBuilder,
+        id: i64,
+        m: Month,
+        h: &Handled,
+    ) {
+        if let Some(i) = self.slot(m) {
+            table.add_all(id, i, h.counts());
+            times.add(
+                id,
+                u16::try_from(i).unwrap_or(u16::MAX),
+                h.response_h,
+                h.closing_h,
+            );
+        }
+    }
+
+    /// Adds counts `k` in month `m` to a row; a month outside the tables is ignored.
+    pub fn add_counts<const K: usize>(
+        &self,
+        table: &mut Counts<K>,
+        id: i64,
+        m: Month,
+        k: [u32; K],
+    ) {
+        if let Some(i) = self.slot(m) {
+            table.add_all(id, i, k);
+        }
+    }
+
+    /// Whether month `m` is one of the tables'.
+    pub fn holds(&self, m: Month) -> bool {
+        self.slot(m).is_some()
+    }
+
     /// Adds `k` complaints in month `m` to a building's or unit's row.
     pub fn add(&self, table: &mut Counts<1>, id: i64, m: Month, k: u32) {
         if let Some(i) = self.slot(m) {
@@ -380,6 +476,8 @@ impl Stats {
             months.counts::<1>(),
             months.counts::<1>(),
         );
+        let mut handling = months.counts::<3>();
+        let mut times = TimesBuilder::default();
         for f in facts {
             s.total += 1;
             let Some(c) = f.compound else {
@@ -387,6 +485,7 @@ impl Stats {
                 continue;
             };
             months.add_by_category(&mut compound, c, f.month, f.category, 1);
+            months.add_handled(&mut handling, &mut times, c, f.month, &f.handled);
             if let Some(b) = f.building {
                 months.add(&mut building, b, f.month, 1);
             }
@@ -397,6 +496,8 @@ impl Stats {
         s.compound = compound.into_table();
         s.building = building.into_table();
         s.unit = unit.into_table();
+        s.handling = handling.into_table();
+        s.times = times.build();
         s
     }
 
@@ -432,6 +533,20 @@ impl Stats {
         ids.iter()
             .map(|id| self.compound_count(*id, w, category))
             .sum()
+    }
+
+    /// The three rates and the hours of compounds `ids` over a window (all categories).
+    pub fn rates_of(&self, ids: &[i64], w: Window) -> Rates {
+        let r = self.range(w);
+        let (mut received, mut counts) = (0u64, [0u64; 3]);
+        for id in ids {
+            received += self.compound.sums(*id, r.clone()).iter().sum::<u64>();
+            let h = self.handling.sums(*id, r.clone());
+            for (c, v) in counts.iter_mut().zip(h) {
+                *c += v;
+            }
+        }
+        Rates::new(received, counts, self.times.spreads(ids.iter().copied(), r))
     }
 
     pub fn building_total(&self, id: i64, w: Window) -> u64 {
@@ -565,6 +680,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // the facts written out one by one, then every total
     fn window_totals_add_up() {
         let m = |s| Month::parse(s).unwrap();
         let facts = vec![
@@ -574,6 +690,7 @@ mod tests {
                 compound: Some(1),
                 building: Some(10),
                 unit: Some(100),
+                handled: crate::model::handling::Handled::default(),
             },
             Fact {
                 month: m("2023-02"),
@@ -581,6 +698,7 @@ mod tests {
                 compound: Some(1),
                 building: Some(10),
                 unit: None,
+                handled: crate::model::handling::Handled::default(),
             },
             Fact {
                 month: m("2023-03"),
@@ -588,6 +706,7 @@ mod tests {
                 compound: Some(2),
                 building: None,
                 unit: None,
+                handled: crate::model::handling::Handled::default(),
             },
             Fact {
                 month: m("2023-03"),
@@ -595,6 +714,7 @@ mod tests {
                 compound: None,
                 building: None,
                 unit: None,
+                handled: crate::model::handling::Handled::default(),
             },
         ];
         let s = Stats::from_facts(&facts);

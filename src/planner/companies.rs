@@ -28,6 +28,10 @@ pub struct CompanyFigures {
     pub red_households: i64,
     /// The districts it works in, by code.
     pub districts: Vec<String>,
+    /// Its complaints of the window closed, rated and rated satisfied.
+    pub handled: [u64; 3],
+    /// Its compounds' ids, ascending.
+    pub compound_ids: Vec<i64>,
 }
 
 impl CompanyFigures {
@@ -154,6 +158,10 @@ pub fn league(
         row.households += i64::from(c.households);
         row.complaints += n;
         row.year_before += before.compound(c.id).0;
+        for (t, v) in row.handled.iter_mut().zip(fig.handled(c.id)) {
+            *t += v;
+        }
+        row.compound_ids.push(c.id);
         match grade {
             Some(Grade::Red) => {
                 row.red += 1;
@@ -171,6 +179,7 @@ pub fn league(
     let mut rows: Vec<CompanyFigures> = table.into_values().collect();
     for r in &mut rows {
         r.districts.sort();
+        r.compound_ids.sort_unstable();
     }
     let key = |r: &CompanyFigures| -> f64 {
         match sort {

@@ -127,6 +127,9 @@ pub struct Row {
     pub density_class: u8,
     pub grade: Option<Grade>,
     pub distance_m: Option<f64>,
+    /// Closed ÷ received and satisfied ÷ rated in the window.
+    pub resolved_rate: Option<f64>,
+    pub satisfied_rate: Option<f64>,
 }
 
 impl Row {
@@ -134,6 +137,7 @@ impl Row {
         let (k, c) = city.compound(id)?;
         let (n, grade) = fig.compound(id);
         let dens = density(n, i64::from(c.households), fig.window.months());
+        let (resolved_rate, satisfied_rate) = fig.rates_at(k);
         Some(Row {
             k,
             id,
@@ -142,6 +146,8 @@ impl Row {
             density_class: density_class(n, dens),
             grade,
             distance_m,
+            resolved_rate,
+            satisfied_rate,
         })
     }
 
@@ -170,6 +176,8 @@ impl Row {
         );
         m.insert("density_class".into(), json!(self.density_class));
         m.insert("grade".into(), json!(self.grade.map(Grade::code)));
+        m.insert("resolved_rate".into(), json!(self.resolved_rate));
+        m.insert("satisfied_rate".into(), json!(self.satisfied_rate));
         if let Some(d) = self.distance_m {
             m.insert("distance_m".into(), json!((d * 100.0).round() / 100.0));
         }

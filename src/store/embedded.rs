@@ -6,6 +6,7 @@
 use super::{sort_hits, Area, Bbox, ComplaintImport, Hit, ImportReport, Store, StoreError};
 use crate::io::{self, manifest::Manifest, Record};
 use crate::model::grade::Override;
+use crate::model::handling::Scale;
 use crate::model::stats::Stats;
 use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
 use async_trait::async_trait;
@@ -84,6 +85,8 @@ pub struct EmbeddedStore {
     snapshot: RwLock<Arc<Snapshot>>,
     writer: tokio::sync::Mutex<()>,
     versions: super::Versions,
+    /// The export's words for closed and for each rating.
+    scale: Scale,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -103,7 +106,7 @@ fn read_overrides(path: &Path) -> Result<Vec<Override>, StoreError> {
 
 /// The monthly tables of the stored complaints: from the statistics file while the complaints
 /// file still has the digest it was tabled from, else tabled from the complaints themselves.
-fn read_stats(dir: &Path, m: &Manifest) -> Result<Stats, StoreError> {
+fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreError> {
     let started = std::time::Instant::now();
     let Some(complaints) = &m.complaints else {
         return Ok(Stats::default());
@@ -111,13 +114,13 @@ fn read_stats(dir: &Path, m: &Manifest) -> Result<Stats, StoreError> {
     let complaints = dir.join(complaints);
     if let Some(f) = &m.stats {
         let kept = io::stats::read(&dir.join(f)).and_then(|(stats, source)| {
-            let now = io::digest::of_file(&complaints)
+            let now = io::stats::source(&complaints, scale)
                 .map_err(|e| format!("{}: cannot read: {e}", complaints.display()))?;
             if now == source {
                 Ok(stats)
             } else {
                 Err(format!(
-                    "{} changed since its statistics were tabled",
+                    "{} (or the handling scale) changed since its statistics were tabled",
                     complaints.display()
                 ))
             }
@@ -131,7 +134,7 @@ fn read_stats(dir: &Path, m: &Manifest) -> Result<Stats, StoreError> {
         }
     }
     let mut facts = Vec::new();
-    io::complaints::read_facts(&complaints, |x| facts.push(x)).map_err(corrupt)?;
+    io::complaints::read_facts(&complaints, scale, |x| facts.push(x)).map_err(corrupt)?;
     let stats = Stats::from_facts(&facts);
     tracing::debug!(
         facts = facts.len(),
@@ -142,14 +145,20 @@ fn read_stats(dir: &Path, m: &Manifest) -> Result<Stats, StoreError> {
 }
 
 impl EmbeddedStore {
-    /// Opens a data directory. A missing or unreadable manifest or layer is an error naming the
-    /// file; an empty directory is an empty store (a manifest is written on first import).
+    /// Opens a data directory with the default handling scale (see [`EmbeddedStore::open_with`]).
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with(dir, Scale::default())
+    }
+
+    /// Opens a data directory, reading the complaints' handling through `scale`. A missing or
+    /// unreadable manifest or layer is an error naming the file; an empty directory is an
+    /// empty store (a manifest is written on first import).
+    pub fn open_with(dir: &Path, scale: Scale) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir)?;
         let (manifest, data, stats, overrides) = if Manifest::exists(dir) {
             let m = Manifest::read(dir).map_err(StoreError::Corrupt)?;
             let (data, stats) = std::thread::scope(|scope| {
-                let stats = scope.spawn(|| read_stats(dir, &m));
+                let stats = scope.spawn(|| read_stats(dir, &m, &scale));
                 let data = io::dataset::read(dir, &m).map_err(corrupt);
                 (
                     data,
@@ -187,6 +196,7 @@ impl EmbeddedStore {
             ))),
             writer: tokio::sync::Mutex::new(()),
             versions: super::Versions::default(),
+            scale,
         })
     }
 
@@ -271,6 +281,7 @@ fn same_content(a: &Complaint, b: &Complaint) -> bool {
         && a.status == b.status
         && a.satisfaction == b.satisfaction
         && a.closed_at == b.closed_at
+        && a.responded_at == b.responded_at
 }
 
 #[async_trait]
@@ -480,6 +491,7 @@ impl Store for EmbeddedStore {
         let current = self.snap();
         let dir = self.dir.clone();
         let old = current.manifest.clone();
+        let scale = self.scale.clone();
         type Outcome = (Option<Manifest>, Stats, ComplaintImport);
         let (manifest, stats, report) =
             tokio::task::spawn_blocking(move || -> Result<Outcome, StoreError> {
@@ -488,7 +500,7 @@ impl Store for EmbeddedStore {
                 let mut facts = Vec::new();
                 if let Some(f) = &old.complaints {
                     io::complaints::read_complaints(&dir.join(f), |c| {
-                        facts.push(io::complaints::fact(&c));
+                        facts.push(io::complaints::fact(&c, &scale));
                         stored.insert(c.ticket_id.clone(), c);
                     })
                     .map_err(corrupt)?;
@@ -501,7 +513,7 @@ impl Store for EmbeddedStore {
                         Some(s) if same_content(s, &c) => report.unchanged += 1,
                         Some(_) => report.conflicts.push(c.ticket_id.clone()),
                         None => {
-                            facts.push(io::complaints::fact(&c));
+                            facts.push(io::complaints::fact(&c, &scale));
                             new_rows.push(c);
                             new_contacts.push(contact);
                         }
@@ -528,7 +540,7 @@ impl Store for EmbeddedStore {
                 .map_err(corrupt)?;
                 let stats = Stats::from_facts(&facts);
                 let sfile = format!("stats.{generation}.bin");
-                let source = io::digest::of_file(&dir.join(&cfile))?;
+                let source = io::stats::source(&dir.join(&cfile), &scale)?;
                 io::stats::write(&dir.join(&sfile), &stats, &source)?;
                 let mut m = old;
                 m.format = 1;

@@ -5,6 +5,7 @@ use super::ComplaintImport;
 use super::{Area, Bbox, Change, Hit, ImportReport, Store, StoreError};
 use crate::io::Record;
 use crate::model::grade::{Grade, GradeRecord, Override};
+use crate::model::handling::{Scale, TimesBuilder};
 use crate::model::stats::{Months, Stats};
 use crate::model::{
     Building, Category, Company, Complaint, ComplaintContact, Compound, Counts, Dataset, District,
@@ -33,6 +34,8 @@ pub struct PostgisStore {
     /// What `stats` and `geography` read, kept until the data changes.
     stats: super::ByVersion<Stats>,
     geography: super::ByVersion<Dataset>,
+    /// The export's words for closed and for each rating.
+    scale: Scale,
 }
 
 static INSTANCES: AtomicU64 = AtomicU64::new(1);
@@ -114,6 +117,13 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
 impl PostgisStore {
     /// Connects (lazily: the server starts even while the database is away) and sets the
     /// statement timeout on every connection.
+    /// Reads the complaints' handling through `scale` (the default: [`Scale::default`]).
+    #[must_use]
+    pub fn with_scale(mut self, scale: Scale) -> PostgisStore {
+        self.scale = scale;
+        self
+    }
+
     pub fn connect_lazy(url: &str, settings: &PoolSettings) -> Result<PostgisStore, StoreError> {
         let timeout_ms = settings.statement_timeout.as_millis();
         // Slow statements are ours to log with context (tile z/x/y, import file), not sqlx's.
@@ -140,6 +150,7 @@ impl PostgisStore {
                 INSTANCES.fetch_add(1, Ordering::SeqCst)
             ),
             stats: super::ByVersion::default(),
+            scale: Scale::default(),
             geography: super::ByVersion::default(),
         })
     }
@@ -246,11 +257,23 @@ impl PostgisStore {
             .await
             .map_err(map_err)
         };
-        let ((first, last, unmatched), compound, building, unit) = tokio::try_join!(
+        let trimmed = |w: &[String]| w.iter().map(|x| x.trim().to_string()).collect::<Vec<_>>();
+        let handling = async {
+            sqlx::query_scalar::<_, Vec<u8>>(HANDLING_MONTHS)
+                .bind(trimmed(&self.scale.closed))
+                .bind(trimmed(&self.scale.satisfied))
+                .bind(trimmed(&self.scale.not_satisfied))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)
+        };
+        let ((first, last, unmatched), compound, building, unit, handling, hours) = tokio::try_join!(
             summary,
             monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
             monthly_blob(&self.pool, BUILDING_MONTHS, None),
             monthly_blob(&self.pool, UNIT_MONTHS, None),
+            handling,
+            monthly_blob(&self.pool, COMPLAINT_HOURS, None),
         )?;
         let mut stats = Stats {
             first: first.map(Month::of),
@@ -282,6 +305,8 @@ impl PostgisStore {
                 }
                 *table = counts.into_table();
             }
+            stats.handling = handling_table(&months, &handling, &mut month);
+            stats.times = hours_of(&months, stats.first, &hours, &mut month);
             // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
             stats.total = placed + stats.unmatched;
         }
@@ -558,6 +583,47 @@ fn unit_from(r: &sqlx::postgres::PgRow) -> Result<Unit, StoreError> {
 const COMPOUND_MONTHS: &str = include_str!("../../sql/queries/compound_months.sql");
 const BUILDING_MONTHS: &str = include_str!("../../sql/queries/building_months.sql");
 const UNIT_MONTHS: &str = include_str!("../../sql/queries/unit_months.sql");
+const HANDLING_MONTHS: &str = include_str!("../../sql/queries/handling_months.sql");
+const COMPLAINT_HOURS: &str = include_str!("../../sql/queries/complaint_hours.sql");
+
+/// The handling table from `handling_months.sql`'s rows (24 bytes each).
+fn handling_table(
+    months: &Months,
+    blob: &[u8],
+    month: &mut MonthOfDays,
+) -> crate::model::stats::Table<3> {
+    let mut counts = months.counts::<3>();
+    for r in blob.chunks_exact(24) {
+        let (id, m, closed) = monthly_row(r, month);
+        let mut rest = &r[16..];
+        let rated = u32::try_from(bytes::Buf::get_i32(&mut rest)).unwrap_or(0);
+        let satisfied = u32::try_from(bytes::Buf::get_i32(&mut rest)).unwrap_or(0);
+        months.add_counts(&mut counts, id, m, [closed, rated, satisfied]);
+    }
+    counts.into_table()
+}
+
+/// The compounds' hours from `complaint_hours.sql`'s rows (20 bytes each).
+fn hours_of(
+    months: &Months,
+    first: Option<Month>,
+    blob: &[u8],
+    month: &mut MonthOfDays,
+) -> crate::model::handling::Times {
+    use bytes::Buf;
+    let mut times = TimesBuilder::default();
+    for mut r in blob.chunks_exact(20) {
+        let id = r.get_i64();
+        let m = month.get(r.get_i32());
+        let (resp, close) = (r.get_f32(), r.get_f32());
+        let some = |v: f32| (!v.is_nan()).then_some(v);
+        if let (Some(f), true) = (first, months.holds(m)) {
+            let i = u16::try_from(m.0 - f.0).unwrap_or(u16::MAX);
+            times.add(id, i, some(resp), some(close));
+        }
+    }
+    times.build()
+}
 
 async fn monthly_blob(
     pool: &PgPool,
@@ -839,7 +905,10 @@ impl Store for PostgisStore {
         let mut complaints = String::with_capacity(rows.len() * 160);
         let mut contacts = String::with_capacity(rows.len() * 80);
         for (c, p) in &rows {
-            let fields: [String; 15] = [
+            let when = |t: Option<chrono::NaiveDateTime>| {
+                opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
+            };
+            let fields: [String; 16] = [
                 c.ticket_id.clone(),
                 c.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 c.category.code().to_string(),
@@ -854,9 +923,8 @@ impl Store for PostgisStore {
                 opt(c.place.unit_id.map(|v| v.to_string())),
                 c.place.method.code().to_string(),
                 opt(c.place.note.clone()),
-                opt(c
-                    .closed_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())),
+                when(c.closed_at),
+                when(c.responded_at),
             ];
             for (i, f) in fields.iter().enumerate() {
                 if i > 0 {

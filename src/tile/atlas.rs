@@ -494,6 +494,8 @@ pub struct Rows {
     compound: Vec<u32>,
     building: Vec<u32>,
     unit: Vec<u32>,
+    /// Compounds' rows in the handling table.
+    handling: Vec<u32>,
 }
 
 impl Rows {
@@ -511,6 +513,11 @@ impl Rows {
                 .map(|b| stats.building.row_of(b.id))
                 .collect(),
             unit: d.units.iter().map(|u| stats.unit.row_of(u.id)).collect(),
+            handling: d
+                .compounds
+                .iter()
+                .map(|c| stats.handling.row_of(c.id))
+                .collect(),
         }
     }
 }
@@ -529,6 +536,8 @@ pub struct Figures {
     pub period: Option<Quarter>,
     pos: Arc<Positions>,
     compound: Vec<(u64, Option<Grade>)>,
+    /// Per compound, complaints closed, rated and rated satisfied.
+    handled: Vec<[u64; 3]>,
     building: Vec<u64>,
     unit: Vec<u64>,
     district: Vec<Agg>,
@@ -553,6 +562,12 @@ impl Figures {
         let months = stats.range(window);
         let building = by_position(&rows.building, &stats.building.window(months.clone()));
         let unit = by_position(&rows.unit, &stats.unit.window(months.clone()));
+        let handling = stats.handling.window_each(months.clone());
+        let handled: Vec<[u64; 3]> = rows
+            .handling
+            .iter()
+            .map(|&r| handling.get(r as usize).copied().unwrap_or_default())
+            .collect();
         let compound: Vec<(u64, Option<Grade>)> =
             by_position(&rows.compound, &stats.compound.window(months))
                 .into_iter()
@@ -571,7 +586,7 @@ impl Figures {
             .into_iter()
             .flatten()
             {
-                agg.add(i64::from(c.households), n, grade);
+                agg.add(i64::from(c.households), n, grade, handled[k]);
             }
         }
         let heat = Self::heat_of(city, &compound, &building, &unit);
@@ -580,6 +595,7 @@ impl Figures {
             period,
             pos: Arc::clone(&city.pos),
             compound,
+            handled,
             building,
             unit,
             district,
@@ -633,6 +649,30 @@ impl Figures {
             .compound
             .get(&id)
             .map_or((0, None), |&k| self.compound[k])
+    }
+
+    /// A compound's resolution and satisfaction rates in the window (`None`: nothing
+    /// received, or nothing rated).
+    pub fn rates(&self, id: i64) -> (Option<f64>, Option<f64>) {
+        self.pos
+            .compound
+            .get(&id)
+            .map_or((None, None), |&k| self.rates_at(k))
+    }
+
+    /// A compound's complaints of the window closed, rated and rated satisfied.
+    pub fn handled(&self, id: i64) -> [u64; 3] {
+        self.pos
+            .compound
+            .get(&id)
+            .map_or([0; 3], |&k| self.handled[k])
+    }
+
+    /// [`Figures::rates`] by position.
+    pub fn rates_at(&self, k: usize) -> (Option<f64>, Option<f64>) {
+        use crate::model::handling::rate;
+        let [closed, rated, satisfied] = self.handled[k];
+        (rate(closed, self.compound[k].0), rate(satisfied, rated))
     }
 
     /// Complaints in the window of a building.
@@ -710,6 +750,7 @@ fn agg_props<'a>(
         ("yellow", u(a.yellow)),
         ("blue", u(a.blue)),
     ]);
+    rates_props(&mut props, (a.resolved_rate(), a.satisfied_rate()));
     props
 }
 
@@ -745,7 +786,22 @@ pub(crate) fn compound_props<'a>(
     if let Some(g) = grade {
         props.push(("grade", s(g.code())));
     }
+    rates_props(&mut props, fig.rates_at(k));
     props
+}
+
+/// The resolution and satisfaction rates (to four places, as the API gives them), where there
+/// is something to rate.
+fn rates_props(
+    props: &mut Vec<(&'static str, mvt::Value<'_>)>,
+    (resolved, satisfied): (Option<f64>, Option<f64>),
+) {
+    if let Some(r) = resolved {
+        props.push(("resolved_rate", mvt::Value::Double(r)));
+    }
+    if let Some(r) = satisfied {
+        props.push(("satisfied_rate", mvt::Value::Double(r)));
+    }
 }
 
 /// What the layers of one tile are built from.

@@ -20,7 +20,7 @@ pub enum TileLayer {
 
 use TileLayer::{Buildings, Compounds, Districts, Heat, Labels, Streets, Units};
 
-const AREA_FIGURES: [(&str, &str); 7] = [
+const AREA_FIGURES: [(&str, &str); 9] = [
     ("compounds", "Number, compounds in the area"),
     ("households", "Number, households in the area"),
     ("complaints", "Number, complaints in the window"),
@@ -28,7 +28,14 @@ const AREA_FIGURES: [(&str, &str); 7] = [
     ("red", "Number, red compounds in the period"),
     ("yellow", "Number, yellow compounds in the period"),
     ("blue", "Number, blue compounds in the period"),
+    ("resolved_rate", RESOLVED_RATE),
+    ("satisfied_rate", SATISFIED_RATE),
 ];
+
+const RESOLVED_RATE: &str =
+    "Number, complaints of the window closed ÷ received (absent with none received)";
+const SATISFIED_RATE: &str =
+    "Number, complaints of the window rated satisfied ÷ rated (absent with none rated)";
 
 impl TileLayer {
     /// Every layer, in the order a tile holds them.
@@ -109,6 +116,8 @@ impl TileLayer {
                 ("density", "Number"),
                 ("density_class", "Number, 0-5"),
                 ("grade", "String, red / yellow / blue"),
+                ("resolved_rate", RESOLVED_RATE),
+                ("satisfied_rate", SATISFIED_RATE),
             ],
             Buildings => &[
                 ("id", "Number"),
