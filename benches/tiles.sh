@@ -8,8 +8,9 @@
 #   - Martin (when installed: MARTIN=/path/to/martin, or `martin` on PATH) serving the same
 #     layers from the same PostGIS with the function source of benches/martin/atlas_function.sql
 #     (ST_AsMVT over the same figures materialised in schema `bench`), its cache off.
-#   - with BEFORE=/path/to/an/older/atlas, that binary too on the same data (embedded store,
-#     cache off and warm), for a before/after comparison in one run.
+#   - with BEFORE=/path/to/an/older/atlas, that binary too (embedded store cache off and warm,
+#     PostGIS cache off) on the same city made by itself (same seed: the same geography and
+#     complaints; stores change format between versions), for a before/after comparison.
 #   usage: [BEFORE=bin] benches/tiles.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,13 @@ BASE=${DATABASE_URL%/*}
 psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_tbench" -c "CREATE DATABASE atlas_tbench"
 "$BIN" import "$WORK/city" --database-url "$BASE/atlas_tbench" >/dev/null
 "$BIN" import "$WORK/city/complaints.csv" --database-url "$BASE/atlas_tbench" >/dev/null 2>&1
+if [ -n "${BEFORE:-}" ]; then
+  "$BEFORE" generate --out "$WORK/city-before" --scale "$SCALE" >/dev/null
+  psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_tbench_before" -c "CREATE DATABASE atlas_tbench_before"
+  "$BEFORE" import "$WORK/city-before" --database-url "$BASE/atlas_tbench_before" >/dev/null
+  "$BEFORE" import "$WORK/city-before/complaints.csv" --database-url "$BASE/atlas_tbench_before" >/dev/null 2>&1
+  "$BEFORE" grade --database-url "$BASE/atlas_tbench_before" >/dev/null
+fi
 
 start() { # NAME PORT ENV... -- ARGS...
   local name=$1 port=$2; shift 2
@@ -53,9 +61,9 @@ P1=$(free_port); start emb_nocache "$P1" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --da
 P2=$(free_port); start pg_nocache "$P2" ATLAS_TILE_CACHE_MB=0 "$BIN" serve --database-url "$BASE/atlas_tbench"
 P3=$(free_port); start emb_cache "$P3" ATLAS_TILE_CACHE_MB=1024 "$BIN" serve --data "$WORK/city"
 if [ -n "${BEFORE:-}" ]; then
-  PB1=$(free_port); start before_nocache "$PB1" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --data "$WORK/city"
-  PB2=$(free_port); start before_pg_nocache "$PB2" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --database-url "$BASE/atlas_tbench"
-  PB3=$(free_port); start before_cache "$PB3" ATLAS_TILE_CACHE_MB=1024 "$BEFORE" serve --data "$WORK/city"
+  PB1=$(free_port); start before_nocache "$PB1" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --data "$WORK/city-before"
+  PB2=$(free_port); start before_pg_nocache "$PB2" ATLAS_TILE_CACHE_MB=0 "$BEFORE" serve --database-url "$BASE/atlas_tbench_before"
+  PB3=$(free_port); start before_cache "$PB3" ATLAS_TILE_CACHE_MB=1024 "$BEFORE" serve --data "$WORK/city-before"
 fi
 
 # The tile list: every z12-z16 tile over urban Qingdao, sampled, keeping the non-empty ones.

@@ -3,7 +3,8 @@
 # for yet, over N random windows (default 50) — a z14 vector tile, a map picture, a page of OGC
 # API features, the districts' statistics, and the analysts' companies, trend, effect and hot
 # spots — then the same request again, from atlas on the embedded store and on PostGIS
-# (and, with BEFORE=/path/to/an/older/atlas, that binary on the same data), side by side in
+# (and, with BEFORE=/path/to/an/older/atlas, that binary on the same city made by itself: same
+# seed, the same geography and complaints; stores change format between versions), side by side in
 # one run; for tiles also another tile of the same window (its figures made).
 # Each kind of answer gets its own windows, so every request measured is a window's first.
 #   usage: benches/windows.sh [N] [SCALE]      (default 50 windows, scale 1.0)
@@ -33,6 +34,13 @@ psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE
 "$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
 "$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
 psql -q "$DB" -c "VACUUM ANALYZE"
+if [ -n "${BEFORE:-}" ]; then
+  "$BEFORE" generate --out "$WORK/city-before" --scale "$SCALE" >/dev/null
+  psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_wbench_before" -c "CREATE DATABASE atlas_wbench_before"
+  "$BEFORE" import "$WORK/city-before" --database-url "$DB"_before >/dev/null
+  "$BEFORE" import "$WORK/city-before/complaints.csv" --database-url "$DB"_before >/dev/null 2>&1
+  psql -q "$DB"_before -c "VACUUM ANALYZE"
+fi
 
 start() { # NAME PORT CMD...
   local name=$1 port=$2; shift 2
@@ -45,8 +53,8 @@ SERVERS=()
 P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
 P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
 if [ -n "${BEFORE:-}" ]; then
-  P=$(free_port); start before_embedded "$P" "$BEFORE" serve --data "$WORK/city"; SERVERS+=("before, embedded:$P")
-  P=$(free_port); start before_postgis "$P" "$BEFORE" serve --database-url "$DB"; SERVERS+=("before, PostGIS:$P")
+  P=$(free_port); start before_embedded "$P" "$BEFORE" serve --data "$WORK/city-before"; SERVERS+=("before, embedded:$P")
+  P=$(free_port); start before_postgis "$P" "$BEFORE" serve --database-url "$DB"_before; SERVERS+=("before, PostGIS:$P")
 fi
 # Warm each server on the default window: the city index, the grades, the statistics.
 for s in "${SERVERS[@]}"; do

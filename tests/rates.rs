@@ -303,7 +303,21 @@ async fn the_campaign_and_the_hot_compounds_show_in_the_rates() {
         assert!(d["resolved_rate"].as_f64().unwrap() < 0.9, "{}", d["name"]);
     }
     // The busiest companies (by density) are served slower than the quietest.
-    let league = json(&a, "/api/companies?from=2022-01&to=2022-12&sort=density").await;
+    let uri = "/api/companies?from=2022-01&to=2022-12&sort=density";
+    let league = json(&a, uri).await;
+    // The same table asked again is the kept answer, byte for byte; another sort is not.
+    let (first, again) = (
+        common::call(&a, "GET", uri, &[], Vec::new()).await,
+        common::call(&a, "GET", uri, &[], Vec::new()).await,
+    );
+    assert_eq!(first.body, again.body);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&first.body).unwrap(),
+        league
+    );
+    let by_name = json(&a, "/api/companies?from=2022-01&to=2022-12&sort=name").await;
+    assert_ne!(by_name["companies"][0], league["companies"][0]);
+    assert_eq!(by_name["sort"], "name");
     let rows: Vec<&Value> = league["companies"]
         .as_array()
         .unwrap()

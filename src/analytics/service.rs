@@ -83,7 +83,7 @@ pub struct Atlas {
     gazetteer: ByVersion<Gazetteer>,
     /// The grade book of the store's current version (every tile asks for the latest quarter).
     grades: ByVersion<GradeBook>,
-    /// Answers costly to make (hot spots), by request, for the store version they were made
+    /// Answers costly to make (hot spots, the companies' table), by request, for the store version they were made
     /// from: the most recent [`KEPT_ANSWERS`].
     answers: std::sync::Mutex<Answers>,
 }

@@ -114,6 +114,28 @@ pub async fn companies(
         ));
     }
     let sort = SortBy::parse(p.get("sort"))?;
+    // The version first: an answer is never kept as newer than the statistics it came from.
+    let v = state.atlas.store.version();
+    let key = format!(
+        "companies {:?} {:?} {:?} {:?} {}",
+        p.get("from"),
+        p.get("to"),
+        p.get("period"),
+        p.get("district"),
+        sort.name()
+    );
+    let json = |body: bytes::Bytes| {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    };
+    if format != Format::Csv {
+        if let Some(body) = state.atlas.remembered(&key) {
+            return Ok(json(body));
+        }
+    }
     let ctx = Ctx::of(&state, &p).await?;
     let district = p
         .get("district")
@@ -135,7 +157,10 @@ pub async fn companies(
         "companies".into(),
         Value::Array(rows.into_iter().map(Value::Object).collect()),
     );
-    Ok(Json(Value::Object(out)).into_response())
+    // Writing a JSON value cannot fail (its keys are strings).
+    let body = bytes::Bytes::from(serde_json::to_vec(&Value::Object(out)).unwrap_or_default());
+    state.atlas.remember(v, key, body.clone());
+    Ok(json(body))
 }
 
 /// `GET /api/companies/{id}?from=&to=&period=`: one company's figures, every compound it
