@@ -318,6 +318,31 @@ async fn the_campaign_and_the_hot_compounds_show_in_the_rates() {
     let by_name = json(&a, "/api/companies?from=2022-01&to=2022-12&sort=name").await;
     assert_ne!(by_name["companies"][0], league["companies"][0]);
     assert_eq!(by_name["sort"], "name");
+    // Ordered by the share not satisfied, the worst first.
+    let worst = json(
+        &a,
+        "/api/companies?from=2022-01&to=2022-12&sort=dissatisfied",
+    )
+    .await;
+    let sat: Vec<f64> = worst["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["satisfied_rate"].as_f64())
+        .collect();
+    assert!(
+        sat.len() > 10 && sat.windows(2).all(|w| w[0] <= w[1]),
+        "{:?}",
+        &sat[..5]
+    );
+    let unresolved = json(&a, "/api/companies?from=2022-01&to=2022-12&sort=unresolved").await;
+    let res: Vec<f64> = unresolved["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["resolved_rate"].as_f64())
+        .collect();
+    assert!(res.windows(2).all(|w| w[0] <= w[1]));
     let rows: Vec<&Value> = league["companies"]
         .as_array()
         .unwrap()

@@ -444,7 +444,7 @@ fn planner_paths() -> Value {
             "/api/streets": { "get": op("street summaries", "planner", with(vec![q("district", "district code or name", string())], window()), ok("streets", &["application/json"])) },
             "/api/companies": { "get": op("the property companies' league table: compounds, households, complaints, density, red/yellow/blue compounds, red share, change on a year before (f=csv: planner)", "planner", with(vec![
                 q("district", "district code or name", string()),
-                q("sort", "what orders the table, largest first (name: alphabetical)", json!({ "type": "string", "enum": crate::planner::companies::SortBy::NAMES })),
+                q("sort", "what orders the table, largest first (name: alphabetical; unresolved and dissatisfied: the shares not closed and not satisfied, the worst first)", json!({ "type": "string", "enum": crate::planner::companies::SortBy::NAMES })),
                 q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
             ], window()), ok("companies", &["application/json", "text/csv"])) },
             "/api/companies/{id}": { "get": op("one property company: its figures, compounds and monthly complaints", "planner", with(vec![path("id", "company id")], window()), ok("company", &["application/json"])) },

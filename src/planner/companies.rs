@@ -59,7 +59,9 @@ impl CompanyFigures {
     }
 }
 
-/// How the table is ordered (`sort=`): numbers largest first, the name in collation order.
+/// How the table is ordered (`sort=`): numbers largest first, the name in collation order;
+/// `unresolved` is the share of complaints not closed and `dissatisfied` the share of rated
+/// ones not satisfied (the worst first; companies with nothing received or rated last).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
     #[default]
@@ -70,11 +72,13 @@ pub enum SortBy {
     Change,
     Households,
     Compounds,
+    Unresolved,
+    Dissatisfied,
     Name,
 }
 
 impl SortBy {
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 10] = [
         "density",
         "complaints",
         "red",
@@ -82,6 +86,8 @@ impl SortBy {
         "change",
         "households",
         "compounds",
+        "unresolved",
+        "dissatisfied",
         "name",
     ];
 
@@ -95,12 +101,14 @@ impl SortBy {
             SortBy::Change => "change",
             SortBy::Households => "households",
             SortBy::Compounds => "compounds",
+            SortBy::Unresolved => "unresolved",
+            SortBy::Dissatisfied => "dissatisfied",
             SortBy::Name => "name",
         }
     }
 
     pub fn parse(s: Option<&str>) -> Result<SortBy, Error> {
-        const ALL: [SortBy; 8] = [
+        const ALL: [SortBy; 10] = [
             SortBy::Density,
             SortBy::Complaints,
             SortBy::Red,
@@ -108,6 +116,8 @@ impl SortBy {
             SortBy::Change,
             SortBy::Households,
             SortBy::Compounds,
+            SortBy::Unresolved,
+            SortBy::Dissatisfied,
             SortBy::Name,
         ];
         let Some(s) = s else {
@@ -181,6 +191,7 @@ pub fn league(
         r.districts.sort();
         r.compound_ids.sort_unstable();
     }
+    use crate::model::handling::rate;
     let key = |r: &CompanyFigures| -> f64 {
         match sort {
             SortBy::Density => r.density(months),
@@ -190,6 +201,12 @@ pub fn league(
             SortBy::Change => r.change().unwrap_or(f64::NEG_INFINITY),
             SortBy::Households => r.households as f64,
             SortBy::Compounds => r.compounds as f64,
+            SortBy::Unresolved => {
+                rate(r.handled[0], r.complaints).map_or(f64::NEG_INFINITY, |x| 1.0 - x)
+            }
+            SortBy::Dissatisfied => {
+                rate(r.handled[2], r.handled[1]).map_or(f64::NEG_INFINITY, |x| 1.0 - x)
+            }
             SortBy::Name => 0.0,
         }
     };
