@@ -236,6 +236,9 @@ pub struct FileConfig {
     /// The grading rule (see analytics::grade); every field optional.
     #[serde(default)]
     pub grading: Option<crate::model::grade::Rule>,
+    /// The early-warning rule (see analytics::alerts); every field optional.
+    #[serde(default)]
+    pub alerts: crate::model::alert::AlertRule,
     #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
@@ -389,6 +392,9 @@ impl FileConfig {
         file.handling
             .check()
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.alerts
+            .check()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(file)
     }
 }
@@ -409,6 +415,8 @@ pub struct Settings {
     pub demo_scale: f64,
     pub demo_seed: u64,
     pub rule: crate::model::grade::Rule,
+    /// `[alerts]`: the early-warning rule.
+    pub alerts: crate::model::alert::AlertRule,
     /// `[handling]`: the export's words for closed and for each rating.
     pub handling: crate::model::handling::Scale,
     pub tokens: Vec<TokenEntry>,
@@ -459,6 +467,7 @@ impl Settings {
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
             rule: file.grading.clone().unwrap_or_default(),
+            alerts: file.alerts.clone(),
             handling: file.handling.clone(),
             tokens: Settings::resolve_tokens(&file.auth, &env),
             open_planner: env("ATLAS_OPEN_PLANNER")

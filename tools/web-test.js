@@ -77,6 +77,56 @@ async function watch(page, errors, external) {
     check('legend shows the grades', (await page.textContent('#legend')).includes('红'));
     await page.screenshot({ path: path.join(outDir, 'map-grade.png') });
 
+    // 1b. Early warning: a compound with an alert in the window's last month is outlined, and
+    // its panel lists the alert as /api/alerts gives it.
+    // The latest month with an alert (the rule is strict: a small city's month may have none),
+    // chosen as the window's last month.
+    const lastMonth = await page.$eval('#to', (s) => s.value);
+    const alerts = await page.evaluate(async () => {
+      let a = await (await fetch('/api/alerts')).json();
+      const first = a.month;
+      for (let k = 1; k < 24 && !a.alerts.length; k += 1) {
+        const [y, m] = first.split('-').map(Number);
+        const d = new Date(Date.UTC(y, m - 1 - k, 1));
+        a = await (await fetch(`/api/alerts?month=${d.toISOString().slice(0, 7)}`)).json();
+      }
+      return a;
+    });
+    check(`the alerts of a month are answered (${alerts.month}: ${alerts.alerts.length} of ${alerts.tested} tests)`, alerts.tested > 0 && alerts.alerts.length > 0, alerts.note || '');
+    if (alerts.alerts.length) {
+      if (alerts.month !== lastMonth) {
+        await page.selectOption('#to', alerts.month);
+        await page.waitForTimeout(500);
+      }
+      const a = alerts.alerts[0];
+      await page.evaluate(([lon, lat]) => window.atlasMap.jumpTo({ center: [lon, lat], zoom: 15.5 }), [a.lon, a.lat]);
+      await page.waitForFunction(() => window.atlasMap.areTilesLoaded() && window.atlasMap.loaded(), null, { timeout: 30000 }).catch(() => {});
+      await page.waitForTimeout(800);
+      const outlined = await page.evaluate((id) => {
+        const map = window.atlasMap;
+        const lines = map.queryRenderedFeatures({ layers: ['compounds-alert'] });
+        const fills = map.queryRenderedFeatures({ layers: ['compounds-fill'] });
+        return {
+          it: lines.some((f) => f.properties.id === id),
+          allHaveAlert: lines.every((f) => typeof f.properties.alert === 'string'),
+          missing: fills.filter((f) => f.properties.alert && !lines.some((l) => l.properties.id === f.properties.id)).length,
+        };
+      }, a.compound_id);
+      check(`the alerted compound is outlined on the map (${a.name}, ${a.category})`, outlined.it && outlined.allHaveAlert && outlined.missing === 0, JSON.stringify(outlined));
+      check('the legend explains the outline', (await page.textContent('#legend')).includes('预警'));
+      const at = await page.evaluate(([lon, lat]) => { const p = window.atlasMap.project([lon, lat]); const r = window.atlasMap.getCanvas().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }, [a.lon, a.lat]);
+      await page.mouse.click(at.x, at.y);
+      await page.waitForSelector(`#panel h2[data-compound="${a.compound_id}"]`, { timeout: 20000 }).catch(() => {});
+      const line = await page.textContent('#compound-alerts').catch(() => '');
+      check('the compound\'s panel lists its alert', line.includes(a.category_label) && line.includes(String(a.observed)), line);
+      await page.screenshot({ path: path.join(outDir, 'alert.png') });
+      await page.click('#panel-close');
+      if (alerts.month !== lastMonth) await page.selectOption('#to', lastMonth);
+      await page.evaluate(() => window.atlasMap.jumpTo({ center: [120.43, 36.165], zoom: 13.5 }));
+      await page.waitForFunction(() => window.atlasMap.areTilesLoaded() && window.atlasMap.loaded(), null, { timeout: 30000 }).catch(() => {});
+      await page.waitForTimeout(500);
+    }
+
     // 2. Clicking a compound opens its panel with a chart.
     const pt = await compoundPoint(page);
     check('a compound is clickable on screen', pt, pt && pt.name);
@@ -153,6 +203,13 @@ async function watch(page, errors, external) {
     check('the dashboard gives the districts\' resolution and satisfaction rates', (counts.match(/\d+\.\d%/g) || []).length >= 2, counts.slice(0, 120));
     const effect = await page.textContent('#db-effect');
     check(`the dashboard shows the campaign's effect with its interval (${effect.slice(0, 60)})`, /%.*95%.*%.*….*%/.test(effect) && effect.includes('2023-05'));
+    const dbAlerts = await page.evaluate(async () => {
+      const el = document.getElementById('db-alerts');
+      const to = document.getElementById('to').value;
+      const api = await (await fetch(`/api/alerts?district=370213&month=${to}`)).json();
+      return { shown: el ? el.querySelectorAll('tr').length - 1 : -1, note: el && el.tagName === 'DIV', api: api.alerts.length, month: api.month };
+    });
+    check(`the dashboard lists the district's alerts of the month (${dbAlerts.month}: ${dbAlerts.api})`, dbAlerts.api === 0 ? dbAlerts.note : dbAlerts.shown === Math.min(15, dbAlerts.api), JSON.stringify(dbAlerts));
     await page.screenshot({ path: path.join(outDir, 'dashboard.png') });
 
     // 8. Search by name and by pinyin initials.

@@ -26,6 +26,8 @@
       route_note: '距离为起点、各小区内部点与终点之间的大圆距离（球面）：尚无路网数据，实际道路行程会更长。',
       token_needed: '此功能需要规划人员令牌。', token: '令牌', cancel: '取消', sign_in: '确定',
       needs_token: '需要规划人员令牌。',
+      alerts: '预警', alert: '预警', alerts_month: '本月预警', legend_alert: '紫色虚线：本月投诉预警',
+      p_value: 'p 值', no_alerts: '本月没有预警。', alert_of: '{c}：{o} 件（预期 {e}）',
     },
     en: {
       title: 'Compound complaint atlas', style: 'Layer', style_grade: 'Red/yellow/blue grade', style_density: 'Complaint density',
@@ -48,6 +50,8 @@
       loading: 'Loading…', round: 'Day {n}', stops: 'stops', route_note: '',
       token_needed: 'This needs a planner token.', token: 'Token', cancel: 'Cancel', sign_in: 'OK',
       needs_token: 'A planner token is needed.',
+      alerts: 'Alerts', alert: 'Alert', alerts_month: 'Alerts of the month', legend_alert: 'Purple dashes: an early-warning alert this month',
+      p_value: 'p', no_alerts: 'No alert this month.', alert_of: '{c}: {o} complaints (expected {e})',
     },
   };
   const GRADE_COLORS = { red: '#d7301f', yellow: '#f5b700', blue: '#6fa8dc' };
@@ -282,6 +286,7 @@
     } else {
       el.innerHTML = `<b>${esc(t('legend_density'))}</b><br>` + DENSITY_CLASSES.map(([l, c]) => `<span class="sw" style="background:${c}"></span>${esc(l)}`).join(' ');
     }
+    el.innerHTML += `<br><span class="sw alert-sw"></span>${esc(t('legend_alert'))}`;
   }
 
   // ---- charts -------------------------------------------------------------------------------
@@ -339,7 +344,11 @@
     state.tool = null;
     markTools();
     state.compound = id;
-    const c = await api(`/api/compounds/${encodeURIComponent(id)}?${windowQuery()}`);
+    const [c, al] = await Promise.all([
+      api(`/api/compounds/${encodeURIComponent(id)}?${windowQuery()}`),
+      // The early-warning alerts of the window's last month (the data's last by default).
+      api(`/api/alerts?${new URLSearchParams({ compound: id, ...(state.to ? { month: state.to } : {}) })}`).catch(() => null),
+    ]);
     if (state.compound !== id) return;
     const feature = { type: 'Feature', properties: { id: c.id }, geometry: c.geometry };
     setOverlay('sel', { type: 'FeatureCollection', features: [feature] });
@@ -357,6 +366,7 @@
         <div><b>${fmt(c.households, 0)}</b>${esc(t('households'))}</div>
       </div>
       ${c.grade ? `<div class="hint">${esc(why(c.grade))}</div>` : ''}
+      ${alertsLine(al)}
       ${ratesBlock(c)}
       <h3>${esc(t('monthly'))}</h3>
       ${barChart(c.monthly.map((m) => ({ label: m.month, value: m.complaints })), { mark: state.meta.campaign_start, title: t('monthly') })}
@@ -370,6 +380,22 @@
       ${c.buildings.map((b) => `<tr><td>${esc(b.name)}</td><td class="n">${b.floors}</td><td class="n">${b.households}</td><td class="n">${b.suppressed ? esc(t('suppressed')) : b.complaints}</td></tr>`).join('')}</table>`,
     () => openCompound(id));
   });
+
+  // A compound's alerts of the month, one line each (none: nothing shown).
+  const catLabel = (a) => (state.lang === 'zh' ? a.category_label : a.category.replace(/_/g, ' '));
+  const alertText = (a) => t('alert_of').replace('{c}', catLabel(a)).replace('{o}', a.observed).replace('{e}', fmt(a.expected));
+  function alertsLine(al) {
+    if (!al || !al.alerts.length) return '';
+    return `<div id="compound-alerts"><span class="alert-badge">${esc(t('alert'))} ${esc(al.month)}</span> ` +
+      al.alerts.map((a) => `<span class="hint" data-category="${esc(a.category)}">${esc(alertText(a))}, ${esc(t('p_value'))} ${a.p.toExponential(1)}</span>`).join('；') + '</div>';
+  }
+  // The district's (or city's) alerts of the month, strongest first.
+  function alertsTable(al) {
+    if (!al) return '';
+    if (!al.alerts.length) return `<div id="db-alerts" class="hint">${esc(al.note || t('no_alerts'))}</div>`;
+    return `<table id="db-alerts"><tr><th>${esc(t('name'))}</th><th>${esc(t('categories'))}</th><th class="n">${esc(t('observed'))}</th><th class="n">${esc(t('expected'))}</th><th class="n">${esc(t('p_value'))}</th></tr>
+      ${al.alerts.slice(0, 15).map((a) => `<tr><td><a href="#" data-open="${a.compound_id}">${esc(a.name)}</a> ${gradeBadge(a.grade)}</td><td>${esc(catLabel(a))}</td><td class="n">${a.observed}</td><td class="n">${fmt(a.expected)}</td><td class="n">${a.p.toExponential(1)}</td></tr>`).join('')}</table>`;
+  }
 
   // Why a compound has its grade, in the page's language.
   function why(g) {
@@ -492,11 +518,12 @@
     const all = months(state.meta.months.first, state.meta.months.last);
     const tfrom = all[Math.max(0, all.length - 36)];
     const tto = all[all.length - 1];
-    const [trend, districts, effect] = await Promise.all([
+    const [trend, districts, effect, al] = await Promise.all([
       api(`/api/stats/trend?${new URLSearchParams({ ...(d ? { district: d } : {}), from: tfrom, to: tto })}`),
       api(`/api/districts?${windowQuery()}`),
       // The campaign's effect: data that cannot hold it say why instead of a figure.
       api(`/api/stats/effect?${new URLSearchParams(d ? { district: d } : {})}`).catch((e) => ({ error: e.message })),
+      api(`/api/alerts?${new URLSearchParams({ ...(d ? { district: d } : {}), ...(state.to ? { month: state.to } : {}) })}`).catch(() => null),
     ]);
     const name = d ? (state.meta.districts.find((x) => x.code === d) || {}).name : t('city');
     const rows = districts.districts.filter((x) => !d || x.code === d);
@@ -509,12 +536,15 @@
       ${trend.trend.halves.map((h) => `<tr><td>${esc(h.half)}</td><td class="n">${h.complaints}</td><td class="n">${pct(h.vs_previous_half)}</td><td class="n">${pct(h.vs_same_half_last_year)}</td></tr>`).join('')}</table>
       <h3>${esc(t('effect'))}</h3>
       ${effectPanel(effect, pct)}
+      <h3>${esc(t('alerts_month'))} ${al ? `${esc(al.month)} (${al.compounds_alerted})` : ''}</h3>
+      ${alertsTable(al)}
       <h3>${esc(t('counts'))} (${esc(districts.period || '')}; ${esc(t('window'))} ${esc(districts.window.from)} – ${esc(districts.window.to)})</h3>
       <table id="db-counts"><tr><th>${esc(t('district'))}</th><th class="n">${esc(t('red'))}</th><th class="n">${esc(t('yellow'))}</th><th class="n">${esc(t('blue'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('density'))}</th><th class="n">${esc(t('resolved'))}</th><th class="n">${esc(t('satisfied'))}</th><th class="n">${esc(t('closing_h'))}</th></tr>
       ${rows.map((x) => `<tr><td>${esc(x.name)}</td><td class="n">${x.red}</td><td class="n">${x.yellow}</td><td class="n">${x.blue}</td><td class="n">${fmt(x.complaints, 0)}</td><td class="n">${fmt(x.density)}</td><td class="n">${share(x.resolved_rate)}</td><td class="n">${share(x.satisfied_rate)}</td><td class="n">${fmt(x.closing_hours_median)} / ${fmt(x.closing_hours_p90)}</td></tr>`).join('')}</table>
       <h3>${esc(t('yoy'))}</h3>
       <table>${trend.trend.months.slice(-12).map((m) => `<tr><td>${esc(m.month)}</td><td class="n">${m.complaints}</td><td class="n">${pct(m.yoy)}</td></tr>`).join('')}</table>`,
     () => dashboard());
+    $('panel-body').querySelectorAll('#db-alerts a[data-open]').forEach((a) => a.addEventListener('click', (e) => { e.preventDefault(); openCompound(Number(a.dataset.open), true); }));
   });
 
   // ---- search ---------------------------------------------------------------------------------

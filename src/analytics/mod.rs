@@ -1,6 +1,7 @@
 //! Complaint statistics, density and grades, computed the same way whatever the store: the
 //! stores deliver complaint facts (or their monthly counts), this module does the arithmetic.
 
+pub mod alerts;
 pub mod effect;
 pub mod grade;
 pub mod hotspots;

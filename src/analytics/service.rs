@@ -80,6 +80,8 @@ pub struct TrendFilter {
 pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,
+    /// The early-warning rule (`[alerts]`).
+    pub alert_rule: super::alerts::AlertRule,
     gazetteer: ByVersion<Gazetteer>,
     /// The grade book of the store's current version (every tile asks for the latest quarter).
     grades: ByVersion<GradeBook>,
@@ -185,10 +187,50 @@ impl Atlas {
         Atlas {
             store,
             rule,
+            alert_rule: super::alerts::AlertRule::default(),
             gazetteer: ByVersion::default(),
             grades: ByVersion::default(),
             answers: std::sync::Mutex::default(),
         }
+    }
+
+    /// The same service with another early-warning rule.
+    #[must_use]
+    pub fn with_alerts(mut self, rule: super::alerts::AlertRule) -> Atlas {
+        self.alert_rule = rule;
+        self
+    }
+
+    /// The early-warning tests of `month` (default: the data's last) over the compounds a
+    /// filter names, under `rule` (the configured one, or one a request loosened): the month,
+    /// the compounds, and what the rule found. A month outside the data is refused naming the
+    /// data's months.
+    pub async fn alerts(
+        &self,
+        filter: &TrendFilter,
+        month: Option<Month>,
+        rule: super::alerts::AlertRule,
+    ) -> Result<(Month, Vec<i64>, super::alerts::MonthAlerts), crate::error::Error> {
+        use crate::error::Error;
+        let stats = self.store.stats().await?;
+        let data = self.store.geography().await?;
+        let (Some(first), Some(last)) = (stats.first, stats.last) else {
+            return Err(Error::NotFound("no complaints stored yet".into()));
+        };
+        let month = month.unwrap_or(last);
+        if month < first || month > last {
+            return Err(Error::BadRequest(format!(
+                "`month` {month} is outside the data ({first} to {last})"
+            )));
+        }
+        let ids = select_compounds(&data, filter)?;
+        let category = filter.category;
+        let (ids, found) = blocking("alerts tested", move || {
+            let found = super::alerts::month_alerts(&stats, &ids, month, category, &rule);
+            (ids, found)
+        })
+        .await?;
+        Ok((month, ids, found))
     }
 
     /// The gazetteer of the store's current geography.

@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per surface, one error mapping for all.
 
+mod alerts;
 mod api;
 mod arcgis;
 mod auth;
@@ -232,6 +233,7 @@ fn routes(state: AppState) -> Router {
         .merge(planner::routes())
         .merge(companies::routes())
         .merge(hotspots::routes())
+        .merge(alerts::routes())
         .merge(cache::routes())
         .merge(features::routes())
         .merge(featureserver::routes())

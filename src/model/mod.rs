@@ -5,6 +5,7 @@ use geo_types::{MultiPolygon, Point, Polygon};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod alert;
 mod category;
 pub mod datum;
 pub mod encoding;

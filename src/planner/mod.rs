@@ -130,6 +130,8 @@ pub struct Row {
     /// Closed ÷ received and satisfied ÷ rated in the window.
     pub resolved_rate: Option<f64>,
     pub satisfied_rate: Option<f64>,
+    /// The category of the compound's strongest early-warning alert in the window's last month.
+    pub alert: Option<crate::model::Category>,
 }
 
 impl Row {
@@ -148,6 +150,7 @@ impl Row {
             distance_m,
             resolved_rate,
             satisfied_rate,
+            alert: fig.alert(id),
         })
     }
 
@@ -178,6 +181,10 @@ impl Row {
         m.insert("grade".into(), json!(self.grade.map(Grade::code)));
         m.insert("resolved_rate".into(), json!(self.resolved_rate));
         m.insert("satisfied_rate".into(), json!(self.satisfied_rate));
+        m.insert(
+            "alert".into(),
+            json!(self.alert.map(crate::model::Category::code)),
+        );
         if let Some(d) = self.distance_m {
             m.insert("distance_m".into(), json!((d * 100.0).round() / 100.0));
         }

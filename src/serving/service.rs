@@ -112,9 +112,11 @@ impl TileService {
             Some((made_for, rows)) if *made_for == v => Some(Arc::clone(rows)),
             _ => None,
         };
+        let rule = atlas.alert_rule.clone();
         let (fig, rows) = blocking("figures made", move || {
             let rows = rows.unwrap_or_else(|| Arc::new(Rows::new(&city, &stats)));
-            let fig = Figures::new(&city, (&stats, &rows), &book, window, period);
+            let fig = Figures::new(&city, (&stats, &rows), &book, window, period)
+                .with_alerts(&city, &stats, &rule);
             (Arc::new(fig), rows)
         })
         .await?;

@@ -16,8 +16,9 @@ use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
 use crate::analytics::{
     density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
 };
+use crate::model::alert::AlertRule;
 use crate::model::stats::NO_ROW;
-use crate::model::{Dataset, Layer, Quarter};
+use crate::model::{Category, Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
 use geozero::mvt::{Message, Tile};
@@ -545,6 +546,9 @@ pub struct Figures {
     /// The city's heat places, and the window's complaints at each (by slot).
     spots: Arc<HeatSpots>,
     heat: Vec<u64>,
+    /// Per compound (by position): the category of its strongest early-warning alert in the
+    /// window's last month, if any ([`Figures::with_alerts`]).
+    alert: Vec<Option<Category>>,
 }
 
 impl Figures {
@@ -602,7 +606,26 @@ impl Figures {
             street,
             spots: Arc::clone(&city.spots),
             heat,
+            alert: Vec::new(),
         }
+    }
+
+    /// The same figures with each compound's early-warning alert of the window's last month
+    /// (`analytics::alerts`, under `rule`).
+    #[must_use]
+    pub fn with_alerts(mut self, city: &CityIndex, stats: &Stats, rule: &AlertRule) -> Figures {
+        let ids: Vec<i64> = city.data.compounds.iter().map(|c| c.id).collect();
+        self.alert = crate::analytics::alerts::flags(stats, &ids, self.window.to, rule);
+        self
+    }
+
+    /// A compound's early-warning alert of the window's last month: the category of its
+    /// smallest p-value, if any.
+    pub fn alert(&self, id: i64) -> Option<Category> {
+        self.pos
+            .compound
+            .get(&id)
+            .and_then(|&k| self.alert.get(k).copied().flatten())
     }
 
     /// The window's complaints at each heat place: a unit's own, what a building's units do
@@ -787,6 +810,9 @@ pub(crate) fn compound_props<'a>(
         props.push(("grade", s(g.code())));
     }
     rates_props(&mut props, fig.rates_at(k));
+    if let Some(c) = fig.alert.get(k).copied().flatten() {
+        props.push(("alert", s(c.code())));
+    }
     props
 }
 

@@ -118,6 +118,7 @@ impl TileLayer {
                 ("grade", "String, red / yellow / blue"),
                 ("resolved_rate", RESOLVED_RATE),
                 ("satisfied_rate", SATISFIED_RATE),
+                ("alert", "String, the category of the compound's strongest early-warning alert in the window's last month (absent without one)"),
             ],
             Buildings => &[
                 ("id", "Number"),
