@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         progress: false,
     })?;
     let rt = tokio::runtime::Runtime::new()?;
-    let (stats, book, ids) = rt.block_on(async {
+    let (stats, book, ids, data) = rt.block_on(async {
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path())?);
         let atlas = Atlas::new(store, Rule::default());
         let rows = compound_atlas::ingest::complaints::read_file(
@@ -39,15 +39,9 @@ fn main() -> anyhow::Result<()> {
         atlas.import_complaints(rows, "complaints.csv").await?;
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
-        let ids: Vec<i64> = atlas
-            .store
-            .geography()
-            .await?
-            .compounds
-            .iter()
-            .map(|c| c.id)
-            .collect();
-        anyhow::Ok((stats, book, ids))
+        let data = atlas.store.geography().await?;
+        let ids: Vec<i64> = data.compounds.iter().map(|c| c.id).collect();
+        anyhow::Ok((stats, book, ids, data))
     })?;
     let rule = AlertRule::default();
     let first = stats
@@ -118,7 +112,48 @@ fn main() -> anyhow::Result<()> {
         secs
     );
     print_turned_red(&book, &ids, (&alerted, &tested), first);
+    print_window_cost(&data, &stats, &book, &rule);
     Ok(())
+}
+
+/// What the alerts add to a never-seen window: the figures of 24 twelve-month windows made
+/// without them and then their alerts, side by side (the medians, and their ratio).
+fn print_window_cost(
+    data: &Arc<compound_atlas::model::Dataset>,
+    stats: &compound_atlas::analytics::Stats,
+    book: &compound_atlas::analytics::GradeBook,
+    rule: &AlertRule,
+) {
+    use compound_atlas::analytics::Window;
+    use compound_atlas::tile::atlas::{CityIndex, Figures, Rows};
+    let city = CityIndex::new(Arc::clone(data));
+    let rows = Rows::new(&city, stats);
+    let Some(last) = stats.last else { return };
+    let (mut plain, mut with) = (Vec::new(), Vec::new());
+    for k in 0..24 {
+        let to = last.plus(-k);
+        let window = Window {
+            from: to.plus(-11),
+            to,
+        };
+        let t = Instant::now();
+        let fig = Figures::new(&city, (stats, &rows), book, window, book.latest());
+        plain.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let fig = fig.with_alerts(&city, stats, rule);
+        with.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(fig);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (p, w) = (median(&mut plain), median(&mut with));
+    println!();
+    println!(
+        "A never-seen window's figures (24 twelve-month windows, medians): {p:.2} ms without the alerts, then {w:.2} ms for its last month's alerts — {:.2}× the figures' cost.",
+        w / p
+    );
 }
 
 /// For each quarter: the compounds that turned red, and how many of them (and of the others)

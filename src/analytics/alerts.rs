@@ -240,12 +240,26 @@ pub struct MonthAlerts {
     pub alerts: Vec<Test>,
 }
 
-/// The compounds' monthly counts by category, from the first month of the data.
-fn rows_of(stats: &Stats, id: i64) -> Vec<[u32; 10]> {
-    stats.compound.monthly(id).collect()
+/// The months the test of month `i` reads (the month and its reference months), as indexes
+/// from the first month of the data.
+fn months_read(i: usize, rule: &AlertRule) -> Vec<usize> {
+    let mut out = vec![i];
+    let hw = i64::from(rule.half_window);
+    for j in 1..=i64::from(rule.years) {
+        let centre = i as i64 - 12 * j;
+        if centre - hw < 0 {
+            break;
+        }
+        out.extend((centre - hw..=centre + hw).map(|m| m as usize));
+    }
+    out
 }
 
 /// Tests month `month` of every compound of `ids` in every category (or one).
+///
+/// Only the months the test reads are taken from the running totals, each for every compound
+/// in one sequential pass (not each compound's whole series); a compound-category with fewer
+/// than `min_observed` complaints in the month is never fitted.
 pub fn month_alerts(
     stats: &Stats,
     ids: &[i64],
@@ -269,13 +283,27 @@ pub fn month_alerts(
         Category::ALL.len()
     };
     out.tested = ids.len() * categories;
+    let read = months_read(i, rule);
+    let mut at = vec![usize::MAX; i + 1];
+    for (k, m) in read.iter().enumerate() {
+        at[*m] = k;
+    }
+    let columns: Vec<Vec<[u64; 10]>> = read
+        .iter()
+        .map(|m| stats.compound.window_each(*m..*m + 1))
+        .collect();
     for &id in ids {
-        let rows = rows_of(stats, id);
+        let row = stats.compound.row_of(id);
+        if row == crate::model::stats::NO_ROW {
+            continue;
+        }
+        let row = row as usize;
+        let now = columns[0][row];
         for (k, c) in Category::ALL.iter().enumerate() {
-            if category.is_some_and(|x| x != *c) {
+            if category.is_some_and(|x| x != *c) || now[k] < u64::from(rule.min_observed) {
                 continue;
             }
-            let series = |m: usize| rows.get(m).map_or(0, |r| r[k]);
+            let series = |m: usize| u32::try_from(columns[at[m]][row][k]).unwrap_or(u32::MAX);
             let Some((baseline, p)) = test(&series, i, rule) else {
                 continue;
             };
