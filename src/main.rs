@@ -249,7 +249,7 @@ async fn seed_cmd(args: SeedArgs, file: &FileConfig, progress: bool) -> anyhow::
     }
     let settings = Settings::resolve(&args.store, None, file);
     let store = open_store(&settings).await?;
-    let atlas = Atlas::new(store, settings.rule.clone());
+    let atlas = Atlas::new(store, settings.rule.clone()).with_hotspots(settings.hotspots);
     let plan = compound_atlas::serving::seed::SeedPlan {
         minzoom: args.minzoom,
         maxzoom: args.maxzoom,
@@ -363,7 +363,9 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "store ready"
     );
-    let atlas = Arc::new(Atlas::new(Arc::clone(&store), settings.rule.clone()));
+    let atlas = Arc::new(
+        Atlas::new(Arc::clone(&store), settings.rule.clone()).with_hotspots(settings.hotspots),
+    );
     // A generated data directory whose complaints are not loaded yet: load its hotline export.
     if let StoreChoice::Embedded(dir) = &settings.store {
         let export = Manifest::read(dir)
