@@ -387,6 +387,50 @@ async fn the_hotspots_layer_carries_the_apis_cells_at_zooms_9_to_15_from_both_st
         )
         .await;
         assert_eq!(r.status, 400, "{store}");
+        // Another window of the same cells (their outlines made once, shared): at z14, each
+        // cell in its centre's tile, around its centre, with that window's figures.
+        let other = "from=2021-01&to=2022-06";
+        let api2 = common::call(&app, "GET", &format!("/api/hotspots?{other}"), &[], vec![])
+            .await
+            .json();
+        let mut seen = 0;
+        for f in api2["features"].as_array().unwrap() {
+            let a = &f["properties"];
+            let cell = a["cell"].as_str().unwrap();
+            let (lon, lat) = centre(cell);
+            let (z, x, y) = common::tile_at(lon, lat, 14);
+            let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?{other}");
+            let layer = hot_layer(&common::call(&app, "GET", &uri, &[], vec![]).await.body)
+                .unwrap_or_else(|| panic!("{store} {uri}: no hotspots layer"));
+            let (p, geom) = &layer[cell];
+            assert_eq!(p["pattern"].string_value.as_deref(), a["pattern"].as_str());
+            assert_eq!(p["complaints"].uint_value, a["complaints"].as_u64());
+            if let (Some(t), Some(want)) = (
+                p.get("gi_z").and_then(|v| v.double_value),
+                a["gi_z"].as_f64(),
+            ) {
+                assert!(
+                    (t - want).abs() <= 1e-6,
+                    "{store} {uri} {cell}: {t} against {want}"
+                );
+            }
+            let at = in_tile(lon, lat, (z, x, y));
+            let inside = match geom {
+                geo_types::Geometry::Polygon(p) => p.contains(&at),
+                geo_types::Geometry::MultiPolygon(m) => m.contains(&at),
+                _ => false,
+            };
+            assert!(
+                inside,
+                "{store} {uri}: cell {cell}'s outline misses its centre"
+            );
+            seen += 1;
+        }
+        assert_eq!(
+            seen,
+            cells.len(),
+            "{store}: the same study cells in both windows"
+        );
         answers.push(api);
     }
     assert_eq!(

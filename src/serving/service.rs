@@ -183,12 +183,17 @@ impl TileService {
             window,
             category: None,
         };
+        // The outlines of the cells made last serve again where the cells are the same.
+        let like = self.hot.load().iter().rev().find_map(|(_, h)| h.clone());
         let made = match atlas
             .hotspots(ask, crate::tile::hotspots::places(&city))
             .await
         {
             Ok(stats) => Some(Arc::new(
-                blocking("hot-spot cells made", move || HotCells::new(stats)).await?,
+                blocking("hot-spot cells made", move || {
+                    HotCells::new(stats, like.as_deref())
+                })
+                .await?,
             )),
             Err(crate::error::Error::BadRequest(why)) => {
                 tracing::debug!(%why, "tiles without the hotspots layer");

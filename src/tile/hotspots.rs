@@ -5,8 +5,9 @@
 //!
 //! [`HotCells`] is made once per store version and window (the statistics are the whole
 //! city's, never a tile's): each cell's outline in longitude/latitude and projected into Web
-//! Mercator, and an R-tree of their boxes, so that a tile only looks its cells up and encodes
-//! them. The layer is not filtered by a tile's CQL2 `filter` (see [`super::filter`]): its
+//! Mercator, and an R-tree of their boxes ([`Outlines`]: the same for every window whose study
+//! cells are the same, so made once and shared), so that a tile only looks its cells up and
+//! encodes them. The layer is not filtered by a tile's CQL2 `filter` (see [`super::filter`]): its
 //! statistics are of every complaint of the window, as the heat cells are.
 
 use super::atlas::CityIndex;
@@ -21,8 +22,15 @@ use std::sync::Arc;
 
 /// The cells of one window's hot-spot statistics, ready for tiles.
 pub struct HotCells {
-    /// The statistics, cell by cell (the order of `outline` and `merc`).
+    /// The statistics, cell by cell (the order of the outlines).
     pub stats: Arc<Hotspots>,
+    shapes: Arc<Outlines>,
+}
+
+/// The outlines of a set of study cells (in H3 order) and an R-tree of their boxes: they
+/// depend on the cells only, not on the window or the counts.
+pub struct Outlines {
+    cells: Vec<h3o::CellIndex>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     /// Each cell's outline in longitude/latitude.
     outline: Vec<Polygon<f64>>,
@@ -43,9 +51,24 @@ pub fn places(city: &CityIndex) -> Vec<(i64, Point<f64>)> {
 }
 
 impl HotCells {
-    /// The cells of `stats` with their outlines and boxes.
+    /// The cells of `stats` with their outlines and boxes: those of `like` where its cells
+    /// are the same (another window of the same city and resolution), else made.
     #[must_use]
-    pub fn new(stats: Arc<Hotspots>) -> HotCells {
+    pub fn new(stats: Arc<Hotspots>, like: Option<&HotCells>) -> HotCells {
+        let same = |o: &&Arc<Outlines>| {
+            o.cells.len() == stats.cells.len()
+                && o.cells.iter().zip(&stats.cells).all(|(a, b)| *a == b.index)
+        };
+        let shapes = like
+            .map(|h| &h.shapes)
+            .filter(same)
+            .map_or_else(|| Arc::new(Outlines::new(&stats)), Arc::clone);
+        HotCells { stats, shapes }
+    }
+}
+
+impl Outlines {
+    fn new(stats: &Hotspots) -> Outlines {
         let outline: Vec<Polygon<f64>> = stats
             .cells
             .iter()
@@ -85,18 +108,21 @@ impl HotCells {
                 })
                 .collect(),
         );
-        HotCells {
-            stats,
+        Outlines {
+            cells: stats.cells.iter().map(|c| c.index).collect(),
             tree,
             outline,
             merc,
         }
     }
+}
 
+impl HotCells {
     /// The layer of one tile: the cells whose box meets `q` (longitude/latitude), placed in
     /// `at` — from the projected outlines when `projected` (`at` then takes Web Mercator).
     pub fn layer<'a>(&'a self, q: [f64; 4], at: &TileFrame, projected: bool) -> LayerBuilder<'a> {
-        let mut found: Vec<usize> = self
+        let shapes = &self.shapes;
+        let mut found: Vec<usize> = shapes
             .tree
             .locate_in_envelope_intersecting(&AABB::from_corners([q[0], q[1]], [q[2], q[3]]))
             .map(|g| g.data)
@@ -106,9 +132,9 @@ impl HotCells {
         let mut l = LayerBuilder::with_capacity(TileLayer::Hotspots.name(), found.len());
         for k in found {
             let shape = if projected {
-                &self.merc[k]
+                &shapes.merc[k]
             } else {
-                &self.outline[k]
+                &shapes.outline[k]
             };
             let Some(t) = mvt::polygons(at, std::slice::from_ref(shape)) else {
                 continue;
