@@ -254,6 +254,43 @@ pub struct FileConfig {
     /// The export's words for a closed ticket and for each rating (see model::handling).
     #[serde(default)]
     pub handling: crate::model::handling::Scale,
+    /// The hot-spot statistics' default H3 resolution and rings.
+    #[serde(default)]
+    pub hotspots: HotspotsFile,
+}
+
+/// `[hotspots]`: the H3 resolution (5–11) and the rings of a cell's neighbourhood (1–3) that
+/// `GET /api/hotspots` takes when not given and the tiles' `hotspots` layer is made at.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HotspotsFile {
+    pub res: u8,
+    pub k: u32,
+}
+
+impl Default for HotspotsFile {
+    fn default() -> Self {
+        HotspotsFile { res: 9, k: 1 }
+    }
+}
+
+impl HotspotsFile {
+    /// A resolution or ring count out of range, named.
+    pub fn check(&self) -> Result<(), String> {
+        if !(5..=11).contains(&self.res) {
+            return Err(format!(
+                "[hotspots] res is an H3 resolution from 5 to 11, got {}",
+                self.res
+            ));
+        }
+        if !(1..=3).contains(&self.k) {
+            return Err(format!(
+                "[hotspots] k is a number of rings from 1 to 3, got {}",
+                self.k
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The city served, as titles and the map name it (its extent and centre come from its data
@@ -391,6 +428,7 @@ impl FileConfig {
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         file.handling
             .check()
+            .and_then(|()| file.hotspots.check())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         file.alerts
             .check()
@@ -419,6 +457,8 @@ pub struct Settings {
     pub alerts: crate::model::alert::AlertRule,
     /// `[handling]`: the export's words for closed and for each rating.
     pub handling: crate::model::handling::Scale,
+    /// `[hotspots]`: the hot-spot statistics' default resolution and rings.
+    pub hotspots: HotspotsFile,
     pub tokens: Vec<TokenEntry>,
     /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
     pub open_planner: Option<bool>,
@@ -469,6 +509,7 @@ impl Settings {
             rule: file.grading.clone().unwrap_or_default(),
             alerts: file.alerts.clone(),
             handling: file.handling.clone(),
+            hotspots: file.hotspots,
             tokens: Settings::resolve_tokens(&file.auth, &env),
             open_planner: env("ATLAS_OPEN_PLANNER")
                 .and_then(|v| match v.to_ascii_lowercase().as_str() {
@@ -637,6 +678,23 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[hotspots]\nrings = 2").is_err());
+    }
+
+    /// `[hotspots]` fills what it leaves out with 9 and 1, reaches the settings, and a value
+    /// out of range is refused by name at load.
+    #[test]
+    fn hotspot_defaults_come_from_the_file_and_are_checked() {
+        let file: FileConfig = toml::from_str("[hotspots]\nk = 2").unwrap();
+        let s = Settings::resolve_with(&StoreArgs::default(), None, &file, |_| None);
+        assert_eq!(s.hotspots, HotspotsFile { res: 9, k: 2 });
+        let dir = tempfile::tempdir().unwrap();
+        for (text, said) in [("[hotspots]\nres = 12", "res"), ("[hotspots]\nk = 0", "k")] {
+            let path = dir.path().join("atlas.toml");
+            std::fs::write(&path, text).unwrap();
+            let e = FileConfig::load(Some(&path)).unwrap_err();
+            assert!(e.contains(&format!("[hotspots] {said}")), "{e}");
+        }
     }
 }
 

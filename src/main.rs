@@ -249,7 +249,9 @@ async fn seed_cmd(args: SeedArgs, file: &FileConfig, progress: bool) -> anyhow::
     }
     let settings = Settings::resolve(&args.store, None, file);
     let store = open_store(&settings).await?;
-    let atlas = Atlas::new(store, settings.rule.clone()).with_alerts(settings.alerts.clone());
+    let atlas = Atlas::new(store, settings.rule.clone())
+        .with_alerts(settings.alerts.clone())
+        .with_hotspots(settings.hotspots);
     let plan = compound_atlas::serving::seed::SeedPlan {
         minzoom: args.minzoom,
         maxzoom: args.maxzoom,
@@ -364,7 +366,9 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
         "store ready"
     );
     let atlas = Arc::new(
-        Atlas::new(Arc::clone(&store), settings.rule.clone()).with_alerts(settings.alerts.clone()),
+        Atlas::new(Arc::clone(&store), settings.rule.clone())
+            .with_alerts(settings.alerts.clone())
+            .with_hotspots(settings.hotspots),
     );
     // A generated data directory whose complaints are not loaded yet: load its hotline export.
     if let StoreChoice::Embedded(dir) = &settings.store {

@@ -349,7 +349,24 @@ async fn an_independent_decoder_reads_the_mlt_tiles() {
                         (k.clone(), v)
                     })
                     .collect();
-                assert_eq!(props, b.props, "{file} {name} {i}: properties");
+                // Numbers within a unit or two in the last place: the decoder prints each
+                // double exactly (Python's shortest repr), but serde_json (built without
+                // `float_roundtrip`) may read one back a unit off — the hot-spot cells' full
+                // doubles (gi_z, gi_p, gi_q) show it.
+                let same = |x: &Value, y: &Value| match (x.as_f64(), y.as_f64()) {
+                    (Some(x), Some(y)) => {
+                        (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+                    }
+                    _ => x == y,
+                };
+                assert!(
+                    props.len() == b.props.len()
+                        && props
+                            .iter()
+                            .all(|(k, v)| b.props.get(k).is_some_and(|w| same(v, w))),
+                    "{file} {name} {i}: properties {props:?} against {:?}",
+                    b.props
+                );
                 assert_eq!(
                     a["vertices"],
                     json!(b.coords.len()),

@@ -72,6 +72,23 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
             )
         })
         .collect();
+    // Each layer's zooms in the tiles (TileJSON caps them at its own maxzoom; a layer that
+    // ends there is overzoomed beyond it, one that ends below it is simply absent).
+    let zooms: std::collections::HashMap<String, (u64, u64)> = tilejson["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_string(),
+                (
+                    l["minzoom"].as_u64().unwrap(),
+                    l["maxzoom"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let tile_max = tilejson["maxzoom"].as_u64().unwrap();
     for name in ["grade", "density"] {
         let (status, style) = get(
             &app,
@@ -113,6 +130,22 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
                     layer["id"]
                 )
             });
+            // Drawn only at zooms whose tiles hold the layer: from its first zoom, and (for a
+            // layer that ends below the tileset's last zoom) not past its last (a style
+            // layer's maxzoom is exclusive).
+            let (lo, hi) = zooms[src];
+            let min = layer["minzoom"].as_f64().unwrap_or(0.0);
+            let max = layer["maxzoom"].as_f64().unwrap_or(24.0);
+            assert!(
+                min >= lo as f64,
+                "{name}: layer {} starts at zoom {min}, but {src} begins at {lo}",
+                layer["id"]
+            );
+            assert!(
+                hi >= tile_max || max <= (hi + 1) as f64,
+                "{name}: layer {} runs to zoom {max}, but {src} ends at {hi}",
+                layer["id"]
+            );
             let mut used = Vec::new();
             fields_used(layer, &mut used);
             for f in used {
@@ -127,6 +160,50 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
     let (status, err) = get(&app, "/styles/satellite.json").await;
     assert_eq!(status, 404);
     assert!(err["error"]["message"].as_str().unwrap().contains("grade"));
+    hot_spots_are_in_both_styles_coloured_by_pattern(&app).await;
+}
+
+/// Both styles have the `hotspots` layer, hidden until shown: every hot pattern a red, every
+/// cold one a blue, and no pattern transparent.
+async fn hot_spots_are_in_both_styles_coloured_by_pattern(app: &axum::Router) {
+    let hex = |c: &str| {
+        let c = c.trim_start_matches('#');
+        let v = |i: usize| u8::from_str_radix(&c[i..i + 2], 16).unwrap();
+        (v(0), v(2), v(4))
+    };
+    for name in ["grade", "density"] {
+        let (_, style) = get(app, &format!("/styles/{name}.json")).await;
+        let layer = style["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["source-layer"] == "hotspots")
+            .unwrap_or_else(|| panic!("{name} has no hotspots layer"));
+        assert_eq!(layer["layout"]["visibility"], "none", "{name}");
+        let m = layer["paint"]["fill-color"].as_array().unwrap();
+        assert_eq!(m[0], "match");
+        assert_eq!(m[1], serde_json::json!(["get", "pattern"]));
+        assert!(
+            m.last().unwrap().as_str().unwrap().ends_with(", 0)"),
+            "{name}: none is transparent"
+        );
+        let pairs: Vec<(&str, &str)> = m[2..m.len() - 1]
+            .chunks(2)
+            .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
+            .collect();
+        assert_eq!(pairs.len(), 16, "{name}: eight hot and eight cold patterns");
+        for (pattern, colour) in pairs {
+            let (r, _, b) = hex(colour);
+            if pattern.ends_with("_hot") {
+                assert!(r > b, "{name}: {pattern} is {colour}, not a red");
+            } else {
+                assert!(
+                    pattern.ends_with("_cold") && b > r,
+                    "{name}: {pattern} is {colour}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

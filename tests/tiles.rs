@@ -111,7 +111,17 @@ fn center() -> (f64, f64) {
 async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
     let want: [(u32, &[&str]); 4] = [
         (8, &["districts", "heat"]),
-        (11, &["districts", "streets", "heat", "compounds", "labels"]),
+        (
+            11,
+            &[
+                "districts",
+                "streets",
+                "heat",
+                "compounds",
+                "hotspots",
+                "labels",
+            ],
+        ),
         (
             14,
             &[
@@ -119,6 +129,7 @@ async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
                 "streets",
                 "heat",
                 "compounds",
+                "hotspots",
                 "buildings",
                 "labels",
             ],
@@ -149,6 +160,11 @@ async fn tiles_carry_the_layers_of_their_zoom_with_their_attributes() {
             assert!(names.contains(l), "z{z} lacks {l}: {names:?}");
         }
         assert!(!names.contains("units") || z >= 16);
+        assert_eq!(
+            names.contains("hotspots"),
+            (9..=15).contains(&z),
+            "z{z}: the hot-spot cells are in z9-z15 tiles of a 12-month window"
+        );
         for l in &t.layers {
             assert_eq!((l.version, l.extent), (2, Some(4096)));
         }
@@ -599,6 +615,7 @@ async fn tilejson_and_catalog_describe_the_tileset() {
             "streets",
             "heat",
             "compounds",
+            "hotspots",
             "buildings",
             "units",
             "labels"

@@ -363,6 +363,97 @@ async function watch(page, errors, external) {
       check('no errors with a company chosen', errs.length === 0, errs.slice(0, 3).join(' | '));
       await c.close();
     }
+
+    // 15. Hot spots: the 热点 toggle shows the tiles' hotspots layer (hidden until then), the
+    // cells drawn carry the patterns, counts and z-scores /api/hotspots gives for the page's
+    // window, the legend names every pattern in Chinese and English in the style's colours,
+    // and a click on a cell shows its figures.
+    {
+      const c = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+      const p = await c.newPage();
+      const errs = [];
+      await watch(p, errs, external);
+      await p.goto(`${base}/#12.5/36.12/120.40`);
+      await ready(p);
+      await p.waitForFunction(() => window.atlasMap.areTilesLoaded(), null, { timeout: 60000 }).catch(() => {});
+      const hiddenAtFirst = await p.evaluate(() => window.atlasMap.getLayoutProperty('hotspots-fill', 'visibility'));
+      const noneBefore = await p.evaluate(() => window.atlasMap.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
+      await p.click('#tool-hotspots');
+      await p.waitForFunction(() => window.atlasMap.areTilesLoaded() && window.atlasMap.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length > 0, null, { timeout: 60000 }).catch(() => {});
+      const drawn = await p.evaluate(() => window.atlasMap.queryRenderedFeatures({ layers: ['hotspots-fill'] }).map((f) => f.properties));
+      const cells = new Map(drawn.map((d) => [d.cell, d]));
+      check('the 热点 toggle shows the hot-spot cells', hiddenAtFirst === 'none' && noneBefore === 0 && cells.size > 20, `hidden at first: ${hiddenAtFirst}; ${cells.size} cells drawn`);
+      check('the hot spots live in the URL', p.url().includes('hotspots=1'), p.url());
+      const win = await p.evaluate(() => ({ from: document.getElementById('from').value, to: document.getElementById('to').value }));
+      const api = await p.evaluate(async (w) => (await fetch(`/api/hotspots?from=${w.from}&to=${w.to}`)).json(), win);
+      const byCell = new Map(api.features.map((f) => [f.properties.cell, f.properties]));
+      const differ = [...cells.values()].filter((d) => {
+        const a = byCell.get(d.cell);
+        return !a || a.pattern !== d.pattern || a.complaints !== d.complaints || (a.gi_z === null ? d.gi_z !== undefined : Math.abs(a.gi_z - d.gi_z) > 1e-9);
+      });
+      const patterns = [...new Set([...cells.values()].map((d) => d.pattern))].sort();
+      check('the cells drawn have the API\'s patterns, counts and z-scores', cells.size > 0 && differ.length === 0, `${differ.length} of ${cells.size} differ${differ.length ? `, e.g. ${JSON.stringify(differ[0])}` : ''}; patterns drawn: ${patterns.join(', ')}`);
+      check('some cells drawn are hot spots', patterns.some((x) => x.endsWith('_hot')), patterns.join(', '));
+      const legend = await p.evaluate(() => [...document.querySelectorAll('#hot-legend .hot-item')].map((el) => ({ pattern: el.dataset.pattern, text: el.textContent, colour: getComputedStyle(el.querySelector('.sw')).backgroundColor })));
+      const paint = await p.evaluate(() => window.atlasMap.getPaintProperty('hotspots-fill', 'fill-color'));
+      const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+      const styled = new Map();
+      for (let i = 2; i + 1 < paint.length; i += 2) styled.set(paint[i], paint[i + 1]);
+      const zh = { new: '新增', consecutive: '连续', intensifying: '加强的', persistent: '持续', diminishing: '逐渐减少的', sporadic: '分散的', oscillating: '振荡', historical: '历史' };
+      const wrong = legend.filter((l) => {
+        if (l.pattern === 'none') return !l.text.includes('无显著模式') || !l.text.includes('no pattern');
+        const [kind, sign] = l.pattern.split('_');
+        const name = `${zh[kind]}${sign === 'hot' ? '热点' : '冷点'}`;
+        return !l.text.includes(name) || !l.text.includes(`${kind} ${sign} spot`) || !styled.has(l.pattern) || rgb(styled.get(l.pattern)) !== l.colour;
+      });
+      check('the legend names every pattern in Chinese and English in the style\'s colours', legend.length === 17 && styled.size === 16 && wrong.length === 0 && patterns.every((x) => legend.some((l) => l.pattern === x)), `${legend.length} entries; wrong: ${JSON.stringify(wrong.slice(0, 2))}`);
+      await p.screenshot({ path: path.join(outDir, 'map-hotspots.png') });
+      // A click on a significant cell (its centre, checked by querying the point back).
+      const target = await p.evaluate(() => {
+        const map = window.atlasMap;
+        const rect = map.getCanvas().getBoundingClientRect();
+        const feats = map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).filter((f) => f.properties.pattern !== 'none');
+        for (const f of feats) {
+          const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+          const n = ring.length - 1;
+          const pt = map.project([ring.slice(0, n).reduce((a, q) => a + q[0], 0) / n, ring.slice(0, n).reduce((a, q) => a + q[1], 0) / n]);
+          if (pt.x < 30 || pt.y < 30 || pt.x > rect.width - 30 || pt.y > rect.height - 30) continue;
+          const back = map.queryRenderedFeatures([pt.x, pt.y], { layers: ['hotspots-fill'] });
+          if (back.length && back[0].properties.cell === f.properties.cell) return { x: rect.left + pt.x, y: rect.top + pt.y, props: f.properties };
+        }
+        return null;
+      });
+      check('a hot-spot cell is clickable on screen', target, target && target.props.cell);
+      if (target) {
+        await p.mouse.click(target.x, target.y);
+        await p.waitForSelector('#panel h2[data-cell]', { timeout: 20000 }).catch(() => {});
+        const shown = await p.evaluate(() => ({
+          cell: (document.querySelector('#panel h2[data-cell]') || {}).dataset?.cell,
+          pattern: (document.querySelector('#panel h2[data-cell]') || {}).dataset?.pattern,
+          title: (document.querySelector('#panel h2') || {}).textContent,
+          complaints: (document.getElementById('hot-complaints') || {}).textContent,
+          z: (document.getElementById('hot-z') || {}).textContent,
+          p: (document.getElementById('hot-p') || {}).textContent,
+          q: (document.getElementById('hot-q') || {}).textContent,
+        }));
+        const a = byCell.get(target.props.cell);
+        const num = (s) => Number(String(s).replace(/,/g, ''));
+        const ok = a && shown.cell === a.cell && shown.pattern === a.pattern && num(shown.complaints) === a.complaints &&
+          Math.abs(num(shown.z) - a.gi_z) < 0.0006 && Math.abs(num(shown.p) - a.gi_p) <= Math.max(0.0006, a.gi_p * 0.01) &&
+          Math.abs(num(shown.q) - a.gi_q) <= Math.max(0.0006, a.gi_q * 0.01) && shown.title.includes('热点');
+        check('a click on a cell shows its complaints, z, p, q and pattern', ok, JSON.stringify(shown));
+        await p.screenshot({ path: path.join(outDir, 'hotspot-panel.png') });
+      }
+      // A window too short for the statistics: no cells, and the legend says why.
+      const months = await p.$$eval('#from option', (os) => os.map((o) => o.value));
+      await p.selectOption('#from', months[months.length - 3]);
+      await p.waitForFunction(() => window.atlasMap.areTilesLoaded() && document.getElementById('hot-short'), null, { timeout: 60000 }).catch(() => {});
+      await p.waitForTimeout(500);
+      const shortDrawn = await p.evaluate(() => window.atlasMap.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
+      check('a window under 10 months draws no cells and says why', shortDrawn === 0 && (await p.$('#hot-short')) !== null, `${shortDrawn} cells`);
+      check('no errors with hot spots shown', errs.length === 0, errs.slice(0, 3).join(' | '));
+      await c.close();
+    }
   } catch (e) {
     check('the run finished', false, e.stack || e.message);
   } finally {

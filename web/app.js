@@ -72,6 +72,8 @@
     // A property company: the tiles carry `filter=company = '…'` (CQL2), so only its
     // compounds are drawn.
     company: url.searchParams.get('company') || '',
+    // `?hotspots=1`: the tiles' hot-spot cells drawn over the map.
+    hot: url.searchParams.get('hotspots') === '1',
     meta: null,
     tool: null,
     compound: null,
@@ -152,6 +154,7 @@
     if (state.period) q.set('period', state.period);
     if (state.district) q.set('district', state.district);
     if (state.company) q.set('company', state.company);
+    if (state.hot) q.set('hotspots', '1');
     if (state.lang === 'en') q.set('lang', 'en');
     if (state.encoding) q.set('encoding', state.encoding);
     history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
@@ -258,6 +261,7 @@
     if (!map.getLayer('route-line')) map.addLayer({ id: 'route-line', type: 'line', source: 'route', paint: { 'line-color': '#6a1b9a', 'line-width': 3, 'line-dasharray': [2, 1] } });
     if (!map.getLayer('route-stops')) map.addLayer({ id: 'route-stops', type: 'circle', source: 'route', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 7, 'circle-color': '#6a1b9a', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
     if (!map.getLayer('route-order')) map.addLayer({ id: 'route-order', type: 'symbol', source: 'route', filter: ['==', ['geometry-type'], 'Point'], layout: { 'text-field': ['to-string', ['get', 'order']], 'text-size': 10, 'text-font': ['Noto Sans CJK SC Regular'], 'text-allow-overlap': true }, paint: { 'text-color': '#fff' } });
+    showHot();
   }
   function setOverlay(id, data) {
     state.overlays[id] = data;
@@ -287,6 +291,7 @@
       el.innerHTML = `<b>${esc(t('legend_density'))}</b><br>` + DENSITY_CLASSES.map(([l, c]) => `<span class="sw" style="background:${c}"></span>${esc(l)}`).join(' ');
     }
     el.innerHTML += `<br><span class="sw alert-sw"></span>${esc(t('legend_alert'))}`;
+    el.insertAdjacentHTML('beforeend', hotLegend());
   }
 
   // ---- charts -------------------------------------------------------------------------------
@@ -418,6 +423,8 @@
       routePanel();
       return;
     }
+    const cell = hotCellAt(e.point);
+    if (cell) { hotPanel(cell, id !== null ? hits[0].properties : null); return; }
     if (id !== null) openCompound(id, false);
   }
 
@@ -547,6 +554,78 @@
     $('panel-body').querySelectorAll('#db-alerts a[data-open]').forEach((a) => a.addEventListener('click', (e) => { e.preventDefault(); openCompound(Number(a.dataset.open), true); }));
   });
 
+  // ---- hot spots --------------------------------------------------------------------------------
+  // The tiles' `hotspots` layer (H3 cells: Gi* over the window, its FDR q-value and the
+  // emerging pattern — the figures of /api/hotspots), drawn by the style's `hotspots-fill`,
+  // hidden until the 热点 toggle shows it. The legend takes its colours from the style.
+  Object.assign(T.zh, {
+    hotspots: '热点', hot_legend: '新兴热点模式', hot_cell: 'H3 单元', gi_z: 'Gi* z 值', gi_p: 'p 值', gi_q: 'q 值（FDR）',
+    pattern: '模式', hot_short: '热点分析需要至少 10 个月的时间窗。', open_compound: '打开小区', hot_hot: '热点', hot_cold: '冷点',
+  });
+  Object.assign(T.en, {
+    hotspots: 'Hot spots', hot_legend: 'Emerging hot-spot pattern', hot_cell: 'H3 cell', gi_z: 'Gi* z', gi_p: 'p', gi_q: 'q (FDR)',
+    pattern: 'Pattern', hot_short: 'Hot spots need a window of at least 10 months.', open_compound: 'Open compound', hot_hot: 'hot', hot_cold: 'cold',
+  });
+  const HOT_KINDS = ['intensifying', 'persistent', 'consecutive', 'new', 'diminishing', 'oscillating', 'sporadic', 'historical'];
+  // ArcGIS Pro's Chinese names of the patterns.
+  const HOT_ZH = { new: '新增', consecutive: '连续', intensifying: '加强的', persistent: '持续', diminishing: '逐渐减少的', sporadic: '分散的', oscillating: '振荡', historical: '历史' };
+  function patternName(p, lang) {
+    if (!p || p === 'none') return lang === 'zh' ? '无显著模式' : 'no pattern detected';
+    const [kind, sign] = p.split('_');
+    return lang === 'zh' ? `${HOT_ZH[kind] || kind}${sign === 'hot' ? '热点' : '冷点'}` : `${kind} ${sign} spot`;
+  }
+  function hotColours() {
+    const e = map && map.getLayer('hotspots-fill') ? map.getPaintProperty('hotspots-fill', 'fill-color') : null;
+    const out = {};
+    if (Array.isArray(e) && e[0] === 'match') for (let i = 2; i + 1 < e.length; i += 2) out[e[i]] = e[i + 1];
+    out.none = Array.isArray(e) ? e[e.length - 1] : 'transparent';
+    return out;
+  }
+  function hotLegend() {
+    if (!state.hot) return '';
+    const c = hotColours();
+    const item = (p) => `<span class="hot-item" data-pattern="${esc(p)}"><span class="sw" style="background:${esc(c[p] || 'transparent')}"></span>${esc(patternName(p, 'zh'))} <span class="en">${esc(patternName(p, 'en'))}</span></span>`;
+    const all = HOT_KINDS.flatMap((k) => [`${k}_hot`, `${k}_cold`]);
+    const span = state.from && state.to ? months(state.from, state.to).length : 12;
+    const short = span < 10 ? `<div class="hint" id="hot-short">${esc(t('hot_short'))}</div>` : '';
+    return `<div id="hot-legend"><b>${esc(t('hot_legend'))}</b>${short}<div class="hot-grid">${all.map(item).join('')}${item('none')}</div></div>`;
+  }
+  function showHot() {
+    if (map && map.getLayer('hotspots-fill')) map.setLayoutProperty('hotspots-fill', 'visibility', state.hot ? 'visible' : 'none');
+    $('tool-hotspots').classList.toggle('active', state.hot);
+    $('tool-hotspots').setAttribute('aria-pressed', String(state.hot));
+    legend();
+  }
+  function hotCellAt(point) {
+    if (!state.hot || !map.getLayer('hotspots-fill')) return null;
+    const hits = map.queryRenderedFeatures(point, { layers: ['hotspots-fill'] });
+    return hits.length ? hits[0].properties : null;
+  }
+  const small = (v) => (v === undefined || v === null ? '—' : (v !== 0 && Math.abs(v) < 0.001 ? Number(v).toExponential(2) : Number(v).toFixed(3)));
+  function hotPanel(p, compound) {
+    const other = state.lang === 'zh' ? 'en' : 'zh';
+    openPanel(`<h2 data-cell="${esc(p.cell)}" data-pattern="${esc(p.pattern)}">${esc(t('hotspots'))}: ${esc(patternName(p.pattern, state.lang))}</h2>
+      <div class="hint">${esc(patternName(p.pattern, other))} · ${esc(t('hot_cell'))} ${esc(p.cell)}</div>
+      <div class="hint">${esc(t('window'))}: ${esc(state.from)} – ${esc(state.to)}</div>
+      <div class="figures" id="hot-figures">
+        <div><b id="hot-complaints">${fmt(p.complaints, 0)}</b>${esc(t('complaints'))}</div>
+        <div><b id="hot-z">${small(p.gi_z)}</b>${esc(t('gi_z'))}</div>
+        <div><b id="hot-sign">${esc(p.hot ? t(`hot_${p.hot}`) : '—')}</b>q &lt; 0.05</div>
+        <div><b id="hot-p">${small(p.gi_p)}</b>${esc(t('gi_p'))}</div>
+        <div><b id="hot-q">${small(p.gi_q)}</b>${esc(t('gi_q'))}</div>
+      </div>
+      ${compound ? `<button type="button" id="hot-open">${esc(t('open_compound'))}: ${esc(compound.name)}</button>` : ''}`,
+    () => {
+      // The same cell in the window now shown, once its tiles are drawn.
+      const again = () => {
+        const f = state.hot && map.getLayer('hotspots-fill') && map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).find((x) => x.properties.cell === p.cell);
+        if (f) hotPanel(f.properties, compound); else closePanel();
+      };
+      if (map.loaded() && map.areTilesLoaded()) again(); else map.once('idle', again);
+    });
+    if (compound) $('hot-open').addEventListener('click', () => openCompound(compound.id, false));
+  }
+
   // ---- search ---------------------------------------------------------------------------------
   let searchTimer = null;
   const search = guard(async () => {
@@ -606,6 +685,7 @@
     $('tool-nearby').addEventListener('click', () => { state.tool = state.tool === 'nearby' ? null : 'nearby'; markTools(); if (state.tool) nearbyPanel(); else closePanel(); });
     $('tool-route').addEventListener('click', () => { state.tool = state.tool === 'route' ? null : 'route'; markTools(); if (state.tool) routePanel(); else closePanel(); });
     $('tool-dashboard').addEventListener('click', () => { state.tool = null; markTools(); dashboard(); });
+    $('tool-hotspots').addEventListener('click', () => { state.hot = !state.hot; writeUrl(); showHot(); });
     $('panel-close').addEventListener('click', closePanel);
     $('lang').addEventListener('click', () => { state.lang = state.lang === 'zh' ? 'en' : 'zh'; writeUrl(); applyLang(); fillControls(); });
   }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// What a hot-spot analysis is asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ask {
     pub res: u8,
     pub k: u32,
@@ -260,8 +260,9 @@ fn neighbourhoods(cells: &[CellIndex], k: u32) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Checks what is asked: the resolution, the rings and the window's length.
-fn check(ask: &Ask) -> Result<Resolution, Error> {
+/// Checks what is asked: the resolution, the rings, the window's length and that it meets
+/// the data (a window wholly outside it has nothing to analyse).
+pub fn check(ask: &Ask, stats: &Stats) -> Result<Resolution, Error> {
     if !(5..=11).contains(&ask.res) {
         return Err(Error::BadRequest(format!(
             "`res` is an H3 resolution from 5 to 11, got {}",
@@ -282,6 +283,14 @@ fn check(ask: &Ask) -> Result<Resolution, Error> {
             ask.window.months()
         )));
     }
+    if let (Some(first), Some(last)) = (stats.first, stats.last) {
+        if ask.window.to < first || ask.window.from > last {
+            return Err(Error::BadRequest(format!(
+                "the window {} to {} is outside the data ({first} to {last})",
+                ask.window.from, ask.window.to
+            )));
+        }
+    }
     Resolution::try_from(ask.res).map_err(|e| Error::BadRequest(format!("`res` {}: {e}", ask.res)))
 }
 
@@ -291,7 +300,7 @@ pub fn hotspots(
     places: impl Iterator<Item = (i64, Point<f64>)>,
     ask: &Ask,
 ) -> Result<Hotspots, Error> {
-    let res = check(ask)?;
+    let res = check(ask, stats)?;
     let (cells, members) = study_cells(places, res);
     let nbrs = neighbourhoods(&cells, ask.k);
     let months = ask.window.months() as usize;

@@ -2,6 +2,7 @@
 //! the grade book, cached per store version; complaint imports; trends.
 
 use super::grade::{GradeBook, Graded, Rule};
+use super::hotspots::{Ask, Hotspots};
 use super::stats::{Stats, Window};
 use crate::ingest::complaints::{Parsed, Rejected, Row, TextEncoding};
 use crate::ingest::geocode::Gazetteer;
@@ -88,7 +89,48 @@ pub struct Atlas {
     /// Answers costly to make (hot spots, the companies' table), by request, for the store version they were made
     /// from: the most recent [`KEPT_ANSWERS`].
     answers: std::sync::Mutex<Answers>,
+    /// `[hotspots]`: the resolution and rings asked when a request does not say (and the
+    /// tiles' `hotspots` layer's).
+    pub hotspot_defaults: crate::config::HotspotsFile,
+    /// Hot-spot statistics made, typed, by store version and ask (the API's answers and the
+    /// tiles' layer read the same ones); making one is single flight.
+    hotspots: KeptHotspots,
 }
+
+/// The hot-spot statistics made last, by store version and ask: the most recent
+/// [`KEPT_HOTSPOTS`] of the current version.
+#[derive(Default)]
+struct KeptHotspots {
+    kept: std::sync::Mutex<std::collections::VecDeque<(u64, Ask, Arc<Hotspots>)>>,
+    making: tokio::sync::Mutex<()>,
+}
+
+impl KeptHotspots {
+    fn find(&self, v: u64, ask: &Ask) -> Option<Arc<Hotspots>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(at, a, _)| *at == v && a == ask)
+            .map(|(_, _, h)| Arc::clone(h))
+    }
+
+    fn keep(&self, v: u64, ask: Ask, h: Arc<Hotspots>) {
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(at, _, _)| *at == v);
+        if kept.len() >= KEPT_HOTSPOTS {
+            kept.pop_front();
+        }
+        kept.push_back((v, ask, h));
+    }
+}
+
+/// How many hot-spot analyses [`Atlas::hotspots`] keeps (each holds every study cell with its
+/// monthly z-scores: 4,029 cells at resolution 9 on the demo city).
+const KEPT_HOTSPOTS: usize = 4;
 
 /// Made answers by store version and request, the most recent last.
 #[derive(Default)]
@@ -191,6 +233,8 @@ impl Atlas {
             gazetteer: ByVersion::default(),
             grades: ByVersion::default(),
             answers: std::sync::Mutex::default(),
+            hotspot_defaults: crate::config::HotspotsFile::default(),
+            hotspots: KeptHotspots::default(),
         }
     }
 
@@ -231,6 +275,43 @@ impl Atlas {
         })
         .await?;
         Ok((month, ids, found))
+    }
+
+    /// The service with `[hotspots]`' defaults.
+    #[must_use]
+    pub fn with_hotspots(mut self, defaults: crate::config::HotspotsFile) -> Atlas {
+        self.hotspot_defaults = defaults;
+        self
+    }
+
+    /// The hot-spot statistics of `ask` over the compounds at `places` (id and inside point:
+    /// the city index's), made once per store version and ask and kept (the most recent
+    /// [`KEPT_HOTSPOTS`]); a caller asking while they are being made waits for them. What
+    /// [`super::hotspots::check`] refuses is a 400 naming it.
+    pub async fn hotspots(
+        &self,
+        ask: Ask,
+        places: Vec<(i64, geo_types::Point<f64>)>,
+    ) -> Result<Arc<Hotspots>, crate::error::Error> {
+        // The version first: statistics are never kept as newer than what they came from.
+        let v = self.store.version();
+        if let Some(h) = self.hotspots.find(v, &ask) {
+            return Ok(h);
+        }
+        // What is refused is said at once, without waiting for another analysis being made.
+        let stats = self.store.stats().await?;
+        super::hotspots::check(&ask, &stats)?;
+        let _making = self.hotspots.making.lock().await;
+        if let Some(h) = self.hotspots.find(v, &ask) {
+            return Ok(h);
+        }
+        let h = blocking("hot spots computed", move || {
+            super::hotspots::hotspots(&stats, places.into_iter(), &ask)
+        })
+        .await??;
+        let h = Arc::new(h);
+        self.hotspots.keep(v, ask, Arc::clone(&h));
+        Ok(h)
     }
 
     /// The gazetteer of the store's current geography.

@@ -148,7 +148,7 @@ pub async fn post_complaints(
         .inc_by(u64::try_from(report.loaded).unwrap_or(0));
     state
         .tiles
-        .invalidate_compounds(&state.atlas, &report.touched)
+        .invalidate_complaints(&state.atlas, &report.touched)
         .await?;
     Ok(Json(
         serde_json::to_value(report).map_err(anyhow::Error::from)?,

@@ -33,28 +33,27 @@ fn outline(cell: h3o::CellIndex) -> Value {
 }
 
 /// `GET /api/hotspots?res=9&k=1&from=&to=&category=`: Gi* per cell over the window with its
-/// FDR q-value, the monthly z-scores, their Mann–Kendall trend and the emerging pattern.
+/// FDR q-value, the monthly z-scores, their Mann–Kendall trend and the emerging pattern
+/// (`res` and `k` by default `[hotspots]`').
 pub async fn hotspots(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Error> {
     let p = Params::parse(raw, &["res", "k", "from", "to", "category"])?;
-    let res = number(&p, "res", 9, "an H3 resolution from 5 to 11")?;
-    let k = number(&p, "k", 1, "a number of rings from 1 to 3")?;
+    let defaults = state.atlas.hotspot_defaults;
+    let res = number(
+        &p,
+        "res",
+        u32::from(defaults.res),
+        "an H3 resolution from 5 to 11",
+    )?;
+    let k = number(&p, "k", defaults.k, "a number of rings from 1 to 3")?;
     let category = super::request::category(&p)?;
     // The version first: an answer is never kept as newer than the statistics it came from.
     let v = state.atlas.store.version();
     let stats = state.atlas.store.stats().await?;
     let window = Window::parse(p.get("from"), p.get("to"), stats.latest_month())
         .map_err(Error::BadRequest)?;
-    if let (Some(first), Some(last)) = (stats.first, stats.last) {
-        if window.to < first || window.from > last {
-            return Err(Error::BadRequest(format!(
-                "the window {} to {} is outside the data ({first} to {last})",
-                window.from, window.to
-            )));
-        }
-    }
     let ask = Ask {
         res: u8::try_from(res).unwrap_or(u8::MAX),
         k,
@@ -70,7 +69,7 @@ pub async fn hotspots(
     let body = if let Some(body) = state.atlas.remembered(&key) {
         body
     } else {
-        let body = bytes::Bytes::from(answer(&state, &stats, &ask).await?);
+        let body = bytes::Bytes::from(answer(&state, &ask).await?);
         state.atlas.remember(v, key, body.clone());
         body
     };
@@ -81,21 +80,15 @@ pub async fn hotspots(
         .into_response())
 }
 
-/// The hot-spot answer as GeoJSON text.
-async fn answer(
-    state: &AppState,
-    stats: &crate::analytics::Stats,
-    ask: &Ask,
-) -> Result<String, Error> {
+/// The hot-spot answer as GeoJSON text (the statistics are the service's, shared with the
+/// tiles' `hotspots` layer).
+async fn answer(state: &AppState, ask: &Ask) -> Result<String, Error> {
     let (window, category) = (ask.window, ask.category);
     let city = state.tiles.city(&state.atlas).await?;
-    let places = city
-        .data
-        .compounds
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id, city.compound_label(i)));
-    let h = hotspots::hotspots(stats, places, ask)?;
+    let h = state
+        .atlas
+        .hotspots(*ask, crate::tile::hotspots::places(&city))
+        .await?;
     let features: Vec<Value> = h
         .cells
         .iter()

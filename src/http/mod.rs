@@ -177,7 +177,8 @@ pub async fn watch_changes(state: &AppState) {
         while let Some(change) = rx.recv().await {
             match change {
                 crate::store::Change::Compounds(ids) => {
-                    match state.tiles.invalidate_compounds(&state.atlas, &ids).await {
+                    // A grade override or complaints: which, the notice does not say.
+                    match state.tiles.invalidate_complaints(&state.atlas, &ids).await {
                         Ok(n) => tracing::info!(
                             compounds = ids.len(),
                             tiles = n,

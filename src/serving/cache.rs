@@ -293,6 +293,11 @@ impl TileCache {
         })
     }
 
+    /// Drops the tiles whose key `gone` picks, wherever they are; returns how many.
+    pub fn drop_keys(&self, gone: impl Fn(&TileKey) -> bool) -> usize {
+        self.drop_where(|k, _| gone(k))
+    }
+
     /// Drops the tiles `gone` picks, under one lock; returns how many.
     fn drop_where(&self, gone: impl Fn(&TileKey, &Cached) -> bool) -> usize {
         let mut g = self.lock();

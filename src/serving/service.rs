@@ -1,5 +1,6 @@
-//! Serving tiles from a store (the one asynchronous room of `tile/`): the city index and the
-//! figures of each window × period, cached per store version; built tiles in the tile cache.
+//! Serving tiles from a store (the one asynchronous room of `tile/`): the city index, the
+//! figures of each window × period and the hot-spot cells of each window, cached per store
+//! version; built tiles in the tile cache.
 
 use super::cache::{Cached, Made, TileCache, TileKey};
 use crate::analytics::{Atlas, Window};
@@ -7,6 +8,8 @@ use crate::model::Quarter;
 use crate::store::{blocking, ByVersion, StoreError};
 use crate::tile::atlas::{self, Audience, CityIndex, Figures, Rows};
 use crate::tile::filter::TileFilter;
+use crate::tile::hotspots::HotCells;
+use crate::tile::layers::TileLayer;
 use crate::tile::mlt::Encoding;
 use crate::tile::mvt::TileFrame;
 use crate::tile::{Datum, Grid};
@@ -39,6 +42,12 @@ const INLINE_FROM_ZOOM: u8 = 13;
 /// Store version, complaint window, grade period.
 type FiguresKey = (u64, Window, Option<Quarter>);
 
+/// The hot-spot cells of a store version and window (`None`: the window has no statistics).
+type KeptHot = ((u64, Window), Option<Arc<HotCells>>);
+
+/// How many windows' hot-spot cells are kept.
+const KEPT_HOT_WINDOWS: usize = 4;
+
 pub struct TileService {
     city: ByVersion<CityIndex>,
     /// The figures made last (at most 8, of the current version), read without a lock; making
@@ -47,6 +56,10 @@ pub struct TileService {
     /// made for, which every window of that version reads.
     figures: arc_swap::ArcSwap<Vec<(FiguresKey, Arc<Figures>)>>,
     making_figures: Mutex<Option<(u64, Arc<Rows>)>>,
+    /// The hot-spot cells of the windows asked last (the statistics themselves are the
+    /// analytics service's, [`Atlas::hotspots`]), read without a lock; made once (single flight).
+    hot: arc_swap::ArcSwap<Vec<KeptHot>>,
+    making_hot: Mutex<()>,
     pub cache: TileCache,
     /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
     inline_from: u8,
@@ -58,6 +71,8 @@ impl TileService {
             city: ByVersion::default(),
             figures: arc_swap::ArcSwap::from_pointee(Vec::new()),
             making_figures: Mutex::new(None),
+            hot: arc_swap::ArcSwap::from_pointee(Vec::new()),
+            making_hot: Mutex::new(()),
             cache: TileCache::new(cache_bytes),
             inline_from: INLINE_FROM_ZOOM,
         }
@@ -136,6 +151,74 @@ impl TileService {
         Ok(fig)
     }
 
+    /// The hot-spot cells of a window: the statistics [`Atlas::hotspots`] makes at the
+    /// service's default resolution and rings (`[hotspots]`), for every category; `None` where
+    /// the window has none (shorter than [`MIN_MONTHS`](crate::analytics::hotspots::MIN_MONTHS),
+    /// or outside the data), and tiles then go without the layer.
+    pub async fn hot_cells(
+        &self,
+        atlas: &Atlas,
+        window: Window,
+    ) -> Result<Option<Arc<HotCells>>, StoreError> {
+        if window.months() < crate::analytics::hotspots::MIN_MONTHS {
+            return Ok(None);
+        }
+        let key = (atlas.store.version(), window);
+        let kept = || {
+            self.hot
+                .load()
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, h)| h.clone())
+        };
+        if let Some(h) = kept() {
+            return Ok(h);
+        }
+        let _making = self.making_hot.lock().await;
+        if let Some(h) = kept() {
+            return Ok(h);
+        }
+        let city = self.city(atlas).await?;
+        let ask = crate::analytics::hotspots::Ask {
+            res: atlas.hotspot_defaults.res,
+            k: atlas.hotspot_defaults.k,
+            window,
+            category: None,
+        };
+        // The outlines of the cells made last serve again where the cells are the same.
+        let like = self.hot.load().iter().rev().find_map(|(_, h)| h.clone());
+        let made = match atlas
+            .hotspots(ask, crate::tile::hotspots::places(&city))
+            .await
+        {
+            Ok(stats) => Some(Arc::new(
+                blocking("hot-spot cells made", move || {
+                    HotCells::new(stats, like.as_deref())
+                })
+                .await?,
+            )),
+            Err(crate::error::Error::BadRequest(why)) => {
+                tracing::debug!(%why, "tiles without the hotspots layer");
+                None
+            }
+            Err(crate::error::Error::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Io(std::io::Error::other(e.to_string()))),
+        };
+        let mut next: Vec<KeptHot> = self
+            .hot
+            .load()
+            .iter()
+            .filter(|(k, _)| k.0 == key.0)
+            .cloned()
+            .collect();
+        if next.len() >= KEPT_HOT_WINDOWS {
+            next.remove(0);
+        }
+        next.push((key, made.clone()));
+        self.hot.store(Arc::new(next));
+        Ok(made)
+    }
+
     /// One tile of the `atlas` tileset in the request's encoding, from the cache or built;
     /// `None` when empty. An MLT tile is the MVT tile re-encoded (itself cached), so both
     /// always hold the same features.
@@ -149,15 +232,20 @@ impl TileService {
         }
         let city = self.city(atlas).await?;
         let fig = self.figures(atlas, r.window, r.period).await?;
+        let hot = if TileLayer::Hotspots.in_zoom(r.z) {
+            self.hot_cells(atlas, r.window).await?
+        } else {
+            None
+        };
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
         let who = r.audience;
         let filter = r.filter.clone();
         let started = std::time::Instant::now();
         let built = if r.z >= self.inline_from {
-            atlas::build(&city, &fig, &frame, who, filter.as_deref())
+            atlas::build(&city, &fig, &frame, who, filter.as_deref(), hot.as_deref())
         } else {
             tokio::task::spawn_blocking(move || {
-                atlas::build(&city, &fig, &frame, who, filter.as_deref())
+                atlas::build(&city, &fig, &frame, who, filter.as_deref(), hot.as_deref())
             })
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
@@ -274,5 +362,26 @@ impl TileService {
         let city = self.city(atlas).await?;
         let areas = city.district_boxes_of(compounds);
         Ok(self.cache.invalidate(&areas))
+    }
+
+    /// Drops the cached tiles a change to these compounds' complaints touches: their
+    /// districts' ([`TileService::invalidate_compounds`]), and every vector tile that may hold
+    /// the `hotspots` layer (its zooms, a window long enough): the hot-spot statistics are the
+    /// whole city's — a count anywhere moves every cell's z-score.
+    pub async fn invalidate_complaints(
+        &self,
+        atlas: &Atlas,
+        compounds: &[i64],
+    ) -> Result<usize, StoreError> {
+        let near = self.invalidate_compounds(atlas, compounds).await?;
+        if compounds.is_empty() {
+            return Ok(near);
+        }
+        let hot = self.cache.drop_keys(|k| {
+            matches!(k.made, Made::Vector(_))
+                && TileLayer::Hotspots.in_zoom(k.z)
+                && k.window.months() >= crate::analytics::hotspots::MIN_MONTHS
+        });
+        Ok(near + hot)
     }
 }

@@ -1,5 +1,6 @@
-//! The `atlas` tileset: seven layers (PRODUCT.md) built from the city's geography and the
-//! figures of one complaint window and grade period.
+//! The `atlas` tileset: eight layers (PRODUCT.md) built from the city's geography and the
+//! figures of one complaint window and grade period (and, for the `hotspots` layer, the
+//! window's hot-spot cells, [`super::hotspots::HotCells`]).
 //!
 //! How a tile is made:
 //! 1. [`CityIndex`] (per geography): R-trees of every layer, label points, names and counts;
@@ -11,6 +12,7 @@
 //!    layer first, and say so.
 
 use super::filter::{keeps, TileFilter};
+use super::hotspots::HotCells;
 use super::layers::TileLayer;
 use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
 use crate::analytics::{
@@ -845,6 +847,9 @@ struct Build<'a> {
     months: i32,
     who: Audience,
     filter: Option<&'a TileFilter>,
+    /// The window's hot-spot cells, where the tile's zoom has the layer and the window its
+    /// statistics.
+    hot: Option<&'a HotCells>,
 }
 
 /// The features the filter dropped (by position), that their labels go too.
@@ -855,14 +860,15 @@ struct Dropped {
     compounds: Vec<usize>,
 }
 
-/// Builds one tile of the `atlas` tileset with the features `filter` keeps; `None` when it
-/// holds nothing.
+/// Builds one tile of the `atlas` tileset with the features `filter` keeps (and the hot-spot
+/// cells `hot`, where given); `None` when it holds nothing.
 pub fn build(
     city: &CityIndex,
     fig: &Figures,
     frame: &TileFrame,
     who: Audience,
     filter: Option<&TileFilter>,
+    hot: Option<&HotCells>,
 ) -> Option<Built> {
     let (shapes, at) = if frame.takes_projected() {
         let merc = Some(&city.merc);
@@ -880,6 +886,7 @@ pub fn build(
         months: fig.window.months(),
         who,
         filter,
+        hot,
     };
     let mut dropped = Dropped::default();
     let layers: Vec<LayerBuilder> = TileLayer::ALL
@@ -890,6 +897,7 @@ pub fn build(
             TileLayer::Streets => b.streets(&mut dropped.streets),
             TileLayer::Heat => b.heat(),
             TileLayer::Compounds => b.compounds(&mut dropped.compounds),
+            TileLayer::Hotspots => b.hotspots(),
             TileLayer::Buildings => b.buildings(),
             TileLayer::Units => b.units(),
             TileLayer::Labels => b.labels(&dropped),
@@ -1023,6 +1031,14 @@ impl<'a> Build<'a> {
             l.add(None, Geometry::Polygon(sq), props);
         }
         l
+    }
+
+    /// The window's hot-spot cells (never filtered: statistics of all its complaints).
+    fn hotspots(&self) -> LayerBuilder<'a> {
+        match self.hot {
+            Some(h) => h.layer(self.q, &self.at, self.shapes.merc.is_some()),
+            None => LayerBuilder::new(TileLayer::Hotspots.name()),
+        }
     }
 
     fn compounds(&self, dropped: &mut Vec<usize>) -> LayerBuilder<'a> {

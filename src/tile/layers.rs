@@ -1,4 +1,4 @@
-//! The seven layers of the `atlas` tileset (PRODUCT.md): each owns its name, its zoom range and
+//! The eight layers of the `atlas` tileset (PRODUCT.md): each owns its name, its zoom range and
 //! its attributes, which TileJSON (`vector_layers`), the OGC tileset documents, the seeded
 //! archives' metadata and the CQL2 filter all read from here.
 
@@ -13,12 +13,13 @@ pub enum TileLayer {
     Streets,
     Heat,
     Compounds,
+    Hotspots,
     Buildings,
     Units,
     Labels,
 }
 
-use TileLayer::{Buildings, Compounds, Districts, Heat, Labels, Streets, Units};
+use TileLayer::{Buildings, Compounds, Districts, Heat, Hotspots, Labels, Streets, Units};
 
 const AREA_FIGURES: [(&str, &str); 9] = [
     ("compounds", "Number, compounds in the area"),
@@ -37,17 +38,44 @@ const RESOLVED_RATE: &str =
 const SATISFIED_RATE: &str =
     "Number, complaints of the window rated satisfied ÷ rated (absent with none rated)";
 
+const HOTSPOT_FIELDS: [(&str, &str); 7] = [
+    ("cell", "String, the H3 cell index (hexadecimal)"),
+    (
+        "complaints",
+        "Number, complaints in the window at the cell's compounds",
+    ),
+    (
+        "gi_z",
+        "Number, Getis-Ord Gi* z-score over the window (absent without variance)",
+    ),
+    ("gi_p", "Number, two-sided p-value of gi_z"),
+    (
+        "gi_q",
+        "Number, Benjamini-Hochberg FDR q-value of gi_p over the cells",
+    ),
+    (
+        "hot",
+        "String, hot / cold where gi_q < 0.05 (absent otherwise)",
+    ),
+    (
+        "pattern",
+        "String, emerging hot-spot pattern (new_hot ... historical_cold) or none",
+    ),
+];
+
 impl TileLayer {
     /// Every layer, in the order a tile holds them.
-    pub const ALL: [TileLayer; 7] = [
-        Districts, Streets, Heat, Compounds, Buildings, Units, Labels,
+    pub const ALL: [TileLayer; 8] = [
+        Districts, Streets, Heat, Compounds, Hotspots, Buildings, Units, Labels,
     ];
 
-    /// The layers a filter is read on (heat cells and labels are not).
+    /// The layers a filter is read on (heat cells, hot-spot cells and labels are not).
     pub const FILTERED: [TileLayer; 5] = [Districts, Streets, Compounds, Buildings, Units];
 
-    /// The order layers are dropped in while a tile is over its size bound: finest first.
-    pub const THINNING: [TileLayer; 6] = [Units, Buildings, Labels, Heat, Compounds, Streets];
+    /// The order layers are dropped in while a tile is over its size bound: finest first (the
+    /// hot-spot cells, an overlay, before the heat cells).
+    pub const THINNING: [TileLayer; 7] =
+        [Units, Buildings, Labels, Hotspots, Heat, Compounds, Streets];
 
     /// The layer's name in tiles, TileJSON and filters.
     #[must_use]
@@ -60,6 +88,7 @@ impl TileLayer {
             Buildings => "buildings",
             Units => "units",
             Labels => "labels",
+            Hotspots => "hotspots",
         }
     }
 
@@ -74,6 +103,7 @@ impl TileLayer {
         match self {
             Districts => 0..=22,
             Heat => 0..=15,
+            Hotspots => 9..=15,
             Streets | Labels => 9..=22,
             Compounds => 11..=22,
             Buildings => 14..=22,
@@ -146,6 +176,7 @@ impl TileLayer {
                 ("name", "String"),
                 ("grade", "String"),
             ],
+            Hotspots => &HOTSPOT_FIELDS,
         };
         let mut v = own.to_vec();
         if matches!(self, Districts | Streets) {
@@ -217,7 +248,8 @@ mod tests {
         for l in TileLayer::ALL {
             assert_eq!(TileLayer::parse(l.name()), Some(l));
         }
-        assert_eq!(TileLayer::parse("hotspots"), None);
+        assert_eq!(TileLayer::parse("hotspots"), Some(Hotspots));
+        assert_eq!(TileLayer::parse("hotspot"), None);
         let zooms: Vec<(u8, u8)> = TileLayer::ALL
             .iter()
             .map(|l| (*l.zooms().start(), *l.zooms().end()))
@@ -229,6 +261,7 @@ mod tests {
                 (9, 22),
                 (0, 15),
                 (11, 22),
+                (9, 15),
                 (14, 22),
                 (16, 22),
                 (9, 22)

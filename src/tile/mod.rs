@@ -1,6 +1,7 @@
 //! Tiles, pure and synchronous: grids (tile-grid), datums, typed tile addresses, the geometry
 //! pipeline and MVT encoding (geozero), MLT re-encoding (mlt-core), the `atlas` tileset's
-//! layers and their filter, and the raster pictures. Serving them — the async service, the
+//! layers and their filter (the `hotspots` layer's cells in [`hotspots`]), and the raster
+//! pictures. Serving them — the async service, the
 //! cache, seeding and archives — is [`crate::serving`]'s.
 
 pub mod address;
@@ -9,6 +10,7 @@ pub mod filter;
 /// The datums live in `model` (plain values the configuration and the importer use too).
 pub use crate::model::datum;
 pub mod grid;
+pub mod hotspots;
 pub mod layers;
 pub mod mlt;
 pub mod mvt;
