@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod category;
+pub mod clock;
 pub mod datum;
 pub mod encoding;
 pub mod grade;
