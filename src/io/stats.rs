@@ -195,7 +195,9 @@ fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
     if len > body.remaining() / 12 {
         return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
     }
-    let mut c = Clock::default();
+    // The clock is the last section: what remains is its compounds' ids and counts (12
+    // bytes each) and its entries (4 bytes each), so they are allocated once, never doubled.
+    let mut c = Clock::with_capacity(body.remaining().saturating_sub(len * 12) / 4);
     let mut prev = None;
     for _ in 0..len {
         let id = body.try_get_i64_le().map_err(short(WHAT))?;

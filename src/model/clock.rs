@@ -90,6 +90,14 @@ impl Clock {
         self.at.insert(id, (start, end));
     }
 
+    /// An empty clock with room for `n` entries (a reader that knows how many follow).
+    pub fn with_capacity(n: usize) -> Clock {
+        Clock {
+            at: IdMap::default(),
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// Gives back the room the entries grew into (a reader that pushed compound by compound).
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
