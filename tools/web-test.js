@@ -140,7 +140,14 @@ async function watch(page, errors, external) {
     const satisfied = (await page.textContent('#fig-satisfied')).trim();
     check(`the panel shows the compound's resolution and satisfaction rates (${resolved}, ${satisfied})`, /^\d+(\.\d)?%$/.test(resolved) && /^\d+(\.\d)?%$/.test(satisfied));
     const before = (await page.textContent('#fig-complaints')).trim();
+    // The weekday × hour table: 7 × 24 cells that sum to the panel's complaints of the window.
+    const heatSum = (id) => page.$$eval(`#${id} td[data-n]`, (tds) => ({ cells: tds.length, sum: tds.reduce((a, td) => a + Number(td.dataset.n), 0) }));
+    const count = (text) => Number(String(text).replace(/[^\d]/g, ''));
+    const heat = await heatSum('heat-compound');
+    check(`the panel shows the compound's weekday × hour table summing to its complaints (${heat.sum} of ${before})`, heat.cells === 168 && heat.sum === count(before) && heat.sum > 0, JSON.stringify(heat));
     await page.screenshot({ path: path.join(outDir, 'compound-panel.png') });
+    await page.$eval('#heat-compound', (el) => el.scrollIntoView());
+    await (await page.$('#panel')).screenshot({ path: path.join(outDir, 'compound-hours.png') });
 
     // 3. Moving the window changes the numbers and the tiles asked for.
     const months = await page.$$eval('#from option', (os) => os.map((o) => o.value));
@@ -155,6 +162,8 @@ async function watch(page, errors, external) {
     }, before, { timeout: 20000 }).catch(() => {});
     const after = (await page.textContent('#fig-complaints')).trim();
     check('a new window changes the compound\'s complaints', after !== before, `${before} → ${after} (${from}..${to})`);
+    const heatAfter = await heatSum('heat-compound');
+    check(`the weekday × hour table follows the window (${heatAfter.sum} of ${after})`, heatAfter.cells === 168 && heatAfter.sum === count(after), JSON.stringify(heatAfter));
     await page.waitForTimeout(1500);
     check('tiles are asked for the new window', tileUrls.some((u) => u.includes(`from=${from}`) && u.includes(`to=${to}`)), tileUrls[0] || 'no tile request');
     check('the window lives in the URL', page.url().includes(`from=${from}`) && /#[\d.]+\/[\d.]+\/[\d.]+/.test(page.url()), page.url());
@@ -210,7 +219,12 @@ async function watch(page, errors, external) {
       return { shown: el ? el.querySelectorAll('tr').length - 1 : -1, note: el && el.tagName === 'DIV', api: api.alerts.length, month: api.month };
     });
     check(`the dashboard lists the district's alerts of the month (${dbAlerts.month}: ${dbAlerts.api})`, dbAlerts.api === 0 ? dbAlerts.note : dbAlerts.shown === Math.min(15, dbAlerts.api), JSON.stringify(dbAlerts));
+    const dbRow = await page.$eval('#db-counts tr:nth-child(2)', (tr) => tr.children[4].textContent);
+    const dbHeat = await heatSum('heat-district');
+    check(`the dashboard's weekday × hour table sums to the district's complaints of the window (${dbHeat.sum} of ${dbRow})`, dbHeat.cells === 168 && dbHeat.sum === count(dbRow) && dbHeat.sum > 0, JSON.stringify(dbHeat));
     await page.screenshot({ path: path.join(outDir, 'dashboard.png') });
+    await page.$eval('#heat-district', (el) => el.scrollIntoView());
+    await (await page.$('#panel')).screenshot({ path: path.join(outDir, 'dashboard-hours.png') });
 
     // 8. Search by name and by pinyin initials.
     await page.fill('#search', '秋桂园');

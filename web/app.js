@@ -21,6 +21,7 @@
       trend: '逐月投诉趋势', campaign: '专项整治开始', yoy: '同比', half: '半年', vs_prev: '环比上半年',
       vs_year: '同比去年同期', effect: '整治效果（季节与趋势调整后）', observed: '实际', expected: '预期', year_before: '去年同期', counts: '红黄蓝数量', city: '全市', window: '时间窗',
       resolved: '办结率', satisfied: '满意率', response_h: '首次响应（小时，中位数）', closing_h: '办结用时（小时，中位数/90%）', rates: '办理情况',
+      hours: '投诉时段（星期 × 小时）', peak: '高峰', hour: '时',
       legend_grade: '评级', legend_density: '投诉密度（件/百户·年）', suppressed: '（数量少，已隐藏）',
       loading: '加载中…', round: '第{n}天', stops: '个点',
       route_note: '距离为起点、各小区内部点与终点之间的大圆距离（球面）：尚无路网数据，实际道路行程会更长。',
@@ -46,6 +47,7 @@
       trend: 'Complaints by month', campaign: 'campaign start', yoy: 'YoY', half: 'Half-year', vs_prev: 'vs previous half',
       vs_year: 'vs same half last year', effect: 'Campaign effect (seasonally and trend adjusted)', observed: 'observed', expected: 'expected', year_before: 'a year before', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
       resolved: 'Resolved', satisfied: 'Satisfied', response_h: 'First response (hours, median)', closing_h: 'Closing (hours, median / 90%)', rates: 'Handling',
+      hours: 'Complaints by weekday and hour', peak: 'Peak', hour: 'h',
       legend_grade: 'Grade', legend_density: 'Complaint density (per 100 households·yr)', suppressed: '(few, withheld)',
       loading: 'Loading…', round: 'Day {n}', stops: 'stops', route_note: '',
       token_needed: 'This needs a planner token.', token: 'Token', cancel: 'Cancel', sign_in: 'OK',
@@ -345,6 +347,26 @@
         <div><b>${fmt(x.closing_hours_median)} / ${fmt(x.closing_hours_p90)}</b>${esc(t('closing_h'))}</div>
       </div>`;
 
+  // Complaints by weekday (rows, Monday first) and hour (columns): a 7 × 24 table shaded by
+  // count, each cell's count in its title and data-n (GET /api/stats/hours).
+  const WEEKDAYS = { zh: ['周一', '周二', '周三', '周四', '周五', '周六', '周日'], en: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] };
+  function heatTable(answer, id) {
+    if (answer.error) return `<div id="${id}" class="hint">${esc(answer.error)}</div>`;
+    const x = answer.hours;
+    const days = WEEKDAYS[state.lang];
+    const max = Math.max(1, ...x.counts.flat());
+    let peak = [0, 0];
+    x.counts.forEach((day, d) => day.forEach((n, k) => { if (n > x.counts[peak[0]][peak[1]]) peak = [d, k]; }));
+    const head = Array.from({ length: 24 }, (_, k) => `<th>${k % 6 === 0 ? k : ''}</th>`).join('');
+    const cell = (n, d, k) => `<td data-n="${n}" title="${esc(days[d])} ${k}${esc(t('hour'))}: ${n}" style="background:${n ? `rgba(215,48,31,${(0.08 + (0.92 * n) / max).toFixed(3)})` : '#f3f4f6'}"></td>`;
+    const rows = x.counts.map((day, d) => `<tr><th>${esc(days[d])}</th>${day.map((n, k) => cell(n, d, k)).join('')}</tr>`).join('');
+    const about = x.note
+      ? esc(x.note)
+      : `${esc(t('peak'))}: ${esc(days[peak[0]])} ${peak[1]}${esc(t('hour'))} (${x.counts[peak[0]][peak[1]]}) · ${esc(t('complaints'))} ${fmt(x.complaints, 0)} · ${esc(x.data_from)} – ${esc(x.data_to)}`;
+    return `<table class="heat" id="${id}" data-total="${x.complaints}"><tr><th></th>${head}</tr>${rows}</table><div class="hint">${about}</div>`;
+  }
+  const hoursQuery = (sel, from, to) => new URLSearchParams({ ...sel, ...(from ? { from, to } : {}) });
+
   const openCompound = guard(async (id, zoom) => {
     state.tool = null;
     markTools();
@@ -354,6 +376,9 @@
       // The early-warning alerts of the window's last month (the data's last by default).
       api(`/api/alerts?${new URLSearchParams({ compound: id, ...(state.to ? { month: state.to } : {}) })}`).catch(() => null),
     ]);
+    if (state.compound !== id) return;
+    // The time pattern of the same window as the figures.
+    const hours = await api(`/api/stats/hours?${hoursQuery({ compound: id }, c.window.from, c.window.to)}`).catch((e) => ({ error: e.message }));
     if (state.compound !== id) return;
     const feature = { type: 'Feature', properties: { id: c.id }, geometry: c.geometry };
     setOverlay('sel', { type: 'FeatureCollection', features: [feature] });
@@ -375,6 +400,8 @@
       ${ratesBlock(c)}
       <h3>${esc(t('monthly'))}</h3>
       ${barChart(c.monthly.map((m) => ({ label: m.month, value: m.complaints })), { mark: state.meta.campaign_start, title: t('monthly') })}
+      <h3>${esc(t('hours'))}</h3>
+      ${heatTable(hours, 'heat-compound')}
       <h3>${esc(t('categories'))}</h3>
       <table>${cats.map((x) => `<tr><td>${esc(label(x))}</td><td class="n">${x.complaints}</td><td style="width:40%"><div style="background:#4a78b0;height:8px;width:${(100 * x.complaints) / catMax}%"></div></td></tr>`).join('') || `<tr><td>${esc(t('none'))}</td></tr>`}</table>
       <h3>${esc(t('history'))}</h3>
@@ -525,12 +552,14 @@
     const all = months(state.meta.months.first, state.meta.months.last);
     const tfrom = all[Math.max(0, all.length - 36)];
     const tto = all[all.length - 1];
-    const [trend, districts, effect, al] = await Promise.all([
+    const [trend, districts, effect, al, hours] = await Promise.all([
       api(`/api/stats/trend?${new URLSearchParams({ ...(d ? { district: d } : {}), from: tfrom, to: tto })}`),
       api(`/api/districts?${windowQuery()}`),
       // The campaign's effect: data that cannot hold it say why instead of a figure.
       api(`/api/stats/effect?${new URLSearchParams(d ? { district: d } : {})}`).catch((e) => ({ error: e.message })),
       api(`/api/alerts?${new URLSearchParams({ ...(d ? { district: d } : {}), ...(state.to ? { month: state.to } : {}) })}`).catch(() => null),
+      // The time pattern of the figures' window.
+      api(`/api/stats/hours?${hoursQuery(d ? { district: d } : {}, state.from, state.to)}`).catch((e) => ({ error: e.message })),
     ]);
     const name = d ? (state.meta.districts.find((x) => x.code === d) || {}).name : t('city');
     const rows = districts.districts.filter((x) => !d || x.code === d);
@@ -548,6 +577,8 @@
       <h3>${esc(t('counts'))} (${esc(districts.period || '')}; ${esc(t('window'))} ${esc(districts.window.from)} – ${esc(districts.window.to)})</h3>
       <table id="db-counts"><tr><th>${esc(t('district'))}</th><th class="n">${esc(t('red'))}</th><th class="n">${esc(t('yellow'))}</th><th class="n">${esc(t('blue'))}</th><th class="n">${esc(t('complaints'))}</th><th class="n">${esc(t('density'))}</th><th class="n">${esc(t('resolved'))}</th><th class="n">${esc(t('satisfied'))}</th><th class="n">${esc(t('closing_h'))}</th></tr>
       ${rows.map((x) => `<tr><td>${esc(x.name)}</td><td class="n">${x.red}</td><td class="n">${x.yellow}</td><td class="n">${x.blue}</td><td class="n">${fmt(x.complaints, 0)}</td><td class="n">${fmt(x.density)}</td><td class="n">${share(x.resolved_rate)}</td><td class="n">${share(x.satisfied_rate)}</td><td class="n">${fmt(x.closing_hours_median)} / ${fmt(x.closing_hours_p90)}</td></tr>`).join('')}</table>
+      <h3>${esc(t('hours'))} (${esc(name)})</h3>
+      ${heatTable(hours, 'heat-district')}
       <h3>${esc(t('yoy'))}</h3>
       <table>${trend.trend.months.slice(-12).map((m) => `<tr><td>${esc(m.month)}</td><td class="n">${m.complaints}</td><td class="n">${pct(m.yoy)}</td></tr>`).join('')}</table>`,
     () => dashboard());

@@ -34,3 +34,11 @@ SELECT compound_id, date_trunc('month', received_at)::date,
             THEN (greatest(0, extract(epoch FROM closed_at - received_at))::float8 / 3600.0)::real END
 FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
   AND (responded_at IS NOT NULL OR closed_at IS NOT NULL);
+
+DELETE FROM stats_compound_clock WHERE compound_id IN (SELECT compound_id FROM touched);
+INSERT INTO stats_compound_clock (compound_id, month, category, slot, n)
+SELECT compound_id, date_trunc('month', received_at)::date, category,
+       ((extract(isodow FROM received_at)::int - 1) * 24 + extract(hour FROM received_at)::int)::smallint,
+       count(*)
+FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
+GROUP BY 1, 2, 3, 4;

@@ -246,6 +246,7 @@ mod tests {
                     building: None,
                     unit: None,
                     handled: crate::model::handling::Handled::default(),
+                    slot: 0,
                 });
             }
         }

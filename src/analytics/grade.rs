@@ -334,6 +334,7 @@ mod tests {
                         building: None,
                         unit: None,
                         handled: crate::model::handling::Handled::default(),
+                        slot: 0,
                     });
                 }
             }
@@ -381,6 +382,7 @@ mod tests {
                     building: None,
                     unit: None,
                     handled: crate::model::handling::Handled::default(),
+                    slot: 0,
                 })
             })
             .collect();

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod effect;
 pub mod grade;
 pub mod hotspots;
+pub mod hours;
 pub mod service;
 /// The monthly tables are plain values ([`crate::model::stats`]), read here as ever.
 pub use crate::model::stats;

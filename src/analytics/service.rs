@@ -75,6 +75,8 @@ pub struct TrendFilter {
     pub district: Option<String>,
     pub street: Option<String>,
     pub compound: Option<i64>,
+    /// A property company's compounds (by company id).
+    pub company: Option<i64>,
     pub category: Option<Category>,
 }
 
@@ -466,6 +468,24 @@ impl Atlas {
         super::effect::effect_of(&stats, &ids, filter.category, start, to, baseline)
     }
 
+    /// The complaints of the compounds a filter selects by weekday and hour over the window
+    /// `from..=to` (default: the last 12 months of data) ([`super::hours`]).
+    pub async fn hours(
+        &self,
+        filter: &TrendFilter,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<super::hours::Hours, crate::error::Error> {
+        let stats = self.store.stats().await?;
+        let data = self.store.geography().await?;
+        let last = stats
+            .last
+            .ok_or_else(|| crate::error::Error::NotFound("no complaints stored yet".into()))?;
+        let window = Window::parse(from, to, last).map_err(crate::error::Error::BadRequest)?;
+        let ids = select_compounds(&data, filter)?;
+        super::hours::hours_of(&stats, &ids, filter.category, window)
+    }
+
     pub async fn trend(
         &self,
         filter: &TrendFilter,
@@ -512,6 +532,11 @@ pub fn select_compounds(data: &Dataset, f: &TrendFilter) -> Result<Vec<i64>, cra
             return Err(Error::NotFound(format!("compound {c}")));
         }
     }
+    if let Some(c) = f.company {
+        if !data.companies.iter().any(|x| x.id == c) {
+            return Err(Error::NotFound(format!("company {c}")));
+        }
+    }
     Ok(data
         .compounds
         .iter()
@@ -522,6 +547,7 @@ pub fn select_compounds(data: &Dataset, f: &TrendFilter) -> Result<Vec<i64>, cra
                 .is_none_or(|s| s.contains(&c.street_code))
         })
         .filter(|c| f.compound.is_none_or(|id| c.id == id))
+        .filter(|c| f.company.is_none_or(|id| c.company_id == id))
         .map(|c| c.id)
         .collect())
 }

@@ -81,7 +81,7 @@ pub async fn alerts_of_month(
     let p = Params::parse(
         raw,
         &[
-            "month", "district", "street", "compound", "category", "alpha", "f",
+            "month", "district", "street", "compound", "company", "category", "alpha", "f",
         ],
     )?;
     let format = Format::parse_for(p.get("f"), &caller)?;
@@ -105,6 +105,10 @@ pub async fn alerts_of_month(
             .get("compound")
             .map(|c| super::request::positive_id(c, "compound"))
             .transpose()?,
+        company: p
+            .get("company")
+            .map(|c| super::request::positive_id(c, "company"))
+            .transpose()?,
         category: super::request::category(&p)?,
     };
     let mut rule = state.atlas.alert_rule.clone();
@@ -121,11 +125,12 @@ pub async fn alerts_of_month(
     }
     let v = state.atlas.store.version();
     let key = format!(
-        "alerts {month:?} {} {:?} {:?} {:?} {:?}",
+        "alerts {month:?} {} {:?} {:?} {:?} {:?} {:?}",
         rule.alpha,
         filter.district,
         filter.street,
         filter.compound,
+        filter.company,
         filter.category.map(Category::code)
     );
     let json_body = |body: bytes::Bytes| {
@@ -161,7 +166,7 @@ pub async fn alerts_of_month(
         "month": month.to_string(),
         "filter": {
             "district": filter.district, "street": filter.street, "compound": filter.compound,
-            "category": filter.category.map(Category::code),
+            "company": filter.company, "category": filter.category.map(Category::code),
         },
         "rule": rule,
         "method": alerts::METHOD,

@@ -160,16 +160,25 @@ fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
         district: p.get("district").map(str::to_string),
         street: p.get("street").map(str::to_string),
         compound: p.get("compound").map(compound_id).transpose()?,
+        company: p
+            .get("company")
+            .map(|c| positive_id(c, "company"))
+            .transpose()?,
         category: super::request::category(p)?,
     })
 }
 
-/// What a trend or an effect is about, as the answer says it.
+/// What a trend, an effect or a time pattern is about, as the answer says it (the company
+/// only where it can be asked).
 fn filter_json(f: &TrendFilter) -> Value {
-    json!({
+    let mut v = json!({
         "district": f.district, "street": f.street, "compound": f.compound,
         "category": f.category.map(Category::code),
-    })
+    });
+    if let (Some(c), Value::Object(m)) = (f.company, &mut v) {
+        m.insert("company".into(), json!(c));
+    }
+    v
 }
 
 /// `GET /api/stats/trend?district=&street=&compound=&category=&from=&to=`
@@ -230,6 +239,62 @@ pub async fn effect(
         "filter": filter_json(&filter),
         "effect": e,
     })))
+}
+
+/// `GET /api/stats/hours?district=&street=&compound=&company=&category=&from=&to=&f=`: the
+/// complaints a selection received by ISO weekday and hour of the day over the window (default
+/// the last 12 months of data), with the totals by hour and by weekday ([`crate::analytics::
+/// hours`]); `f=csv` for a spreadsheet (a row a weekday, a column an hour).
+pub async fn hours(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    let p = Params::parse(
+        raw,
+        &[
+            "district", "street", "compound", "company", "category", "from", "to", "f",
+        ],
+    )?;
+    let csv = match p.get("f") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(Error::BadRequest(format!(
+                "unknown format f=`{other}`; use json or csv"
+            )))
+        }
+    };
+    let filter = trend_filter(&p)?;
+    let h = state
+        .atlas
+        .hours(&filter, p.get("from"), p.get("to"))
+        .await?;
+    if csv {
+        return Ok(super::export::csv_response("hours", hours_csv(&h)));
+    }
+    Ok(Json(json!({ "filter": filter_json(&filter), "hours": h })).into_response())
+}
+
+/// The weekday × hour counts as CSV: `weekday,0,…,23,total`, a row a weekday and a last row
+/// of the totals by hour.
+fn hours_csv(h: &crate::analytics::hours::Hours) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("weekday");
+    for hour in 0..24 {
+        let _ = write!(out, ",{hour}");
+    }
+    out.push_str(",total\r\n");
+    let rows = h.weekdays.iter().zip(&h.counts).zip(&h.by_weekday);
+    let total = std::iter::once((("total", &h.by_hour), &h.complaints));
+    for ((day, counts), sum) in rows.map(|((d, c), s)| ((*d, c), s)).chain(total) {
+        out.push_str(day);
+        for n in counts {
+            let _ = write!(out, ",{n}");
+        }
+        let _ = write!(out, ",{sum}\r\n");
+    }
+    out
 }
 
 /// `GET /api/grades?period=&district=`: red/yellow/blue counts per district and the red and
@@ -566,6 +631,7 @@ pub(super) fn routes() -> axum::Router<super::AppState> {
         )
         .route("/api/stats/trend", get(trend))
         .route("/api/stats/effect", get(effect))
+        .route("/api/stats/hours", get(hours))
         .route("/api/grades", get(grades))
         .route("/api/geocode", get(geocode))
         .route("/api/compounds/{id}", get(compound))

@@ -81,6 +81,15 @@ pub fn collection_json(features: &[Feature], extra: Map<String, Value>) -> Value
     Value::Object(m)
 }
 
+/// A CSV text made elsewhere, as a download named `name.csv`.
+pub fn csv_response(name: &str, text: String) -> Response {
+    with_type(
+        text.into_bytes(),
+        "text/csv; charset=utf-8",
+        Some(&format!("{name}.csv")),
+    )
+}
+
 fn with_type(body: Vec<u8>, ctype: &'static str, filename: Option<&str>) -> Response {
     let mut r = body.into_response();
     r.headers_mut()

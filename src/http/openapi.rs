@@ -458,10 +458,16 @@ fn planner_paths() -> Value {
             ], ok("the effect", &["application/json"])) },
             "/api/alerts": { "get": op("early warning: the compounds whose complaints of a category in a month stand out against their own seasonal baseline (rule alert-1: the same months of earlier years, a trend where clear, an overdispersed Poisson upper tail below the target false-alarm rate), smallest p first, with the rule and how many compound-category months were tested (f=csv: planner)", "planner", vec![
                 q("month", "the month tested, YYYY-MM (default: the last month of data)", string()),
-                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()), q("category", "category", string()),
+                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
+                q("company", "property company id", string()), q("category", "category", string()),
                 q("alpha", "the false-alarm rate of one test for this answer, above 0 and below 0.5 (default: the configured rule's, 0.001)", json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5 })),
                 q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
             ], ok("the month's alerts", &["application/json", "text/csv"])) },
+            "/api/stats/hours": { "get": op("time patterns: the complaints a selection received by ISO weekday (Monday first) and hour of the day (0–23, local time as the export writes it) over the window, with the totals by hour and by weekday; an empty selection answers zeros and a `note` saying why (f=csv: a row a weekday, a column an hour)", "planner", with(vec![
+                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
+                q("company", "property company id", string()), q("category", "category", string()),
+                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
+            ], window().into_iter().take(2)), ok("weekday × hour counts", &["application/json", "text/csv"])) },
             "/api/hotspots": { "get": op("hot spots that change over time on H3 cells (GeoJSON, one feature per cell holding a compound): Gi* z, p and FDR q over the window, monthly z-scores, their Mann–Kendall trend and the emerging pattern as ArcGIS Pro defines it", "planner", vec![
                 q("res", "H3 resolution, 5–11 (default 9)", json!({ "type": "integer", "minimum": 5, "maximum": 11 })),
                 q("k", "rings of neighbours, 1–3 (default 1)", json!({ "type": "integer", "minimum": 1, "maximum": 3 })),

@@ -326,6 +326,7 @@ pub fn read_facts(
                 response_h: hours(received_at, r.later(15, "responded_at")?),
                 closing_h: hours(received_at, r.later(14, "closed_at")?),
             },
+            slot: crate::model::clock::slot(received_at),
         });
         Ok(())
     })
@@ -340,6 +341,7 @@ pub fn fact(c: &Complaint, scale: &Scale) -> Fact {
         building: c.place.building_id,
         unit: c.place.unit_id,
         handled: handled(c, scale),
+        slot: crate::model::clock::slot(c.received_at),
     }
 }
 

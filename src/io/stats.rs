@@ -4,23 +4,28 @@
 //! from; a reader uses it only while that file still has that digest, and falls back to the
 //! complaints otherwise.
 //!
-//! Layout (little-endian): `ATLSTAT2`; the source (u16 length, UTF-8: the complaints file's
+//! Layout (little-endian): `ATLSTAT3`; the source (u16 length, UTF-8: the complaints file's
 //! digest and the handling scale's); first and last month (i32, `i32::MIN` for none); total
 //! and unmatched (u64); months per table `n` (u32); then four tables — compounds (n × 10
 //! categories), buildings (n), units (n), the compounds' handling (n × closed, rated,
 //! satisfied) — each a count (u32) and per entry an id (i64) and its u32 counts, in id order;
 //! then the compounds' hours: a count (u32) and per compound in id order its id (i64), its
 //! number of entries (u32) and each entry's month index (u16), response and closing hours
-//! (f32, NaN for none), in month order; last, the CRC-32 of all that precedes it (u32). A file
-//! of the older `ATLSTAT1` layout is not read (the store tables its complaints again).
+//! (f32, NaN for none), in month order; then the compounds' clock (when each complaint came):
+//! a count (u32) and per compound in id order its id (i64), its number of entries (u32) and
+//! each entry's month index (u16), category (u8, its place in the category list) and hour of
+//! the week (u8, 0–167), in order; last, the CRC-32 of all that precedes it (u32). A file of
+//! an older layout (`ATLSTAT1`, `ATLSTAT2`: no clock) is not read: the store says so and
+//! tables its complaints again.
 
+use crate::model::clock::{Clock, Entry, SLOTS};
 use crate::model::handling::Times;
 use crate::model::stats::{Counts, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"ATLSTAT2";
+const MAGIC: &[u8; 8] = b"ATLSTAT3";
 
 /// What a statistics file says it was tabled from: the complaints file's digest and the
 /// handling scale's fingerprint.
@@ -98,6 +103,19 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
             out.put_f32_le(c);
         }
     }
+    let mut ids: Vec<i64> = stats.clock.ids().collect();
+    ids.sort_unstable();
+    out.put_u32_le(ids.len() as u32);
+    for id in ids {
+        let e = stats.clock.entries_of(id);
+        out.put_i64_le(id);
+        out.put_u32_le(e.len() as u32);
+        for x in e {
+            out.put_u16_le(x.month);
+            out.put_u8(x.category);
+            out.put_u8(x.slot);
+        }
+    }
     let crc = crc32fast::hash(&out);
     out.put_u32_le(crc);
     out
@@ -169,12 +187,61 @@ fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
     Ok(t)
 }
 
+/// The compounds' clock: ids strictly increasing, entries in order inside `n` months, 10
+/// categories and 168 hours of the week.
+fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
+    const WHAT: &str = "the clock";
+    let len = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+    if len > body.remaining() / 12 {
+        return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
+    }
+    // The clock is the last section: what remains is its compounds' ids and counts (12
+    // bytes each) and its entries (4 bytes each), so they are allocated once, never doubled.
+    let mut c = Clock::with_capacity(body.remaining().saturating_sub(len * 12) / 4);
+    let mut prev = None;
+    for _ in 0..len {
+        let id = body.try_get_i64_le().map_err(short(WHAT))?;
+        if prev.is_some_and(|p| p >= id) {
+            return Err(format!("{WHAT}: ids out of order at {id}"));
+        }
+        prev = Some(id);
+        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+        if body.remaining() < k * 4 {
+            return Err(format!("truncated while reading {WHAT}"));
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let e = Entry {
+                month: body.get_u16_le(),
+                category: body.get_u8(),
+                slot: body.get_u8(),
+            };
+            if usize::from(e.month) >= n
+                || usize::from(e.category) >= crate::model::Category::ALL.len()
+                || usize::from(e.slot) >= SLOTS
+                || entries.last().is_some_and(|l| *l > e)
+            {
+                return Err(format!(
+                    "{WHAT}: compound {id} has an entry out of order or range"
+                ));
+            }
+            entries.push(e);
+        }
+        c.push(id, entries);
+    }
+    c.shrink_to_fit();
+    Ok(c)
+}
+
 fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(if bytes.starts_with(b"ATLSTAT") {
-            "a statistics file of an older layout".into()
+            format!(
+                "a statistics file of an older layout ({}; this server reads ATLSTAT3, which adds the hours of the week)",
+                String::from_utf8_lossy(&bytes[..MAGIC.len().min(bytes.len())])
+            )
         } else {
-            "not a statistics file (no ATLSTAT2 header)".into()
+            "not a statistics file (no ATLSTAT3 header)".into()
         });
     }
     let (body, mut tail) = bytes.split_at(bytes.len() - 4);
@@ -218,6 +285,7 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     stats.unit = table(&mut body, n, "the unit table")?;
     stats.handling = table(&mut body, n, "the handling table")?;
     stats.times = times(&mut body, n)?;
+    stats.clock = clock(&mut body, n)?;
     if body.has_remaining() {
         return Err(format!("{} bytes left after the tables", body.remaining()));
     }
@@ -245,6 +313,7 @@ mod tests {
                     response_h: (i % 11 != 0).then_some((i % 50) as f32 / 4.0),
                     closing_h: (i % 5 != 0).then_some((i % 200) as f32),
                 },
+                slot: (i % 168) as u8,
             });
         }
         Stats::from_facts(&facts)
@@ -264,6 +333,14 @@ mod tests {
             let (x, y) = (a.times.entries_of(id), b.times.entries_of(id));
             assert_eq!(format!("{x:?}"), format!("{y:?}"), "compound {id}");
         }
+        assert_eq!(a.clock.len(), b.clock.len());
+        for id in a.clock.ids() {
+            assert_eq!(
+                a.clock.entries_of(id),
+                b.clock.entries_of(id),
+                "compound {id}"
+            );
+        }
     }
 
     #[test]
@@ -271,6 +348,7 @@ mod tests {
         let s = sample();
         assert!(s.compound.len() > 50 && s.unit.len() > 500);
         assert!(s.handling.len() > 50 && s.times.len() > 3_000);
+        assert!(s.clock.len() > 4_000);
         let bytes = encode(&s, "crc32:0badf00d:123");
         let (back, source) = decode(&bytes).unwrap();
         assert_eq!(source, "crc32:0badf00d:123");
@@ -299,5 +377,16 @@ mod tests {
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
         assert!(decode(&b).unwrap_err().contains("months"));
+    }
+
+    #[test]
+    fn a_file_of_the_older_layout_is_refused_by_name() {
+        let mut b = encode(&sample(), "x");
+        b[..8].copy_from_slice(b"ATLSTAT2");
+        let e = decode(&b).unwrap_err();
+        assert!(
+            e.contains("older layout (ATLSTAT2") && e.contains("ATLSTAT3"),
+            "{e}"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::fmt;
 
 pub mod alert;
 mod category;
+pub mod clock;
 pub mod datum;
 pub mod encoding;
 pub mod grade;

@@ -1,6 +1,7 @@
 //! Monthly complaint counts per compound (by category), building and unit, and the window
 //! arithmetic on top: totals over `from..=to`, density, density class.
 
+use crate::model::clock::{Clock, ClockBuilder, Entry};
 use crate::model::handling::{Handled, Rates, Times, TimesBuilder};
 use crate::model::{Category, Month};
 use serde::Serialize;
@@ -16,6 +17,8 @@ pub struct Fact {
     pub unit: Option<i64>,
     /// How the hotline handled it (closed, rated, hours).
     pub handled: Handled,
+    /// Its hour of the week as received ([`crate::model::clock::slot`]).
+    pub slot: u8,
 }
 
 /// A complaint window: months `from..=to`.
@@ -152,6 +155,8 @@ pub struct Stats {
     pub handling: Table<3>,
     /// Per compound, the hours to a first response and to closing of each complaint.
     pub times: Times,
+    /// Per compound, each complaint's month, category and hour of the week.
+    pub clock: Clock,
     pub total: u64,
     pub unmatched: u64,
 }
@@ -425,6 +430,27 @@ impl Months {
         }
     }
 
+    /// Adds `n` complaints of a compound in month `m`, of category `cat`, received in hour of
+    /// the week `slot`; a month outside the tables is ignored.
+    pub fn add_clock(
+        &self,
+        clock: &mut ClockBuilder,
+        id: i64,
+        m: Month,
+        cat: Category,
+        slot: u8,
+        n: u32,
+    ) {
+        if let Some(i) = self.slot(m) {
+            let entry = Entry {
+                month: u16::try_from(i).unwrap_or(u16::MAX),
+                category: u8::try_from(cat_index(cat)).unwrap_or(0),
+                slot,
+            };
+            clock.add(id, entry, n);
+        }
+    }
+
     /// Whether month `m` is one of the tables'.
     pub fn holds(&self, m: Month) -> bool {
         self.slot(m).is_some()
@@ -478,6 +504,7 @@ impl Stats {
         );
         let mut handling = months.counts::<3>();
         let mut times = TimesBuilder::default();
+        let mut clock = ClockBuilder::default();
         for f in facts {
             s.total += 1;
             let Some(c) = f.compound else {
@@ -486,6 +513,7 @@ impl Stats {
             };
             months.add_by_category(&mut compound, c, f.month, f.category, 1);
             months.add_handled(&mut handling, &mut times, c, f.month, &f.handled);
+            months.add_clock(&mut clock, c, f.month, f.category, f.slot, 1);
             if let Some(b) = f.building {
                 months.add(&mut building, b, f.month, 1);
             }
@@ -498,6 +526,7 @@ impl Stats {
         s.unit = unit.into_table();
         s.handling = handling.into_table();
         s.times = times.build();
+        s.clock = clock.build();
         s
     }
 
@@ -691,6 +720,7 @@ mod tests {
                 building: Some(10),
                 unit: Some(100),
                 handled: crate::model::handling::Handled::default(),
+                slot: 0,
             },
             Fact {
                 month: m("2023-02"),
@@ -699,6 +729,7 @@ mod tests {
                 building: Some(10),
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
+                slot: 0,
             },
             Fact {
                 month: m("2023-03"),
@@ -707,6 +738,7 @@ mod tests {
                 building: None,
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
+                slot: 0,
             },
             Fact {
                 month: m("2023-03"),
@@ -715,6 +747,7 @@ mod tests {
                 building: None,
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
+                slot: 0,
             },
         ];
         let s = Stats::from_facts(&facts);

@@ -127,7 +127,11 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
         });
         match kept {
             Ok(stats) => {
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "statistics read");
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    clock_bytes = stats.clock.heap_bytes(),
+                    "statistics read"
+                );
                 return Ok(stats);
             }
             Err(e) => tracing::warn!("{e}: tabling the statistics from the complaints again"),
@@ -139,6 +143,7 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
     tracing::debug!(
         facts = facts.len(),
         ms = started.elapsed().as_millis() as u64,
+        clock_bytes = stats.clock.heap_bytes(),
         "statistics tabled from the complaints"
     );
     Ok(stats)

@@ -267,13 +267,14 @@ impl PostgisStore {
                 .await
                 .map_err(map_err)
         };
-        let ((first, last, unmatched), compound, building, unit, handling, hours) = tokio::try_join!(
+        let ((first, last, unmatched), compound, building, unit, handling, hours, clock) = tokio::try_join!(
             summary,
             monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
             monthly_blob(&self.pool, BUILDING_MONTHS, None),
             monthly_blob(&self.pool, UNIT_MONTHS, None),
             handling,
             monthly_blob(&self.pool, COMPLAINT_HOURS, None),
+            monthly_blob(&self.pool, COMPOUND_CLOCK, Some(&categories)),
         )?;
         let mut stats = Stats {
             first: first.map(Month::of),
@@ -283,20 +284,8 @@ impl PostgisStore {
         };
         if let Some(months) = Months::new(stats.first, stats.last) {
             let mut month = MonthOfDays::default();
-            let mut placed = 0u64;
-            let mut by_category = months.counts::<10>();
-            for r in compound.chunks_exact(18) {
-                let (id, m, k) = monthly_row(r, &mut month);
-                placed += u64::from(k);
-                let cat = bytes::Buf::get_i16(&mut &r[16..]);
-                if let Some(cat) = usize::try_from(cat - 1)
-                    .ok()
-                    .and_then(|i| Category::ALL.get(i))
-                {
-                    months.add_by_category(&mut by_category, id, m, *cat, k);
-                }
-            }
-            stats.compound = by_category.into_table();
+            let (table, placed) = compound_table(&months, &compound, &mut month);
+            stats.compound = table;
             for (blob, table) in [(building, &mut stats.building), (unit, &mut stats.unit)] {
                 let mut counts = months.counts::<1>();
                 for r in blob.chunks_exact(16) {
@@ -307,10 +296,15 @@ impl PostgisStore {
             }
             stats.handling = handling_table(&months, &handling, &mut month);
             stats.times = hours_of(&months, stats.first, &hours, &mut month);
+            stats.clock = clock_of(&months, &clock, &mut month);
             // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
             stats.total = placed + stats.unmatched;
         }
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "statistics read");
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            clock_bytes = stats.clock.heap_bytes(),
+            "statistics read"
+        );
         Ok(stats)
     }
 }
@@ -585,6 +579,51 @@ const BUILDING_MONTHS: &str = include_str!("../../sql/queries/building_months.sq
 const UNIT_MONTHS: &str = include_str!("../../sql/queries/unit_months.sql");
 const HANDLING_MONTHS: &str = include_str!("../../sql/queries/handling_months.sql");
 const COMPLAINT_HOURS: &str = include_str!("../../sql/queries/complaint_hours.sql");
+
+const COMPOUND_CLOCK: &str = include_str!("../../sql/queries/compound_clock.sql");
+
+/// The category of position `p` (from 1) of the list `monthly_blob` was given.
+fn category_at(p: i16) -> Option<Category> {
+    usize::try_from(p - 1)
+        .ok()
+        .and_then(|i| Category::ALL.get(i))
+        .copied()
+}
+
+/// The compounds' table by category from `compound_months.sql`'s rows (18 bytes each), and
+/// the complaints it counts.
+fn compound_table(
+    months: &Months,
+    blob: &[u8],
+    month: &mut MonthOfDays,
+) -> (crate::model::stats::Table<10>, u64) {
+    let mut placed = 0u64;
+    let mut by_category = months.counts::<10>();
+    for r in blob.chunks_exact(18) {
+        let (id, m, k) = monthly_row(r, month);
+        placed += u64::from(k);
+        if let Some(cat) = category_at(bytes::Buf::get_i16(&mut &r[16..])) {
+            months.add_by_category(&mut by_category, id, m, cat, k);
+        }
+    }
+    (by_category.into_table(), placed)
+}
+
+/// The compounds' clock from `compound_clock.sql`'s rows (20 bytes each).
+fn clock_of(months: &Months, blob: &[u8], month: &mut MonthOfDays) -> crate::model::clock::Clock {
+    use bytes::Buf;
+    let mut clock = crate::model::clock::ClockBuilder::default();
+    for r in blob.chunks_exact(20) {
+        let (id, m, k) = monthly_row(r, month);
+        let mut rest = &r[16..];
+        let cat = category_at(rest.get_i16());
+        let slot = u8::try_from(rest.get_i16()).unwrap_or(u8::MAX);
+        if let (Some(cat), true) = (cat, usize::from(slot) < crate::model::clock::SLOTS) {
+            months.add_clock(&mut clock, id, m, cat, slot, k);
+        }
+    }
+    clock.build()
+}
 
 /// The handling table from `handling_months.sql`'s rows (24 bytes each).
 fn handling_table(

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Time patterns (issue 16, part 7): `GET /api/stats/hours` for N random selections never asked
+# before (default 100) — the city, a district, a street or a property company, with or
+# without a category, over a random window inside the data — from atlas on the embedded store
+# and on PostGIS, one request at a time; then the resident memory of each server.
+#   usage: benches/hours.sh [N] [SCALE]      (default 100 selections, scale 1.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/postgis.sh
+N=${1:-100}
+SCALE=${2:-1.0}
+ensure_postgis
+cargo build --release --locked -q
+BIN=$PWD/target/release/atlas
+WORK=$(mktemp -d /tmp/atlas-hbench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_cluster
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${DATABASE_URL:-}" ] || start_cluster
+BASE=${DATABASE_URL%/*}
+DB="$BASE/atlas_hbench"
+
+"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
+psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_hbench" -c "CREATE DATABASE atlas_hbench"
+"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
+"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
+"$BIN" import "$WORK/city/complaints.csv" --data "$WORK/city" >/dev/null 2>&1
+psql -q "$DB" -c "VACUUM ANALYZE"
+
+start() { # NAME PORT CMD...
+  local name=$1 port=$2; shift 2
+  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
+}
+SERVERS=()
+P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
+P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
+# Warm each server: the statistics and the geography (a first answer of the default window).
+for s in "${SERVERS[@]}"; do
+  curl -sf -o /dev/null "http://127.0.0.1:${s##*:}/api/stats/hours"
+done
+
+# N distinct selections, drawn once: every server gets the same ones.
+curl -sf "http://127.0.0.1:${SERVERS[0]##*:}/api/meta" >"$WORK/meta.json"
+curl -sf "http://127.0.0.1:${SERVERS[0]##*:}/api/companies" >"$WORK/companies.json"
+python3 - "$N" "$WORK/meta.json" "$WORK/companies.json" >"$WORK/queries" <<'PY'
+import json, random, sys
+n = int(sys.argv[1])
+meta = json.load(open(sys.argv[2]))
+companies = [c["id"] for c in json.load(open(sys.argv[3]))["companies"]]
+random.seed(20261207)
+months = [f"{y}-{m:02d}" for y in range(2018, 2024) for m in range(1, 13)][:67]
+cats = [c["code"] if isinstance(c, dict) else c for c in meta["categories"]]
+seen = set()
+while len(seen) < n:
+    a, b = sorted(random.sample(range(len(months)), 2))
+    kind = random.choice(["city", "district", "street", "company"])
+    q = {"city": "", "district": f"district={random.choice(meta['districts'])['code']}&",
+         "street": f"street={random.choice(meta['streets'])['code']}&",
+         "company": f"company={random.choice(companies)}&"}[kind]
+    if random.random() < 0.5:
+        q += f"category={random.choice(cats)}&"
+    q += f"from={months[a]}&to={months[b]}"
+    if q not in seen:
+        seen.add(q)
+        print(q)
+PY
+
+for s in "${SERVERS[@]}"; do
+  port=${s##*:}
+  while read -r q; do
+    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$port/api/stats/hours?$q")
+    [ "${t%% *}" = 200 ] || { echo "$s: $q answered ${t%% *}"; exit 1; }
+    echo "${t#* }" >>"$WORK/times_$port"
+  done <"$WORK/queries"
+done
+
+stat() { # FILE -> "median / 90th / worst" in ms
+  awk '{print $1 * 1000}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f / %.1f", a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.999)], a[NR]}'
+}
+echo "## Time patterns — $(date -u +%Y-%m-%d), $(nproc) cores, scale $SCALE, $N selections"
+echo
+echo "| server | GET /api/stats/hours, ms: median / 90th / worst | resident after the run |"
+echo "| --- | ---: | ---: |"
+for s in "${SERVERS[@]}"; do
+  port=${s##*:}
+  pid=$(pgrep -f -- "--bind 127.0.0.1:$port" | head -1)
+  echo "| ${s%:*} | $(stat "$WORK/times_$port") | $(awk '/VmRSS/ {printf "%d MB", $2 / 1024}' "/proc/$pid/status") |"
+done
