@@ -47,69 +47,13 @@ fn main() -> anyhow::Result<()> {
     let first = stats
         .first
         .ok_or_else(|| anyhow::anyhow!("no complaints"))?;
-    let n = stats.months();
     let started = Instant::now();
-    // Per month: tests, alerts, and the compounds alerted.
-    let mut tested = vec![0usize; n];
-    let mut alerted: Vec<HashSet<i64>> = vec![HashSet::new(); n];
-    let mut alerts_n = vec![0usize; n];
-    for &id in &ids {
-        let rows: Vec<[u32; 10]> = stats.compound.monthly(id).collect();
-        for k in 0..Category::ALL.len() {
-            let series = |m: usize| rows.get(m).map_or(0, |r| r[k]);
-            for i in 0..n {
-                if !alerts::testable(i, &rule) {
-                    continue;
-                }
-                tested[i] += 1;
-                let Some((_, p)) = alerts::test(&series, i, &rule) else {
-                    continue;
-                };
-                if p < rule.alpha {
-                    alerts_n[i] += 1;
-                    alerted[i].insert(id);
-                }
-            }
-        }
-    }
+    let (tested, alerts_n, alerted) = backtest(&stats, &ids, &rule);
     let secs = started.elapsed().as_secs_f64();
-    let month = |i: usize| first.plus(i as i32);
-    println!(
-        "## Early warning backtest — scale {scale}, {} compounds, rule {} (alpha {}, min_observed {}, {} years × {} months)",
-        ids.len(),
-        rule.version,
-        rule.alpha,
-        rule.min_observed,
-        rule.years,
-        2 * rule.half_window + 1
-    );
-    println!();
-    println!("| month | tests | alerts | alerts ÷ tests | compounds alerted |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    let (mut all_tests, mut all_alerts, mut months_tested) = (0usize, 0usize, 0usize);
-    for i in 0..n {
-        if tested[i] == 0 {
-            continue;
-        }
-        months_tested += 1;
-        all_tests += tested[i];
-        all_alerts += alerts_n[i];
-        println!(
-            "| {} | {} | {} | {:.5} | {} |",
-            month(i),
-            tested[i],
-            alerts_n[i],
-            alerts_n[i] as f64 / tested[i] as f64,
-            alerted[i].len()
-        );
-    }
-    println!();
-    println!(
-        "{months_tested} months tested, {all_tests} tests, {all_alerts} alerts: {:.1} a month, a rate of {:.5} against the target {} ({:.2} s for every test of every month).",
-        all_alerts as f64 / months_tested.max(1) as f64,
-        all_alerts as f64 / all_tests.max(1) as f64,
-        rule.alpha,
-        secs
+    print_months(
+        (scale, ids.len(), &rule, secs),
+        first,
+        (&tested, &alerts_n, &alerted),
     );
     print_turned_red(&book, &ids, (&alerted, &tested), first);
     print_window_cost(&data, &stats, &book, &rule);
@@ -153,6 +97,83 @@ fn print_window_cost(
     println!(
         "A never-seen window's figures (24 twelve-month windows, medians): {p:.2} ms without the alerts, then {w:.2} ms for its last month's alerts — {:.2}× the figures' cost.",
         w / p
+    );
+}
+
+/// Per month: the tests, the alerts, and the compounds alerted — every compound and category
+/// of every month the rule can test.
+fn backtest(
+    stats: &compound_atlas::analytics::Stats,
+    ids: &[i64],
+    rule: &AlertRule,
+) -> (Vec<usize>, Vec<usize>, Vec<HashSet<i64>>) {
+    let n = stats.months();
+    let mut tested = vec![0usize; n];
+    let mut alerted: Vec<HashSet<i64>> = vec![HashSet::new(); n];
+    let mut alerts_n = vec![0usize; n];
+    for &id in ids {
+        let rows: Vec<[u32; 10]> = stats.compound.monthly(id).collect();
+        for k in 0..Category::ALL.len() {
+            let series = |m: usize| rows.get(m).map_or(0, |r| r[k]);
+            for i in 0..n {
+                if !alerts::testable(i, rule) {
+                    continue;
+                }
+                tested[i] += 1;
+                let Some((_, p)) = alerts::test(&series, i, rule) else {
+                    continue;
+                };
+                if p < rule.alpha {
+                    alerts_n[i] += 1;
+                    alerted[i].insert(id);
+                }
+            }
+        }
+    }
+    (tested, alerts_n, alerted)
+}
+
+/// The table of months and the totals.
+fn print_months(
+    (scale, compounds, rule, secs): (f64, usize, &AlertRule, f64),
+    first: Month,
+    (tested, alerts_n, alerted): (&[usize], &[usize], &[HashSet<i64>]),
+) {
+    let month = |i: usize| first.plus(i as i32);
+    println!(
+        "## Early warning backtest — scale {scale}, {compounds} compounds, rule {} (alpha {}, min_observed {}, {} years × {} months)",
+        rule.version,
+        rule.alpha,
+        rule.min_observed,
+        rule.years,
+        2 * rule.half_window + 1
+    );
+    println!();
+    println!("| month | tests | alerts | alerts ÷ tests | compounds alerted |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let (mut all_tests, mut all_alerts, mut months_tested) = (0usize, 0usize, 0usize);
+    for i in 0..tested.len() {
+        if tested[i] == 0 {
+            continue;
+        }
+        months_tested += 1;
+        all_tests += tested[i];
+        all_alerts += alerts_n[i];
+        println!(
+            "| {} | {} | {} | {:.5} | {} |",
+            month(i),
+            tested[i],
+            alerts_n[i],
+            alerts_n[i] as f64 / tested[i] as f64,
+            alerted[i].len()
+        );
+    }
+    println!();
+    println!(
+        "{months_tested} months tested, {all_tests} tests, {all_alerts} alerts: {:.1} a month, a rate of {:.5} against the target {} ({secs:.2} s for every test of every month).",
+        all_alerts as f64 / months_tested.max(1) as f64,
+        all_alerts as f64 / all_tests.max(1) as f64,
+        rule.alpha,
     );
 }
 

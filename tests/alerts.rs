@@ -5,7 +5,11 @@
 //! strongest alert; bad input is refused by name.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
-#![allow(clippy::too_many_lines, clippy::float_cmp)] // a test reads top to bottom and compares the values it computed
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the values it computed and takes the defaults its calls need
 
 mod common;
 

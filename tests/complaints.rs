@@ -475,11 +475,18 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
         "/arcgis/rest/services/atlas/VectorTileServer".into(),
         "/arcgis/rest/services/atlas/VectorTileServer/resources/styles/root.json".into(),
         "/styles/grade/legend.json".into(),
+        "/api/alerts?alpha=0.2".into(),
+        "/api/alerts?alpha=0.2&f=csv".into(),
+        "/api/stats/hours".into(),
+        "/api/stats/hours?f=csv".into(),
+        "/api/hotspots?res=8".into(),
     ];
     for c in some {
         uris.push(format!("/api/compounds/{}", c.id));
         uris.push(format!("/api/compounds/{}/grade", c.id));
         uris.push(format!("/api/stats/trend?compound={}", c.id));
+        uris.push(format!("/api/stats/hours?compound={}", c.id));
+        uris.push(format!("/api/alerts?compound={}&alpha=0.3", c.id));
         uris.push(format!("/ogc/collections/compounds/items/{}", c.id));
         uris.push(format!(
             "/ogc/collections/buildings/items?compound_id={}",

@@ -75,7 +75,7 @@ def baseline(counts):
 
 
 def upper_tail(obs, mu, phi):
-    if phi <= 1.0 + 1e-12:
+    if phi <= 1.0 + 1e-6:
         return float(stats.poisson.sf(obs - 1, mu))
     return float(stats.nbinom.sf(obs - 1, mu / (phi - 1.0), 1.0 / phi))
 

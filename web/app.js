@@ -365,7 +365,7 @@
       : `${esc(t('peak'))}: ${esc(days[peak[0]])} ${peak[1]}${esc(t('hour'))} (${x.counts[peak[0]][peak[1]]}) · ${esc(t('complaints'))} ${fmt(x.complaints, 0)} · ${esc(x.data_from)} – ${esc(x.data_to)}`;
     return `<table class="heat" id="${id}" data-total="${x.complaints}"><tr><th></th>${head}</tr>${rows}</table><div class="hint">${about}</div>`;
   }
-  const hoursQuery = (sel, from, to) => new URLSearchParams({ ...sel, ...(from ? { from, to } : {}) });
+  const hoursQuery = (sel, from, to) => new URLSearchParams({ ...sel, ...(from && to ? { from, to } : {}) });
 
   const openCompound = guard(async (id, zoom) => {
     state.tool = null;

@@ -70,9 +70,58 @@ fn note(found: &MonthAlerts, month: Month, rule: &alerts::AlertRule, compounds: 
     }
 }
 
-/// `GET /api/alerts?month=&district=&street=&compound=&category=&f=`: the month's alerts
-/// (default the data's last month), smallest p first, with the rule and how many
-/// compound-category months it tested; `f=csv` for a spreadsheet.
+/// What an alerts request asks: the month (default: the data's last), the selection and the
+/// rule (the configured one, `alpha` loosened or tightened), each refused by name when wrong.
+fn asked(
+    p: &Params,
+    configured: &alerts::AlertRule,
+) -> Result<(Option<Month>, TrendFilter, alerts::AlertRule), Error> {
+    let month = p
+        .get("month")
+        .map(|v| {
+            Month::parse(v).ok_or_else(|| {
+                Error::BadRequest(format!("`month` must be a month as YYYY-MM, got `{v}`"))
+            })
+        })
+        .transpose()?;
+    let id = |name: &str| {
+        p.get(name)
+            .map(|c| super::request::positive_id(c, name))
+            .transpose()
+    };
+    let filter = TrendFilter {
+        district: p.get("district").map(str::to_string),
+        street: p.get("street").map(str::to_string),
+        compound: id("compound")?,
+        company: id("company")?,
+        category: super::request::category(p)?,
+    };
+    let mut rule = configured.clone();
+    if let Some(a) = p.get("alpha") {
+        rule.alpha = a
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x > 0.0 && *x < 0.5)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "`alpha` is a false-alarm rate above 0 and below 0.5, got `{a}`"
+                ))
+            })?;
+    }
+    Ok((month, filter, rule))
+}
+
+fn json_body(body: bytes::Bytes) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/alerts?month=&district=&street=&compound=&company=&category=&alpha=&f=`: the
+/// month's alerts (default the data's last month), smallest p first, with the rule and how
+/// many compound-category months it tested; `f=csv` for a spreadsheet.
 pub async fn alerts_of_month(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,39 +139,7 @@ pub async fn alerts_of_month(
             "alerts are a table: use f=json or f=csv".into(),
         ));
     }
-    let month = p
-        .get("month")
-        .map(|v| {
-            Month::parse(v).ok_or_else(|| {
-                Error::BadRequest(format!("`month` must be a month as YYYY-MM, got `{v}`"))
-            })
-        })
-        .transpose()?;
-    let filter = TrendFilter {
-        district: p.get("district").map(str::to_string),
-        street: p.get("street").map(str::to_string),
-        compound: p
-            .get("compound")
-            .map(|c| super::request::positive_id(c, "compound"))
-            .transpose()?,
-        company: p
-            .get("company")
-            .map(|c| super::request::positive_id(c, "company"))
-            .transpose()?,
-        category: super::request::category(&p)?,
-    };
-    let mut rule = state.atlas.alert_rule.clone();
-    if let Some(a) = p.get("alpha") {
-        rule.alpha = a
-            .parse::<f64>()
-            .ok()
-            .filter(|x| *x > 0.0 && *x < 0.5)
-            .ok_or_else(|| {
-                Error::BadRequest(format!(
-                    "`alpha` is a false-alarm rate above 0 and below 0.5, got `{a}`"
-                ))
-            })?;
-    }
+    let (month, filter, rule) = asked(&p, &state.atlas.alert_rule)?;
     let v = state.atlas.store.version();
     let key = format!(
         "alerts {month:?} {} {:?} {:?} {:?} {:?} {:?}",
@@ -133,13 +150,6 @@ pub async fn alerts_of_month(
         filter.company,
         filter.category.map(Category::code)
     );
-    let json_body = |body: bytes::Bytes| {
-        (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response()
-    };
     if format != Format::Csv {
         if let Some(body) = state.atlas.remembered(&key) {
             return Ok(json_body(body));
@@ -160,7 +170,6 @@ pub async fn alerts_of_month(
     if format == Format::Csv {
         return export::table_csv("alerts", &rows);
     }
-    let rule = &rule;
     let alerted: std::collections::HashSet<i64> = found.alerts.iter().map(|t| t.compound).collect();
     let body = json!({
         "month": month.to_string(),
@@ -175,7 +184,7 @@ pub async fn alerts_of_month(
         "expected_false_alarms": round(found.tested as f64 * rule.alpha, 2),
         "compounds_alerted": alerted.len(),
         "numberReturned": rows.len(),
-        "note": note(&found, month, rule, ids.len()),
+        "note": note(&found, month, &rule, ids.len()),
         "alerts": rows,
     });
     let body = bytes::Bytes::from(body.to_string());
