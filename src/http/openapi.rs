@@ -460,7 +460,7 @@ fn planner_paths() -> Value {
                 q("month", "the month tested, YYYY-MM (default: the last month of data)", string()),
                 q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
                 q("company", "property company id", string()), q("category", "category", string()),
-                q("alpha", "the false-alarm rate of one test for this answer, above 0 and below 0.5 (default: the configured rule's, 0.001)", json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5 })),
+                q("alpha", "the false-alarm rate of one test for this answer, above 0 and below 0.5 (default: the configured rule's, 0.001)", json!({ "type": "number", "minimum": 0, "maximum": 0.5, "exclusiveMinimum": true, "exclusiveMaximum": true })),
                 q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
             ], ok("the month's alerts", &["application/json", "text/csv"])) },
             "/api/stats/hours": { "get": op("time patterns: the complaints a selection received by ISO weekday (Monday first) and hour of the day (0–23, local time as the export writes it) over the window, with the totals by hour and by weekday; an empty selection answers zeros and a `note` saying why (f=csv: a row a weekday, a column an hour)", "planner", with(vec![
