@@ -19,8 +19,6 @@ use compound_atlas::store::Store;
 use geozero::mvt::{Message, Tile};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const SCALE: f64 = 0.1;
@@ -44,41 +42,13 @@ async fn json_of(app: &axum::Router, uri: &str) -> Value {
     r.json()
 }
 
-fn python() -> std::path::PathBuf {
-    let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/venv/bin/python");
-    assert!(
-        py.exists(),
-        "tools/venv is missing: run scripts/test, which installs scipy (with esda) there"
-    );
-    py
-}
-
 /// The rule's alerts of month `i` as tools/alerts-check.py computes them from `series`:
 /// (tested, (compound, category) → [observed, expected, dispersion, trend, months, p]).
 fn oracle(series: &Value, i: usize, alpha: f64) -> (u64, BTreeMap<(i64, String), Vec<Value>>) {
     let input = json!({
         "rule": AlertRule::default(), "alpha": alpha, "month": i, "series": series,
     });
-    let mut child = Command::new(python())
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/alerts-check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "alerts-check.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::python_json("alerts-check.py", &input);
     let alerts = v["alerts"]
         .as_array()
         .unwrap()

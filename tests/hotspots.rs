@@ -15,18 +15,7 @@ mod common;
 use geozero::mvt::{tile, Message, Tile};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
-
-fn python() -> std::path::PathBuf {
-    let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/venv/bin/python");
-    assert!(
-        py.exists(),
-        "tools/venv is missing: run scripts/test, which installs esda there"
-    );
-    py
-}
 
 /// esda and scipy on the answer's counts, the neighbourhoods rebuilt from its cells.
 fn pysal(features: &[Value], k: u32) -> Value {
@@ -50,26 +39,7 @@ fn pysal(features: &[Value], k: u32) -> Value {
         "neighbours": neighbours,
         "months": features.iter().map(|f| f["properties"]["gi_z_months"].clone()).collect::<Vec<_>>(),
     });
-    let mut child = Command::new(python())
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/esda-check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "esda-check.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::python_json("esda-check.py", &input)
 }
 
 #[tokio::test]

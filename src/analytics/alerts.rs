@@ -51,11 +51,12 @@ pub struct Test {
     pub p: f64,
 }
 
-/// The reference points of month `i`: (years before `i`, as a negative number; count), and
-/// how many earlier years they come from.
-fn reference(series: &impl Fn(usize) -> u32, i: usize, rule: &AlertRule) -> (Vec<(f64, f64)>, i32) {
+/// The reference months of month `i` (indexes from the first month of the data), year by
+/// year back, and how many earlier years they come from: each year whose months all lie in
+/// the data, until one does not.
+fn reference_months(i: usize, rule: &AlertRule) -> (Vec<usize>, i32) {
     let (hw, i) = (i64::from(rule.half_window), i as i64);
-    let mut pts = Vec::with_capacity((rule.years * (2 * rule.half_window + 1)) as usize);
+    let mut months = Vec::with_capacity((rule.years * (2 * rule.half_window + 1)) as usize);
     let mut years = 0;
     for j in 1..=i64::from(rule.years) {
         let centre = i - 12 * j;
@@ -63,10 +64,19 @@ fn reference(series: &impl Fn(usize) -> u32, i: usize, rule: &AlertRule) -> (Vec
             break;
         }
         years += 1;
-        for m in centre - hw..=centre + hw {
-            pts.push(((m - i) as f64 / 12.0, f64::from(series(m as usize))));
-        }
+        months.extend((centre - hw..=centre + hw).map(|m| m as usize));
     }
+    (months, years)
+}
+
+/// The reference points of month `i`: (years before `i`, as a negative number; count), and
+/// how many earlier years they come from.
+fn reference(series: &impl Fn(usize) -> u32, i: usize, rule: &AlertRule) -> (Vec<(f64, f64)>, i32) {
+    let (months, years) = reference_months(i, rule);
+    let pts = months
+        .into_iter()
+        .map(|m| ((m as f64 - i as f64) / 12.0, f64::from(series(m))))
+        .collect();
     (pts, years)
 }
 
@@ -246,14 +256,7 @@ pub struct MonthAlerts {
 /// from the first month of the data.
 fn months_read(i: usize, rule: &AlertRule) -> Vec<usize> {
     let mut out = vec![i];
-    let hw = i64::from(rule.half_window);
-    for j in 1..=i64::from(rule.years) {
-        let centre = i as i64 - 12 * j;
-        if centre - hw < 0 {
-            break;
-        }
-        out.extend((centre - hw..=centre + hw).map(|m| m as usize));
-    }
+    out.extend(reference_months(i, rule).0);
     out
 }
 

@@ -476,6 +476,18 @@ impl Atlas {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<super::hours::Hours, crate::error::Error> {
+        let (stats, window, ids) = self.selection(filter, from, to).await?;
+        super::hours::hours_of(&stats, &ids, filter.category, window)
+    }
+
+    /// The statistics, the window `from..=to` (default: the last 12 months of data) and the
+    /// compounds a filter names — what a trend and the hours read alike.
+    async fn selection(
+        &self,
+        filter: &TrendFilter,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<(Arc<Stats>, Window, Vec<i64>), crate::error::Error> {
         let stats = self.store.stats().await?;
         let data = self.store.geography().await?;
         let last = stats
@@ -483,7 +495,7 @@ impl Atlas {
             .ok_or_else(|| crate::error::Error::NotFound("no complaints stored yet".into()))?;
         let window = Window::parse(from, to, last).map_err(crate::error::Error::BadRequest)?;
         let ids = select_compounds(&data, filter)?;
-        super::hours::hours_of(&stats, &ids, filter.category, window)
+        Ok((stats, window, ids))
     }
 
     pub async fn trend(
@@ -492,13 +504,7 @@ impl Atlas {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Trend, crate::error::Error> {
-        let stats = self.store.stats().await?;
-        let data = self.store.geography().await?;
-        let last = stats
-            .last
-            .ok_or_else(|| crate::error::Error::NotFound("no complaints stored yet".into()))?;
-        let window = Window::parse(from, to, last).map_err(crate::error::Error::BadRequest)?;
-        let ids = select_compounds(&data, filter)?;
+        let (stats, window, ids) = self.selection(filter, from, to).await?;
         Ok(trend_of(&stats, &ids, filter.category, window))
     }
 }

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::model::{Category, Month};
 use crate::tile::atlas::CityIndex;
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 fn round(x: f64, places: i32) -> f64 {
@@ -111,14 +111,6 @@ fn asked(
     Ok((month, filter, rule))
 }
 
-fn json_body(body: bytes::Bytes) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
 /// `GET /api/alerts?month=&district=&street=&compound=&company=&category=&alpha=&f=`: the
 /// month's alerts (default the data's last month), smallest p first, with the rule and how
 /// many compound-category months it tested; `f=csv` for a spreadsheet.
@@ -152,7 +144,7 @@ pub async fn alerts_of_month(
     );
     if format != Format::Csv {
         if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(json_body(body));
+            return Ok(export::json_bytes(body));
         }
     }
     let (month, ids, found) = state.atlas.alerts(&filter, month, rule.clone()).await?;
@@ -189,7 +181,7 @@ pub async fn alerts_of_month(
     });
     let body = bytes::Bytes::from(body.to_string());
     state.atlas.remember(v, key, body.clone());
-    Ok(json_body(body))
+    Ok(export::json_bytes(body))
 }
 
 /// This surface's routes: alerts.

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::planner::companies::{league, CompanyFigures, SortBy};
 use crate::tile::atlas::{CityIndex, Figures};
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -124,16 +124,9 @@ pub async fn companies(
         p.get("district"),
         sort.name()
     );
-    let json = |body: bytes::Bytes| {
-        (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response()
-    };
     if format != Format::Csv {
         if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(json(body));
+            return Ok(export::json_bytes(body));
         }
     }
     let ctx = Ctx::of(&state, &p).await?;
@@ -160,7 +153,7 @@ pub async fn companies(
     // Writing a JSON value cannot fail (its keys are strings).
     let body = bytes::Bytes::from(serde_json::to_vec(&Value::Object(out)).unwrap_or_default());
     state.atlas.remember(v, key, body.clone());
-    Ok(json(body))
+    Ok(export::json_bytes(body))
 }
 
 /// `GET /api/companies/{id}?from=&to=&period=`: one company's figures, every compound it

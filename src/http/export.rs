@@ -182,6 +182,11 @@ fn csv(features: &[Feature]) -> Result<Vec<u8>, Error> {
 
 /// A table without geometry as a CSV download `name.csv`: the rows' members in first-seen
 /// order, arrays joined by `|`.
+/// A JSON body already written (a kept answer, or one just made to be kept).
+pub fn json_bytes(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 pub fn table_csv(name: &str, rows: &[Map<String, Value>]) -> Result<Response, Error> {
     let mut cols: Vec<&str> = Vec::new();
     for r in rows {

@@ -381,3 +381,36 @@ pub fn error_message(v: &serde_json::Value) -> Option<&str> {
         .as_str()
         .or_else(|| v["description"].as_str())
 }
+
+/// Runs `tools/SCRIPT` with the test tools' Python (tools/venv: scipy, esda, libpysal), `input`
+/// as JSON on its standard input, and reads its JSON answer.
+pub fn python_json(script: &str, input: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let py = root.join("tools/venv/bin/python");
+    assert!(
+        py.exists(),
+        "tools/venv is missing: run scripts/test, which installs scipy, esda and libpysal there"
+    );
+    let mut child = Command::new(py)
+        .arg(root.join("tools").join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
