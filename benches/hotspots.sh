@@ -14,49 +14,11 @@
 #   usage: benches/hotspots.sh [N] [SCALE]      (default 20 windows, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 N=${1:-20}
 SCALE=${2:-1.0}
-ensure_postgis
-cargo build --release --locked -q
-BIN=$PWD/target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-hbench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  stop_cluster
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${DATABASE_URL:-}" ] || start_cluster
-BASE=${DATABASE_URL%/*}
-DB="$BASE/atlas_hbench"
-
-make_city() { # BIN DIR DBNAME
-  "$1" generate --out "$2" --scale "$SCALE" >/dev/null
-  psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $3" -c "CREATE DATABASE $3"
-  "$1" import "$2" --database-url "$BASE/$3" >/dev/null
-  "$1" import "$2/complaints.csv" --database-url "$BASE/$3" >/dev/null 2>&1
-  psql -q "$BASE/$3" -c "VACUUM ANALYZE"
-}
-make_city "$BIN" "$WORK/city" atlas_hbench
-[ -z "${BEFORE:-}" ] || make_city "$BEFORE" "$WORK/city-before" atlas_hbench_before
-
-start() { # NAME PORT CMD...
-  local name=$1 port=$2; shift 2
-  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
-}
-SERVERS=()
-P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
-P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
-if [ -n "${BEFORE:-}" ]; then
-  P=$(free_port); start before_embedded "$P" "$BEFORE" serve --data "$WORK/city-before"; SERVERS+=("before, embedded:$P")
-  P=$(free_port); start before_postgis "$P" "$BEFORE" serve --database-url "$DB"_before; SERVERS+=("before, PostGIS:$P")
-fi
+. benches/serve.sh
+bench_begin hbench
+serve_both atlas_hbench
 
 # Two neighbouring z12 tiles over urban Qingdao (市南区/市北区).
 TILE=/tiles/atlas/12/3417/1607.mvt
@@ -98,9 +60,6 @@ for s in "${SERVERS[@]}"; do
   done <"$WORK/windows"
 done
 
-stat_ms() { # KIND FILE -> "median / worst" in ms
-  awk -v k="$1" '$1 == k {print $2 * 1000}' "$2" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f", a[int((NR + 1) / 2)], a[NR]}'
-}
 bytes() { # KIND FILE -> median bytes
   awk -v k="$1" '$1 == k {print $3}' "$2" | sort -n | awk '{a[NR]=$1} END {printf "%d", a[int((NR + 1) / 2)]}'
 }
@@ -113,12 +72,8 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
   f="$WORK/times_${s##*:}"
   case "$s" in
-    before*) printf '| %s | %s (no layer) | %s | %s | %s | | |\n' "${s%:*}" "$(stat_ms with "$f")" "$(bytes with "$f")" "$(stat_ms next "$f")" "$(stat_ms cached "$f")" ;;
-    *) printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${s%:*}" "$(stat_ms with "$f")" "$(bytes with "$f")" "$(stat_ms next "$f")" "$(stat_ms cached "$f")" "$(stat_ms without "$f")" "$(bytes without "$f")" ;;
+    before*) printf '| %s | %s (no layer) | %s | %s | %s | | |\n' "${s%:*}" "$(ms_stat with "$f")" "$(bytes with "$f")" "$(ms_stat next "$f")" "$(ms_stat cached "$f")" ;;
+    *) printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${s%:*}" "$(ms_stat with "$f")" "$(bytes with "$f")" "$(ms_stat next "$f")" "$(ms_stat cached "$f")" "$(ms_stat without "$f")" "$(bytes without "$f")" ;;
   esac
 done
-for s in "${SERVERS[@]}"; do
-  port=${s##*:}
-  pid=$(pgrep -f -- "--bind 127.0.0.1:$port" | head -1)
-  echo "${s%:*}: $(awk '/VmRSS/ {printf "%d MB", $2 / 1024}' "/proc/$pid/status") resident after the run"
-done
+for s in "${SERVERS[@]}"; do echo "${s%:*}: $(resident "${s##*:}") resident after the run"; done

@@ -6,33 +6,16 @@
 #   usage: benches/load.sh [SECONDS] [SCALE] [CONNECTIONS]   (default 60 s, scale 1.0, 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 DUR=${1:-60}
 SCALE=${2:-1.0}
 CONNS=${3:-1000}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((CONNS + 200)) ] || { echo "open files limit $(ulimit -n) is below $((CONNS + 200)): raise it (ulimit -n)"; exit 1; }
+. benches/serve.sh
 command -v wrk >/dev/null || apt_install wrk
-ensure_postgis
-cargo build --release --locked -q
-BIN=$PWD/target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-load.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  stop_cluster
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${DATABASE_URL:-}" ] || start_cluster
-BASE=${DATABASE_URL%/*}
+bench_begin load
+make_city "$BIN" "$WORK/city" atlas_load
 DB="$BASE/atlas_load"
-
-"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
-"$BIN" import "$WORK/city/complaints.csv" --data "$WORK/city" >/dev/null 2>&1
-psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_load" -c "CREATE DATABASE atlas_load"
-"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
-"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
 
 cat >"$WORK/mixed.lua" <<'LUA'
 math.randomseed(20231126)

@@ -8,46 +8,20 @@
 #   usage: benches/planner.sh [SECONDS] [SCALE]      (default 20 s, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 DUR=${1:-20}
 SCALE=${2:-1.0}
+. benches/serve.sh
 command -v wrk >/dev/null || apt_install wrk
-ensure_postgis
-cargo build --release --locked -q
-BIN=$PWD/target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-pbench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  stop_cluster
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${DATABASE_URL:-}" ] || start_cluster
-BASE=${DATABASE_URL%/*}
+bench_begin pbench
+serve_both atlas_pbench
 DB="$BASE/atlas_pbench"
-
-"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
-psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_pbench" -c "CREATE DATABASE atlas_pbench"
-"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
-"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
-psql -q "$DB" -c "VACUUM ANALYZE"
-
-start() { # NAME PORT CMD...
-  local name=$1 port=$2; shift 2
-  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
-}
-P1=$(free_port); start embedded "$P1" "$BIN" serve --data "$WORK/city"
-P2=$(free_port); start postgis "$P2" "$BIN" serve --database-url "$DB"
-# BEFORE=/path/to/an/older/atlas: that binary too, on the same data (before/after in one run).
+P1=${SERVERS[0]##*:}
+P2=${SERVERS[1]##*:}
 PORTS="$P1 $P2"
+# BEFORE=/path/to/an/older/atlas: that binary too, on a city of its own making (side by side).
 if [ -n "${BEFORE:-}" ]; then
-  PB1=$(free_port); start before_embedded "$PB1" "$BEFORE" serve --data "$WORK/city"
-  PB2=$(free_port); start before_postgis "$PB2" "$BEFORE" serve --database-url "$DB"
+  PB1=${SERVERS[2]##*:}
+  PB2=${SERVERS[3]##*:}
   PORTS="$PORTS $PB1 $PB2"
 fi
 # Warm them: the first query of a window computes its figures and grades (seconds, once).

@@ -1,61 +1,21 @@
 #!/usr/bin/env bash
 # A never-seen window (issues 19 and 16): the first answer for a window no request has asked
 # for yet, over N random windows (default 50) — a z14 vector tile, a map picture, a page of OGC
-# API features, the districts' statistics, and the analysts' companies, trend, effect and hot
-# spots — then the same request again, from atlas on the embedded store and on PostGIS
-# (and, with BEFORE=/path/to/an/older/atlas, that binary on the same city made by itself: same
-# seed, the same geography and complaints; stores change format between versions), side by side in
-# one run; for tiles also another tile of the same window (its figures made).
-# Each kind of answer gets its own windows, so every request measured is a window's first.
+# API features, the districts' statistics, and the analysts' companies, trend, effect, hot
+# spots, hour tables and a month's alerts — then the same request again, from atlas on the
+# embedded store and on PostGIS (and, with BEFORE=/path/to/an/older/atlas, that binary on the
+# same city made by itself: same seed, the same geography and complaints; stores change format
+# between versions), side by side in one run; for tiles also another tile of the same window
+# (its figures made). Each kind of answer gets its own windows, so every request measured is a
+# window's first.
 #   usage: benches/windows.sh [N] [SCALE]      (default 50 windows, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 N=${1:-50}
 SCALE=${2:-1.0}
-ensure_postgis
-cargo build --release --locked -q
-BIN=$PWD/target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-wbench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  stop_cluster
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${DATABASE_URL:-}" ] || start_cluster
-BASE=${DATABASE_URL%/*}
-DB="$BASE/atlas_wbench"
-
-"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
-psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_wbench" -c "CREATE DATABASE atlas_wbench"
-"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
-"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
-psql -q "$DB" -c "VACUUM ANALYZE"
-if [ -n "${BEFORE:-}" ]; then
-  "$BEFORE" generate --out "$WORK/city-before" --scale "$SCALE" >/dev/null
-  psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_wbench_before" -c "CREATE DATABASE atlas_wbench_before"
-  "$BEFORE" import "$WORK/city-before" --database-url "$DB"_before >/dev/null
-  "$BEFORE" import "$WORK/city-before/complaints.csv" --database-url "$DB"_before >/dev/null 2>&1
-  psql -q "$DB"_before -c "VACUUM ANALYZE"
-fi
-
-start() { # NAME PORT CMD...
-  local name=$1 port=$2; shift 2
-  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
-}
-SERVERS=()
-P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
-P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
-if [ -n "${BEFORE:-}" ]; then
-  P=$(free_port); start before_embedded "$P" "$BEFORE" serve --data "$WORK/city-before"; SERVERS+=("before, embedded:$P")
-  P=$(free_port); start before_postgis "$P" "$BEFORE" serve --database-url "$DB"_before; SERVERS+=("before, PostGIS:$P")
-fi
+. benches/serve.sh
+bench_begin wbench
+serve_both atlas_wbench
 # Warm each server on the default window: the city index, the grades, the statistics.
 for s in "${SERVERS[@]}"; do
   port=${s##*:}
@@ -83,8 +43,14 @@ def take(kind, ok):
 span = lambda a, b: months.index(b) - months.index(a) + 1
 take("hotspots", lambda a, b: span(a, b) >= 10)
 take("effect", lambda a, b: a >= "2020-01")
-for kind in ["tile", "picture", "features", "districts", "companies", "trend"]:
+for kind in ["tile", "picture", "features", "districts", "companies", "trend", "hours"]:
     take(kind, lambda a, b: True)
+# Alerts are made for a month (the window's last): distinct months from the first one the rule
+# can test (two years of history), at most N.
+alert_months = [m for m in months if m >= "2020-03" and m != "2023-07"]
+random.shuffle(alert_months)
+for m in alert_months[:n]:
+    print("alerts", m, m)
 PY
 
 # The answers: KIND FROM TO -> path.
@@ -98,6 +64,8 @@ path_of() {
     trend) echo "/api/stats/trend?district=370211&from=$2&to=$3" ;;
     effect) echo "/api/stats/effect?start=$2&to=$3" ;;
     hotspots) echo "/api/hotspots?from=$2&to=$3" ;;
+    hours) echo "/api/stats/hours?district=370211&from=$2&to=$3" ;;
+    alerts) echo "/api/alerts?month=$3" ;;
   esac
 }
 for s in "${SERVERS[@]}"; do
@@ -117,9 +85,6 @@ for s in "${SERVERS[@]}"; do
   done <"$WORK/windows"
 done
 
-stat() { # KIND FILE -> "median / worst" in ms
-  awk -v k="$1" '$1 == k {print $2 * 1000}' "$2" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f", a[int((NR + 1) / 2)], a[NR]}'
-}
 echo "## A never-seen window — $(date -u +%Y-%m-%d), $(nproc) cores, scale $SCALE, $N windows per answer"
 echo
 echo "The first request of each window, median / worst in ms (curl's total time, one request at a time)."
@@ -128,7 +93,7 @@ echo "| server | z14 tile | next tile, same window | map picture 800×600 | OGC 
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
   f="$WORK/times_${s##*:}"
-  printf '| %s | %s | %s | %s | %s | %s |\n' "${s%:*}" "$(stat tile "$f")" "$(stat again "$f")" "$(stat picture "$f")" "$(stat features "$f")" "$(stat districts "$f")"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "${s%:*}" "$(ms_stat tile "$f")" "$(ms_stat again "$f")" "$(ms_stat picture "$f")" "$(ms_stat features "$f")" "$(ms_stat districts "$f")"
 done
 echo
 echo "The analysts' answers (issue 16), first request of a window / the same request again, median / worst in ms:"
@@ -138,13 +103,20 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
   f="$WORK/times_${s##*:}"
   row="| ${s%:*} |"
-  for k in companies trend effect hotspots; do row="$row $(stat "$k" "$f") · $(stat "$k+" "$f") |"; done
+  for k in companies trend effect hotspots; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
   echo "$row"
 done
 echo
-echo "Repeated, the first four: tile $(stat tile+ "$WORK/times_${SERVERS[0]##*:}"), picture $(stat picture+ "$WORK/times_${SERVERS[0]##*:}"), features $(stat features+ "$WORK/times_${SERVERS[0]##*:}"), districts $(stat districts+ "$WORK/times_${SERVERS[0]##*:}") (embedded)."
+echo "Issue 16's other answers, first request / the same request again, median / worst in ms:"
+echo
+echo "| server | alerts (a month, the city) | hours (a district) |"
+echo "| --- | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
-  port=${s##*:}
-  pid=$(pgrep -f -- "--bind 127.0.0.1:$port" | head -1)
-  echo "${s%:*}: $(awk '/VmRSS/ {printf "%d MB", $2 / 1024}' "/proc/$pid/status") resident after the run"
+  f="$WORK/times_${s##*:}"
+  row="| ${s%:*} |"
+  for k in alerts hours; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
+  echo "$row"
 done
+echo
+echo "Repeated, the first four: tile $(ms_stat tile+ "$WORK/times_${SERVERS[0]##*:}"), picture $(ms_stat picture+ "$WORK/times_${SERVERS[0]##*:}"), features $(ms_stat features+ "$WORK/times_${SERVERS[0]##*:}"), districts $(ms_stat districts+ "$WORK/times_${SERVERS[0]##*:}") (embedded)."
+for s in "${SERVERS[@]}"; do echo "${s%:*}: $(resident "${s##*:}") resident after the run"; done
