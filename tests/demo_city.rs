@@ -95,7 +95,31 @@ fn most_compounds_are_in_the_urban_districts_and_few_in_pingdu_and_laixi() {
 
 #[test]
 fn compounds_sit_inside_their_street_and_never_overlap() {
-    let d = load(&common::city(0.25, 7));
+    inside_their_street_and_apart(&load(&common::city(0.25, 7)));
+}
+
+/// A city twice the demo's: the old city's streets run out of room, and the compounds that do
+/// not fit go to the nearest streets with room — every one placed, none overlapping.
+#[test]
+fn a_city_twice_the_size_places_every_compound() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = compound_atlas::generate::run(&compound_atlas::generate::Options {
+        out: dir.path().to_path_buf(),
+        scale: 2.0,
+        seed: 20_230_426,
+        encoding: compound_atlas::generate::Encoding::Utf8,
+        progress: false,
+    })
+    .unwrap();
+    assert_eq!(summary.unplaced_compounds, 0, "{summary:?}");
+    let d = load(dir.path());
+    assert_eq!(d.compounds.len(), summary.compounds);
+    let full = load(&common::city(1.0, 20_230_426)).compounds.len();
+    assert_eq!(d.compounds.len(), 2 * full, "twice the full city's {full}");
+    inside_their_street_and_apart(&d);
+}
+
+fn inside_their_street_and_apart(d: &Dataset) {
     let streets: HashMap<&str, &compound_atlas::model::Street> =
         d.streets.iter().map(|s| (s.code.as_str(), s)).collect();
     for c in &d.compounds {

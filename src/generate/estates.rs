@@ -811,49 +811,100 @@ fn drafts<R: Rng>(
 /// Where a compound goes: its street, the angle of its layout, its centre and its outline.
 type Spot = (usize, f64, Coord<f64>, Polygon<f64>);
 
-/// A free spot for a layout: tried on its home street first (300 times), then on the
-/// district's other streets by weight (60 times each) unless the compound is a named one.
-#[allow(clippy::too_many_arguments)]
-fn find_spot<R: Rng>(
-    rng: &mut R,
-    draft: &Draft,
-    lay: &Layout,
-    streets: &[StreetCtx],
-    urban_share: f64,
-    street_idx: &[StreetIndex],
-    street_theta: &[f64],
-    occupied: &Occupied,
-) -> anyhow::Result<Option<Spot>> {
-    let di = streets[draft.street_idx].district_idx;
-    let mut candidates = vec![draft.street_idx];
-    if !draft.fixed {
-        let mut others: Vec<usize> = (0..streets.len())
-            .filter(|i| streets[*i].district_idx == di && *i != draft.street_idx)
-            .collect();
-        others.sort_by(|a, b| streets[*b].weight.total_cmp(&streets[*a].weight));
-        candidates.extend(others);
-    }
-    for &si in &candidates {
-        let s = &streets[si];
-        let Some(bbox) = s.geom_m.bounding_rect() else {
-            continue;
-        };
-        let sigma = (s.area_m2.sqrt() * 0.18).max(600.0);
-        let tries = if si == draft.street_idx { 300 } else { 60 };
-        for t in 0..tries {
-            let at = if urban_share < 0.95 && t < tries / 2 {
-                let n = Normal::new(0.0, sigma)?;
-                coord! { x: s.seed_m.x + n.sample(rng), y: s.seed_m.y + n.sample(rng) }
-            } else {
-                coord! { x: rng.gen_range(bbox.min().x..=bbox.max().x), y: rng.gen_range(bbox.min().y..=bbox.max().y) }
-            };
-            let theta = street_theta[si] + rng.gen_range(-0.08..0.08);
-            if let Some(outline) = try_place(lay, theta, at, s, &street_idx[si], occupied) {
-                return Ok(Some((si, theta, at, outline)));
-            }
+/// What placing reads and keeps: the streets with their edges, orientations and centres, each
+/// district's taken ground, and the streets found full.
+struct Ground<'a> {
+    districts: &'a [DistrictCtx],
+    streets: &'a [StreetCtx],
+    edges: Vec<StreetIndex>,
+    theta: Vec<f64>,
+    /// Each street's seed in degrees, to order other districts' streets by distance.
+    seed_ll: Vec<Coord<f64>>,
+    occupied: Vec<Occupied>,
+    /// Consecutive compounds a street had no room for; at `FULL` other districts' compounds
+    /// no longer try it (its own district's still do: a smaller one may fit). The full city
+    /// at scale 1 never spills, so it is placed exactly as before spilling existed.
+    misses: Vec<u8>,
+}
+
+/// A street that had no room for this many compounds in a row is full to other districts.
+const FULL: u8 = 3;
+
+impl<'a> Ground<'a> {
+    fn new<R: Rng>(rng: &mut R, districts: &'a [DistrictCtx], streets: &'a [StreetCtx]) -> Self {
+        Ground {
+            districts,
+            streets,
+            edges: streets.iter().map(StreetIndex::new).collect(),
+            theta: streets.iter().map(|_| rng.gen_range(-0.3..0.3)).collect(),
+            seed_ll: streets
+                .iter()
+                .map(|s| districts[s.district_idx].frame.to_ll(s.seed_m))
+                .collect(),
+            occupied: districts.iter().map(|_| Occupied::new()).collect(),
+            misses: vec![0; streets.len()],
         }
     }
-    Ok(None)
+
+    /// The streets to try for a draft, in order: its home street; unless it is a named one,
+    /// the district's other streets by weight, then — when the district is full, as the old
+    /// city is above scale ~1.5 — every other district's streets, nearest first.
+    fn candidates(&self, draft: &Draft) -> Vec<usize> {
+        let home = draft.street_idx;
+        if draft.fixed {
+            return vec![home];
+        }
+        let di = self.streets[home].district_idx;
+        let mut own: Vec<usize> = (0..self.streets.len())
+            .filter(|i| self.streets[*i].district_idx == di && *i != home)
+            .collect();
+        own.sort_by(|a, b| self.streets[*b].weight.total_cmp(&self.streets[*a].weight));
+        let at = self.seed_ll[home];
+        let far = |i: usize| {
+            let c = self.seed_ll[i];
+            (c.x - at.x).hypot((c.y - at.y) * 1.25)
+        };
+        let mut other: Vec<usize> = (0..self.streets.len())
+            .filter(|i| self.streets[*i].district_idx != di && self.misses[*i] < FULL)
+            .collect();
+        other.sort_by(|a, b| far(*a).total_cmp(&far(*b)));
+        std::iter::once(home).chain(own).chain(other).collect()
+    }
+
+    /// A free spot for a layout: tried on its home street first (300 times), then on the
+    /// other candidate streets (60 times each). A street with no room for it counts a miss.
+    fn find_spot<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        draft: &Draft,
+        lay: &Layout,
+    ) -> anyhow::Result<Option<Spot>> {
+        for si in self.candidates(draft) {
+            let s = &self.streets[si];
+            let Some(bbox) = s.geom_m.bounding_rect() else {
+                continue;
+            };
+            let urban_share = self.districts[s.district_idx].urban_share;
+            let occupied = &self.occupied[s.district_idx];
+            let sigma = (s.area_m2.sqrt() * 0.18).max(600.0);
+            let tries = if si == draft.street_idx { 300 } else { 60 };
+            for t in 0..tries {
+                let at = if urban_share < 0.95 && t < tries / 2 {
+                    let n = Normal::new(0.0, sigma)?;
+                    coord! { x: s.seed_m.x + n.sample(rng), y: s.seed_m.y + n.sample(rng) }
+                } else {
+                    coord! { x: rng.gen_range(bbox.min().x..=bbox.max().x), y: rng.gen_range(bbox.min().y..=bbox.max().y) }
+                };
+                let theta = self.theta[si] + rng.gen_range(-0.08..0.08);
+                if let Some(outline) = try_place(lay, theta, at, s, &self.edges[si], occupied) {
+                    self.misses[si] = 0;
+                    return Ok(Some((si, theta, at, outline)));
+                }
+            }
+            self.misses[si] = self.misses[si].saturating_add(1);
+        }
+        Ok(None)
+    }
 }
 
 impl Estates {
@@ -911,10 +962,7 @@ pub fn generate<R: Rng>(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Estates> {
     let drafts = drafts(rng, scale, districts, streets)?;
-    // Street spatial helpers and orientations.
-    let street_idx: Vec<StreetIndex> = streets.iter().map(StreetIndex::new).collect();
-    let street_theta: Vec<f64> = streets.iter().map(|_| rng.gen_range(-0.3..0.3)).collect();
-    let mut occupied: Vec<Occupied> = districts.iter().map(|_| Occupied::new()).collect();
+    let mut ground = Ground::new(rng, districts, streets);
 
     // Companies: a few large firms run many compounds, most run a handful.
     let company_weights: Vec<f64> = (0..n_companies).map(|i| 1.0 / (i as f64 + 8.0)).collect();
@@ -932,25 +980,17 @@ pub fn generate<R: Rng>(
     for draft in drafts {
         progress.inc(1);
         let lay = layout(rng, &draft.plan, draft.target_area);
-        let home = &streets[draft.street_idx];
-        let di = home.district_idx;
-        let d = &districts[di];
-        let placed = find_spot(
-            rng,
-            &draft,
-            &lay,
-            streets,
-            d.urban_share,
-            &street_idx,
-            &street_theta,
-            &occupied[di],
-        )?;
-        let Some((si, theta, at, outline)) = placed else {
+        let Some((si, theta, at, outline)) = ground.find_spot(rng, &draft, &lay)? else {
             out.unplaced += 1;
-            tracing::debug!(district = %d.district.name, buildings = draft.plan.len(), "compound could not be placed");
+            let home = &districts[streets[draft.street_idx].district_idx];
+            tracing::debug!(district = %home.district.name, buildings = draft.plan.len(), "compound could not be placed");
             continue;
         };
-        occupied[di].insert(&outline);
+        // The street that had room: the home street, or another where the home district is
+        // full; the compound belongs to the district it stands in.
+        let di = streets[si].district_idx;
+        let d = &districts[di];
+        ground.occupied[di].insert(&outline);
 
         let compound_id = out.estates.len() as i64 + 1;
         let b_start = out.buildings.len();

@@ -60,11 +60,39 @@ fn bar(show: bool, msg: &'static str) -> indicatif::ProgressBar {
     pb
 }
 
+/// What a city of scale 1 costs at its heaviest step, in MiB: the server holding it (its
+/// resident memory after the never-seen-window benchmark, docs/benchmarks.md), the most any
+/// step of generating, importing and serving the city needs. It grows with the scale.
+pub const PEAK_MIB_PER_SCALE: f64 = 700.0;
+
+/// The memory this machine has available (`MemAvailable` of /proc/meminfo), in MiB.
+fn available_mib() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A scale is a number above 0 whose city this machine can hold: refused with the estimate
+/// otherwise.
+fn check_scale(scale: f64, available: Option<f64>) -> anyhow::Result<()> {
+    if !(scale.is_finite() && scale > 0.0) {
+        anyhow::bail!("--scale must be a number above 0, got {scale}");
+    }
+    let need = PEAK_MIB_PER_SCALE * scale;
+    if let Some(have) = available.filter(|have| need > *have) {
+        anyhow::bail!(
+            "--scale {scale} is more than this machine can hold: a city of that scale needs about \
+             {need:.0} MiB to import and serve ({PEAK_MIB_PER_SCALE:.0} MiB per unit of scale), \
+             and {have:.0} MiB are available"
+        );
+    }
+    Ok(())
+}
+
 /// Generates the demo city into `opts.out`.
 pub fn run(opts: &Options) -> anyhow::Result<Summary> {
-    if !(opts.scale > 0.0 && opts.scale <= 2.0) {
-        anyhow::bail!("--scale must be in (0, 2], got {}", opts.scale);
-    }
+    check_scale(opts.scale, available_mib())?;
     let started = Instant::now();
     std::fs::create_dir_all(&opts.out)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
@@ -139,4 +167,28 @@ pub fn run(opts: &Options) -> anyhow::Result<Summary> {
         seconds: started.elapsed().as_secs_f64(),
         ..summary
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_scale, PEAK_MIB_PER_SCALE};
+
+    #[test]
+    fn a_scale_at_or_below_zero_or_not_a_number_is_refused() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let e = check_scale(bad, None).unwrap_err().to_string();
+            assert!(e.contains("--scale must be a number above 0"), "{bad}: {e}");
+        }
+        assert!(check_scale(4.0, None).is_ok());
+    }
+
+    #[test]
+    fn a_scale_above_the_machines_memory_is_refused_with_the_estimate() {
+        let have = PEAK_MIB_PER_SCALE * 10.0;
+        assert!(check_scale(4.0, Some(have)).is_ok());
+        let e = check_scale(20.0, Some(have)).unwrap_err().to_string();
+        let need = format!("{:.0} MiB", PEAK_MIB_PER_SCALE * 20.0);
+        let avail = format!("{have:.0} MiB are available");
+        assert!(e.contains(&need) && e.contains(&avail), "{e}");
+    }
 }
