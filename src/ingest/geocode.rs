@@ -24,6 +24,8 @@ struct GCompound {
     district: String,
     street: String,
     names: Vec<Vec<char>>,
+    /// Each name's sounds as syllable ids of [`Gazetteer::syllables`], for slips.
+    sounds: Vec<Vec<u32>>,
     geom: MultiPolygon<f64>,
     buildings: HashMap<u32, usize>,
     all_buildings: Vec<usize>,
@@ -55,6 +57,9 @@ pub struct Gazetteer {
     /// Pattern → (district code, street code if a street).
     place_codes: Vec<(String, Option<String>)>,
     bigrams: HashMap<(char, char), Vec<usize>>,
+    /// Every sound (plain pinyin, or the character itself) in a compound name → its id: names
+    /// are compared by sound as runs of ids, each name's read once here rather than per slip.
+    syllables: HashMap<String, u32>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
 }
 
@@ -274,16 +279,36 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
-/// Each character's sound (plain pinyin), or the character itself when it has none.
-fn sounds(chars: &[char]) -> Vec<String> {
+/// A character's sound (plain pinyin), or the character itself when it has none.
+fn sound(c: char) -> String {
     use pinyin::ToPinyin;
-    chars
-        .iter()
-        .map(|c| {
-            c.to_pinyin()
-                .map_or_else(|| c.to_string(), |p| p.plain().to_string())
-        })
-        .collect()
+    c.to_pinyin()
+        .map_or_else(|| c.to_string(), |p| p.plain().to_string())
+}
+
+/// Each character's sound.
+fn sounds(chars: &[char]) -> Vec<String> {
+    chars.iter().map(|c| sound(*c)).collect()
+}
+
+/// Numbers every sound of the compounds' names and writes each name's as ids.
+fn syllables(compounds: &mut [GCompound]) -> HashMap<String, u32> {
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for c in compounds.iter_mut() {
+        c.sounds = c
+            .names
+            .iter()
+            .map(|n| {
+                n.iter()
+                    .map(|ch| {
+                        let next = ids.len() as u32;
+                        *ids.entry(sound(*ch)).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+    ids
 }
 
 fn number_of(name: &str, suffix: &str) -> Option<u32> {
@@ -324,6 +349,7 @@ fn homes(data: &Dataset) -> (Vec<GCompound>, Vec<GBuilding>) {
                 .map(|n| normalize(n))
                 .filter(|n| !n.is_empty())
                 .collect(),
+            sounds: Vec::new(),
             geom: c.geom.clone(),
             buildings: HashMap::new(),
             all_buildings: Vec::new(),
@@ -485,7 +511,8 @@ fn name_segment(text: &[char], from: usize) -> Vec<char> {
 impl Gazetteer {
     /// Builds the gazetteer from the geography of a store.
     pub fn new(data: &Dataset) -> Gazetteer {
-        let (compounds, buildings) = homes(data);
+        let (mut compounds, buildings) = homes(data);
+        let syllables = syllables(&mut compounds);
         let (names, name_owners, bigrams) = names(data, &compounds);
         let (places, place_codes) = places(data);
         let tree = RTree::bulk_load(
@@ -509,6 +536,7 @@ impl Gazetteer {
             places,
             place_codes,
             bigrams,
+            syllables,
             tree,
         }
     }
@@ -565,7 +593,12 @@ impl Gazetteer {
                 candidates.extend(v.iter().copied());
             }
         }
-        let sound = sounds(segment);
+        // A sound no name has gets an id no name's sound equals.
+        let sound: Vec<u32> = segment
+            .iter()
+            .map(|c| self.syllables.get(&sound(*c)).copied().unwrap_or(u32::MAX))
+            .collect();
+        let written = segment.to_vec();
         let mut scored: Vec<(f64, usize)> = candidates
             .into_iter()
             .filter(|&ci| {
@@ -574,13 +607,15 @@ impl Gazetteer {
             })
             .map(|ci| {
                 // By sound first; the written characters break ties (佳园 / 家园 / 嘉园).
-                let best = self.compounds[ci]
+                let c = &self.compounds[ci];
+                let best = c
                     .names
                     .iter()
-                    .map(|n| {
+                    .zip(&c.sounds)
+                    .map(|(n, heard)| {
                         let len = n.len().max(segment.len()) as f64;
-                        let by_sound = strsim::generic_levenshtein(&sounds(n), &sound) as f64;
-                        let by_char = strsim::generic_levenshtein(n, &segment.to_vec()) as f64;
+                        let by_sound = strsim::generic_levenshtein(heard, &sound) as f64;
+                        let by_char = strsim::generic_levenshtein(n, &written) as f64;
                         (1.0 - by_sound / len) + 0.01 * (1.0 - by_char / len)
                     })
                     .fold(0.0, f64::max);
