@@ -414,3 +414,23 @@ pub fn python_json(script: &str, input: &serde_json::Value) -> serde_json::Value
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The text of a PDF as poppler's `pdftotext -layout` extracts it (poppler-utils; scripts/test
+/// installs it).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(f.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (install poppler-utils; scripts/test does)");
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
