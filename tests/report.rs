@@ -7,7 +7,11 @@
 //! refused by name; a district without complaints in the month said so.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failure with its message
-#![allow(clippy::too_many_lines, clippy::float_cmp)] // a test reads top to bottom and compares the values it computed
+#![allow(
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::default_trait_access
+)] // a test reads top to bottom, compares the values it computed and takes the defaults its calls need
 
 mod common;
 

@@ -281,7 +281,7 @@ async fn map(
     ];
     let view = View::fit(bbox, MAP_SIZE.0, MAP_SIZE.1, crate::tile::Datum::Wgs84);
     let picture = crate::tile::report::ReportMap {
-        view: view.clone(),
+        view,
         bbox,
         style: Style::Grade,
         compound: None,

@@ -387,30 +387,15 @@ pub fn effect(doc: &mut Doc, e: &Effect) {
     let shown = &e.series[skip..];
     let observed: Vec<f64> = shown.iter().map(|m| m.complaints as f64).collect();
     let year_before: Vec<f64> = shown.iter().map(|m| m.year_before as f64).collect();
-    let expected: Vec<f64> = shown.iter().map(|m| m.expected.unwrap_or(0.0)).collect();
-    let series = [
-        Series {
-            label: "实际",
-            values: &observed,
-            color: RED,
-            bars: false,
-            dashed: false,
-        },
-        Series {
-            label: "预期",
-            values: &expected,
-            color: BLUE,
-            bars: false,
-            dashed: true,
-        },
-        Series {
-            label: "去年同月",
-            values: &year_before,
-            color: YELLOW,
-            bars: false,
-            dashed: false,
-        },
+    // Expected only where every month has one (its trend needs the baseline's year before).
+    let expected: Option<Vec<f64>> = shown.iter().map(|m| m.expected).collect();
+    let mut series = vec![
+        line_of("实际", &observed, RED, false),
+        line_of("去年同月", &year_before, YELLOW, false),
     ];
+    if let Some(x) = &expected {
+        series.push(line_of("预期", x, BLUE, true));
+    }
     doc.y += 4.0;
     chart(
         doc,
@@ -419,6 +404,17 @@ pub fn effect(doc: &mut Doc, e: &Effect) {
         &series,
     );
     doc.y += h;
+}
+
+/// A series drawn as a line.
+fn line_of<'a>(label: &'a str, values: &'a [f64], color: Rgb, dashed: bool) -> Series<'a> {
+    Series {
+        label,
+        values,
+        color,
+        bars: false,
+        dashed,
+    }
 }
 
 /// Every page's footer: what the report is, and the page's number.
