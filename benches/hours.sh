@@ -6,42 +6,9 @@
 #   usage: benches/hours.sh [N] [SCALE]      (default 100 selections, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgis.sh
 N=${1:-100}
 SCALE=${2:-1.0}
-ensure_postgis
-cargo build --release --locked -q
-BIN=$PWD/target/release/atlas
-WORK=$(mktemp -d /tmp/atlas-hbench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  stop_cluster
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${DATABASE_URL:-}" ] || start_cluster
-BASE=${DATABASE_URL%/*}
-DB="$BASE/atlas_hbench"
-
-"$BIN" generate --out "$WORK/city" --scale "$SCALE" >/dev/null
-psql -q "$DATABASE_URL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS atlas_hbench" -c "CREATE DATABASE atlas_hbench"
-"$BIN" import "$WORK/city" --database-url "$DB" >/dev/null
-"$BIN" import "$WORK/city/complaints.csv" --database-url "$DB" >/dev/null 2>&1
-"$BIN" import "$WORK/city/complaints.csv" --data "$WORK/city" >/dev/null 2>&1
-psql -q "$DB" -c "VACUUM ANALYZE"
-
-start() { # NAME PORT CMD...
-  local name=$1 port=$2; shift 2
-  "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$name did not start"; cat "$WORK/$name.log"; exit 1
-}
-SERVERS=()
-P=$(free_port); start embedded "$P" "$BIN" serve --data "$WORK/city"; SERVERS+=("embedded:$P")
-P=$(free_port); start postgis "$P" "$BIN" serve --database-url "$DB"; SERVERS+=("PostGIS:$P")
+NAME=hbench . benches/serve.sh
 # Warm each server: the statistics and the geography (a first answer of the default window).
 for s in "${SERVERS[@]}"; do
   curl -sf -o /dev/null "http://127.0.0.1:${s##*:}/api/stats/hours"
@@ -82,9 +49,6 @@ for s in "${SERVERS[@]}"; do
   done <"$WORK/queries"
 done
 
-stat() { # FILE -> "median / 90th / worst" in ms
-  awk '{print $1 * 1000}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f / %.1f", a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.999)], a[NR]}'
-}
 echo "## Time patterns — $(date -u +%Y-%m-%d), $(nproc) cores, scale $SCALE, $N selections"
 echo
 echo "| server | GET /api/stats/hours, ms: median / 90th / worst | resident after the run |"

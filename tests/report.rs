@@ -23,24 +23,6 @@ use std::sync::Arc;
 const SCALE: f64 = 0.1;
 const SEED: u64 = 20_230_426;
 
-fn app(atlas: Arc<Atlas>) -> axum::Router {
-    compound_atlas::app(compound_atlas::AppState::new(
-        atlas,
-        &common::settings_with_tokens(),
-    ))
-}
-
-async fn get(app: &axum::Router, uri: &str) -> common::Resp {
-    let planner = [("authorization", "Bearer planner-secret")];
-    common::call(app, "GET", uri, &planner, Vec::new()).await
-}
-
-async fn json_of(app: &axum::Router, uri: &str) -> Value {
-    let r = get(app, uri).await;
-    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
-    r.json()
-}
-
 /// Runs a poppler tool, failing with its message.
 fn run(cmd: &str, args: &[&str]) {
     let out = std::process::Command::new(cmd)
@@ -90,7 +72,7 @@ fn variance(png: &Path) -> f64 {
 /// The report of `uri` from `app`: checked as a PDF of one to three drawn pages, saved with
 /// its pages under `dir`; its extracted text.
 async fn report(app: &axum::Router, uri: &str, dir: &Path) -> (Vec<u8>, String) {
-    let r = get(app, uri).await;
+    let r = common::planner_get(app, uri).await;
     assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.headers["content-type"], "application/pdf", "{uri}");
     let cd = r.headers["content-disposition"].to_str().unwrap();
@@ -120,14 +102,15 @@ fn percent(v: &Value) -> String {
 #[tokio::test]
 async fn the_report_shows_the_apis_figures_from_both_stores() {
     let city = common::city(SCALE, SEED);
-    let embedded = app(common::embedded_atlas(&city).await);
-    let pg = app(common::postgis_atlas(&city, "report").await);
+    let embedded = common::app_with_tokens(common::embedded_atlas(&city).await);
+    let pg = common::app_with_tokens(common::postgis_atlas(&city, "report").await);
     // The district with the most complaints, in the data's last month.
-    let last = json_of(&embedded, "/api/alerts").await["month"]
+    let last = common::planner_json(&embedded, "/api/alerts").await["month"]
         .as_str()
         .unwrap()
         .to_string();
-    let ds = json_of(&embedded, &format!("/api/districts?from={last}&to={last}")).await;
+    let ds =
+        common::planner_json(&embedded, &format!("/api/districts?from={last}&to={last}")).await;
     let d = ds["districts"]
         .as_array()
         .unwrap()
@@ -159,7 +142,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
         let (y, m) = last.split_once('-').unwrap();
         format!("{}-{m}", y.parse::<i32>().unwrap() - 1)
     };
-    let before = json_of(&pg, &format!("/api/districts?from={ago}&to={ago}")).await;
+    let before = common::planner_json(&pg, &format!("/api/districts?from={ago}&to={ago}")).await;
     let b = before["districts"]
         .as_array()
         .unwrap()
@@ -202,7 +185,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
         .next()
         .unwrap()
         .to_string();
-    let graded = json_of(
+    let graded = common::planner_json(
         &pg,
         &format!("/api/compounds?district={code}&grade=red,yellow&from={last}&to={last}&period={period}&limit=1000"),
     )
@@ -239,7 +222,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
         );
     }
     // The companies of /api/companies, worst by density.
-    let companies = json_of(
+    let companies = common::planner_json(
         &embedded,
         &format!("/api/companies?district={code}&from={last}&to={last}&period={period}"),
     )
@@ -253,7 +236,8 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
         );
     }
     // The alerts of /api/alerts.
-    let alerts = json_of(&pg, &format!("/api/alerts?month={last}&district={code}")).await;
+    let alerts =
+        common::planner_json(&pg, &format!("/api/alerts?month={last}&district={code}")).await;
     let n = alerts["numberReturned"].as_u64().unwrap();
     assert!(
         text.contains(&format!("本月预警（{n} 条）")),
@@ -266,7 +250,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
     assert!(text.contains("投诉走势"), "{text}");
     // A repeated request: the same bytes, from the kept answers.
     let started = std::time::Instant::now();
-    let again = get(&embedded, &uri).await;
+    let again = common::planner_get(&embedded, &uri).await;
     let repeat_time = started.elapsed();
     assert_eq!(again.body, pdf_e, "a repeated request's report differs");
     assert!(
@@ -274,7 +258,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
         "repeated {repeat_time:?} vs first {first_time:?}: not kept"
     );
     // By name too: the same report.
-    let by_name = get(
+    let by_name = common::planner_get(
         &embedded,
         &format!(
             "/api/report.pdf?district={}&month={last}",
@@ -289,8 +273,8 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
 async fn bad_requests_are_refused_by_name() {
     let city = common::city(SCALE, SEED);
     let atlas = common::embedded_atlas(&city).await;
-    let app = app(atlas);
-    let last = json_of(&app, "/api/alerts").await["month"]
+    let app = common::app_with_tokens(atlas);
+    let last = common::planner_json(&app, "/api/alerts").await["month"]
         .as_str()
         .unwrap()
         .to_string();
@@ -345,7 +329,7 @@ async fn bad_requests_are_refused_by_name() {
             "unknown parameter `lang`",
         ),
     ] {
-        let r = get(&app, &uri).await;
+        let r = common::planner_get(&app, &uri).await;
         assert_eq!(r.status, 400, "{uri}: {}", String::from_utf8_lossy(&r.body));
         let msg = common::error_message(&r.json()).unwrap().to_string();
         assert!(msg.contains(said), "{uri}: {msg}");
@@ -414,8 +398,8 @@ async fn a_district_without_complaints_in_the_month_gets_a_report_that_says_so()
         .import_complaints(parsed, "complaints.csv")
         .await
         .unwrap();
-    let app = app(atlas);
-    let ds = json_of(&app, &format!("/api/districts?from={month}&to={month}")).await;
+    let app = common::app_with_tokens(atlas);
+    let ds = common::planner_json(&app, &format!("/api/districts?from={month}&to={month}")).await;
     let d = ds["districts"]
         .as_array()
         .unwrap()

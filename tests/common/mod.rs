@@ -434,3 +434,24 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The router over `atlas` with the tokens of [`settings_with_tokens`].
+pub fn app_with_tokens(atlas: std::sync::Arc<compound_atlas::analytics::Atlas>) -> axum::Router {
+    compound_atlas::app(compound_atlas::AppState::new(
+        atlas,
+        &settings_with_tokens(),
+    ))
+}
+
+/// A GET with the planner token of [`settings_with_tokens`].
+pub async fn planner_get(app: &axum::Router, uri: &str) -> Resp {
+    let planner = [("authorization", "Bearer planner-secret")];
+    call(app, "GET", uri, &planner, Vec::new()).await
+}
+
+/// A planner's GET that must answer 200: its JSON.
+pub async fn planner_json(app: &axum::Router, uri: &str) -> serde_json::Value {
+    let r = planner_get(app, uri).await;
+    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
