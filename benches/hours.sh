@@ -51,13 +51,10 @@ for s in "${SERVERS[@]}"; do
   done <"$WORK/queries"
 done
 
-stat() { # FILE -> "median / 90th / worst" in ms
-  awk '{print $1 * 1000}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f / %.1f", a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.999)], a[NR]}'
-}
 echo "## Time patterns — $(date -u +%Y-%m-%d), $(nproc) cores, scale $SCALE, $N selections"
 echo
 echo "| server | GET /api/stats/hours, ms: median / 90th / worst | resident after the run |"
 echo "| --- | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
-  echo "| ${s%:*} | $(stat "$WORK/times_${s##*:}") | $(resident "${s##*:}") |"
+  echo "| ${s%:*} | $(ms_spread "$WORK/times_${s##*:}") | $(resident "${s##*:}") |"
 done

@@ -10,6 +10,7 @@
 #                              and with BEFORE=/path/to/an/older/atlas that binary on a city
 #                              and database of its own making: "label:port" in SERVERS
 #   ms_stat KIND FILE          "median / worst" in ms of the lines "KIND seconds …" of FILE
+#   ms_spread FILE             "median / 90th / worst" in ms of the seconds FILE lists
 #   resident PORT              the resident memory of the server on PORT
 . scripts/postgis.sh
 
@@ -63,6 +64,10 @@ serve_both() { # DB
 
 ms_stat() { # KIND FILE
   awk -v k="$1" '$1 == k {print $2 * 1000}' "$2" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f", a[int((NR + 1) / 2)], a[NR]}'
+}
+
+ms_spread() { # FILE
+  awk '{print $1 * 1000}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f / %.1f", a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.999)], a[NR]}'
 }
 
 resident() { # PORT

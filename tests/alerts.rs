@@ -24,24 +24,6 @@ use std::sync::Arc;
 const SCALE: f64 = 0.1;
 const SEED: u64 = 20_230_426;
 
-fn app(atlas: Arc<Atlas>) -> axum::Router {
-    compound_atlas::app(compound_atlas::AppState::new(
-        atlas,
-        &common::settings_with_tokens(),
-    ))
-}
-
-async fn get(app: &axum::Router, uri: &str) -> common::Resp {
-    let planner = [("authorization", "Bearer planner-secret")];
-    common::call(app, "GET", uri, &planner, Vec::new()).await
-}
-
-async fn json_of(app: &axum::Router, uri: &str) -> Value {
-    let r = get(app, uri).await;
-    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
-    r.json()
-}
-
 /// The rule's alerts of month `i` as tools/alerts-check.py computes them from `series`:
 /// (tested, (compound, category) → [observed, expected, dispersion, trend, months, p]).
 fn oracle(series: &Value, i: usize, alpha: f64) -> (u64, BTreeMap<(i64, String), Vec<Value>>) {
@@ -199,7 +181,10 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
     let embedded = common::embedded_atlas(&city).await;
     let (pg, pool) = postgis(&city).await;
     let (series, first) = counted(&pool).await;
-    let (e, p) = (app(embedded), app(pg));
+    let (e, p) = (
+        common::app_with_tokens(embedded),
+        common::app_with_tokens(pg),
+    );
     let rule = AlertRule::default();
     let mut alerted_somewhere = 0;
     for (month, alpha) in [("2023-07", 0.2), ("2021-03", 0.2), ("2022-11", rule.alpha)] {
@@ -207,8 +192,8 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
             .unwrap();
         let (tested, expected) = oracle(&series, i, alpha);
         let uri = format!("/api/alerts?month={month}&alpha={alpha}");
-        let a = json_of(&e, &uri).await;
-        let b = json_of(&p, &uri).await;
+        let a = common::planner_json(&e, &uri).await;
+        let b = common::planner_json(&p, &uri).await;
         assert_eq!(a, b, "{uri}: the stores differ");
         assert_eq!(a["month"], month);
         assert_eq!(a["tested"].as_u64(), Some(tested), "{uri}");
@@ -223,9 +208,9 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
     assert!(alerted_somewhere > 0);
 
     // A district's alerts are the city's within it; a category's, the city's of it.
-    let all = json_of(&e, "/api/alerts?month=2023-07&alpha=0.2").await;
+    let all = common::planner_json(&e, "/api/alerts?month=2023-07&alpha=0.2").await;
     let district = all["alerts"][0]["district"].as_str().unwrap().to_string();
-    let d = json_of(
+    let d = common::planner_json(
         &e,
         &format!(
             "/api/alerts?month=2023-07&alpha=0.2&district={}",
@@ -243,7 +228,7 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
         d["alerts"].as_array().unwrap().iter().collect::<Vec<_>>(),
         within
     );
-    let c = json_of(&e, "/api/alerts?month=2023-07&alpha=0.2&category=repairs").await;
+    let c = common::planner_json(&e, "/api/alerts?month=2023-07&alpha=0.2&category=repairs").await;
     let repairs: Vec<&Value> = all["alerts"]
         .as_array()
         .unwrap()
@@ -260,7 +245,7 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
     );
 
     // CSV for planners: one row per alert, the same alerts.
-    let r = get(&e, "/api/alerts?month=2023-07&alpha=0.2&f=csv").await;
+    let r = common::planner_get(&e, "/api/alerts?month=2023-07&alpha=0.2&f=csv").await;
     assert_eq!(r.status, 200);
     let text = String::from_utf8(r.body).unwrap();
     // A byte-order mark first, for Excel.
@@ -301,10 +286,10 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         )
         .await
         .unwrap();
-    let e = app(atlas);
+    let e = common::app_with_tokens(atlas);
     // The configured rule's alerts of a window's last month.
     let month = "2023-07";
-    let body = json_of(&e, &format!("/api/alerts?month={month}")).await;
+    let body = common::planner_json(&e, &format!("/api/alerts?month={month}")).await;
     assert_eq!(body["rule"]["alpha"], 0.02);
     let mut strongest: HashMap<i64, String> = HashMap::new();
     for a in body["alerts"].as_array().unwrap() {
@@ -322,7 +307,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         let (lon, lat) = (a["lon"].as_f64().unwrap(), a["lat"].as_f64().unwrap());
         let (z, x, y) = common::tile_at(lon, lat, 14);
         let uri = format!("/tiles/atlas/{z}/{x}/{y}.mvt?{window}");
-        let t = get(&e, &uri).await;
+        let t = common::planner_get(&e, &uri).await;
         assert_eq!(t.status, 200, "{uri}");
         let tile = Tile::decode(&t.body[..]).unwrap();
         let l = tile.layers.iter().find(|l| l.name == "compounds").unwrap();
@@ -339,7 +324,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         }
         // The planner's answer about the same compound says the same.
         let id = a["compound_id"].as_i64().unwrap();
-        let near = json_of(
+        let near = common::planner_json(
             &e,
             &format!("/api/compounds/nearby?lon={lon}&lat={lat}&radius_m=1&{window}"),
         )
@@ -357,7 +342,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
     }
     assert!(seen_with > 0);
     // A window ending a month earlier: that month's alerts, not these.
-    let earlier = json_of(&e, "/api/alerts?month=2023-06").await;
+    let earlier = common::planner_json(&e, "/api/alerts?month=2023-06").await;
     let ids_06: std::collections::HashSet<i64> = earlier["alerts"]
         .as_array()
         .unwrap()
@@ -366,7 +351,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         .collect();
     let a = &body["alerts"][0];
     let (z, x, y) = common::tile_at(a["lon"].as_f64().unwrap(), a["lat"].as_f64().unwrap(), 14);
-    let t = get(
+    let t = common::planner_get(
         &e,
         &format!("/tiles/atlas/{z}/{x}/{y}.mvt?from=2022-07&to=2023-06"),
     )
@@ -378,7 +363,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         assert_eq!(has, ids_06.contains(&i64::try_from(f.id.unwrap()).unwrap()));
     }
     // TileJSON lists the field.
-    let tj = json_of(&e, "/tiles/atlas.json").await;
+    let tj = common::planner_json(&e, "/tiles/atlas.json").await;
     let layer = tj["vector_layers"]
         .as_array()
         .unwrap()
@@ -404,18 +389,18 @@ async fn bad_alert_requests_are_refused_by_name_and_short_history_says_why() {
         ("/api/alerts?f=fgb", "f=json or f=csv"),
         ("/api/alerts?colour=red", "colour"),
     ] {
-        let r = get(&e, uri).await;
+        let r = common::planner_get(&e, uri).await;
         assert_eq!(r.status, 400, "{uri}: {}", String::from_utf8_lossy(&r.body));
         let msg = common::error_message(&r.json()).unwrap().to_string();
         assert!(msg.contains(needle), "{uri}: {msg}");
     }
     // Less than two years of data before the month: nothing tested, and the answer says why.
-    let v = json_of(&e, "/api/alerts?month=2019-06").await;
+    let v = common::planner_json(&e, "/api/alerts?month=2019-06").await;
     assert_eq!(v["tested"], 0);
     assert_eq!(v["alerts"], json!([]));
     assert!(v["note"].as_str().unwrap().contains("2 years"), "{v}");
     // A repeated request is the same answer.
-    let a = get(&e, "/api/alerts?month=2023-07").await;
-    let b = get(&e, "/api/alerts?month=2023-07").await;
+    let a = common::planner_get(&e, "/api/alerts?month=2023-07").await;
+    let b = common::planner_get(&e, "/api/alerts?month=2023-07").await;
     assert_eq!(a.body, b.body);
 }

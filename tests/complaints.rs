@@ -524,6 +524,22 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
             }
         }
     }
+    // The monthly report of every district, as a PDF: its text as pdftotext extracts it.
+    let last = atlas.store.stats().await.unwrap().last.unwrap();
+    for d in &data.districts {
+        let uri = format!("/api/report.pdf?district={}&month={last}", d.code);
+        let public = common::call(&app, "GET", &uri, &[], Vec::new()).await;
+        assert_eq!(public.status, 401, "{uri}: planners only");
+        for t in ["Bearer planner-secret", "Bearer admin-secret"] {
+            let r = common::call(&app, "GET", &uri, &[("authorization", t)], Vec::new()).await;
+            assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+            let text = common::pdf_text(&r.body);
+            assert!(text.contains(&d.name), "{uri}: {text}");
+            for n in &needles {
+                assert!(!text.contains(n.as_str()), "{uri} leaks `{n}`");
+            }
+        }
+    }
 }
 
 #[tokio::test]

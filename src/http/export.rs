@@ -90,7 +90,7 @@ pub fn csv_response(name: &str, text: String) -> Response {
     )
 }
 
-fn with_type(body: Vec<u8>, ctype: &'static str, filename: Option<&str>) -> Response {
+pub(super) fn with_type(body: Vec<u8>, ctype: &'static str, filename: Option<&str>) -> Response {
     let mut r = body.into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));

@@ -186,6 +186,7 @@ fn paths_and_components(base: &str, about: &str) -> Value {
         tile_paths(),
         ogc_paths(),
         planner_paths(),
+        report_paths(),
         picture_and_wmts_paths(),
         esri_paths(),
         admin_paths(),
@@ -494,6 +495,16 @@ fn planner_paths() -> Value {
                 q("lang", "zh (default) or en", json!({ "type": "string", "enum": ["zh", "en"] })),
                 datum(),
             ], window()), ok("PNG", &["image/png"])) },
+    })
+}
+
+/// The monthly report of a district, a PDF.
+fn report_paths() -> Value {
+    json!({
+            "/api/report.pdf": { "get": planner_only(op("a district's monthly report as a PDF (planner token): one to three A4 pages in Chinese — the district's map picture, the three rates and the hours against the same month a year before, the red and yellow compounds, the companies worst by density, the month's alerts, the 24-month trend and the campaign's effect; a district without complaints in the month gets a report saying so", "planner", vec![
+                json!({ "name": "district", "in": "query", "required": true, "description": "district code or name", "schema": string() }),
+                json!({ "name": "month", "in": "query", "required": true, "description": "the month reported, YYYY-MM, within the data", "schema": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" } }),
+            ], ok("the report", &["application/pdf"]))) },
     })
 }
 

@@ -532,14 +532,7 @@ fn summary(
         v["district_code"] = json!(d);
     }
     if let Value::Object(m) = &mut v {
-        let stats = &ctx.scope.stats;
-        let rates = crate::model::handling::Rates::new(
-            a.complaints,
-            [a.closed, a.rated, a.satisfied],
-            stats
-                .times
-                .spreads(ids.iter().copied(), stats.range(ctx.scope.window)),
-        );
+        let rates = super::request::area_rates(&ctx.scope.stats, a, ids, ctx.scope.window);
         super::request::insert_rates(m, &rates);
     }
     v

@@ -79,6 +79,23 @@ pub fn insert_rates(m: &mut serde_json::Map<String, Value>, r: &crate::model::ha
     }
 }
 
+/// The three rates and the hours of an area whose figures are `a`, over its compounds `ids`
+/// in `window` (what `/api/districts` and `/api/streets` answer, and the monthly report shows).
+pub fn area_rates(
+    stats: &crate::analytics::Stats,
+    a: &crate::analytics::AreaFigures,
+    ids: &[i64],
+    window: Window,
+) -> crate::model::handling::Rates {
+    crate::model::handling::Rates::new(
+        a.complaints,
+        [a.closed, a.rated, a.satisfied],
+        stats
+            .times
+            .spreads(ids.iter().copied(), stats.range(window)),
+    )
+}
+
 /// The complaint window, grade period and datum a request asks for (defaults: the last 12
 /// months of data, the latest graded quarter, WGS 84), with the statistics and grades read.
 pub struct Scope {

@@ -5,6 +5,7 @@
 //! window always agree.
 
 pub mod companies;
+pub mod report;
 pub mod route;
 pub mod shape;
 

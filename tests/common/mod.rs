@@ -414,3 +414,44 @@ pub fn python_json(script: &str, input: &serde_json::Value) -> serde_json::Value
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The text of a PDF as poppler's `pdftotext -layout` extracts it (poppler-utils; scripts/test
+/// installs it).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(f.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (install poppler-utils; scripts/test does)");
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The router over `atlas` with the tokens of [`settings_with_tokens`].
+pub fn app_with_tokens(atlas: std::sync::Arc<compound_atlas::analytics::Atlas>) -> axum::Router {
+    compound_atlas::app(compound_atlas::AppState::new(
+        atlas,
+        &settings_with_tokens(),
+    ))
+}
+
+/// A GET with the planner token of [`settings_with_tokens`].
+pub async fn planner_get(app: &axum::Router, uri: &str) -> Resp {
+    let planner = [("authorization", "Bearer planner-secret")];
+    call(app, "GET", uri, &planner, Vec::new()).await
+}
+
+/// A planner's GET that must answer 200: its JSON.
+pub async fn planner_json(app: &axum::Router, uri: &str) -> serde_json::Value {
+    let r = planner_get(app, uri).await;
+    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
