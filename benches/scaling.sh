@@ -26,9 +26,10 @@ command -v /usr/bin/time >/dev/null || apt_install time
 bench_begin scaling
 
 timed() { # LABEL CMD... -> "$LABEL seconds MiB" into $WORK/steps
+  local label=$1 secs kib; shift
   /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
   read -r secs kib <"$WORK/time"
-  echo "$1 $secs $((kib / 1024))" >>"$WORK/steps"
+  echo "$label $secs $((kib / 1024))" >>"$WORK/steps"
 }
 
 # Tiles over urban Qingdao (the same list at every scale) and random points for nearby.
