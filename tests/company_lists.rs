@@ -629,7 +629,6 @@ async fn bad_input_is_refused_naming_the_problem() {
             400,
             "unknown parameter `colour`",
         ),
-        ("/api/companies/lists?f=fgb", 400, "no geometry"),
         (
             "/api/companies/lists/overrides?x=1",
             400,
@@ -651,8 +650,20 @@ async fn bad_input_is_refused_naming_the_problem() {
         let msg = common::error_message(&r.json()).unwrap().to_string();
         assert!(msg.contains(says), "{uri}: {msg}");
     }
-    // CSV is for planners.
+    // CSV is for planners; lists have no geometry to give as FlatGeobuf.
     assert_eq!(get(&a, "/api/companies/lists?f=csv").await.status, 401);
+    let fgb = common::call(
+        &a,
+        "GET",
+        "/api/companies/lists?f=fgb",
+        &[("authorization", "Bearer planner-secret")],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(fgb.status, 400);
+    assert!(common::error_message(&fgb.json())
+        .unwrap()
+        .contains("no geometry"));
     let data_company = json_of(&a, "/api/companies").await["companies"][0]["id"]
         .as_i64()
         .unwrap();
