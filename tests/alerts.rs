@@ -24,12 +24,7 @@ use std::sync::Arc;
 const SCALE: f64 = 0.1;
 const SEED: u64 = 20_230_426;
 
-fn app(atlas: Arc<Atlas>) -> axum::Router {
-    compound_atlas::app(compound_atlas::AppState::new(
-        atlas,
-        &common::settings_with_tokens(),
-    ))
-}
+use common::app_of as app;
 
 async fn get(app: &axum::Router, uri: &str) -> common::Resp {
     let planner = [("authorization", "Bearer planner-secret")];

@@ -16,8 +16,7 @@
 
 mod common;
 
-use compound_atlas::analytics::{Atlas, Rule};
-use compound_atlas::ingest::complaints;
+use compound_atlas::analytics::Atlas;
 use compound_atlas::model::company_list::{List, ListRule};
 use compound_atlas::model::Quarter;
 use compound_atlas::store::Store;
@@ -28,22 +27,7 @@ use std::sync::Arc;
 const SCALE: f64 = 0.1;
 const SEED: u64 = 20_230_426;
 
-fn app(atlas: Arc<Atlas>) -> axum::Router {
-    compound_atlas::app(compound_atlas::AppState::new(
-        atlas,
-        &common::settings_with_tokens(),
-    ))
-}
-
-async fn get(app: &axum::Router, uri: &str) -> common::Resp {
-    common::call(app, "GET", uri, &[], Vec::new()).await
-}
-
-async fn json_of(app: &axum::Router, uri: &str) -> Value {
-    let r = get(app, uri).await;
-    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
-    r.json()
-}
+use common::{app_of as app, get, json_ok as json_of};
 
 async fn post(app: &axum::Router, uri: &str, token: &str, body: &str) -> common::Resp {
     common::call(
@@ -64,14 +48,7 @@ async fn postgis(tag: &str) -> (Arc<Atlas>, sqlx::PgPool) {
     let city = common::city(SCALE, SEED);
     let pg = common::postgis_store(&city, tag).await;
     let pool = pg.pool().clone();
-    let atlas = Arc::new(Atlas::new(Arc::new(pg), Rule::default()));
-    atlas
-        .import_complaints(
-            complaints::read_file(&city.join("complaints.csv"), None).unwrap(),
-            "complaints.csv",
-        )
-        .await
-        .unwrap();
+    let atlas = common::with_complaints(Arc::new(pg), &city).await;
     (atlas, pool)
 }
 

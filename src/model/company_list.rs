@@ -140,10 +140,16 @@ impl Standing {
     /// The share of its households in red compounds (0 with none).
     #[must_use]
     pub fn red_share(&self) -> f64 {
-        if self.households > 0 {
-            self.red_households as f64 / self.households as f64
-        } else {
-            0.0
-        }
+        share(self.red_households, self.households)
+    }
+}
+
+/// `part` of `whole` households as a fraction (0 with none): a company's red share.
+#[must_use]
+pub fn share(part: i64, whole: i64) -> f64 {
+    if whole > 0 {
+        part as f64 / whole as f64
+    } else {
+        0.0
     }
 }

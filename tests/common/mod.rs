@@ -205,7 +205,8 @@ pub async fn postgis_store(city: &Path, tag: &str) -> compound_atlas::store::pos
     pg
 }
 
-async fn with_complaints(
+/// An atlas over `store` with the city's complaints imported.
+pub async fn with_complaints(
     store: std::sync::Arc<dyn compound_atlas::store::Store>,
     city: &Path,
 ) -> std::sync::Arc<compound_atlas::analytics::Atlas> {
@@ -413,4 +414,24 @@ pub fn python_json(script: &str, input: &serde_json::Value) -> serde_json::Value
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The router over an atlas, with the tokens of [`settings_with_tokens`].
+pub fn app_of(atlas: std::sync::Arc<compound_atlas::analytics::Atlas>) -> axum::Router {
+    compound_atlas::app(compound_atlas::AppState::new(
+        atlas,
+        &settings_with_tokens(),
+    ))
+}
+
+/// A GET without a token.
+pub async fn get(app: &axum::Router, uri: &str) -> Resp {
+    call(app, "GET", uri, &[], Vec::new()).await
+}
+
+/// A GET without a token that must answer 200, as JSON.
+pub async fn json_ok(app: &axum::Router, uri: &str) -> serde_json::Value {
+    let r = get(app, uri).await;
+    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
 }
