@@ -239,6 +239,9 @@ pub struct FileConfig {
     /// The early-warning rule (see analytics::alerts); every field optional.
     #[serde(default)]
     pub alerts: crate::model::alert::AlertRule,
+    /// The property companies' red and black list rule (see analytics::company_list).
+    #[serde(default)]
+    pub company_lists: crate::model::company_list::ListRule,
     #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
@@ -432,6 +435,7 @@ impl FileConfig {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         file.alerts
             .check()
+            .and_then(|()| file.company_lists.check())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(file)
     }
@@ -459,6 +463,8 @@ pub struct Settings {
     pub handling: crate::model::handling::Scale,
     /// `[hotspots]`: the hot-spot statistics' default resolution and rings.
     pub hotspots: HotspotsFile,
+    /// `[company_lists]`: the companies' red and black list rule.
+    pub company_lists: crate::model::company_list::ListRule,
     pub tokens: Vec<TokenEntry>,
     /// `[auth] open_planner` (`ATLAS_OPEN_PLANNER`); None: open when no token is configured.
     pub open_planner: Option<bool>,
@@ -510,6 +516,7 @@ impl Settings {
             alerts: file.alerts.clone(),
             handling: file.handling.clone(),
             hotspots: file.hotspots,
+            company_lists: file.company_lists.clone(),
             tokens: Settings::resolve_tokens(&file.auth, &env),
             open_planner: env("ATLAS_OPEN_PLANNER")
                 .and_then(|v| match v.to_ascii_lowercase().as_str() {
@@ -694,6 +701,58 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let e = FileConfig::load(Some(&path)).unwrap_err();
             assert!(e.contains(&format!("[hotspots] {said}")), "{e}");
+        }
+    }
+
+    /// `[company_lists]` fills what it leaves out with the defaults, reaches the settings, and
+    /// a value out of range is refused by name at load.
+    #[test]
+    fn company_list_rule_comes_from_the_file_and_is_checked() {
+        let file: FileConfig = toml::from_str(
+            "[company_lists]
+min_households = 5000",
+        )
+        .unwrap();
+        let s = Settings::resolve_with(&StoreArgs::default(), None, &file, |_| None);
+        assert_eq!(
+            s.company_lists,
+            crate::model::company_list::ListRule {
+                min_households: 5000,
+                ..Default::default()
+            }
+        );
+        assert!(toml::from_str::<FileConfig>(
+            "[company_lists]
+black = 0.3"
+        )
+        .is_err());
+        let dir = tempfile::tempdir().unwrap();
+        for (text, said) in [
+            (
+                "[company_lists]
+red_share = 0.5",
+                "red_share",
+            ),
+            (
+                "[company_lists]
+black_share = 0",
+                "black_share",
+            ),
+            (
+                "[company_lists]
+red_worst = 0.9",
+                "red_worst",
+            ),
+            (
+                "[company_lists]
+min_households = -1",
+                "min_households",
+            ),
+        ] {
+            let path = dir.path().join("atlas.toml");
+            std::fs::write(&path, text).unwrap();
+            let e = FileConfig::load(Some(&path)).unwrap_err();
+            assert!(e.contains(&format!("[company_lists] {said}")), "{e}");
         }
     }
 }

@@ -251,7 +251,8 @@ async fn seed_cmd(args: SeedArgs, file: &FileConfig, progress: bool) -> anyhow::
     let store = open_store(&settings).await?;
     let atlas = Atlas::new(store, settings.rule.clone())
         .with_alerts(settings.alerts.clone())
-        .with_hotspots(settings.hotspots);
+        .with_hotspots(settings.hotspots)
+        .with_company_lists(settings.company_lists.clone());
     let plan = compound_atlas::serving::seed::SeedPlan {
         minzoom: args.minzoom,
         maxzoom: args.maxzoom,
@@ -368,7 +369,8 @@ async fn serve(settings: Settings, progress: bool) -> anyhow::Result<()> {
     let atlas = Arc::new(
         Atlas::new(Arc::clone(&store), settings.rule.clone())
             .with_alerts(settings.alerts.clone())
-            .with_hotspots(settings.hotspots),
+            .with_hotspots(settings.hotspots)
+            .with_company_lists(settings.company_lists.clone()),
     );
     // A generated data directory whose complaints are not loaded yet: load its hotline export.
     if let StoreChoice::Embedded(dir) = &settings.store {

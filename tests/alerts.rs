@@ -181,10 +181,7 @@ async fn alerts_follow_the_documented_rule_from_both_stores() {
     let embedded = common::embedded_atlas(&city).await;
     let (pg, pool) = postgis(&city).await;
     let (series, first) = counted(&pool).await;
-    let (e, p) = (
-        common::app_with_tokens(embedded),
-        common::app_with_tokens(pg),
-    );
+    let (e, p) = (common::app_of(embedded), common::app_of(pg));
     let rule = AlertRule::default();
     let mut alerted_somewhere = 0;
     for (month, alpha) in [("2023-07", 0.2), ("2021-03", 0.2), ("2022-11", rule.alpha)] {
@@ -286,7 +283,7 @@ async fn tiles_and_planner_answers_carry_each_compounds_strongest_alert() {
         )
         .await
         .unwrap();
-    let e = common::app_with_tokens(atlas);
+    let e = common::app_of(atlas);
     // The configured rule's alerts of a window's last month.
     let month = "2023-07";
     let body = common::planner_json(&e, &format!("/api/alerts?month={month}")).await;

@@ -480,10 +480,15 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
         "/api/stats/hours".into(),
         "/api/stats/hours?f=csv".into(),
         "/api/hotspots?res=8".into(),
+        "/api/companies/lists?list=all".into(),
+        "/api/companies/lists?f=csv".into(),
+        "/api/companies/lists/overrides".into(),
+        "/styles/company.json".into(),
     ];
     for c in some {
         uris.push(format!("/api/compounds/{}", c.id));
         uris.push(format!("/api/compounds/{}/grade", c.id));
+        uris.push(format!("/api/companies/{}/list", c.company_id));
         uris.push(format!("/api/stats/trend?compound={}", c.id));
         uris.push(format!("/api/stats/hours?compound={}", c.id));
         uris.push(format!("/api/alerts?compound={}&alpha=0.3", c.id));

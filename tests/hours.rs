@@ -11,37 +11,11 @@
 mod common;
 
 use compound_atlas::analytics::{Atlas, Rule};
-use compound_atlas::store::{embedded::EmbeddedStore, Store};
+use compound_atlas::store::embedded::EmbeddedStore;
 use serde_json::Value;
 use std::sync::Arc;
 
-fn app(atlas: Arc<Atlas>) -> axum::Router {
-    compound_atlas::app(compound_atlas::AppState::new(
-        atlas,
-        &common::settings_with_tokens(),
-    ))
-}
-
-async fn get(app: &axum::Router, uri: &str) -> common::Resp {
-    common::call(app, "GET", uri, &[], Vec::new()).await
-}
-
-async fn json(app: &axum::Router, uri: &str) -> Value {
-    let r = get(app, uri).await;
-    assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
-    r.json()
-}
-
-async fn with_complaints(store: Arc<dyn Store>, city: &std::path::Path) -> Arc<Atlas> {
-    let atlas = Arc::new(Atlas::new(store, Rule::default()));
-    let parsed =
-        compound_atlas::ingest::complaints::read_file(&city.join("complaints.csv"), None).unwrap();
-    atlas
-        .import_complaints(parsed, "complaints.csv")
-        .await
-        .unwrap();
-    atlas
-}
+use common::{app_of as app, get, json_ok as json, with_complaints};
 
 /// What a selection asks, in the stores' terms and in PostGIS's.
 #[derive(Default, Clone)]

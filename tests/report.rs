@@ -102,8 +102,8 @@ fn percent(v: &Value) -> String {
 #[tokio::test]
 async fn the_report_shows_the_apis_figures_from_both_stores() {
     let city = common::city(SCALE, SEED);
-    let embedded = common::app_with_tokens(common::embedded_atlas(&city).await);
-    let pg = common::app_with_tokens(common::postgis_atlas(&city, "report").await);
+    let embedded = common::app_of(common::embedded_atlas(&city).await);
+    let pg = common::app_of(common::postgis_atlas(&city, "report").await);
     // The district with the most complaints, in the data's last month.
     let last = common::planner_json(&embedded, "/api/alerts").await["month"]
         .as_str()
@@ -274,7 +274,7 @@ async fn the_report_shows_the_apis_figures_from_both_stores() {
 async fn bad_requests_are_refused_by_name() {
     let city = common::city(SCALE, SEED);
     let atlas = common::embedded_atlas(&city).await;
-    let app = common::app_with_tokens(atlas);
+    let app = common::app_of(atlas);
     let last = common::planner_json(&app, "/api/alerts").await["month"]
         .as_str()
         .unwrap()
@@ -399,7 +399,7 @@ async fn a_district_without_complaints_in_the_month_gets_a_report_that_says_so()
         .import_complaints(parsed, "complaints.csv")
         .await
         .unwrap();
-    let app = common::app_with_tokens(atlas);
+    let app = common::app_of(atlas);
     let ds = common::planner_json(&app, &format!("/api/districts?from={month}&to={month}")).await;
     let d = ds["districts"]
         .as_array()

@@ -89,7 +89,7 @@ async fn styles_pass_the_maplibre_validator_and_match_the_tileset() {
         })
         .collect();
     let tile_max = tilejson["maxzoom"].as_u64().unwrap();
-    for name in ["grade", "density"] {
+    for name in ["grade", "density", "company"] {
         let (status, style) = get(
             &app,
             &format!("/styles/{name}.json?from=2022-01&to=2022-12"),
@@ -171,7 +171,7 @@ async fn hot_spots_are_in_both_styles_coloured_by_pattern(app: &axum::Router) {
         let v = |i: usize| u8::from_str_radix(&c[i..i + 2], 16).unwrap();
         (v(0), v(2), v(4))
     };
-    for name in ["grade", "density"] {
+    for name in ["grade", "density", "company"] {
         let (_, style) = get(app, &format!("/styles/{name}.json")).await;
         let layer = style["layers"]
             .as_array()

@@ -378,6 +378,45 @@ async function watch(page, errors, external) {
       await c.close();
     }
 
+    // 14b. The company colouring: compounds filled by their property company's list standing
+    // (black / red / none) in the page's grade quarter, as /api/companies/lists has them, with
+    // its legend; the choice lives in the URL.
+    {
+      const c = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'zh-CN' });
+      const p = await c.newPage();
+      const errs = [];
+      await watch(p, errs, external);
+      await p.goto(`${base}/#12/36.12/120.40`);
+      await ready(p);
+      await p.selectOption('#style', 'company');
+      await p.waitForFunction(() => {
+        const m = window.atlasMap;
+        const fill = m.getLayer('compounds-fill') && JSON.stringify(m.getPaintProperty('compounds-fill', 'fill-color'));
+        return fill && fill.includes('company_list') && m.areTilesLoaded() && m.queryRenderedFeatures({ layers: ['compounds-fill'] }).length > 0;
+      }, null, { timeout: 60000 }).catch(() => {});
+      const seen = await p.evaluate(async () => {
+        const m = window.atlasMap;
+        const feats = m.queryRenderedFeatures({ layers: ['compounds-fill'] }).map((f) => f.properties);
+        const period = document.getElementById('period').value;
+        const lists = await (await fetch(`/api/companies/lists?period=${period}`)).json();
+        return { feats, period, lists, fill: m.getPaintProperty('compounds-fill', 'fill-color') };
+      });
+      const onList = new Map(seen.lists.companies.filter((r) => r.list !== 'none').map((r) => [r.name, r.list]));
+      const wrong = seen.feats.filter((f) => (onList.get(f.company) || 'none') !== f.company_list);
+      const listed = seen.feats.filter((f) => f.company_list !== 'none');
+      check('the company colouring paints compounds by their company\'s list', JSON.stringify(seen.fill).includes('company_list') && p.url().includes('style=company'), JSON.stringify(seen.fill));
+      check('every compound drawn carries its company\'s standing as /api/companies/lists gives it', seen.feats.length > 20 && wrong.length === 0 && listed.length > 0,
+        `${seen.period}: ${seen.feats.length} compounds, ${listed.length} of listed companies, ${wrong.length} disagree (e.g. ${JSON.stringify(wrong[0] && [wrong[0].company, wrong[0].company_list])}); ${onList.size} companies listed`);
+      const legendText = await p.textContent('#legend');
+      const swatches = await p.evaluate(() => [...document.querySelectorAll('#legend [data-list]')].map((e) => [e.dataset.list, getComputedStyle(e).backgroundColor]));
+      const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+      const styleColours = { black: seen.fill[3], red: seen.fill[5], none: seen.fill[6] };
+      check('the legend names the lists in the style\'s colours', legendText.includes('黑名单') && legendText.includes('红名单') && swatches.length === 3 && swatches.every(([l, c]) => rgb(styleColours[l]) === c), JSON.stringify(swatches));
+      await p.screenshot({ path: path.join(outDir, 'map-company-lists.png') });
+      check('no errors with the company colouring', errs.length === 0, errs.slice(0, 3).join(' | '));
+      await c.close();
+    }
+
     // 15. Hot spots: the 热点 toggle shows the tiles' hotspots layer (hidden until then), the
     // cells drawn carry the patterns, counts and z-scores /api/hotspots gives for the page's
     // window, the legend names every pattern in Chinese and English in the style's colours,

@@ -5,7 +5,8 @@
 
   const T = {
     zh: {
-      title: '小区物业投诉地图', style: '图层', style_grade: '红黄蓝评级', style_density: '投诉密度',
+      title: '小区物业投诉地图', style: '图层', style_grade: '红黄蓝评级', style_density: '投诉密度', style_company: '物业红黑名单',
+      legend_company: '物业公司名单（评级季度）', list_black: '黑名单', list_red: '红名单', list_none: '不在名单',
       from: '起', to: '止', period: '评级季度', district: '区市', street: '街道', company: '物业公司', no_company: '没有这家物业公司：', all: '全部',
       search_ph: '搜索小区（名称或拼音首字母）', nearby: '周边', route: '巡查路线', dashboard: '区市看板',
       unreachable: '无法连接服务器，请检查网络后重试。', failed: '请求失败：', tiles_failed: '地图瓦片加载失败：',
@@ -31,7 +32,8 @@
       p_value: 'p 值', no_alerts: '本月没有预警。', alert_of: '{c}：{o} 件（预期 {e}）',
     },
     en: {
-      title: 'Compound complaint atlas', style: 'Layer', style_grade: 'Red/yellow/blue grade', style_density: 'Complaint density',
+      title: 'Compound complaint atlas', style: 'Layer', style_grade: 'Red/yellow/blue grade', style_density: 'Complaint density', style_company: 'Company red/black list',
+      legend_company: 'Property company list (grade quarter)', list_black: 'black list', list_red: 'red list', list_none: 'on no list',
       from: 'From', to: 'To', period: 'Grade quarter', district: 'District', street: 'Street', company: 'Company', no_company: 'No such property company: ', all: 'All',
       search_ph: 'Search compounds (name or pinyin initials)', nearby: 'Nearby', route: 'Round', dashboard: 'Dashboard',
       unreachable: 'The server cannot be reached. Check the connection and try again.', failed: 'Request failed: ', tiles_failed: 'Map tiles failed: ',
@@ -57,6 +59,10 @@
     },
   };
   const GRADE_COLORS = { red: '#d7301f', yellow: '#f5b700', blue: '#6fa8dc' };
+  // The company style's fill by the compound's company's list (`company_list` in the tiles),
+  // as /styles/company.json paints it.
+  const LIST_COLORS = { black: '#212121', red: '#d7301f', none: '#c9c9c9' };
+  const STYLES = ['grade', 'density', 'company'];
   const DENSITY_CLASSES = [['0', '#f0f0f0'], ['< 3', '#fee5d9'], ['3–6', '#fcbba1'], ['6–12', '#fc9272'], ['12–24', '#ef3b2c'], ['≥ 24', '#99000d']];
 
   const $ = (id) => document.getElementById(id);
@@ -64,7 +70,7 @@
   const url = new URL(location.href);
   const state = {
     lang: url.searchParams.get('lang') === 'en' ? 'en' : 'zh',
-    style: url.searchParams.get('style') === 'density' ? 'density' : 'grade',
+    style: STYLES.includes(url.searchParams.get('style')) ? url.searchParams.get('style') : 'grade',
     // `?encoding=mlt`: the vector tiles as MapLibre Tiles (the style's source says so).
     encoding: url.searchParams.get('encoding') === 'mlt' ? 'mlt' : '',
     from: url.searchParams.get('from'),
@@ -289,6 +295,8 @@
     const el = $('legend');
     if (state.style === 'grade') {
       el.innerHTML = `<b>${esc(t('legend_grade'))}</b><br>` + ['red', 'yellow', 'blue'].map((g) => `<span class="sw" style="background:${GRADE_COLORS[g]}"></span>${esc(t(g))}`).join(' ');
+    } else if (state.style === 'company') {
+      el.innerHTML = `<b>${esc(t('legend_company'))}</b><br>` + ['black', 'red', 'none'].map((l) => `<span class="sw" data-list="${l}" style="background:${LIST_COLORS[l]}"></span>${esc(t(`list_${l}`))}`).join(' ');
     } else {
       el.innerHTML = `<b>${esc(t('legend_density'))}</b><br>` + DENSITY_CLASSES.map(([l, c]) => `<span class="sw" style="background:${c}"></span>${esc(l)}`).join(' ');
     }

@@ -149,14 +149,32 @@ fn graded_quarters(first: Month, last: Month, rule: &Rule) -> (Quarter, Quarter)
 
 /// The override that counts for each compound and quarter: the latest one made.
 fn latest_overrides(overrides: &[Override]) -> HashMap<(Quarter, i64), &Override> {
-    let mut m: HashMap<(Quarter, i64), &Override> = HashMap::new();
-    for o in overrides {
-        let e = m.entry((o.period, o.compound_id)).or_insert(o);
-        if o.at >= e.at {
-            *e = o;
+    latest_by(overrides, |o| ((o.period, o.compound_id), o.at))
+}
+
+/// The item that counts for each key (an override's quarter and subject): the latest made,
+/// the later given on a tie. `key_at` gives an item's key and time.
+pub fn latest_by<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key_at: impl Fn(&T) -> (K, chrono::NaiveDateTime),
+) -> HashMap<K, &T> {
+    let mut m: HashMap<K, (&T, chrono::NaiveDateTime)> = HashMap::new();
+    for o in items {
+        let (k, at) = key_at(o);
+        let e = m.entry(k).or_insert((o, at));
+        if at >= e.1 {
+            *e = (o, at);
         }
     }
-    m
+    m.into_iter().map(|(k, (o, _))| (k, o)).collect()
+}
+
+/// The cap-removal rule (摘帽), shared by compounds' grades and companies' lists: what was on
+/// a list (red; black or red) keeps its place unless it has been quiet (below the lower line;
+/// on no list by its figures) this quarter and the quarter before.
+#[must_use]
+pub fn keeps_cap(was_on: bool, quiet_now: bool, quiet_before: bool) -> bool {
+    was_on && !(quiet_now && quiet_before)
 }
 
 /// A compound's rate, the compound, and its severity-weighted complaints by category.
@@ -236,7 +254,13 @@ impl DistrictQuarter {
         let held: HashSet<i64> = rated
             .iter()
             .map(|r| r.1.id)
-            .filter(|id| prev_red.contains(id) && !(below.contains(id) && prev_below.contains(id)))
+            .filter(|id| {
+                keeps_cap(
+                    prev_red.contains(id),
+                    below.contains(id),
+                    prev_below.contains(id),
+                )
+            })
             .collect();
         let mut red: HashSet<i64> = held.clone();
         for r in rated {

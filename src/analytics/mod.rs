@@ -2,6 +2,7 @@
 //! stores deliver complaint facts (or their monthly counts), this module does the arithmetic.
 
 pub mod alerts;
+pub mod company_list;
 pub mod effect;
 pub mod grade;
 pub mod hotspots;

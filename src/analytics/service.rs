@@ -88,6 +88,10 @@ pub struct Atlas {
     gazetteer: ByVersion<Gazetteer>,
     /// The grade book of the store's current version (every tile asks for the latest quarter).
     grades: ByVersion<GradeBook>,
+    /// `[company_lists]`: the companies' red and black list rule.
+    pub list_rule: crate::model::company_list::ListRule,
+    /// The companies' lists of the store's current version.
+    company_lists: ByVersion<super::company_list::ListBook>,
     /// Answers costly to make (hot spots, the companies' table), by request, for the store version they were made
     /// from: the most recent [`KEPT_ANSWERS`].
     answers: std::sync::Mutex<Answers>,
@@ -234,6 +238,8 @@ impl Atlas {
             alert_rule: super::alerts::AlertRule::default(),
             gazetteer: ByVersion::default(),
             grades: ByVersion::default(),
+            list_rule: crate::model::company_list::ListRule::default(),
+            company_lists: ByVersion::default(),
             answers: std::sync::Mutex::default(),
             hotspot_defaults: crate::config::HotspotsFile::default(),
             hotspots: KeptHotspots::default(),
@@ -277,6 +283,13 @@ impl Atlas {
         })
         .await?;
         Ok((month, ids, found))
+    }
+
+    /// The same service with another company list rule (`[company_lists]`).
+    #[must_use]
+    pub fn with_company_lists(mut self, rule: crate::model::company_list::ListRule) -> Atlas {
+        self.list_rule = rule;
+        self
     }
 
     /// The service with `[hotspots]`' defaults.
@@ -351,6 +364,39 @@ impl Atlas {
             .await
         };
         self.grades.get_or_make(self.store.version(), make).await
+    }
+
+    /// Every company's red / black list standing in every graded quarter, from the grades in
+    /// force and the company overrides (`analytics::company_list`), made once per store
+    /// version.
+    pub async fn company_lists(&self) -> Result<Arc<super::company_list::ListBook>, StoreError> {
+        use super::company_list::{ListBook, Managed};
+        let make = async {
+            let (grades, data, overrides) = tokio::try_join!(
+                self.grades(),
+                self.store.geography(),
+                self.store.company_overrides()
+            )?;
+            let rule = self.list_rule.clone();
+            blocking("company lists computed", move || {
+                let mut by: BTreeMap<i64, Managed> = BTreeMap::new();
+                for c in &data.compounds {
+                    by.entry(c.company_id)
+                        .or_insert_with(|| Managed {
+                            id: c.company_id,
+                            compounds: Vec::new(),
+                        })
+                        .compounds
+                        .push((c.id, i64::from(c.households)));
+                }
+                let managed: Vec<Managed> = by.into_values().collect();
+                ListBook::compute(&grades, &managed, &rule, &overrides)
+            })
+            .await
+        };
+        self.company_lists
+            .get_or_make(self.store.version(), make)
+            .await
     }
 
     /// Places and stores the rows of a parsed export.

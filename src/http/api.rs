@@ -404,14 +404,6 @@ pub async fn explain_grade(
     Ok(Json(explanation(r, &state.atlas.rule)))
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OverrideBody {
-    period: String,
-    grade: String,
-    reason: String,
-}
-
 /// `POST /api/compounds/{id}/grade` `{"period":"2023Q2","grade":"yellow","reason":"…"}`: a
 /// manual grade (admin token), kept in the audit trail with its author and time.
 pub async fn override_grade(
@@ -422,19 +414,12 @@ pub async fn override_grade(
 ) -> Result<Json<Value>, Error> {
     caller.require(Role::Admin)?;
     let id = compound_id(&id)?;
-    let b: OverrideBody =
-        serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("body: {e}")))?;
-    let period = crate::model::Quarter::parse(&b.period)
-        .ok_or_else(|| Error::BadRequest(format!("`period` must be YYYYQn, got `{}`", b.period)))?;
-    let grade = Grade::parse(&b.grade).ok_or_else(|| {
+    let (period, grade, reason) = super::request::override_body(&body, "grade")?;
+    let grade = Grade::parse(&grade).ok_or_else(|| {
         Error::BadRequest(format!(
-            "`grade` must be red, yellow or blue, got `{}`",
-            b.grade
+            "`grade` must be red, yellow or blue, got `{grade}`"
         ))
     })?;
-    if b.reason.trim().is_empty() {
-        return Err(Error::BadRequest("`reason` must say why".into()));
-    }
     if state.atlas.store.compound(id).await?.is_none() {
         return Err(Error::NotFound(format!("compound {id}")));
     }
@@ -442,7 +427,7 @@ pub async fn override_grade(
         compound_id: id,
         period,
         grade,
-        reason: b.reason.trim().to_string(),
+        reason,
         author: caller.name,
         at: chrono::Local::now().naive_local(),
     };

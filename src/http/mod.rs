@@ -6,6 +6,7 @@ mod arcgis;
 mod auth;
 mod cache;
 mod companies;
+mod company_lists;
 mod export;
 mod features;
 mod featureserver;
@@ -234,6 +235,7 @@ fn routes(state: AppState) -> Router {
         .merge(tiles::routes())
         .merge(planner::routes())
         .merge(companies::routes())
+        .merge(company_lists::routes())
         .merge(hotspots::routes())
         .merge(alerts::routes())
         .merge(report::routes())

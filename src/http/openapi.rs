@@ -187,6 +187,7 @@ fn paths_and_components(base: &str, about: &str) -> Value {
         ogc_paths(),
         planner_paths(),
         report_paths(),
+        company_list_paths(),
         picture_and_wmts_paths(),
         esri_paths(),
         admin_paths(),
@@ -412,6 +413,31 @@ fn ogc_paths() -> Value {
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles": { "get": op("map tilesets of a collection in a style", "ogc", vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`")], ok("tilesets", &["application/json"])) },
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles/{tileMatrixSetId}": { "get": op("a map tileset in a style", "ogc", vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`"), path("tileMatrixSetId", "tile matrix set")], ok("tileset", &["application/json"])) },
             "/ogc/collections/{collectionId}/styles/{styleId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": { "get": op("a map tile in a style (256 px PNG)", "ogc", with(vec![path("collectionId", "`atlas`"), path("styleId", "`grade` or `density`"), path("tileMatrixSetId", "tile matrix set"), path("tileMatrix", "zoom"), path("tileRow", "row"), path("tileCol", "column")], with(window(), [datum()])), ok("PNG", &["image/png"])) },
+    })
+}
+
+/// The property companies' red and black lists: the quarter's lists, the audit trail, one
+/// company's standing and its override.
+fn company_list_paths() -> Value {
+    json!({
+            "/api/companies/lists": { "get": op("the property companies' black and red lists of a quarter (rule lists-1, [company_lists]) and those that came off one in it (摘帽): each with why, since when, held, any override (f=csv: planner)", "planner", vec![
+                q("period", "YYYYQn (default the latest graded quarter)", string()),
+                q("district", "district code or name: the companies working in it", string()),
+                q("list", "black, red, capped_off (came off a list this quarter) or all (default)", json!({ "type": "string", "enum": ["black", "red", "capped_off", "all"] })),
+                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
+            ], ok("company lists", &["application/json", "text/csv"])) },
+            "/api/companies/lists/overrides": { "get": op("every company list override (the audit trail: who, when, from, to, why), newest first", "planner", vec![], ok("overrides", &["application/json"])) },
+            "/api/companies/{id}/list": {
+                "get": op("a property company's list standing in a quarter, why, its standing quarter by quarter and its overrides", "planner", vec![path("id", "company id"), q("period", "YYYYQn (default the latest graded quarter)", string())], ok("standing", &["application/json"])),
+                "post": {
+                    "summary": "set a company's list standing for a quarter (admin token)",
+                    "tags": ["complaints"],
+                    "parameters": [path("id", "company id")],
+                    "security": [{ "bearer": [] }],
+                    "requestBody": body("{\"period\":\"2023Q2\",\"list\":\"none\",\"reason\":\"…\"}", &["application/json"]),
+                    "responses": ok("the standing after the override", &["application/json"]),
+                },
+            },
     })
 }
 

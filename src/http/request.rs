@@ -138,6 +138,26 @@ pub(super) fn positive_id(raw: &str, what: &str) -> Result<i64, Error> {
         .ok_or_else(|| Error::BadRequest(format!("a {what} id is a positive integer, got `{raw}`")))
 }
 
+/// An override's body, `{"period":"YYYYQn","<field>":"…","reason":"…"}`: the quarter, the
+/// value of `field` and the reason (trimmed), each checked present.
+pub(super) fn override_body(
+    body: &[u8],
+    field: &str,
+) -> Result<(crate::model::Quarter, String, String), Error> {
+    let p = Params::from_json(body, &["period", field, "reason"])?;
+    let needed = |k: &str| {
+        p.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::BadRequest(format!("`{k}` is required")))
+    };
+    let period = needed("period")?;
+    let q = crate::model::Quarter::parse(period)
+        .ok_or_else(|| Error::BadRequest(format!("`period` must be YYYYQn, got `{period}`")))?;
+    let reason = needed("reason").map_err(|_| Error::BadRequest("`reason` must say why".into()))?;
+    Ok((q, needed(field)?.to_string(), reason.to_string()))
+}
+
 /// A longitude/latitude pair given as two parameters, checked and brought back to WGS 84.
 pub(super) fn lon_lat(
     lon: f64,

@@ -13,7 +13,35 @@ const GRADE: &str = include_str!("../../styles/grade.json");
 const DENSITY: &str = include_str!("../../styles/density.json");
 
 /// The styles this server has.
-pub const STYLES: [&str; 2] = ["grade", "density"];
+pub const STYLES: [&str; 3] = ["grade", "density", "company"];
+
+/// The `company` style: the grade style with compounds filled by their property company's
+/// list standing in the grade quarter (the tiles' `company_list`): black, red, or neither.
+fn company_style(style: &mut Value) {
+    style["name"] = Value::from("compound-atlas company lists");
+    style["metadata"] = serde_json::json!({
+        "compound-atlas:style": "company",
+        "compound-atlas:description": "Compounds filled by their property company's list in the grade quarter: black list, red list, neither; districts and streets outlined and labelled."
+    });
+    if let Some(layers) = style["layers"].as_array_mut() {
+        for l in layers.iter_mut().filter(|l| l["id"] == "compounds-fill") {
+            l["paint"]["fill-color"] = serde_json::json!([
+                "match",
+                ["get", "company_list"],
+                ["black"],
+                COMPANY_BLACK,
+                ["red"],
+                COMPANY_RED,
+                COMPANY_NONE
+            ]);
+        }
+    }
+}
+
+/// The company style's colours (the map page's legend reads them from the style).
+const COMPANY_BLACK: &str = "#212121";
+const COMPANY_RED: &str = "#d7301f";
+const COMPANY_NONE: &str = "#c9c9c9";
 
 pub async fn style(
     headers: HeaderMap,
@@ -22,7 +50,7 @@ pub async fn style(
 ) -> Result<Json<Value>, Error> {
     let name = super::tiles::json_name("/styles", &file)?;
     let template = match name {
-        "grade" => GRADE,
+        "grade" | "company" => GRADE,
         "density" => DENSITY,
         other => {
             return Err(Error::NotFound(format!(
@@ -44,6 +72,9 @@ pub async fn style(
         .replace("{base}", &base_url(&headers))
         .replace("{query}", &query);
     let mut style: Value = serde_json::from_str(&text).map_err(|e| Error::Other(e.into()))?;
+    if name == "company" {
+        company_style(&mut style);
+    }
     if encoding == super::tiles::Encoding::Mlt {
         style["sources"]["atlas"]["encoding"] = Value::from(encoding.name());
     }

@@ -34,6 +34,9 @@ pub struct Manifest {
     /// Manual grade overrides (the audit trail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<String>,
+    /// Manual company list overrides (their audit trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_overrides: Option<String>,
     /// File name → digest (`io::digest`) of files whose records passed every check when they
     /// were written: while a file still has its digest, reading it skips the costly checks.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -8,6 +8,7 @@ use std::fmt;
 pub mod alert;
 mod category;
 pub mod clock;
+pub mod company_list;
 pub mod datum;
 pub mod encoding;
 pub mod grade;

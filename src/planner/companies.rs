@@ -44,11 +44,7 @@ impl CompanyFigures {
     /// The share of its households in red compounds (0 with no households).
     #[must_use]
     pub fn red_share(&self) -> f64 {
-        if self.households > 0 {
-            self.red_households as f64 / self.households as f64
-        } else {
-            0.0
-        }
+        crate::model::company_list::share(self.red_households, self.households)
     }
 
     /// Complaints against the same window a year before, as a fraction (`None` when there were

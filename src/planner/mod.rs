@@ -133,6 +133,8 @@ pub struct Row {
     pub satisfied_rate: Option<f64>,
     /// The category of the compound's strongest early-warning alert in the window's last month.
     pub alert: Option<crate::model::Category>,
+    /// Its property company's list standing in the grade quarter (none without a quarter).
+    pub company_list: Option<crate::model::company_list::List>,
 }
 
 impl Row {
@@ -152,6 +154,7 @@ impl Row {
             resolved_rate,
             satisfied_rate,
             alert: fig.alert(id),
+            company_list: fig.company_list(id),
         })
     }
 
@@ -185,6 +188,12 @@ impl Row {
         m.insert(
             "alert".into(),
             json!(self.alert.map(crate::model::Category::code)),
+        );
+        m.insert(
+            "company_list".into(),
+            json!(self
+                .company_list
+                .map(crate::model::company_list::List::code)),
         );
         if let Some(d) = self.distance_m {
             m.insert("distance_m".into(), json!((d * 100.0).round() / 100.0));

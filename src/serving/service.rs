@@ -123,6 +123,7 @@ impl TileService {
         let city = self.city(atlas).await?;
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
+        let lists = atlas.company_lists().await?;
         let rows = match &*making {
             Some((made_for, rows)) if *made_for == v => Some(Arc::clone(rows)),
             _ => None,
@@ -131,7 +132,8 @@ impl TileService {
         let (fig, rows) = blocking("figures made", move || {
             let rows = rows.unwrap_or_else(|| Arc::new(Rows::new(&city, &stats)));
             let fig = Figures::new(&city, (&stats, &rows), &book, window, period)
-                .with_alerts(&city, &stats, &rule);
+                .with_alerts(&city, &stats, &rule)
+                .with_company_lists(&city, &lists);
             (Arc::new(fig), rows)
         })
         .await?;

@@ -5,6 +5,7 @@
 
 use super::{sort_hits, Area, Bbox, ComplaintImport, Hit, ImportReport, Store, StoreError};
 use crate::io::{self, manifest::Manifest, Record};
+use crate::model::company_list::CompanyOverride;
 use crate::model::grade::Override;
 use crate::model::handling::Scale;
 use crate::model::stats::Stats;
@@ -28,7 +29,14 @@ struct Snapshot {
     buildings_by_compound: HashMap<i64, Vec<usize>>,
     units_by_building: HashMap<i64, Vec<usize>>,
     stats: Arc<Stats>,
-    overrides: Arc<Vec<Override>>,
+    overrides: Arc<Overrides>,
+}
+
+/// The two audit trails: grade overrides and company list overrides.
+#[derive(Default, Clone)]
+struct Overrides {
+    grades: Vec<Override>,
+    companies: Vec<CompanyOverride>,
 }
 
 impl Snapshot {
@@ -36,7 +44,7 @@ impl Snapshot {
         manifest: Manifest,
         data: Arc<Dataset>,
         stats: Arc<Stats>,
-        overrides: Arc<Vec<Override>>,
+        overrides: Arc<Overrides>,
     ) -> Snapshot {
         let compound_index = data
             .compounds
@@ -93,7 +101,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn read_overrides(path: &Path) -> Result<Vec<Override>, StoreError> {
+fn read_overrides<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| corrupt(format!("{}: cannot read: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
@@ -175,9 +183,15 @@ impl EmbeddedStore {
             let data = data?;
             data.check_references()
                 .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
-            let overrides = match &m.overrides {
-                Some(f) => read_overrides(&dir.join(f))?,
-                None => Vec::new(),
+            let overrides = Overrides {
+                grades: match &m.overrides {
+                    Some(f) => read_overrides(&dir.join(f))?,
+                    None => Vec::new(),
+                },
+                companies: match &m.company_overrides {
+                    Some(f) => read_overrides(&dir.join(f))?,
+                    None => Vec::new(),
+                },
             };
             (m, data, stats?, overrides)
         } else {
@@ -188,7 +202,7 @@ impl EmbeddedStore {
                 },
                 Dataset::default(),
                 Stats::default(),
-                Vec::new(),
+                Overrides::default(),
             )
         };
         Ok(EmbeddedStore {
@@ -228,6 +242,7 @@ impl EmbeddedStore {
                 .chain(m.complaints.clone())
                 .chain(m.contacts.clone())
                 .chain(m.overrides.clone())
+                .chain(m.company_overrides.clone())
                 .chain(m.stats.clone())
                 .collect()
         };
@@ -575,7 +590,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
-        Ok((*self.snap().overrides).clone())
+        Ok(self.snap().overrides.grades.clone())
     }
 
     async fn add_override(&self, o: Override) -> Result<(), StoreError> {
@@ -588,11 +603,51 @@ impl Store for EmbeddedStore {
             )));
         }
         let mut all = (*current.overrides).clone();
-        all.push(o);
+        all.grades.push(o);
+        self.write_overrides(&current, all, false)
+    }
+
+    async fn company_overrides(&self) -> Result<Vec<CompanyOverride>, StoreError> {
+        Ok(self.snap().overrides.companies.clone())
+    }
+
+    async fn add_company_override(&self, o: CompanyOverride) -> Result<(), StoreError> {
+        let _guard = self.writer.lock().await;
+        let current = self.snap();
+        if !current.data.companies.iter().any(|c| c.id == o.company_id) {
+            return Err(StoreError::Rejected(format!(
+                "company {} does not exist",
+                o.company_id
+            )));
+        }
+        let mut all = (*current.overrides).clone();
+        all.companies.push(o);
+        self.write_overrides(&current, all, true)
+    }
+}
+
+impl EmbeddedStore {
+    /// Makes `all` the store's overrides: the trail that changed (the companies' or the
+    /// grades') is written under a new generation's file name, named in a new manifest and
+    /// committed.
+    fn write_overrides(
+        &self,
+        current: &Snapshot,
+        all: Overrides,
+        companies: bool,
+    ) -> Result<(), StoreError> {
         let generation = current.manifest.generation.max(1) + 1;
-        let file = format!("overrides.{generation}.json");
+        let (stem, text) = if companies {
+            (
+                "company_overrides",
+                serde_json::to_string_pretty(&all.companies),
+            )
+        } else {
+            ("overrides", serde_json::to_string_pretty(&all.grades))
+        };
+        let text = text.map_err(std::io::Error::other)?;
+        let file = format!("{stem}.{generation}.json");
         let tmp = self.dir.join(format!("{file}.tmp"));
-        let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)?;
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
@@ -603,7 +658,11 @@ impl Store for EmbeddedStore {
         let mut m = current.manifest.clone();
         m.format = 1;
         m.generation = generation;
-        m.overrides = Some(file);
+        if companies {
+            m.company_overrides = Some(file);
+        } else {
+            m.overrides = Some(file);
+        }
         let next = Snapshot::build(
             m,
             Arc::clone(&current.data),

@@ -5,6 +5,7 @@
 pub mod embedded;
 pub mod postgis;
 
+use crate::model::company_list::CompanyOverride;
 use crate::model::grade::{GradeRecord, Override};
 use crate::model::stats::Stats;
 use crate::model::{Building, Complaint, ComplaintContact, Compound, Counts, Dataset, Layer, Unit};
@@ -276,6 +277,11 @@ pub trait Store: Send + Sync {
     async fn overrides(&self) -> Result<Vec<Override>, StoreError>;
     /// Records a grade override.
     async fn add_override(&self, o: Override) -> Result<(), StoreError>;
+    /// Every company list override ever made (the audit trail), oldest first.
+    async fn company_overrides(&self) -> Result<Vec<CompanyOverride>, StoreError>;
+    /// Records a company list override (refused for a company that does not exist); the
+    /// company's compounds are announced as changed (their tiles carry its standing).
+    async fn add_company_override(&self, o: CompanyOverride) -> Result<(), StoreError>;
     /// Increases with every change of the store's data this process makes or hears of —
     /// geography, complaints or grade overrides (the statistics, the grades and the figures
     /// key on it).

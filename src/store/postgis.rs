@@ -4,6 +4,7 @@
 use super::ComplaintImport;
 use super::{Area, Bbox, Change, Hit, ImportReport, Store, StoreError};
 use crate::io::Record;
+use crate::model::company_list::{CompanyOverride, List};
 use crate::model::grade::{Grade, GradeRecord, Override};
 use crate::model::handling::{Scale, TimesBuilder};
 use crate::model::stats::{Months, Stats};
@@ -63,6 +64,17 @@ async fn announce(
         .await
         .map_err(map_err)?;
     Ok(())
+}
+
+/// A text column read as a value by `parse` (a quarter, a grade, a list), or an error naming
+/// what the database holds.
+fn parsed<T>(
+    r: &sqlx::postgres::PgRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text: String = r.try_get(column).map_err(map_err)?;
+    parse(&text).ok_or_else(|| StoreError::Database(format!("bad {column} `{text}`")))
 }
 
 /// Reads a notice: `None` when it is this process's own.
@@ -1048,14 +1060,10 @@ impl Store for PostgisStore {
             .map_err(map_err)?;
         rows.iter()
             .map(|r| {
-                let period: String = r.try_get("period").map_err(map_err)?;
-                let grade: String = r.try_get("grade").map_err(map_err)?;
                 Ok(Override {
                     compound_id: r.try_get("compound_id").map_err(map_err)?,
-                    period: Quarter::parse(&period)
-                        .ok_or_else(|| StoreError::Database(format!("bad period {period}")))?,
-                    grade: Grade::parse(&grade)
-                        .ok_or_else(|| StoreError::Database(format!("bad grade {grade}")))?,
+                    period: parsed(r, "period", Quarter::parse)?,
+                    grade: parsed(r, "grade", Grade::parse)?,
                     reason: r.try_get("reason").map_err(map_err)?,
                     author: r.try_get("author").map_err(map_err)?,
                     at: r.try_get("at").map_err(map_err)?,
@@ -1077,6 +1085,46 @@ impl Store for PostgisStore {
             .await
             .map_err(map_err)?;
         announce(&mut tx, &self.instance, Some(&[o.compound_id])).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.versions.facts_changed();
+        Ok(())
+    }
+
+    async fn company_overrides(&self) -> Result<Vec<CompanyOverride>, StoreError> {
+        let rows = sqlx::query(include_str!("../../sql/queries/read_company_overrides.sql"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CompanyOverride {
+                    company_id: r.try_get("company_id").map_err(map_err)?,
+                    period: parsed(r, "period", Quarter::parse)?,
+                    from: parsed(r, "from_list", List::parse)?,
+                    list: parsed(r, "list", List::parse)?,
+                    reason: r.try_get("reason").map_err(map_err)?,
+                    author: r.try_get("author").map_err(map_err)?,
+                    at: r.try_get("at").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_company_override(&self, o: CompanyOverride) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let compounds: Vec<i64> =
+            sqlx::query_scalar(include_str!("../../sql/queries/add_company_override.sql"))
+                .bind(o.company_id)
+                .bind(o.period.to_string())
+                .bind(o.from.code())
+                .bind(o.list.code())
+                .bind(&o.reason)
+                .bind(&o.author)
+                .bind(o.at)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        announce(&mut tx, &self.instance, Some(&compounds)).await?;
         tx.commit().await.map_err(map_err)?;
         self.versions.facts_changed();
         Ok(())

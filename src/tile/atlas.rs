@@ -15,10 +15,12 @@ use super::filter::{keeps, TileFilter};
 use super::hotspots::HotCells;
 use super::layers::TileLayer;
 use super::mvt::{self, f, i, s, u, LayerBuilder, TileFrame, EXTENT};
+use crate::analytics::company_list::ListBook;
 use crate::analytics::{
     density, density_class, AreaFigures as Agg, Grade, GradeBook, Stats, Window,
 };
 use crate::model::alert::AlertRule;
+use crate::model::company_list::List;
 use crate::model::stats::NO_ROW;
 use crate::model::{Category, Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
@@ -551,6 +553,9 @@ pub struct Figures {
     /// Per compound (by position): the category of its strongest early-warning alert in the
     /// window's last month, if any ([`Figures::with_alerts`]).
     alert: Vec<Option<Category>>,
+    /// Per compound (by position): its company's list standing in the period
+    /// ([`Figures::with_company_lists`]; empty without a period).
+    company_list: Vec<List>,
 }
 
 impl Figures {
@@ -609,6 +614,7 @@ impl Figures {
             spots: Arc::clone(&city.spots),
             heat,
             alert: Vec::new(),
+            company_list: Vec::new(),
         }
     }
 
@@ -619,6 +625,28 @@ impl Figures {
         let ids: Vec<i64> = city.data.compounds.iter().map(|c| c.id).collect();
         self.alert = crate::analytics::alerts::flags(stats, &ids, self.window.to, rule);
         self
+    }
+
+    /// The same figures with each compound's company's list standing in the period.
+    #[must_use]
+    pub fn with_company_lists(mut self, city: &CityIndex, lists: &ListBook) -> Figures {
+        if let Some(q) = self.period {
+            self.company_list = city
+                .data
+                .compounds
+                .iter()
+                .map(|c| lists.get(q, c.company_id).map_or(List::None, |s| s.list))
+                .collect();
+        }
+        self
+    }
+
+    /// A compound's company's list standing in the period (`None` without a period).
+    pub fn company_list(&self, id: i64) -> Option<List> {
+        self.pos
+            .compound
+            .get(&id)
+            .and_then(|&k| self.company_list.get(k).copied())
     }
 
     /// A compound's early-warning alert of the window's last month: the category of its
@@ -814,6 +842,9 @@ pub(crate) fn compound_props<'a>(
     rates_props(&mut props, fig.rates_at(k));
     if let Some(c) = fig.alert.get(k).copied().flatten() {
         props.push(("alert", s(c.code())));
+    }
+    if let Some(l) = fig.company_list.get(k) {
+        props.push(("company_list", s(l.code())));
     }
     props
 }

@@ -149,6 +149,7 @@ impl TileLayer {
                 ("resolved_rate", RESOLVED_RATE),
                 ("satisfied_rate", SATISFIED_RATE),
                 ("alert", "String, the category of the compound's strongest early-warning alert in the window's last month (absent without one)"),
+                ("company_list", "String, its property company's list in the grade quarter: black / red / none"),
             ],
             Buildings => &[
                 ("id", "Number"),

@@ -205,7 +205,8 @@ pub async fn postgis_store(city: &Path, tag: &str) -> compound_atlas::store::pos
     pg
 }
 
-async fn with_complaints(
+/// An atlas over `store` with the city's complaints imported.
+pub async fn with_complaints(
     store: std::sync::Arc<dyn compound_atlas::store::Store>,
     city: &Path,
 ) -> std::sync::Arc<compound_atlas::analytics::Atlas> {
@@ -435,12 +436,17 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The router over `atlas` with the tokens of [`settings_with_tokens`].
-pub fn app_with_tokens(atlas: std::sync::Arc<compound_atlas::analytics::Atlas>) -> axum::Router {
+/// The router over an atlas, with the tokens of [`settings_with_tokens`].
+pub fn app_of(atlas: std::sync::Arc<compound_atlas::analytics::Atlas>) -> axum::Router {
     compound_atlas::app(compound_atlas::AppState::new(
         atlas,
         &settings_with_tokens(),
     ))
+}
+
+/// A GET without a token.
+pub async fn get(app: &axum::Router, uri: &str) -> Resp {
+    call(app, "GET", uri, &[], Vec::new()).await
 }
 
 /// A GET with the planner token of [`settings_with_tokens`].
@@ -449,9 +455,18 @@ pub async fn planner_get(app: &axum::Router, uri: &str) -> Resp {
     call(app, "GET", uri, &planner, Vec::new()).await
 }
 
-/// A planner's GET that must answer 200: its JSON.
-pub async fn planner_json(app: &axum::Router, uri: &str) -> serde_json::Value {
-    let r = planner_get(app, uri).await;
+/// A GET's JSON, which must answer 200.
+fn ok_json(r: &Resp, uri: &str) -> serde_json::Value {
     assert_eq!(r.status, 200, "{uri}: {}", String::from_utf8_lossy(&r.body));
     r.json()
+}
+
+/// A GET without a token that must answer 200, as JSON.
+pub async fn json_ok(app: &axum::Router, uri: &str) -> serde_json::Value {
+    ok_json(&get(app, uri).await, uri)
+}
+
+/// A planner's GET that must answer 200: its JSON.
+pub async fn planner_json(app: &axum::Router, uri: &str) -> serde_json::Value {
+    ok_json(&planner_get(app, uri).await, uri)
 }
