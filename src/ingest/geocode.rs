@@ -60,8 +60,18 @@ pub struct Gazetteer {
     /// Every sound (plain pinyin, or the character itself) in a compound name → its id: names
     /// are compared by sound as runs of ids, each name's read once here rather than per slip.
     syllables: HashMap<String, u32>,
+    /// Slips already judged: the same misspelt name comes back with every complaint from its
+    /// compound, and judging one compares it with every compound sharing a pair of characters
+    /// (a number that grows with the city). Bounded: emptied at `SLIPS_KEPT` entries.
+    slips: std::sync::Mutex<HashMap<Slip, Option<usize>, foldhash::fast::RandomState>>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
 }
+
+/// A slip as judged: the name's characters, and the district and street it was looked for in.
+type Slip = (Vec<char>, Option<String>, Option<String>);
+
+/// How many judged slips a gazetteer keeps.
+const SLIPS_KEPT: usize = 1 << 18;
 
 /// A number followed by one of the suffixes, e.g. "5号楼" → 5.
 fn leading_number(s: &[char]) -> Option<(u32, usize)> {
@@ -537,6 +547,7 @@ impl Gazetteer {
             place_codes,
             bigrams,
             syllables,
+            slips: std::sync::Mutex::default(),
             tree,
         }
     }
@@ -570,11 +581,27 @@ impl Gazetteer {
         district: Option<&str>,
         street: Option<&str>,
     ) -> Option<usize> {
-        match self.fuzzy_ranked(segment, district, street).as_slice() {
+        let key: Slip = (
+            segment.to_vec(),
+            district.map(str::to_string),
+            street.map(str::to_string),
+        );
+        // A poisoned lock only means another thread panicked mid-insert: judge afresh.
+        if let Some(known) = self.slips.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return known;
+        }
+        let judged = match self.fuzzy_ranked(segment, district, street).as_slice() {
             [(s, ci)] if *s >= 0.6 => Some(*ci),
             [(s, ci), (s2, _), ..] if *s >= 0.6 && *s > *s2 => Some(*ci),
             _ => None,
+        };
+        if let Ok(mut m) = self.slips.lock() {
+            if m.len() >= SLIPS_KEPT {
+                m.clear();
+            }
+            m.insert(key, judged);
         }
+        judged
     }
 
     /// The compounds sharing a bigram with `segment`, best sound-alike first (score 0..1).
@@ -587,7 +614,7 @@ impl Gazetteer {
         if segment.len() < 2 {
             return Vec::new();
         }
-        let mut candidates: HashSet<usize> = HashSet::new();
+        let mut candidates: HashSet<usize, foldhash::fast::RandomState> = HashSet::default();
         for w in segment.windows(2) {
             if let Some(v) = self.bigrams.get(&(w[0], w[1])) {
                 candidates.extend(v.iter().copied());
