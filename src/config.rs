@@ -239,6 +239,9 @@ pub struct FileConfig {
     /// The early-warning rule (see analytics::alerts); every field optional.
     #[serde(default)]
     pub alerts: crate::model::alert::AlertRule,
+    /// Repeat complaints: their window in days and their weight in the grade.
+    #[serde(default)]
+    pub repeats: crate::model::repeat::RepeatRule,
     #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
@@ -432,6 +435,7 @@ impl FileConfig {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         file.alerts
             .check()
+            .and_then(|()| file.repeats.check())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(file)
     }
@@ -506,7 +510,10 @@ impl Settings {
             pool: Settings::resolve_pool(&file.postgis),
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
-            rule: file.grading.clone().unwrap_or_default(),
+            rule: crate::model::grade::Rule {
+                repeats: file.repeats,
+                ..file.grading.clone().unwrap_or_default()
+            },
             alerts: file.alerts.clone(),
             handling: file.handling.clone(),
             hotspots: file.hotspots,

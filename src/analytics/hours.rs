@@ -106,6 +106,7 @@ mod tests {
                 unit: None,
                 handled: Handled::default(),
                 slot: (i * 7 % 168) as u8,
+                day: 0,
             })
             .collect();
         Stats::from_facts(&facts)

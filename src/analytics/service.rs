@@ -480,6 +480,26 @@ impl Atlas {
         super::hours::hours_of(&stats, &ids, filter.category, window)
     }
 
+    /// The repeat hot spots of the compounds a filter selects over the window `from..=to`
+    /// (default: the last 12 months of data), the `limit` worst ([`super::repeats`]).
+    pub async fn repeats(
+        &self,
+        filter: &TrendFilter,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<super::repeats::HotSpots, crate::error::Error> {
+        let (stats, window, ids) = self.selection(filter, from, to).await?;
+        super::repeats::hot_spots(
+            &stats,
+            &ids,
+            filter.category,
+            window,
+            &self.rule.repeats,
+            limit,
+        )
+    }
+
     /// The statistics, the window `from..=to` (default: the last 12 months of data) and the
     /// compounds a filter names — what a trend and the hours read alike.
     async fn selection(

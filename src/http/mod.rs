@@ -19,6 +19,7 @@ mod observe;
 mod ogc;
 mod openapi;
 mod planner;
+mod repeats;
 mod request;
 mod styles;
 mod tiles;
@@ -235,6 +236,7 @@ fn routes(state: AppState) -> Router {
         .merge(companies::routes())
         .merge(hotspots::routes())
         .merge(alerts::routes())
+        .merge(repeats::routes())
         .merge(cache::routes())
         .merge(features::routes())
         .merge(featureserver::routes())

@@ -132,6 +132,8 @@ pub struct Row {
     pub satisfied_rate: Option<f64>,
     /// The category of the compound's strongest early-warning alert in the window's last month.
     pub alert: Option<crate::model::Category>,
+    /// Repeat complaints in the window.
+    pub repeats: u64,
 }
 
 impl Row {
@@ -151,6 +153,7 @@ impl Row {
             resolved_rate,
             satisfied_rate,
             alert: fig.alert(id),
+            repeats: fig.repeats(id),
         })
     }
 
@@ -185,11 +188,26 @@ impl Row {
             "alert".into(),
             json!(self.alert.map(crate::model::Category::code)),
         );
+        insert_repeats(&mut m, self.repeats, self.complaints);
         if let Some(d) = self.distance_m {
             m.insert("distance_m".into(), json!((d * 100.0).round() / 100.0));
         }
         m
     }
+}
+
+/// Puts a compound's or company's repeat complaints and repeat rate (repeats ÷ complaints)
+/// into a JSON object.
+pub fn insert_repeats(
+    m: &mut serde_json::Map<String, serde_json::Value>,
+    repeats: u64,
+    complaints: u64,
+) {
+    m.insert("repeats".into(), serde_json::json!(repeats));
+    m.insert(
+        "repeat_rate".into(),
+        serde_json::json!(crate::model::handling::rate(repeats, complaints)),
+    );
 }
 
 /// How a list of compounds is ordered.

@@ -375,6 +375,16 @@ impl CityIndex {
         Some((k, &self.data.compounds[k]))
     }
 
+    /// A building by id.
+    pub fn building(&self, id: i64) -> Option<&crate::model::Building> {
+        self.pos.building.get(&id).map(|k| &self.data.buildings[*k])
+    }
+
+    /// A unit by id.
+    pub fn unit(&self, id: i64) -> Option<&crate::model::Unit> {
+        self.pos.unit.get(&id).map(|k| &self.data.units[*k])
+    }
+
     /// Whether a compound (by position) answers a name search: its name or an alias holds
     /// `q`, or `q` (latin letters) is within its name's pinyin initials (`jqgy` → 金秋桂园).
     pub fn compound_named(&self, k: usize, q: &str) -> bool {
@@ -551,6 +561,9 @@ pub struct Figures {
     /// Per compound (by position): the category of its strongest early-warning alert in the
     /// window's last month, if any ([`Figures::with_alerts`]).
     alert: Vec<Option<Category>>,
+    /// Per compound (by position): its repeat complaints in the window
+    /// ([`Figures::with_repeats`]).
+    repeats: Vec<u64>,
 }
 
 impl Figures {
@@ -609,7 +622,36 @@ impl Figures {
             spots: Arc::clone(&city.spots),
             heat,
             alert: Vec::new(),
+            repeats: Vec::new(),
         }
+    }
+
+    /// The same figures with each compound's repeat complaints in the window (under `rule`:
+    /// the same place and category again within its days).
+    #[must_use]
+    pub fn with_repeats(
+        mut self,
+        city: &CityIndex,
+        stats: &Stats,
+        rule: &crate::model::repeat::RepeatRule,
+    ) -> Figures {
+        let r = stats.range(self.window);
+        self.repeats = city
+            .data
+            .compounds
+            .iter()
+            .map(|c| stats.repeats.count(c.id, &r, None, rule))
+            .collect();
+        self
+    }
+
+    /// A compound's repeat complaints in the window.
+    pub fn repeats(&self, id: i64) -> u64 {
+        self.pos
+            .compound
+            .get(&id)
+            .and_then(|&k| self.repeats.get(k).copied())
+            .unwrap_or(0)
     }
 
     /// The same figures with each compound's early-warning alert of the window's last month
@@ -814,6 +856,11 @@ pub(crate) fn compound_props<'a>(
     rates_props(&mut props, fig.rates_at(k));
     if let Some(c) = fig.alert.get(k).copied().flatten() {
         props.push(("alert", s(c.code())));
+    }
+    let repeats = fig.repeats.get(k).copied().unwrap_or(0);
+    props.push(("repeats", u(repeats)));
+    if let Some(r) = crate::model::handling::rate(repeats, n) {
+        props.push(("repeat_rate", mvt::Value::Double(r)));
     }
     props
 }

@@ -149,6 +149,8 @@ impl TileLayer {
                 ("resolved_rate", RESOLVED_RATE),
                 ("satisfied_rate", SATISFIED_RATE),
                 ("alert", "String, the category of the compound's strongest early-warning alert in the window's last month (absent without one)"),
+                ("repeats", "Number, repeat complaints in the window: the same unit (or building) and category again within [repeats] days"),
+                ("repeat_rate", "Number, repeats ÷ complaints in the window (absent without complaints)"),
             ],
             Buildings => &[
                 ("id", "Number"),
