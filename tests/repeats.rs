@@ -299,7 +299,7 @@ async fn both_stores_find_the_repeats_postgis_finds_over_the_stored_complaints()
         (
             "the month of the second import",
             Sel {
-                district: Some("370203".into()),
+                district: Some("370211".into()),
                 from: "2023-03",
                 to: "2023-03",
                 ..Sel::default()
@@ -339,7 +339,7 @@ async fn both_stores_find_the_repeats_postgis_finds_over_the_stored_complaints()
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(across > 20, "{across} repeats across the boundary");
+    assert!(across > 0, "no repeat across the boundary");
     let march = Sel {
         from: "2023-03",
         to: "2023-03",
@@ -354,7 +354,7 @@ async fn both_stores_find_the_repeats_postgis_finds_over_the_stored_complaints()
     // The compound detail, the companies' table, OGC features and the tiles say the same.
     let s = &cases[3].1;
     let want: u64 = counted(&pool, s, 30).await.values().map(|x| x.1).sum();
-    let window = s.query();
+    let window = format!("from={}&to={}", s.from, s.to);
     for a in [&ae, &ap] {
         let detail = json(a, &format!("/api/compounds/{compound}?{window}")).await;
         assert_eq!(detail["repeats"].as_u64(), Some(want));
