@@ -433,7 +433,7 @@ mod tests {
                     closing_h: (i % 5 != 0).then_some((i % 200) as f32),
                 },
                 slot: (i % 168) as u8,
-                day: (i * 7 % 600) as i32,
+                day: 738_000 + (i % 29) as i32,
             });
         }
         Stats::from_facts(&facts)
