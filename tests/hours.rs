@@ -43,34 +43,7 @@ async fn with_complaints(store: Arc<dyn Store>, city: &std::path::Path) -> Arc<A
     atlas
 }
 
-/// What a selection asks, in the stores' terms and in PostGIS's.
-#[derive(Default, Clone)]
-struct Sel {
-    district: Option<String>,
-    street: Option<String>,
-    compound: Option<i64>,
-    company: Option<i64>,
-    category: Option<&'static str>,
-    from: &'static str,
-    to: &'static str,
-}
-
-impl Sel {
-    fn query(&self) -> String {
-        let mut q = vec![format!("from={}", self.from), format!("to={}", self.to)];
-        let mut put = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", common::enc(&v)));
-            }
-        };
-        put("district", self.district.clone());
-        put("street", self.street.clone());
-        put("compound", self.compound.map(|x| x.to_string()));
-        put("company", self.company.map(|x| x.to_string()));
-        put("category", self.category.map(str::to_string));
-        q.join("&")
-    }
-}
+use common::Sel;
 
 /// The weekday × hour counts PostGIS gives over the stored complaints of a selection.
 async fn counted(pool: &sqlx::PgPool, s: &Sel) -> Vec<Vec<u64>> {

@@ -68,34 +68,7 @@ async fn imported_in_two(store: Arc<dyn Store>, city: &std::path::Path, split: &
     atlas
 }
 
-/// What a selection asks, in the API's terms and in PostGIS's.
-#[derive(Default, Clone)]
-struct Sel {
-    district: Option<String>,
-    street: Option<String>,
-    compound: Option<i64>,
-    company: Option<i64>,
-    category: Option<&'static str>,
-    from: &'static str,
-    to: &'static str,
-}
-
-impl Sel {
-    fn query(&self) -> String {
-        let mut q = vec![format!("from={}", self.from), format!("to={}", self.to)];
-        let mut put = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", common::enc(&v)));
-            }
-        };
-        put("district", self.district.clone());
-        put("street", self.street.clone());
-        put("compound", self.compound.map(|x| x.to_string()));
-        put("company", self.company.map(|x| x.to_string()));
-        put("category", self.category.map(str::to_string));
-        q.join("&")
-    }
-}
+use common::Sel;
 
 /// A place as PostGIS counted it: kind, id and compound; its complaints, repeats and repeats
 /// by category code.
