@@ -51,15 +51,7 @@ pub fn hot_spots(
     rule: &RepeatRule,
     limit: usize,
 ) -> Result<HotSpots, Error> {
-    let (Some(first), Some(last)) = (stats.first, stats.last) else {
-        return Err(Error::NotFound("no complaints stored yet".into()));
-    };
-    if window.to < first || window.from > last {
-        return Err(Error::BadRequest(format!(
-            "the window {} to {} is outside the data ({first} to {last})",
-            window.from, window.to
-        )));
-    }
+    let (first, last) = super::hours::data_months(stats, window)?;
     let r = stats.range(window);
     let mut spots = Vec::new();
     for id in ids {

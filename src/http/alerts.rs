@@ -142,10 +142,8 @@ pub async fn alerts_of_month(
         filter.company,
         filter.category.map(Category::code)
     );
-    if format != Format::Csv {
-        if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(export::json_bytes(body));
-        }
+    if let Some(kept) = export::kept(&state.atlas, &key, format) {
+        return Ok(kept);
     }
     let (month, ids, found) = state.atlas.alerts(&filter, month, rule.clone()).await?;
     let (city, book) = tokio::try_join!(state.tiles.city(&state.atlas), state.atlas.grades())?;

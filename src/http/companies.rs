@@ -125,10 +125,8 @@ pub async fn companies(
         p.get("district"),
         sort.name()
     );
-    if format != Format::Csv {
-        if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(export::json_bytes(body));
-        }
+    if let Some(kept) = export::kept(&state.atlas, &key, format) {
+        return Ok(kept);
     }
     let ctx = Ctx::of(&state, &p).await?;
     let district = p

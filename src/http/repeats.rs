@@ -137,10 +137,8 @@ pub async fn repeat_hot_spots(
         filter.company,
         filter.category.map(Category::code)
     );
-    if format != Format::Csv {
-        if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(export::json_bytes(body));
-        }
+    if let Some(kept) = export::kept(&state.atlas, &key, format) {
+        return Ok(kept);
     }
     let v = state.atlas.store.version();
     let h = state

@@ -158,6 +158,16 @@ fn encode_repeats(out: &mut Vec<u8>, r: &Repeats) {
     }
 }
 
+/// A section's next compound id: strictly after the one before (`prev`, which it becomes).
+fn next_id(body: &mut &[u8], prev: &mut Option<i64>, what: &str) -> Result<i64, String> {
+    let id = body.try_get_i64_le().map_err(short(what))?;
+    if prev.is_some_and(|p| p >= id) {
+        return Err(format!("{what}: ids out of order at {id}"));
+    }
+    *prev = Some(id);
+    Ok(id)
+}
+
 /// What was being read when the bytes ran out.
 fn short(what: &str) -> impl Fn(bytes::TryGetError) -> String + '_ {
     move |_| format!("truncated while reading {what}")
@@ -199,11 +209,7 @@ fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
     let mut t = Times::default();
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(WHAT))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{WHAT}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, WHAT)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
         if body.remaining() < k * 10 {
             return Err(format!("truncated while reading {WHAT}"));
@@ -264,11 +270,7 @@ fn repeats(body: &mut &[u8], n: usize) -> Result<Repeats, String> {
     let mut r = Repeats::with_capacity(places_n, entries_n);
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(WHAT))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{WHAT}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, WHAT)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
         let places = places(body, id, k)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
@@ -318,11 +320,7 @@ fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
     let mut c = Clock::with_capacity(body.remaining().saturating_sub(len * 12) / 4);
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(WHAT))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{WHAT}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, WHAT)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
         if body.remaining() < k * 4 {
             return Err(format!("truncated while reading {WHAT}"));
