@@ -80,6 +80,20 @@ pub struct TrendFilter {
     pub category: Option<Category>,
 }
 
+impl TrendFilter {
+    /// The selection as the key of a kept answer.
+    pub fn key(&self) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            self.district,
+            self.street,
+            self.compound,
+            self.company,
+            self.category.map(Category::code)
+        )
+    }
+}
+
 pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,

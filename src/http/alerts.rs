@@ -133,15 +133,7 @@ pub async fn alerts_of_month(
     }
     let (month, filter, rule) = asked(&p, &state.atlas.alert_rule)?;
     let v = state.atlas.store.version();
-    let key = format!(
-        "alerts {month:?} {} {:?} {:?} {:?} {:?} {:?}",
-        rule.alpha,
-        filter.district,
-        filter.street,
-        filter.compound,
-        filter.company,
-        filter.category.map(Category::code)
-    );
+    let key = format!("alerts {month:?} {} {}", rule.alpha, filter.key());
     if let Some(kept) = export::kept(&state.atlas, &key, format) {
         return Ok(kept);
     }

@@ -128,14 +128,10 @@ pub async fn repeat_hot_spots(
     let filter = super::api::trend_filter(&p)?;
     let limit = limit(&p)?;
     let key = format!(
-        "repeats {:?} {:?} {:?} {:?} {:?} {:?} {:?} {limit}",
+        "repeats {:?} {:?} {} {limit}",
         p.get("from"),
         p.get("to"),
-        filter.district,
-        filter.street,
-        filter.compound,
-        filter.company,
-        filter.category.map(Category::code)
+        filter.key()
     );
     if let Some(kept) = export::kept(&state.atlas, &key, format) {
         return Ok(kept);
