@@ -422,7 +422,7 @@ mod tests {
                 month: Month::new(2022, 1).plus((i % 19) as i32),
                 category: Category::ALL[(i % 10) as usize],
                 compound: (i % 13 != 0).then_some(1_000 + i % 97),
-                building: (i % 3 != 0).then_some(50_000 + i % 401),
+                building: (i % 3 != 0).then_some(50_000 + i % 97),
                 unit: (i % 4 == 0).then_some(900_000 + i % 1_201),
                 handled: crate::model::handling::Handled {
                     closed: i % 5 != 0,
