@@ -186,6 +186,7 @@ fn paths_and_components(base: &str, about: &str) -> Value {
         tile_paths(),
         ogc_paths(),
         planner_paths(),
+        repeats_path(),
         picture_and_wmts_paths(),
         esri_paths(),
         admin_paths(),
@@ -468,12 +469,6 @@ fn planner_paths() -> Value {
                 q("company", "property company id", string()), q("category", "category", string()),
                 q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
             ], window().into_iter().take(2)), ok("weekday × hour counts", &["application/json", "text/csv"])) },
-            "/api/repeats": { "get": planner_only(op("repeat hot spots: the units, and buildings where the unit is not known, whose complaints came again of the same category within [repeats] days (default 30), most repeats first, with each place's complaints, repeats, repeat rate and repeats by category, and the selection's complaints, repeats and repeat rate over the window; counts only (planner); an empty list carries a `note` saying why (f=csv: a row a place)", "planner", with(vec![
-                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
-                q("company", "property company id", string()), q("category", "category", string()),
-                q("limit", "places listed, 1–5000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 5000 })),
-                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
-            ], window().into_iter().take(2)), ok("repeat hot spots", &["application/json", "text/csv"]))) },
             "/api/hotspots": { "get": op("hot spots that change over time on H3 cells (GeoJSON, one feature per cell holding a compound): Gi* z, p and FDR q over the window, monthly z-scores, their Mann–Kendall trend and the emerging pattern as ArcGIS Pro defines it", "planner", vec![
                 q("res", "H3 resolution, 5–11 (default 9)", json!({ "type": "integer", "minimum": 5, "maximum": 11 })),
                 q("k", "rings of neighbours, 1–3 (default 1)", json!({ "type": "integer", "minimum": 1, "maximum": 3 })),
@@ -500,6 +495,18 @@ fn planner_paths() -> Value {
                 q("lang", "zh (default) or en", json!({ "type": "string", "enum": ["zh", "en"] })),
                 datum(),
             ], window()), ok("PNG", &["image/png"])) },
+    })
+}
+
+/// Repeat hot spots (issue 16, part 3).
+fn repeats_path() -> Value {
+    json!({
+            "/api/repeats": { "get": planner_only(op("repeat hot spots: the units, and buildings where the unit is not known, whose complaints came again of the same category within [repeats] days (default 30), most repeats first, with each place's complaints, repeats, repeat rate and repeats by category, and the selection's complaints, repeats and repeat rate over the window; counts only (planner); an empty list carries a `note` saying why (f=csv: a row a place)", "planner", with(vec![
+                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
+                q("company", "property company id", string()), q("category", "category", string()),
+                q("limit", "places listed, 1–5000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 5000 })),
+                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
+            ], window().into_iter().take(2)), ok("repeat hot spots", &["application/json", "text/csv"]))) }
     })
 }
 
