@@ -7,8 +7,8 @@
 # same city made by itself: same seed, the same geography and complaints; stores change format
 # between versions), side by side in one run; for tiles also another tile of the same window
 # (its figures made). Each kind of answer gets its own windows, so every request measured is a
-# window's first.
-#   usage: benches/windows.sh [N] [SCALE]      (default 50 windows, scale 1.0)
+# window's first. KINDS=repeats,hours (a comma-separated list) measures only those kinds.
+#   usage: [KINDS=…] benches/windows.sh [N] [SCALE]      (default 50 windows, scale 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50}
@@ -27,8 +27,9 @@ done
 # every server gets the same ones, and no window comes twice. Hot spots need windows of at
 # least 10 months; an effect's start needs two years of data before it (from 2020-01).
 python3 - "$N" >"$WORK/windows" <<'PY'
-import random, sys
+import os, random, sys
 n = int(sys.argv[1])
+only = [k for k in os.environ.get("KINDS", "").split(",") if k]
 random.seed(20261203)
 months = [f"{y}-{m:02d}" for y in range(2018, 2024) for m in range(1, 13)][:67]
 pairs = [(a, b) for i, a in enumerate(months) for b in months[i:]]
@@ -36,6 +37,8 @@ pairs.remove(("2022-08", "2023-07"))  # the default window, warmed above
 random.shuffle(pairs)
 def take(kind, ok):
     global pairs
+    if only and kind not in only:
+        return
     chosen = [p for p in pairs if ok(*p)][:n]
     pairs = [p for p in pairs if p not in chosen]
     for a, b in chosen:
@@ -49,8 +52,9 @@ for kind in ["tile", "picture", "features", "districts", "companies", "trend", "
 # can test (two years of history), at most N.
 alert_months = [m for m in months if m >= "2020-03" and m != "2023-07"]
 random.shuffle(alert_months)
-for m in alert_months[:n]:
+for m in alert_months[:n] if not only or "alerts" in only else []:
     print("alerts", m, m)
+take("repeats", lambda a, b: True)
 PY
 
 # The answers: KIND FROM TO -> path.
@@ -66,6 +70,7 @@ path_of() {
     hotspots) echo "/api/hotspots?from=$2&to=$3" ;;
     hours) echo "/api/stats/hours?district=370211&from=$2&to=$3" ;;
     alerts) echo "/api/alerts?month=$3" ;;
+    repeats) echo "/api/repeats?from=$2&to=$3" ;;
   esac
 }
 for s in "${SERVERS[@]}"; do
@@ -109,12 +114,12 @@ done
 echo
 echo "Issue 16's other answers, first request / the same request again, median / worst in ms:"
 echo
-echo "| server | alerts (a month, the city) | hours (a district) |"
-echo "| --- | ---: | ---: |"
+echo "| server | alerts (a month, the city) | hours (a district) | repeat hot spots (the city) |"
+echo "| --- | ---: | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
   f="$WORK/times_${s##*:}"
   row="| ${s%:*} |"
-  for k in alerts hours; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
+  for k in alerts hours repeats; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
   echo "$row"
 done
 echo

@@ -242,6 +242,9 @@ pub struct FileConfig {
     /// The property companies' red and black list rule (see analytics::company_list).
     #[serde(default)]
     pub company_lists: crate::model::company_list::ListRule,
+    /// Repeat complaints: their window in days and their weight in the grade.
+    #[serde(default)]
+    pub repeats: crate::model::repeat::RepeatRule,
     #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
@@ -436,6 +439,7 @@ impl FileConfig {
         file.alerts
             .check()
             .and_then(|()| file.company_lists.check())
+            .and_then(|()| file.repeats.check())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(file)
     }
@@ -512,7 +516,10 @@ impl Settings {
             pool: Settings::resolve_pool(&file.postgis),
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
-            rule: file.grading.clone().unwrap_or_default(),
+            rule: crate::model::grade::Rule {
+                repeats: file.repeats,
+                ..file.grading.clone().unwrap_or_default()
+            },
             alerts: file.alerts.clone(),
             handling: file.handling.clone(),
             hotspots: file.hotspots,

@@ -484,6 +484,8 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
         "/api/companies/lists?f=csv".into(),
         "/api/companies/lists/overrides".into(),
         "/styles/company.json".into(),
+        "/api/repeats?limit=5000".into(),
+        "/api/repeats?limit=5000&f=csv".into(),
     ];
     for c in some {
         uris.push(format!("/api/compounds/{}", c.id));
@@ -492,6 +494,7 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
         uris.push(format!("/api/stats/trend?compound={}", c.id));
         uris.push(format!("/api/stats/hours?compound={}", c.id));
         uris.push(format!("/api/alerts?compound={}&alpha=0.3", c.id));
+        uris.push(format!("/api/repeats?compound={}", c.id));
         uris.push(format!("/ogc/collections/compounds/items/{}", c.id));
         uris.push(format!(
             "/ogc/collections/buildings/items?compound_id={}",
@@ -518,6 +521,7 @@ async fn no_response_carries_a_complainants_name_phone_or_words() {
             let (s, _, text) = call(&app, req.body(axum::body::Body::empty()).unwrap()).await;
             // Compound detail is for planners: 401 without a token (and nothing leaks then).
             let planners_only = (uri.starts_with("/api/compounds/") && !uri.ends_with("/grade"))
+                || uri.starts_with("/api/repeats")
                 || uri.contains("f=csv")
                 || uri.contains("f=fgb");
             assert!(

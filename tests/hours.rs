@@ -17,34 +17,7 @@ use std::sync::Arc;
 
 use common::{app_of as app, get, json_ok as json, with_complaints};
 
-/// What a selection asks, in the stores' terms and in PostGIS's.
-#[derive(Default, Clone)]
-struct Sel {
-    district: Option<String>,
-    street: Option<String>,
-    compound: Option<i64>,
-    company: Option<i64>,
-    category: Option<&'static str>,
-    from: &'static str,
-    to: &'static str,
-}
-
-impl Sel {
-    fn query(&self) -> String {
-        let mut q = vec![format!("from={}", self.from), format!("to={}", self.to)];
-        let mut put = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", common::enc(&v)));
-            }
-        };
-        put("district", self.district.clone());
-        put("street", self.street.clone());
-        put("compound", self.compound.map(|x| x.to_string()));
-        put("company", self.company.map(|x| x.to_string()));
-        put("category", self.category.map(str::to_string));
-        q.join("&")
-    }
-}
+use common::Sel;
 
 /// The weekday × hour counts PostGIS gives over the stored complaints of a selection.
 async fn counted(pool: &sqlx::PgPool, s: &Sel) -> Vec<Vec<u64>> {
@@ -292,7 +265,7 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
         want.iter().flatten().sum::<u64>()
     );
 
-    // The embedded store reopened reads its statistics file (ATLSTAT3) and answers the same;
+    // The embedded store reopened reads its statistics file (ATLSTAT4) and answers the same;
     // with a file of the older layout in its place it tables the complaints again, the same.
     let uri = format!("/api/stats/hours?{}", cases[5].1.query());
     let before = json(&ae, &uri).await;
@@ -310,7 +283,7 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
     let m = compound_atlas::io::manifest::Manifest::read(&dir).unwrap();
     let file = dir.join(m.stats.unwrap());
     let mut bytes = std::fs::read(&file).unwrap();
-    assert_eq!(&bytes[..8], b"ATLSTAT3");
+    assert_eq!(&bytes[..8], b"ATLSTAT4");
     bytes[..8].copy_from_slice(b"ATLSTAT2");
     std::fs::write(&file, bytes).unwrap();
     let err = compound_atlas::io::stats::read(&file).unwrap_err();

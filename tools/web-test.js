@@ -140,6 +140,11 @@ async function watch(page, errors, external) {
     const satisfied = (await page.textContent('#fig-satisfied')).trim();
     check(`the panel shows the compound's resolution and satisfaction rates (${resolved}, ${satisfied})`, /^\d+(\.\d)?%$/.test(resolved) && /^\d+(\.\d)?%$/.test(satisfied));
     const before = (await page.textContent('#fig-complaints')).trim();
+    // The compound's repeats of the window: what /api/compounds/{id} answers for the same window.
+    const shown = await page.$eval('#fig-repeats', (el) => ({ n: Number(el.dataset.n), text: el.textContent, from: el.dataset.from, to: el.dataset.to }));
+    const cid = await page.$eval('#panel h2[data-compound]', (el) => el.dataset.compound);
+    const asked = await page.evaluate(async ([id, from, to]) => (await fetch(`/api/compounds/${id}?from=${from}&to=${to}`)).json(), [cid, shown.from, shown.to]);
+    check(`the panel shows the compound's repeats and repeat rate as the API counts them (${shown.text})`, shown.n === asked.repeats && asked.repeats <= asked.complaints && shown.text.includes('·'), JSON.stringify({ shown, repeats: asked.repeats }));
     // The weekday × hour table: 7 × 24 cells that sum to the panel's complaints of the window.
     const heatSum = (id) => page.$$eval(`#${id} td[data-n]`, (tds) => ({ cells: tds.length, sum: tds.reduce((a, td) => a + Number(td.dataset.n), 0) }));
     const count = (text) => Number(String(text).replace(/[^\d]/g, ''));

@@ -21,6 +21,7 @@
       total: '总距离', legs: '段距离', km: '公里', m: '米', note: '说明',
       trend: '逐月投诉趋势', campaign: '专项整治开始', yoy: '同比', half: '半年', vs_prev: '环比上半年',
       vs_year: '同比去年同期', effect: '整治效果（季节与趋势调整后）', observed: '实际', expected: '预期', year_before: '去年同期', counts: '红黄蓝数量', city: '全市', window: '时间窗',
+      repeats: '重复投诉（件 · 占比）', repeats_hint: '同一单元（或楼栋）同类问题在配置的天数内再次投诉',
       resolved: '办结率', satisfied: '满意率', response_h: '首次响应（小时，中位数）', closing_h: '办结用时（小时，中位数/90%）', rates: '办理情况',
       hours: '投诉时段（星期 × 小时）', peak: '高峰', hour: '时',
       legend_grade: '评级', legend_density: '投诉密度（件/百户·年）', suppressed: '（数量少，已隐藏）',
@@ -48,6 +49,7 @@
       total: 'Total', legs: 'Leg', km: 'km', m: 'm', note: 'Note',
       trend: 'Complaints by month', campaign: 'campaign start', yoy: 'YoY', half: 'Half-year', vs_prev: 'vs previous half',
       vs_year: 'vs same half last year', effect: 'Campaign effect (seasonally and trend adjusted)', observed: 'observed', expected: 'expected', year_before: 'a year before', counts: 'Red / yellow / blue', city: 'Whole city', window: 'Window',
+      repeats: 'Repeats (count · share)', repeats_hint: 'the same unit (or building) and category again within the configured days',
       resolved: 'Resolved', satisfied: 'Satisfied', response_h: 'First response (hours, median)', closing_h: 'Closing (hours, median / 90%)', rates: 'Handling',
       hours: 'Complaints by weekday and hour', peak: 'Peak', hour: 'h',
       legend_grade: 'Grade', legend_density: 'Complaint density (per 100 households·yr)', suppressed: '(few, withheld)',
@@ -402,6 +404,7 @@
         <div><b id="fig-complaints">${fmt(c.complaints, 0)}</b>${esc(t('complaints'))}</div>
         <div><b>${fmt(c.density)}</b>${esc(t('density'))}</div>
         <div><b>${fmt(c.households, 0)}</b>${esc(t('households'))}</div>
+        <div title="${esc(t('repeats_hint'))}"><b id="fig-repeats" data-n="${c.repeats}" data-from="${esc(c.window.from)}" data-to="${esc(c.window.to)}">${fmt(c.repeats, 0)} · ${share(c.repeat_rate)}</b>${esc(t('repeats'))}</div>
       </div>
       ${c.grade ? `<div class="hint">${esc(why(c.grade))}</div>` : ''}
       ${alertsLine(al)}

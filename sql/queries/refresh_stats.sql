@@ -42,3 +42,18 @@ SELECT compound_id, date_trunc('month', received_at)::date, category,
        count(*)
 FROM complaints WHERE compound_id IN (SELECT compound_id FROM touched)
 GROUP BY 1, 2, 3, 4;
+
+DELETE FROM stats_compound_repeats WHERE compound_id IN (SELECT compound_id FROM touched);
+INSERT INTO stats_compound_repeats (compound_id, month, category, is_unit, place_id, gap, n)
+SELECT compound_id, month, category, is_unit, place_id, gap, count(*)
+FROM (
+    SELECT compound_id, date_trunc('month', received_at)::date AS month, category,
+           unit_id IS NOT NULL AS is_unit, coalesce(unit_id, building_id) AS place_id,
+           least(255, coalesce(received_at::date - lag(received_at::date) OVER (
+               PARTITION BY compound_id, unit_id IS NOT NULL, coalesce(unit_id, building_id), category
+               ORDER BY received_at), 255))::smallint AS gap
+    FROM complaints
+    WHERE compound_id IN (SELECT compound_id FROM touched)
+      AND coalesce(unit_id, building_id) IS NOT NULL
+) g
+GROUP BY 1, 2, 3, 4, 5, 6;

@@ -247,6 +247,7 @@ mod tests {
                         red_line: 25.0,
                         yellow_line: 12.0,
                         top_categories: Vec::new(),
+                        repeats: 0,
                         r#override: None,
                         rule_version: "rygb-1".into(),
                     },

@@ -247,6 +247,7 @@ mod tests {
                     unit: None,
                     handled: crate::model::handling::Handled::default(),
                     slot: 0,
+                    day: 0,
                 });
             }
         }

@@ -11,7 +11,11 @@
 //! 5. **Cap removal (摘帽)**: a red compound stays red until it has been below the yellow line
 //!    (the rate of the last yellow slot, or the yellow floor) for two consecutive quarters.
 //!    Held compounds take red slots first; the best-ranked others fill the rest.
-//! 6. **Overrides** by authorised users win over the computed grade for their quarter and are
+//! 6. **Repeats** (`[repeats]`): each repeat complaint in the window (the same unit, or
+//!    building, and category again within `days` days) adds `weight` to the severity-weighted
+//!    complaints of step 1 — 0 by default, so repeats are shown beside the grade but do not
+//!    move it unless configured.
+//! 7. **Overrides** by authorised users win over the computed grade for their quarter and are
 //!    never dropped by a recomputation; the computed grade is kept beside them.
 
 pub use crate::model::grade::{Grade, GradeRecord, Override, Rule};
@@ -94,7 +98,7 @@ impl GradeBook {
             for (district, members) in &by_district {
                 let rated = rate(stats, members, rule, w);
                 let dq = DistrictQuarter::new(&rated, rule, &prev_red, &prev_below);
-                for (rank, (rate, c, weighted)) in rated.iter().enumerate() {
+                for (rank, (rate, c, weighted, repeats)) in rated.iter().enumerate() {
                     let computed = dq.grade(c.id);
                     let ov = latest_override.get(&(q, c.id)).map(|o| (*o).clone());
                     book.records.insert(
@@ -115,6 +119,7 @@ impl GradeBook {
                             red_line: dq.red_line,
                             yellow_line: dq.yellow_line,
                             top_categories: top_categories(weighted),
+                            repeats: *repeats,
                             r#override: ov,
                             rule_version: rule.version.clone(),
                         },
@@ -177,26 +182,29 @@ pub fn keeps_cap(was_on: bool, quiet_now: bool, quiet_before: bool) -> bool {
     was_on && !(quiet_now && quiet_before)
 }
 
-/// A compound's rate, the compound, and its severity-weighted complaints by category.
-type Rated<'a> = (f64, &'a Graded, [f64; 10]);
+/// A compound's rate, the compound, its severity-weighted complaints by category and its
+/// repeats.
+type Rated<'a> = (f64, &'a Graded, [f64; 10], u64);
 
 /// A district's compounds rated over the window, highest rate first (ties by id).
 fn rate<'a>(stats: &Stats, members: &[&'a Graded], rule: &Rule, w: Window) -> Vec<Rated<'a>> {
+    let months = stats.range(w);
     let mut rated: Vec<Rated<'a>> = members
         .iter()
         .map(|c| {
             let by = stats.compound_by_category(c.id, w);
+            let repeats = stats.repeats.count(c.id, &months, None, &rule.repeats);
             let mut weighted = [0.0; 10];
             for (i, cat) in Category::ALL.iter().enumerate() {
                 weighted[i] = by[i] as f64 * rule.weights.get(cat).copied().unwrap_or(1.0);
             }
-            let sum: f64 = weighted.iter().sum();
+            let sum = weighted.iter().sum::<f64>() + repeats as f64 * rule.repeats.weight;
             let rate = if c.households > 0 {
                 sum / c.households as f64 * 100.0 * 12.0 / f64::from(w.months())
             } else {
                 0.0
             };
-            (rate, *c, weighted)
+            (rate, *c, weighted, repeats)
         })
         .collect();
     rated.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
@@ -359,6 +367,7 @@ mod tests {
                         unit: None,
                         handled: crate::model::handling::Handled::default(),
                         slot: 0,
+                        day: 0,
                     });
                 }
             }
@@ -407,6 +416,7 @@ mod tests {
                     unit: None,
                     handled: crate::model::handling::Handled::default(),
                     slot: 0,
+                    day: 0,
                 })
             })
             .collect();

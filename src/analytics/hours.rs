@@ -35,15 +35,12 @@ pub struct Hours {
     pub note: Option<String>,
 }
 
-/// The weekday × hour counts of compounds `ids` (of one category or all) over `window`. A
-/// window wholly outside the data is refused by name; a selection without complaints in it
-/// answers zeros and says why.
-pub fn hours_of(
+/// The data's first and last months, when `window` meets them: a store without complaints is
+/// a 404, a window wholly outside the data a 400 naming the data's months.
+pub fn data_months(
     stats: &Stats,
-    ids: &[i64],
-    category: Option<Category>,
     window: Window,
-) -> Result<Hours, Error> {
+) -> Result<(crate::model::Month, crate::model::Month), Error> {
     let (Some(first), Some(last)) = (stats.first, stats.last) else {
         return Err(Error::NotFound("no complaints stored yet".into()));
     };
@@ -53,6 +50,19 @@ pub fn hours_of(
             window.from, window.to
         )));
     }
+    Ok((first, last))
+}
+
+/// The weekday × hour counts of compounds `ids` (of one category or all) over `window`. A
+/// window wholly outside the data is refused by name; a selection without complaints in it
+/// answers zeros and says why.
+pub fn hours_of(
+    stats: &Stats,
+    ids: &[i64],
+    category: Option<Category>,
+    window: Window,
+) -> Result<Hours, Error> {
+    let (first, last) = data_months(stats, window)?;
     let counts = stats
         .clock
         .week(ids.iter().copied(), stats.range(window), category);
@@ -106,6 +116,7 @@ mod tests {
                 unit: None,
                 handled: Handled::default(),
                 slot: (i * 7 % 168) as u8,
+                day: 0,
             })
             .collect();
         Stats::from_facts(&facts)

@@ -7,6 +7,7 @@ pub mod effect;
 pub mod grade;
 pub mod hotspots;
 pub mod hours;
+pub mod repeats;
 pub mod service;
 /// The monthly tables are plain values ([`crate::model::stats`]), read here as ever.
 pub use crate::model::stats;

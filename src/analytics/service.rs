@@ -80,6 +80,20 @@ pub struct TrendFilter {
     pub category: Option<Category>,
 }
 
+impl TrendFilter {
+    /// The selection as the key of a kept answer.
+    pub fn key(&self) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            self.district,
+            self.street,
+            self.compound,
+            self.company,
+            self.category.map(Category::code)
+        )
+    }
+}
+
 pub struct Atlas {
     pub store: Arc<dyn Store>,
     pub rule: Rule,
@@ -524,6 +538,26 @@ impl Atlas {
     ) -> Result<super::hours::Hours, crate::error::Error> {
         let (stats, window, ids) = self.selection(filter, from, to).await?;
         super::hours::hours_of(&stats, &ids, filter.category, window)
+    }
+
+    /// The repeat hot spots of the compounds a filter selects over the window `from..=to`
+    /// (default: the last 12 months of data), the `limit` worst ([`super::repeats`]).
+    pub async fn repeats(
+        &self,
+        filter: &TrendFilter,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<super::repeats::HotSpots, crate::error::Error> {
+        let (stats, window, ids) = self.selection(filter, from, to).await?;
+        super::repeats::hot_spots(
+            &stats,
+            &ids,
+            filter.category,
+            window,
+            &self.rule.repeats,
+            limit,
+        )
     }
 
     /// The statistics, the window `from..=to` (default: the last 12 months of data) and the

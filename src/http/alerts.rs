@@ -133,19 +133,9 @@ pub async fn alerts_of_month(
     }
     let (month, filter, rule) = asked(&p, &state.atlas.alert_rule)?;
     let v = state.atlas.store.version();
-    let key = format!(
-        "alerts {month:?} {} {:?} {:?} {:?} {:?} {:?}",
-        rule.alpha,
-        filter.district,
-        filter.street,
-        filter.compound,
-        filter.company,
-        filter.category.map(Category::code)
-    );
-    if format != Format::Csv {
-        if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(export::json_bytes(body));
-        }
+    let key = format!("alerts {month:?} {} {}", rule.alpha, filter.key());
+    if let Some(kept) = export::kept(&state.atlas, &key, format) {
+        return Ok(kept);
     }
     let (month, ids, found) = state.atlas.alerts(&filter, month, rule.clone()).await?;
     let (city, book) = tokio::try_join!(state.tiles.city(&state.atlas), state.atlas.grades())?;

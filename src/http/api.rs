@@ -155,7 +155,7 @@ pub async fn post_complaints(
     ))
 }
 
-fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
+pub(super) fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
     Ok(TrendFilter {
         district: p.get("district").map(str::to_string),
         street: p.get("street").map(str::to_string),
@@ -170,7 +170,7 @@ fn trend_filter(p: &Params) -> Result<TrendFilter, Error> {
 
 /// What a trend, an effect or a time pattern is about, as the answer says it (the company
 /// only where it can be asked).
-fn filter_json(f: &TrendFilter) -> Value {
+pub(super) fn filter_json(f: &TrendFilter) -> Value {
     let mut v = json!({
         "district": f.district, "street": f.street, "compound": f.compound,
         "category": f.category.map(Category::code),
@@ -383,6 +383,13 @@ fn explanation(r: &crate::analytics::GradeRecord, rule: &crate::analytics::Rule)
         "yellow_line": if r.yellow_line.is_finite() { json!(r.yellow_line) } else { Value::Null },
         "floors": { "red": rule.red_floor, "yellow": rule.yellow_floor },
         "top_categories": r.top_categories.iter().map(|(c, v)| json!({ "category": c.code(), "label": c.label(), "weighted": v })).collect::<Vec<_>>(),
+        "repeats": {
+            "count": r.repeats,
+            "days": rule.repeats.days,
+            "weight": rule.repeats.weight,
+            "weighted": r.repeats as f64 * rule.repeats.weight,
+            "how": format!("each repeat in the window (the same unit, or building, and category again within {} days) adds {} to the severity-weighted complaints the rate counts", rule.repeats.days, rule.repeats.weight),
+        },
         "override": r.r#override,
         "rule_version": r.rule_version,
     })
@@ -600,6 +607,8 @@ pub async fn compound(
     });
     if let Value::Object(m) = &mut out {
         super::request::insert_rates(m, &stats.rates_of(&[id], w));
+        let repeats = stats.repeats_of(&[id], w, None, &state.atlas.rule.repeats);
+        crate::planner::insert_repeats(m, repeats, total);
     }
     Ok(Json(out))
 }

@@ -93,6 +93,7 @@ impl Ctx {
             ),
         );
         super::request::insert_rates(&mut m, &rates);
+        crate::planner::insert_repeats(&mut m, c.repeats, c.complaints);
         m
     }
 }
@@ -124,10 +125,8 @@ pub async fn companies(
         p.get("district"),
         sort.name()
     );
-    if format != Format::Csv {
-        if let Some(body) = state.atlas.remembered(&key) {
-            return Ok(export::json_bytes(body));
-        }
+    if let Some(kept) = export::kept(&state.atlas, &key, format) {
+        return Ok(kept);
     }
     let ctx = Ctx::of(&state, &p).await?;
     let district = p
@@ -199,6 +198,7 @@ pub async fn company(
                 "id": c.id, "name": c.name, "district_code": c.district_code,
                 "street_code": c.street_code, "households": c.households, "complaints": n,
                 "density": (dens * 100.0).round() / 100.0, "grade": grade,
+                "repeats": ctx.fig.repeats(c.id),
             }),
         ));
         stats.add_series(c.id, w, None, &mut monthly);

@@ -187,6 +187,15 @@ pub fn json_bytes(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The answer kept for request `key` of the store's current version, when JSON is asked (a
+/// CSV is written afresh).
+pub fn kept(atlas: &crate::analytics::Atlas, key: &str, format: Format) -> Option<Response> {
+    if format == Format::Csv {
+        return None;
+    }
+    atlas.remembered(key).map(json_bytes)
+}
+
 pub fn table_csv(name: &str, rows: &[Map<String, Value>]) -> Result<Response, Error> {
     let mut cols: Vec<&str> = Vec::new();
     for r in rows {

@@ -20,6 +20,7 @@ mod observe;
 mod ogc;
 mod openapi;
 mod planner;
+mod repeats;
 mod report;
 mod request;
 mod styles;
@@ -239,6 +240,7 @@ fn routes(state: AppState) -> Router {
         .merge(hotspots::routes())
         .merge(alerts::routes())
         .merge(report::routes())
+        .merge(repeats::routes())
         .merge(cache::routes())
         .merge(features::routes())
         .merge(featureserver::routes())

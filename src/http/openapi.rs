@@ -188,6 +188,7 @@ fn paths_and_components(base: &str, about: &str) -> Value {
         planner_paths(),
         report_paths(),
         company_list_paths(),
+        repeats_path(),
         picture_and_wmts_paths(),
         esri_paths(),
         admin_paths(),
@@ -531,6 +532,18 @@ fn report_paths() -> Value {
                 json!({ "name": "district", "in": "query", "required": true, "description": "district code or name", "schema": string() }),
                 json!({ "name": "month", "in": "query", "required": true, "description": "the month reported, YYYY-MM, within the data", "schema": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" } }),
             ], ok("the report", &["application/pdf"]))) },
+    })
+}
+
+/// Repeat hot spots (issue 16, part 3).
+fn repeats_path() -> Value {
+    json!({
+            "/api/repeats": { "get": planner_only(op("repeat hot spots: the units, and buildings where the unit is not known, whose complaints came again of the same category within [repeats] days (default 30), most repeats first, with each place's complaints, repeats, repeat rate and repeats by category, and the selection's complaints, repeats and repeat rate over the window; counts only (planner); an empty list carries a `note` saying why (f=csv: a row a place)", "planner", with(vec![
+                q("district", "district code or name", string()), q("street", "street", string()), q("compound", "compound id", string()),
+                q("company", "property company id", string()), q("category", "category", string()),
+                q("limit", "places listed, 1–5000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 5000 })),
+                q("f", "json (default) or csv", json!({ "type": "string", "enum": ["json", "csv"] })),
+            ], window().into_iter().take(2)), ok("repeat hot spots", &["application/json", "text/csv"]))) }
     })
 }
 

@@ -327,6 +327,7 @@ pub fn read_facts(
                 closing_h: hours(received_at, r.later(14, "closed_at")?),
             },
             slot: crate::model::clock::slot(received_at),
+            day: chrono::Datelike::num_days_from_ce(&received_at.date()),
         });
         Ok(())
     })
@@ -342,6 +343,7 @@ pub fn fact(c: &Complaint, scale: &Scale) -> Fact {
         unit: c.place.unit_id,
         handled: handled(c, scale),
         slot: crate::model::clock::slot(c.received_at),
+        day: chrono::Datelike::num_days_from_ce(&c.received_at.date()),
     }
 }
 

@@ -11,21 +11,27 @@
 //! satisfied) — each a count (u32) and per entry an id (i64) and its u32 counts, in id order;
 //! then the compounds' hours: a count (u32) and per compound in id order its id (i64), its
 //! number of entries (u32) and each entry's month index (u16), response and closing hours
-//! (f32, NaN for none), in month order; then the compounds' clock (when each complaint came):
+//! (f32, NaN for none), in month order; then the compounds' repeats (ATLSTAT4): the number of
+//! compounds, of places and of entries (u32 each), and per compound in id order its id (i64),
+//! its number of places (u32), each place's kind (u8: 0 building, 1 unit) and id (i64) in
+//! order, its number of entries (u32) and each entry's month index (u16), place index (u16),
+//! category (u8) and days since the previous complaint of its place and category (u8, 255 for
+//! none), in order; then the compounds' clock (when each complaint came):
 //! a count (u32) and per compound in id order its id (i64), its number of entries (u32) and
 //! each entry's month index (u16), category (u8, its place in the category list) and hour of
 //! the week (u8, 0–167), in order; last, the CRC-32 of all that precedes it (u32). A file of
-//! an older layout (`ATLSTAT1`, `ATLSTAT2`: no clock) is not read: the store says so and
-//! tables its complaints again.
+//! an older layout (`ATLSTAT1`, `ATLSTAT2`: no clock; `ATLSTAT3`: no repeats) is not read: the
+//! store says so and tables its complaints again.
 
 use crate::model::clock::{Clock, Entry, SLOTS};
 use crate::model::handling::Times;
+use crate::model::repeat::{Place, Repeats};
 use crate::model::stats::{Counts, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"ATLSTAT3";
+const MAGIC: &[u8; 8] = b"ATLSTAT4";
 
 /// What a statistics file says it was tabled from: the complaints file's digest and the
 /// handling scale's fingerprint.
@@ -103,6 +109,7 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
             out.put_f32_le(c);
         }
     }
+    encode_repeats(&mut out, &stats.repeats);
     let mut ids: Vec<i64> = stats.clock.ids().collect();
     ids.sort_unstable();
     out.put_u32_le(ids.len() as u32);
@@ -119,6 +126,46 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     let crc = crc32fast::hash(&out);
     out.put_u32_le(crc);
     out
+}
+
+/// The repeats section: its counts, then each compound's places and entries.
+fn encode_repeats(out: &mut Vec<u8>, r: &Repeats) {
+    let mut ids: Vec<i64> = r.ids().collect();
+    ids.sort_unstable();
+    let places: usize = ids.iter().map(|id| r.of(*id).0.len()).sum();
+    out.put_u32_le(ids.len() as u32);
+    out.put_u32_le(places as u32);
+    out.put_u32_le(r.len() as u32);
+    for id in ids {
+        let (p, e) = r.of(id);
+        out.put_i64_le(id);
+        out.put_u32_le(p.len() as u32);
+        for x in p {
+            let (kind, id) = match *x {
+                Place::Building(b) => (0, b),
+                Place::Unit(u) => (1, u),
+            };
+            out.put_u8(kind);
+            out.put_i64_le(id);
+        }
+        out.put_u32_le(e.len() as u32);
+        for x in e {
+            out.put_u16_le(x.month);
+            out.put_u16_le(x.place);
+            out.put_u8(x.category);
+            out.put_u8(x.gap);
+        }
+    }
+}
+
+/// A section's next compound id: strictly after the one before (`prev`, which it becomes).
+fn next_id(body: &mut &[u8], prev: &mut Option<i64>, what: &str) -> Result<i64, String> {
+    let id = body.try_get_i64_le().map_err(short(what))?;
+    if prev.is_some_and(|p| p >= id) {
+        return Err(format!("{what}: ids out of order at {id}"));
+    }
+    *prev = Some(id);
+    Ok(id)
 }
 
 /// What was being read when the bytes ran out.
@@ -162,11 +209,7 @@ fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
     let mut t = Times::default();
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(WHAT))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{WHAT}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, WHAT)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
         if body.remaining() < k * 10 {
             return Err(format!("truncated while reading {WHAT}"));
@@ -187,6 +230,83 @@ fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
     Ok(t)
 }
 
+/// A compound's places in the repeats section: `k` of them, strictly increasing.
+fn places(body: &mut &[u8], id: i64, k: usize) -> Result<Vec<Place>, String> {
+    if body.remaining() < k * 9 {
+        return Err("truncated while reading the repeats".into());
+    }
+    let mut places: Vec<Place> = Vec::with_capacity(k);
+    for _ in 0..k {
+        let p = match (body.get_u8(), body.get_i64_le()) {
+            (0, b) => Place::Building(b),
+            (1, u) => Place::Unit(u),
+            (kind, _) => {
+                return Err(format!(
+                    "the repeats: compound {id} has a place of kind {kind}"
+                ))
+            }
+        };
+        if places.last().is_some_and(|l| *l >= p) {
+            return Err(format!(
+                "the repeats: compound {id} has places out of order"
+            ));
+        }
+        places.push(p);
+    }
+    Ok(places)
+}
+
+/// The compounds' repeats: ids strictly increasing, places in order, entries in order inside
+/// `n` months, 10 categories and the compound's places.
+fn repeats(body: &mut &[u8], n: usize) -> Result<Repeats, String> {
+    use crate::model::repeat::Entry as R;
+    const WHAT: &str = "the repeats";
+    let len = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+    let places_n = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+    let entries_n = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+    if len * 16 + places_n * 9 + entries_n * 6 > body.remaining() {
+        return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
+    }
+    let mut r = Repeats::with_capacity(places_n, entries_n);
+    let mut prev = None;
+    for _ in 0..len {
+        let id = next_id(body, &mut prev, WHAT)?;
+        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+        let places = places(body, id, k)?;
+        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
+        if body.remaining() < k * 6 {
+            return Err(format!("truncated while reading {WHAT}"));
+        }
+        let mut entries: Vec<R> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let e = R {
+                month: body.get_u16_le(),
+                place: body.get_u16_le(),
+                category: body.get_u8(),
+                gap: body.get_u8(),
+            };
+            if usize::from(e.month) >= n
+                || usize::from(e.category) >= crate::model::Category::ALL.len()
+                || usize::from(e.place) >= places.len()
+                || entries.last().is_some_and(|l| *l > e)
+            {
+                return Err(format!(
+                    "{WHAT}: compound {id} has an entry out of order or range"
+                ));
+            }
+            entries.push(e);
+        }
+        r.push(id, places, entries);
+    }
+    if r.len() != entries_n {
+        return Err(format!(
+            "{WHAT}: {entries_n} entries announced, {} read",
+            r.len()
+        ));
+    }
+    Ok(r)
+}
+
 /// The compounds' clock: ids strictly increasing, entries in order inside `n` months, 10
 /// categories and 168 hours of the week.
 fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
@@ -200,11 +320,7 @@ fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
     let mut c = Clock::with_capacity(body.remaining().saturating_sub(len * 12) / 4);
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(WHAT))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{WHAT}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, WHAT)?;
         let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
         if body.remaining() < k * 4 {
             return Err(format!("truncated while reading {WHAT}"));
@@ -237,11 +353,11 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(if bytes.starts_with(b"ATLSTAT") {
             format!(
-                "a statistics file of an older layout ({}; this server reads ATLSTAT3, which adds the hours of the week)",
+                "a statistics file of an older layout ({}; this server reads ATLSTAT4, which adds the repeats)",
                 String::from_utf8_lossy(&bytes[..MAGIC.len().min(bytes.len())])
             )
         } else {
-            "not a statistics file (no ATLSTAT3 header)".into()
+            "not a statistics file (no ATLSTAT4 header)".into()
         });
     }
     let (body, mut tail) = bytes.split_at(bytes.len() - 4);
@@ -285,6 +401,7 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     stats.unit = table(&mut body, n, "the unit table")?;
     stats.handling = table(&mut body, n, "the handling table")?;
     stats.times = times(&mut body, n)?;
+    stats.repeats = repeats(&mut body, n)?;
     stats.clock = clock(&mut body, n)?;
     if body.has_remaining() {
         return Err(format!("{} bytes left after the tables", body.remaining()));
@@ -305,7 +422,7 @@ mod tests {
                 month: Month::new(2022, 1).plus((i % 19) as i32),
                 category: Category::ALL[(i % 10) as usize],
                 compound: (i % 13 != 0).then_some(1_000 + i % 97),
-                building: (i % 3 != 0).then_some(50_000 + i % 401),
+                building: (i % 3 != 0).then_some(50_000 + i % 97),
                 unit: (i % 4 == 0).then_some(900_000 + i % 1_201),
                 handled: crate::model::handling::Handled {
                     closed: i % 5 != 0,
@@ -314,6 +431,7 @@ mod tests {
                     closing_h: (i % 5 != 0).then_some((i % 200) as f32),
                 },
                 slot: (i % 168) as u8,
+                day: 738_000 + (i % 29) as i32,
             });
         }
         Stats::from_facts(&facts)
@@ -333,6 +451,10 @@ mod tests {
             let (x, y) = (a.times.entries_of(id), b.times.entries_of(id));
             assert_eq!(format!("{x:?}"), format!("{y:?}"), "compound {id}");
         }
+        assert_eq!(a.repeats.len(), b.repeats.len());
+        for id in a.repeats.ids() {
+            assert_eq!(a.repeats.of(id), b.repeats.of(id), "compound {id}");
+        }
         assert_eq!(a.clock.len(), b.clock.len());
         for id in a.clock.ids() {
             assert_eq!(
@@ -349,6 +471,16 @@ mod tests {
         assert!(s.compound.len() > 50 && s.unit.len() > 500);
         assert!(s.handling.len() > 50 && s.times.len() > 3_000);
         assert!(s.clock.len() > 4_000);
+        assert!(s.repeats.len() > 3_000);
+        let days = crate::model::repeat::RepeatRule::default();
+        let r = 0..s.months();
+        assert!(
+            s.repeats
+                .ids()
+                .map(|id| s.repeats.count(id, &r, None, &days))
+                .sum::<u64>()
+                > 10
+        );
         let bytes = encode(&s, "crc32:0badf00d:123");
         let (back, source) = decode(&bytes).unwrap();
         assert_eq!(source, "crc32:0badf00d:123");
@@ -382,10 +514,10 @@ mod tests {
     #[test]
     fn a_file_of_the_older_layout_is_refused_by_name() {
         let mut b = encode(&sample(), "x");
-        b[..8].copy_from_slice(b"ATLSTAT2");
+        b[..8].copy_from_slice(b"ATLSTAT3");
         let e = decode(&b).unwrap_err();
         assert!(
-            e.contains("older layout (ATLSTAT2") && e.contains("ATLSTAT3"),
+            e.contains("older layout (ATLSTAT3") && e.contains("ATLSTAT4"),
             "{e}"
         );
     }

@@ -44,6 +44,10 @@ pub struct Rule {
     pub red_floor: f64,
     pub yellow_floor: f64,
     pub window_months: i32,
+    /// `[repeats]` (not `[grading]`): what a repeat is, and what each repeat in the window
+    /// adds to a compound's severity-weighted complaints.
+    #[serde(skip)]
+    pub repeats: super::repeat::RepeatRule,
 }
 
 impl Default for Rule {
@@ -66,6 +70,7 @@ impl Default for Rule {
             red_floor: 25.0,
             yellow_floor: 12.0,
             window_months: 12,
+            repeats: super::repeat::RepeatRule::default(),
         }
     }
 }
@@ -99,6 +104,9 @@ pub struct GradeRecord {
     pub yellow_line: f64,
     /// Categories by weighted count in the window, largest first.
     pub top_categories: Vec<(Category, f64)>,
+    /// Repeat complaints in the window (`[repeats]`); each adds the rule's repeat weight to
+    /// the severity-weighted complaints the rate counts.
+    pub repeats: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub r#override: Option<Override>,
     pub rule_version: String,

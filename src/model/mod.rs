@@ -15,6 +15,7 @@ pub mod grade;
 pub mod handling;
 mod month;
 mod privacy;
+pub mod repeat;
 pub mod stats;
 pub use category::Category;
 pub use datum::Datum;

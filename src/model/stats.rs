@@ -3,6 +3,7 @@
 
 use crate::model::clock::{Clock, ClockBuilder, Entry};
 use crate::model::handling::{Handled, Rates, Times, TimesBuilder};
+use crate::model::repeat::{Place, Repeats, RepeatsBuilder};
 use crate::model::{Category, Month};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub struct Fact {
     pub handled: Handled,
     /// Its hour of the week as received ([`crate::model::clock::slot`]).
     pub slot: u8,
+    /// Its local date received, as days from the common era (for repeats).
+    pub day: i32,
 }
 
 /// A complaint window: months `from..=to`.
@@ -157,6 +160,9 @@ pub struct Stats {
     pub times: Times,
     /// Per compound, each complaint's month, category and hour of the week.
     pub clock: Clock,
+    /// Per compound, each placed complaint's month, place, category and days since the one
+    /// before of its place and category (repeats).
+    pub repeats: Repeats,
     pub total: u64,
     pub unmatched: u64,
 }
@@ -451,6 +457,11 @@ impl Months {
         }
     }
 
+    /// The index of month `m` in the tables, when it is one of theirs.
+    pub fn index(&self, m: Month) -> Option<usize> {
+        self.slot(m)
+    }
+
     /// Whether month `m` is one of the tables'.
     pub fn holds(&self, m: Month) -> bool {
         self.slot(m).is_some()
@@ -505,6 +516,7 @@ impl Stats {
         let mut handling = months.counts::<3>();
         let mut times = TimesBuilder::default();
         let mut clock = ClockBuilder::default();
+        let mut placed = Vec::new();
         for f in facts {
             s.total += 1;
             let Some(c) = f.compound else {
@@ -514,6 +526,10 @@ impl Stats {
             months.add_by_category(&mut compound, c, f.month, f.category, 1);
             months.add_handled(&mut handling, &mut times, c, f.month, &f.handled);
             months.add_clock(&mut clock, c, f.month, f.category, f.slot, 1);
+            if let (Some(p), Some(i)) = (Place::of(f.building, f.unit), months.slot(f.month)) {
+                let cat = u8::try_from(cat_index(f.category)).unwrap_or(0);
+                placed.push((c, p, cat, f.day, u16::try_from(i).unwrap_or(u16::MAX)));
+            }
             if let Some(b) = f.building {
                 months.add(&mut building, b, f.month, 1);
             }
@@ -527,6 +543,9 @@ impl Stats {
         s.handling = handling.into_table();
         s.times = times.build();
         s.clock = clock.build();
+        let mut repeats = RepeatsBuilder::default();
+        repeats.add_days(placed);
+        s.repeats = repeats.build();
         s
     }
 
@@ -561,6 +580,20 @@ impl Stats {
     pub fn count_of(&self, ids: &[i64], w: Window, category: Option<Category>) -> u64 {
         ids.iter()
             .map(|id| self.compound_count(*id, w, category))
+            .sum()
+    }
+
+    /// Repeat complaints of compounds `ids` over a window under `rule`, of one category or all.
+    pub fn repeats_of(
+        &self,
+        ids: &[i64],
+        w: Window,
+        category: Option<Category>,
+        rule: &crate::model::repeat::RepeatRule,
+    ) -> u64 {
+        let r = self.range(w);
+        ids.iter()
+            .map(|id| self.repeats.count(*id, &r, category, rule))
             .sum()
     }
 
@@ -721,6 +754,7 @@ mod tests {
                 unit: Some(100),
                 handled: crate::model::handling::Handled::default(),
                 slot: 0,
+                day: 0,
             },
             Fact {
                 month: m("2023-02"),
@@ -730,6 +764,7 @@ mod tests {
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
                 slot: 0,
+                day: 0,
             },
             Fact {
                 month: m("2023-03"),
@@ -739,6 +774,7 @@ mod tests {
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
                 slot: 0,
+                day: 0,
             },
             Fact {
                 month: m("2023-03"),
@@ -748,6 +784,7 @@ mod tests {
                 unit: None,
                 handled: crate::model::handling::Handled::default(),
                 slot: 0,
+                day: 0,
             },
         ];
         let s = Stats::from_facts(&facts);

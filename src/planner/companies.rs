@@ -32,6 +32,9 @@ pub struct CompanyFigures {
     pub handled: [u64; 3],
     /// Its compounds' ids, ascending.
     pub compound_ids: Vec<i64>,
+    /// Its repeat complaints in the window (the same unit, or building, and category again
+    /// within `[repeats] days`).
+    pub repeats: u64,
 }
 
 impl CompanyFigures {
@@ -45,6 +48,12 @@ impl CompanyFigures {
     #[must_use]
     pub fn red_share(&self) -> f64 {
         crate::model::company_list::share(self.red_households, self.households)
+    }
+
+    /// Repeats ÷ complaints (`None` without complaints).
+    #[must_use]
+    pub fn repeat_rate(&self) -> Option<f64> {
+        crate::model::handling::rate(self.repeats, self.complaints)
     }
 
     /// Complaints against the same window a year before, as a fraction (`None` when there were
@@ -163,6 +172,7 @@ pub fn league(
         row.compounds += 1;
         row.households += i64::from(c.households);
         row.complaints += n;
+        row.repeats += fig.repeats(c.id);
         row.year_before += before.compound(c.id).0;
         for (t, v) in row.handled.iter_mut().zip(fig.handled(c.id)) {
             *t += v;

@@ -135,6 +135,8 @@ pub struct Row {
     pub alert: Option<crate::model::Category>,
     /// Its property company's list standing in the grade quarter (none without a quarter).
     pub company_list: Option<crate::model::company_list::List>,
+    /// Repeat complaints in the window.
+    pub repeats: u64,
 }
 
 impl Row {
@@ -155,6 +157,7 @@ impl Row {
             satisfied_rate,
             alert: fig.alert(id),
             company_list: fig.company_list(id),
+            repeats: fig.repeats(id),
         })
     }
 
@@ -195,11 +198,26 @@ impl Row {
                 .company_list
                 .map(crate::model::company_list::List::code)),
         );
+        insert_repeats(&mut m, self.repeats, self.complaints);
         if let Some(d) = self.distance_m {
             m.insert("distance_m".into(), json!((d * 100.0).round() / 100.0));
         }
         m
     }
+}
+
+/// Puts a compound's or company's repeat complaints and repeat rate (repeats ÷ complaints)
+/// into a JSON object.
+pub fn insert_repeats(
+    m: &mut serde_json::Map<String, serde_json::Value>,
+    repeats: u64,
+    complaints: u64,
+) {
+    m.insert("repeats".into(), serde_json::json!(repeats));
+    m.insert(
+        "repeat_rate".into(),
+        serde_json::json!(crate::model::handling::rate(repeats, complaints)),
+    );
 }
 
 /// How a list of compounds is ordered.

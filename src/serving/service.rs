@@ -129,11 +129,13 @@ impl TileService {
             _ => None,
         };
         let rule = atlas.alert_rule.clone();
+        let repeats = atlas.rule.repeats;
         let (fig, rows) = blocking("figures made", move || {
             let rows = rows.unwrap_or_else(|| Arc::new(Rows::new(&city, &stats)));
             let fig = Figures::new(&city, (&stats, &rows), &book, window, period)
                 .with_alerts(&city, &stats, &rule)
-                .with_company_lists(&city, &lists);
+                .with_company_lists(&city, &lists)
+                .with_repeats(&city, &stats, &repeats);
             (Arc::new(fig), rows)
         })
         .await?;

@@ -279,15 +279,17 @@ impl PostgisStore {
                 .await
                 .map_err(map_err)
         };
-        let ((first, last, unmatched), compound, building, unit, handling, hours, clock) = tokio::try_join!(
-            summary,
-            monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
-            monthly_blob(&self.pool, BUILDING_MONTHS, None),
-            monthly_blob(&self.pool, UNIT_MONTHS, None),
-            handling,
-            monthly_blob(&self.pool, COMPLAINT_HOURS, None),
-            monthly_blob(&self.pool, COMPOUND_CLOCK, Some(&categories)),
-        )?;
+        let ((first, last, unmatched), compound, building, unit, handling, hours, clock, repeats) =
+            tokio::try_join!(
+                summary,
+                monthly_blob(&self.pool, COMPOUND_MONTHS, Some(&categories)),
+                monthly_blob(&self.pool, BUILDING_MONTHS, None),
+                monthly_blob(&self.pool, UNIT_MONTHS, None),
+                handling,
+                monthly_blob(&self.pool, COMPLAINT_HOURS, None),
+                monthly_blob(&self.pool, COMPOUND_CLOCK, Some(&categories)),
+                monthly_blob(&self.pool, COMPOUND_REPEATS, Some(&categories)),
+            )?;
         let mut stats = Stats {
             first: first.map(Month::of),
             last: last.map(Month::of),
@@ -309,6 +311,7 @@ impl PostgisStore {
             stats.handling = handling_table(&months, &handling, &mut month);
             stats.times = hours_of(&months, stats.first, &hours, &mut month);
             stats.clock = clock_of(&months, &clock, &mut month);
+            stats.repeats = repeats_of(&months, &repeats, &mut month);
             // Every placed complaint is counted once in its compound's table (refresh_stats.sql).
             stats.total = placed + stats.unmatched;
         }
@@ -635,6 +638,39 @@ fn clock_of(months: &Months, blob: &[u8], month: &mut MonthOfDays) -> crate::mod
         }
     }
     clock.build()
+}
+
+const COMPOUND_REPEATS: &str = include_str!("../../sql/queries/compound_repeats.sql");
+
+/// The compounds' repeats from `compound_repeats.sql`'s rows (30 bytes each).
+fn repeats_of(
+    months: &Months,
+    blob: &[u8],
+    month: &mut MonthOfDays,
+) -> crate::model::repeat::Repeats {
+    use crate::model::repeat::{Place, RepeatsBuilder};
+    use bytes::Buf;
+    let mut repeats = RepeatsBuilder::default();
+    for r in blob.chunks_exact(30) {
+        let (id, m, k) = monthly_row(r, month);
+        let mut rest = &r[16..];
+        let cat =
+            category_at(rest.get_i16()).and_then(|c| Category::ALL.iter().position(|x| *x == c));
+        let gap = u8::try_from(rest.get_i16()).unwrap_or(crate::model::repeat::NO_GAP);
+        let place = match rest.get_i16() {
+            1 => Place::Unit(rest.get_i64()),
+            _ => Place::Building(rest.get_i64()),
+        };
+        if let (Some(cat), Some(i)) = (cat, months.index(m)) {
+            let e = (
+                u16::try_from(i).unwrap_or(u16::MAX),
+                u8::try_from(cat).unwrap_or(0),
+                gap,
+            );
+            repeats.add(id, place, e, k);
+        }
+    }
+    repeats.build()
 }
 
 /// The handling table from `handling_months.sql`'s rows (24 bytes each).

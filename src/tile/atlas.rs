@@ -377,6 +377,16 @@ impl CityIndex {
         Some((k, &self.data.compounds[k]))
     }
 
+    /// A building by id.
+    pub fn building(&self, id: i64) -> Option<&crate::model::Building> {
+        self.pos.building.get(&id).map(|k| &self.data.buildings[*k])
+    }
+
+    /// A unit by id.
+    pub fn unit(&self, id: i64) -> Option<&crate::model::Unit> {
+        self.pos.unit.get(&id).map(|k| &self.data.units[*k])
+    }
+
     /// Whether a compound (by position) answers a name search: its name or an alias holds
     /// `q`, or `q` (latin letters) is within its name's pinyin initials (`jqgy` → 金秋桂园).
     pub fn compound_named(&self, k: usize, q: &str) -> bool {
@@ -556,6 +566,9 @@ pub struct Figures {
     /// Per compound (by position): its company's list standing in the period
     /// ([`Figures::with_company_lists`]; empty without a period).
     company_list: Vec<List>,
+    /// Per compound (by position): its repeat complaints in the window
+    /// ([`Figures::with_repeats`]).
+    repeats: Vec<u64>,
 }
 
 impl Figures {
@@ -615,7 +628,36 @@ impl Figures {
             heat,
             alert: Vec::new(),
             company_list: Vec::new(),
+            repeats: Vec::new(),
         }
+    }
+
+    /// The same figures with each compound's repeat complaints in the window (under `rule`:
+    /// the same place and category again within its days).
+    #[must_use]
+    pub fn with_repeats(
+        mut self,
+        city: &CityIndex,
+        stats: &Stats,
+        rule: &crate::model::repeat::RepeatRule,
+    ) -> Figures {
+        let r = stats.range(self.window);
+        self.repeats = city
+            .data
+            .compounds
+            .iter()
+            .map(|c| stats.repeats.count(c.id, &r, None, rule))
+            .collect();
+        self
+    }
+
+    /// A compound's repeat complaints in the window.
+    pub fn repeats(&self, id: i64) -> u64 {
+        self.pos
+            .compound
+            .get(&id)
+            .and_then(|&k| self.repeats.get(k).copied())
+            .unwrap_or(0)
     }
 
     /// The same figures with each compound's early-warning alert of the window's last month
@@ -845,6 +887,11 @@ pub(crate) fn compound_props<'a>(
     }
     if let Some(l) = fig.company_list.get(k) {
         props.push(("company_list", s(l.code())));
+    }
+    let repeats = fig.repeats.get(k).copied().unwrap_or(0);
+    props.push(("repeats", u(repeats)));
+    if let Some(r) = crate::model::handling::rate(repeats, n) {
+        props.push(("repeat_rate", mvt::Value::Double(r)));
     }
     props
 }

@@ -150,6 +150,8 @@ impl TileLayer {
                 ("satisfied_rate", SATISFIED_RATE),
                 ("alert", "String, the category of the compound's strongest early-warning alert in the window's last month (absent without one)"),
                 ("company_list", "String, its property company's list in the grade quarter: black / red / none"),
+                ("repeats", "Number, repeat complaints in the window: the same unit (or building) and category again within [repeats] days"),
+                ("repeat_rate", "Number, repeats ÷ complaints in the window (absent without complaints)"),
             ],
             Buildings => &[
                 ("id", "Number"),

@@ -470,3 +470,33 @@ pub async fn json_ok(app: &axum::Router, uri: &str) -> serde_json::Value {
 pub async fn planner_json(app: &axum::Router, uri: &str) -> serde_json::Value {
     ok_json(&planner_get(app, uri).await, uri)
 }
+
+/// What a selection asks (district, street, compound, company, category, window), in the
+/// API's query terms and as PostGIS parameters (tests/hours.rs, tests/repeats.rs).
+#[derive(Default, Clone)]
+pub struct Sel {
+    pub district: Option<String>,
+    pub street: Option<String>,
+    pub compound: Option<i64>,
+    pub company: Option<i64>,
+    pub category: Option<&'static str>,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl Sel {
+    pub fn query(&self) -> String {
+        let mut q = vec![format!("from={}", self.from), format!("to={}", self.to)];
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", enc(&v)));
+            }
+        };
+        put("district", self.district.clone());
+        put("street", self.street.clone());
+        put("compound", self.compound.map(|x| x.to_string()));
+        put("company", self.company.map(|x| x.to_string()));
+        put("category", self.category.map(str::to_string));
+        q.join("&")
+    }
+}
