@@ -157,7 +157,7 @@ fn keeps(list: Option<&str>) -> Result<impl Fn(&Standing) -> bool, Error> {
 }
 
 /// The company ids working in a district (none asked: every company).
-fn in_district(city: &CityIndex, district: Option<&str>) -> Option<Vec<i64>> {
+pub(super) fn in_district(city: &CityIndex, district: Option<&str>) -> Option<Vec<i64>> {
     district.map(|d| {
         let mut ids: Vec<i64> = city
             .data

@@ -1,7 +1,8 @@
 //! `GET /api/report.pdf?district=&month=` (planner): a district's monthly report as a PDF
 //! ([`crate::planner::report`]). Every figure comes from the function its JSON endpoint calls
 //! — the rates of `/api/districts`, the grades and figures of `/api/compounds`, the table of
-//! `/api/companies`, `Atlas::alerts` of `/api/alerts`, `Atlas::trend` of `/api/stats/trend`,
+//! `/api/companies`, the lists of `/api/companies/lists`, `Atlas::alerts` of `/api/alerts`,
+//! `Atlas::repeats` of `/api/repeats`, `Atlas::trend` of `/api/stats/trend`,
 //! `Atlas::effect` of `/api/stats/effect` — so the report and the API agree. A made report is
 //! kept per (district, month, store version) with the other kept answers.
 
@@ -13,9 +14,13 @@ use crate::analytics::{density, Window};
 use crate::config::Role;
 use crate::error::Error;
 use crate::model::grade::Grade;
+use crate::model::repeat::Place;
+use crate::model::Category;
 use crate::model::{Month, Quarter};
 use crate::planner::companies::{league, SortBy};
-use crate::planner::report::{self, AlertRow, AlertsFigures, CompanyRow, GradedRow, Top};
+use crate::planner::report::{
+    self, AlertRow, AlertsFigures, CompanyRow, GradedRow, ListRow, RepeatRow, RepeatsFigures, Top,
+};
 use crate::tile::atlas::{CityIndex, Figures};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -123,7 +128,11 @@ async fn gather(
         district: Some(code.to_string()),
         ..TrendFilter::default()
     };
-    let alerts = alerts(state, &city, &filter, month).await?;
+    let (alerts, lists, repeats) = tokio::try_join!(
+        alerts(state, &city, &filter, month),
+        lists(state, &city, code, period),
+        repeats(state, &city, &filter, month),
+    )?;
     let first = stats.first.unwrap_or(month).max(month.plus(-23));
     let trend = state
         .atlas
@@ -154,7 +163,9 @@ async fn gather(
         rates,
         graded: graded(&city, &fig, code),
         companies: companies(&city, &fig, &fig_before, code),
+        lists,
         alerts,
+        repeats,
         trend: trend
             .months
             .iter()
@@ -212,6 +223,80 @@ fn companies(city: &CityIndex, fig: &Figures, before: &Figures, code: &str) -> T
         })
         .collect();
     Top::of(rows, report::COMPANY_ROWS)
+}
+
+/// The companies working in the district on the period's black and red lists and those that
+/// came off one in it (what `/api/companies/lists?period=&district=` answers); none without a
+/// graded period.
+async fn lists(
+    state: &AppState,
+    city: &CityIndex,
+    code: &str,
+    period: Option<Quarter>,
+) -> Result<Option<Top<ListRow>>, Error> {
+    let Some(q) = period else {
+        return Ok(None);
+    };
+    let book = state.atlas.company_lists().await?;
+    let working = super::company_lists::in_district(city, Some(code)).unwrap_or_default();
+    let rows = book
+        .listed(q, true)
+        .into_iter()
+        .filter(|s| working.binary_search(&s.company_id).is_ok())
+        .map(|s| ListRow {
+            name: city.company_name(s.company_id).to_string(),
+            list: s.list.code(),
+            held: s.held,
+            red_share: s.red_share(),
+            since: s.since,
+        })
+        .collect();
+    Ok(Some(Top::of(rows, report::LIST_ROWS)))
+}
+
+/// The month's repeat hot spots in the district (what `/api/repeats?district=&from=&to=`
+/// answers for the month).
+async fn repeats(
+    state: &AppState,
+    city: &CityIndex,
+    filter: &TrendFilter,
+    month: Month,
+) -> Result<RepeatsFigures, Error> {
+    let m = month.to_string();
+    let found = state
+        .atlas
+        .repeats(filter, Some(&m), Some(&m), report::REPEAT_ROWS)
+        .await?;
+    let rows = found
+        .spots
+        .iter()
+        .map(|s| {
+            let place = match s.place {
+                Place::Unit(u) => city.unit(u).map(|u| {
+                    let b = city.building(u.building_id).map_or("", |b| b.name.as_str());
+                    format!("{b} {}", u.name)
+                }),
+                Place::Building(b) => city.building(b).map(|b| b.name.clone()),
+            };
+            let most = (0..Category::ALL.len()).max_by_key(|&i| (s.by_category[i], usize::MAX - i));
+            RepeatRow {
+                compound: city
+                    .compound(s.compound)
+                    .map_or_else(String::new, |(_, c)| c.name.clone()),
+                place: place.unwrap_or_default(),
+                complaints: s.complaints,
+                repeats: s.repeats,
+                category: most.map_or("", |i| Category::ALL[i].label()),
+            }
+        })
+        .collect();
+    Ok(RepeatsFigures {
+        days: state.atlas.rule.repeats.days,
+        complaints: found.complaints,
+        repeats: found.repeats,
+        places: found.places,
+        rows,
+    })
 }
 
 /// The month's alerts in the district (what `/api/alerts?month=&district=` answers).

@@ -1,7 +1,8 @@
 //! The monthly report of a district (`GET /api/report.pdf`): one to three A4 pages in
 //! Chinese — the heading, the district's map picture, the three rates and the hours against
 //! the same month a year before, the red and yellow compounds, the companies worst by
-//! density, the month's alerts, the 24-month trend and the campaign's effect.
+//! density and those on the quarter's red and black lists, the month's alerts and repeat
+//! hot spots, the 24-month trend and the campaign's effect.
 //!
 //! Pure and synchronous: the handler (`http::report`) reads every figure from the functions
 //! the JSON endpoints call and fills a [`Report`]; [`render`] lays it out. Each section is one
@@ -79,6 +80,44 @@ pub struct AlertsFigures {
     pub note: Option<String>,
 }
 
+/// One property company on a list of the quarter, or off one in it (摘帽).
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub name: String,
+    /// `black` or `red`; `none` for a company that came off its list this quarter.
+    pub list: &'static str,
+    /// Kept on its list by the cap-removal rule, not by the quarter's figures.
+    pub held: bool,
+    /// The share of its households in red compounds.
+    pub red_share: f64,
+    /// The first quarter of its present run on a list.
+    pub since: Option<Quarter>,
+}
+
+/// One place (a unit, or a building where the unit is not known) of repeat complaints.
+#[derive(Debug, Clone)]
+pub struct RepeatRow {
+    pub compound: String,
+    /// `3号楼 2单元`, or the building alone.
+    pub place: String,
+    pub complaints: u64,
+    pub repeats: u64,
+    /// The category with the most repeats there.
+    pub category: &'static str,
+}
+
+/// The month's repeat complaints in the district: totals and the worst places.
+#[derive(Debug, Clone)]
+pub struct RepeatsFigures {
+    /// What a repeat is: the same place and category again within this many days.
+    pub days: u16,
+    pub complaints: u64,
+    pub repeats: u64,
+    /// Places with a repeat.
+    pub places: usize,
+    pub rows: Vec<RepeatRow>,
+}
+
 /// A table's first rows and how many more there are.
 #[derive(Debug, Clone)]
 pub struct Top<T> {
@@ -103,7 +142,10 @@ pub struct Report {
     pub rates: RatesFigures,
     pub graded: Top<GradedRow>,
     pub companies: Top<CompanyRow>,
+    /// The companies working in the district on the quarter's lists (none without a quarter).
+    pub lists: Option<Top<ListRow>>,
     pub alerts: AlertsFigures,
+    pub repeats: RepeatsFigures,
     /// Complaints per month, the 24 months to the report's (from the data's first).
     pub trend: Vec<(Month, u64)>,
     /// The campaign's effect to the report's month, when the data allow one.
@@ -114,6 +156,8 @@ pub struct Report {
 pub const GRADED_ROWS: usize = 14;
 pub const COMPANY_ROWS: usize = 8;
 pub const ALERT_ROWS: usize = 8;
+pub const LIST_ROWS: usize = 10;
+pub const REPEAT_ROWS: usize = 8;
 
 /// The PDF of a report.
 pub fn render(r: &Report) -> Result<Vec<u8>, String> {
@@ -125,7 +169,11 @@ pub fn render(r: &Report) -> Result<Vec<u8>, String> {
     sections::rates(&mut doc, &r.rates, r.heading.month);
     sections::graded(&mut doc, &r.graded, r.heading.period);
     sections::companies(&mut doc, &r.companies);
+    if let (Some(l), Some(q)) = (&r.lists, r.heading.period) {
+        sections::lists(&mut doc, l, q);
+    }
     sections::alerts(&mut doc, &r.alerts);
+    sections::repeats(&mut doc, &r.repeats);
     sections::trend(&mut doc, &r.trend);
     if let Some(e) = &r.effect {
         sections::effect(&mut doc, e);

@@ -3,7 +3,9 @@
 
 use super::charts::{chart, Series};
 use super::pdf::{Doc, Rgb, COLUMN, MARGIN, PAGE_H};
-use super::{AlertsFigures, CompanyRow, GradedRow, Heading, RatesFigures, Top};
+use super::{
+    AlertsFigures, CompanyRow, GradedRow, Heading, ListRow, RatesFigures, RepeatsFigures, Top,
+};
 use crate::analytics::effect::Effect;
 use crate::model::handling::Rates;
 use crate::model::{Month, Quarter};
@@ -294,6 +296,93 @@ pub fn companies(doc: &mut Doc, c: &Top<CompanyRow>) {
     ];
     table(doc, &heads, &rows);
     more(doc, c.more, "物业公司");
+}
+
+/// The companies working in the district on the quarter's black and red lists, and those that
+/// came off one in it (摘帽).
+pub fn lists(doc: &mut Doc, l: &Top<ListRow>, period: Quarter) {
+    title(doc, &format!("物业公司红黑名单（{period}）"), ROW * 3.0);
+    if l.rows.is_empty() {
+        say(
+            doc,
+            "本季度辖区内没有物业公司在红名单或黑名单上，也没有摘帽的。",
+            INK,
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = l
+        .rows
+        .iter()
+        .map(|r| {
+            let list = match (r.list, r.held) {
+                ("black", false) => "黑名单",
+                ("black", true) => "黑名单（未满两个季度）",
+                ("red", false) => "红名单",
+                ("red", true) => "红名单（未满两个季度）",
+                _ => "摘帽",
+            };
+            vec![
+                r.name.clone(),
+                list.to_string(),
+                percent(Some(r.red_share)),
+                r.since.map_or_else(|| "—".into(), |q| q.to_string()),
+            ]
+        })
+        .collect();
+    let heads = [
+        col("物业公司", 215.0, false),
+        col("名单", 130.0, false),
+        col("红色小区户数占比", 90.0, true),
+        col("上榜起", COLUMN - 435.0, true),
+    ];
+    table(doc, &heads, &rows);
+    more(doc, l.more, "物业公司");
+}
+
+/// The month's repeat complaints: how many, and the places with the most.
+pub fn repeats(doc: &mut Doc, r: &RepeatsFigures) {
+    title(
+        doc,
+        &format!("重复投诉（{} 天内同一单元同类再次投诉）", r.days),
+        ROW * 3.0,
+    );
+    let share = (r.complaints > 0).then(|| r.repeats as f64 / r.complaints as f64);
+    say(
+        doc,
+        &format!(
+            "本月 {} 件投诉中 {} 件为重复投诉（{}），涉及 {} 个单元或楼栋。",
+            r.complaints,
+            r.repeats,
+            percent(share),
+            r.places
+        ),
+        INK,
+    );
+    if r.rows.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|x| {
+            vec![
+                x.compound.clone(),
+                x.place.clone(),
+                x.complaints.to_string(),
+                x.repeats.to_string(),
+                x.category.to_string(),
+            ]
+        })
+        .collect();
+    let heads = [
+        col("小区", 160.0, false),
+        col("单元或楼栋", 115.0, false),
+        col("本月投诉", 60.0, true),
+        col("重复", 50.0, true),
+        col("主要类别", COLUMN - 385.0, false),
+    ];
+    table(doc, &heads, &rows);
+    more(doc, r.places.saturating_sub(r.rows.len()), "单元或楼栋");
 }
 
 /// The month's early-warning alerts, smallest p first.
