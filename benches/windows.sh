@@ -2,7 +2,8 @@
 # A never-seen window (issues 19 and 16): the first answer for a window no request has asked
 # for yet, over N random windows (default 50) — a z14 vector tile, a map picture, a page of OGC
 # API features, the districts' statistics, and the analysts' companies, trend, effect, hot
-# spots, hour tables and a month's alerts — then the same request again, from atlas on the
+# spots, hour tables, a month's alerts, repeat hot spots, the companies' lists and a district's
+# monthly report — then the same request again, from atlas on the
 # embedded store and on PostGIS (and, with BEFORE=/path/to/an/older/atlas, that binary on the
 # same city made by itself: same seed, the same geography and complaints; stores change format
 # between versions), side by side in one run; for tiles also another tile of the same window
@@ -55,6 +56,17 @@ random.shuffle(alert_months)
 for m in alert_months[:n] if not only or "alerts" in only else []:
     print("alerts", m, m)
 take("repeats", lambda a, b: True)
+# The companies' lists of a quarter and a district's monthly report: distinct (quarter or
+# month, district) pairs, at most N of each.
+districts = ["370202", "370203", "370211", "370212", "370213", "370214", "370215", "370281", "370283", "370285"]
+quarters = [f"{y}Q{q}" for y in range(2020, 2024) for q in range(1, 5)][:14]  # 2020Q1 … 2023Q2
+for kind, times in [("lists", quarters), ("report", [m for m in months if m >= "2019-01"])]:
+    if only and kind not in only:
+        continue
+    pairs_k = [(t, d) for t in times for d in districts]
+    random.shuffle(pairs_k)
+    for t, d in pairs_k[:n]:
+        print(kind, t, d)
 PY
 
 # The answers: KIND FROM TO -> path.
@@ -71,6 +83,8 @@ path_of() {
     hours) echo "/api/stats/hours?district=370211&from=$2&to=$3" ;;
     alerts) echo "/api/alerts?month=$3" ;;
     repeats) echo "/api/repeats?from=$2&to=$3" ;;
+    lists) echo "/api/companies/lists?period=$2&district=$3" ;;
+    report) echo "/api/report.pdf?district=$3&month=$2" ;;
   esac
 }
 for s in "${SERVERS[@]}"; do
@@ -114,12 +128,12 @@ done
 echo
 echo "Issue 16's other answers, first request / the same request again, median / worst in ms:"
 echo
-echo "| server | alerts (a month, the city) | hours (a district) | repeat hot spots (the city) |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| server | alerts (a month, the city) | hours (a district) | repeat hot spots (the city) | company lists (a quarter, a district) | monthly report (a district, PDF) |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for s in "${SERVERS[@]}"; do
   f="$WORK/times_${s##*:}"
   row="| ${s%:*} |"
-  for k in alerts hours repeats; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
+  for k in alerts hours repeats lists report; do row="$row $(ms_stat "$k" "$f") · $(ms_stat "$k+" "$f") |"; done
   echo "$row"
 done
 echo
