@@ -158,6 +158,21 @@ async fn without_tokens_the_planner_tools_are_open_but_privacy_stays_public() {
         }
     }
     assert!(checked > 0, "no small count met: the check proved nothing");
+    // The repeat hot spots likewise: a place's small counts are withheld.
+    let spots = call(&app, "GET", "/api/repeats?limit=5000", &[], vec![])
+        .await
+        .json();
+    let mut withheld = 0;
+    for h in spots["hot_spots"].as_array().unwrap() {
+        if let Some(n) = h["complaints"].as_u64() {
+            assert!(n >= 3, "a place's count of {n} shown: {h}");
+        } else {
+            assert_eq!(h["suppressed"], true, "{h}");
+            assert!(h["repeats"].is_null(), "{h}");
+            withheld += 1;
+        }
+    }
+    assert!(withheld > 0, "no small place met: the check proved nothing");
 }
 
 #[tokio::test]

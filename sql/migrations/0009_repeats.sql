@@ -3,6 +3,10 @@
 -- from the previous complaint of the same place and category (local dates as received), 255
 -- for none or 255 days and more. A repeat is a complaint whose gap is at most `[repeats]
 -- days`, read when asked, so the tables need no change when that setting does.
+
+-- The first fill reads every stored complaint: no statement timeout for it (sqlx runs a
+-- migration in one transaction; SET LOCAL ends with it).
+SET LOCAL statement_timeout = 0;
 CREATE TABLE stats_compound_repeats (
     compound_id  bigint NOT NULL REFERENCES compounds (id) ON DELETE CASCADE,
     month        date NOT NULL,

@@ -10,7 +10,7 @@ use crate::config::Role;
 use crate::error::Error;
 use crate::model::handling::rate;
 use crate::model::repeat::Place;
-use crate::model::Category;
+use crate::model::{Audience, Category};
 use crate::tile::atlas::CityIndex;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 const LIMIT: (usize, usize) = (100, 5_000);
 
 /// One hot spot as a row: where it is (compound, building, unit), its counts and categories.
-fn row(city: &CityIndex, s: &Spot) -> Map<String, Value> {
+fn row(city: &CityIndex, s: &Spot, audience: Audience) -> Map<String, Value> {
     let (building, unit) = match s.place {
         Place::Unit(u) => {
             let unit = city.unit(u);
@@ -49,16 +49,23 @@ fn row(city: &CityIndex, s: &Spot) -> Map<String, Value> {
     m.insert("building".into(), json!(building.map(|b| &b.name)));
     m.insert("unit_id".into(), json!(unit.map(|u| u.id)));
     m.insert("unit".into(), json!(unit.map(|u| &u.name)));
-    m.insert("complaints".into(), json!(s.complaints));
-    m.insert("repeats".into(), json!(s.repeats));
-    m.insert("repeat_rate".into(), json!(rate(s.repeats, s.complaints)));
+    // The privacy rule: a place's small counts are withheld from public callers (its
+    // repeats are at most its complaints).
+    let shown = !audience.withholds(s.complaints);
+    m.insert("complaints".into(), json!(shown.then_some(s.complaints)));
+    m.insert("repeats".into(), json!(shown.then_some(s.repeats)));
+    m.insert(
+        "repeat_rate".into(),
+        json!(shown.then(|| rate(s.repeats, s.complaints)).flatten()),
+    );
     let cats: Vec<String> = Category::ALL
         .iter()
         .zip(s.by_category)
-        .filter(|(_, n)| *n > 0)
+        .filter(|(_, n)| shown && *n > 0)
         .map(|(c, n)| format!("{}:{n}", c.code()))
         .collect();
     m.insert("categories".into(), json!(cats));
+    m.insert("suppressed".into(), json!(!shown));
     let at = unit
         .map(|u| u.geom)
         .or_else(|| building.map(|b| geo::Centroid::centroid(&b.geom).unwrap_or_default()));
@@ -127,11 +134,13 @@ pub async fn repeat_hot_spots(
     }
     let filter = super::api::trend_filter(&p)?;
     let limit = limit(&p)?;
+    let audience = state.audience(&caller);
     let key = format!(
-        "repeats {:?} {:?} {} {limit}",
+        "repeats {:?} {:?} {} {limit} {}",
         p.get("from"),
         p.get("to"),
-        filter.key()
+        filter.key(),
+        audience.sees_small_counts
     );
     if let Some(kept) = export::kept(&state.atlas, &key, format) {
         return Ok(kept);
@@ -142,7 +151,7 @@ pub async fn repeat_hot_spots(
         .repeats(&filter, p.get("from"), p.get("to"), limit)
         .await?;
     let city = state.tiles.city(&state.atlas).await?;
-    let rows: Vec<Map<String, Value>> = h.spots.iter().map(|s| row(&city, s)).collect();
+    let rows: Vec<Map<String, Value>> = h.spots.iter().map(|s| row(&city, s, audience)).collect();
     if format == Format::Csv {
         return export::table_csv("repeats", &rows);
     }

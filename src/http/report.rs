@@ -65,7 +65,13 @@ pub async fn report_pdf(
     // The version first: a report is never kept as newer than the figures it came from.
     let v = state.atlas.store.version();
     let (city, code, month) = asked(&state, &p).await?;
-    let key = format!("report.pdf {code} {month}");
+    // Kept per audience (small counts are withheld from public callers) and per day (the
+    // report says when it was made).
+    let key = format!(
+        "report.pdf {code} {month} {} {}",
+        state.audience(&caller).sees_small_counts,
+        chrono::Local::now().format("%Y-%m-%d")
+    );
     let name = format!("report-{code}-{month}.pdf");
     if let Some(body) = state.atlas.remembered(&key) {
         return Ok(pdf_response(&body, &name));
@@ -131,7 +137,7 @@ async fn gather(
     let (alerts, lists, repeats) = tokio::try_join!(
         alerts(state, &city, &filter, month),
         lists(state, &city, code, period),
-        repeats(state, &city, &filter, month),
+        repeats(state, caller, &city, &filter, month),
     )?;
     let first = stats.first.unwrap_or(month).max(month.plus(-23));
     let trend = state
@@ -247,6 +253,7 @@ async fn lists(
             name: city.company_name(s.company_id).to_string(),
             list: s.list.code(),
             held: s.held,
+            overridden: s.r#override.is_some(),
             red_share: s.red_share(),
             since: s.since,
         })
@@ -258,18 +265,23 @@ async fn lists(
 /// answers for the month).
 async fn repeats(
     state: &AppState,
+    caller: &Caller,
     city: &CityIndex,
     filter: &TrendFilter,
     month: Month,
 ) -> Result<RepeatsFigures, Error> {
+    let audience = state.audience(caller);
     let m = month.to_string();
     let found = state
         .atlas
         .repeats(filter, Some(&m), Some(&m), report::REPEAT_ROWS)
         .await?;
+    // A place whose complaints this caller may not see (the privacy rule's small counts) is
+    // left out of the table.
     let rows = found
         .spots
         .iter()
+        .filter(|s| !audience.withholds(s.complaints))
         .map(|s| {
             let place = match s.place {
                 Place::Unit(u) => city.unit(u).map(|u| {

@@ -155,6 +155,13 @@ pub(super) fn override_body(
     let q = crate::model::Quarter::parse(period)
         .ok_or_else(|| Error::BadRequest(format!("`period` must be YYYYQn, got `{period}`")))?;
     let reason = needed("reason").map_err(|_| Error::BadRequest("`reason` must say why".into()))?;
+    // Kept in the audit trail as written: text, not control characters (PostgreSQL refuses
+    // a NUL in text; both stores refuse them all alike).
+    if reason.chars().any(char::is_control) {
+        return Err(Error::BadRequest(
+            "`reason` must be text without control characters".into(),
+        ));
+    }
     Ok((q, needed(field)?.to_string(), reason.to_string()))
 }
 

@@ -61,6 +61,9 @@ pub struct TileService {
     hot: arc_swap::ArcSwap<Vec<KeptHot>>,
     making_hot: Mutex<()>,
     pub cache: TileCache,
+    /// The company lists the cached tiles' `company_list` was made from (those of the figures
+    /// made last), to find after a change which companies' standing moved.
+    lists_seen: arc_swap::ArcSwapOption<crate::analytics::company_list::ListBook>,
     /// Tiles from this zoom are built on the caller's task ([`INLINE_FROM_ZOOM`] to serve).
     inline_from: u8,
 }
@@ -74,6 +77,7 @@ impl TileService {
             hot: arc_swap::ArcSwap::from_pointee(Vec::new()),
             making_hot: Mutex::new(()),
             cache: TileCache::new(cache_bytes),
+            lists_seen: arc_swap::ArcSwapOption::empty(),
             inline_from: INLINE_FROM_ZOOM,
         }
     }
@@ -124,6 +128,7 @@ impl TileService {
         let stats = atlas.store.stats().await?;
         let book = atlas.grades().await?;
         let lists = atlas.company_lists().await?;
+        self.lists_seen.store(Some(Arc::clone(&lists)));
         let rows = match &*making {
             Some((made_for, rows)) if *made_for == v => Some(Arc::clone(rows)),
             _ => None,
@@ -364,8 +369,44 @@ impl TileService {
             return Ok(0);
         }
         let city = self.city(atlas).await?;
-        let areas = city.district_boxes_of(compounds);
+        let mut touched = compounds.to_vec();
+        touched.extend(self.list_moves(atlas, &city).await?);
+        let areas = city.district_boxes_of(&touched);
         Ok(self.cache.invalidate(&areas))
+    }
+
+    /// The compounds of every company whose list standing in some quarter differs between the
+    /// lists the cached tiles were made from and the store's lists now: a grade anywhere moves
+    /// its company's red share, and the worst-rate line is the whole city's, so a change in one
+    /// district can move a company's colour in another.
+    async fn list_moves(&self, atlas: &Atlas, city: &CityIndex) -> Result<Vec<i64>, StoreError> {
+        let Some(seen) = self.lists_seen.load_full() else {
+            return Ok(Vec::new());
+        };
+        let now = atlas.company_lists().await?;
+        if Arc::ptr_eq(&seen, &now) {
+            return Ok(Vec::new());
+        }
+        let mut moved: std::collections::HashSet<i64> = now
+            .records
+            .iter()
+            .filter(|(k, s)| seen.records.get(k).map(|o| o.list) != Some(s.list))
+            .map(|((_, company), _)| *company)
+            .collect();
+        moved.extend(
+            seen.records
+                .keys()
+                .filter(|k| !now.records.contains_key(k))
+                .map(|(_, company)| *company),
+        );
+        self.lists_seen.store(Some(now));
+        Ok(city
+            .data
+            .compounds
+            .iter()
+            .filter(|c| moved.contains(&c.company_id))
+            .map(|c| c.id)
+            .collect())
     }
 
     /// Drops the cached tiles a change to these compounds' complaints touches: their

@@ -88,6 +88,8 @@ pub struct ListRow {
     pub list: &'static str,
     /// Kept on its list by the cap-removal rule, not by the quarter's figures.
     pub held: bool,
+    /// Its list this quarter is an override's.
+    pub overridden: bool,
     /// The share of its households in red compounds.
     pub red_share: f64,
     /// The first quarter of its present run on a list.

@@ -314,7 +314,7 @@ pub fn lists(doc: &mut Doc, l: &Top<ListRow>, period: Quarter) {
         .rows
         .iter()
         .map(|r| {
-            let list = match (r.list, r.held) {
+            let list = match (r.list, r.held && !r.overridden) {
                 ("black", false) => "黑名单",
                 ("black", true) => "黑名单（未满两个季度）",
                 ("red", false) => "红名单",
