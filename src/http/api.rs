@@ -207,7 +207,7 @@ pub async fn trend(
 pub async fn effect(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, Error> {
+) -> Result<axum::response::Response, Error> {
     let p = Params::parse(
         raw,
         &[
@@ -234,11 +234,20 @@ pub async fn effect(
             ))
         })?,
     };
+    // Kept per store version with the other made answers: a repeated request is a lookup.
+    let key = format!("effect {} {start} {to:?} {baseline}", filter.key());
+    if let Some(body) = state.atlas.remembered(&key) {
+        return Ok(super::export::json_bytes(body));
+    }
+    let v = state.atlas.store.version();
     let e = state.atlas.effect(&filter, start, to, baseline).await?;
-    Ok(Json(json!({
+    let body = json!({
         "filter": filter_json(&filter),
         "effect": e,
-    })))
+    });
+    let body = Bytes::from(body.to_string());
+    state.atlas.remember(v, key, body.clone());
+    Ok(super::export::json_bytes(body))
 }
 
 /// `GET /api/stats/hours?district=&street=&compound=&company=&category=&from=&to=&f=`: the
