@@ -45,9 +45,7 @@ PY
 for s in "${SERVERS[@]}"; do
   port=${s##*:}
   while read -r q; do
-    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$port/api/stats/hours?$q")
-    [ "${t%% *}" = 200 ] || { echo "$s: $q answered ${t%% *}"; exit 1; }
-    echo "${t#* }" >>"$WORK/times_$port"
+    seconds "$port" "/api/stats/hours?$q" >>"$WORK/times_$port"
   done <"$WORK/queries"
 done
 

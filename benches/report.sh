@@ -41,9 +41,7 @@ for s in "${SERVERS[@]}"; do
   port=${s##*:}
   while read -r q; do
     for kind in first again; do
-      t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$port/api/report.pdf?$q")
-      [ "${t%% *}" = 200 ] || { echo "$s: $q answered ${t%% *}"; exit 1; }
-      echo "${t#* }" >>"$WORK/${kind}_$port"
+      seconds "$port" "/api/report.pdf?$q" >>"$WORK/${kind}_$port"
     done
   done <"$WORK/queries"
 done

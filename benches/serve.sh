@@ -9,6 +9,7 @@
 #   serve_both DB              atlas on the embedded store ($WORK/city) and on PostGIS (DB),
 #                              and with BEFORE=/path/to/an/older/atlas that binary on a city
 #                              and database of its own making: "label:port" in SERVERS
+#   seconds PORT PATH          curl's total seconds for a GET that must answer 200
 #   ms_stat KIND FILE          "median / worst" in ms of the lines "KIND seconds …" of FILE
 #   ms_spread FILE             "median / 90th / worst" in ms of the seconds FILE lists
 #   resident PORT              the resident memory of the server on PORT
@@ -60,6 +61,13 @@ serve_both() { # DB
     p=$(free_port); start before_embedded "$p" "$BEFORE" serve --data "$WORK/city-before"; SERVERS+=("before, embedded:$p")
     p=$(free_port); start before_postgis "$p" "$BEFORE" serve --database-url "$BASE/$1_before"; SERVERS+=("before, PostGIS:$p")
   fi
+}
+
+seconds() { # PORT PATH
+  local t
+  t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$1$2")
+  [ "${t%% *}" = 200 ] || { echo "port $1: $2 answered ${t%% *}" >&2; exit 1; }
+  echo "${t#* }"
 }
 
 ms_stat() { # KIND FILE
