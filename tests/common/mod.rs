@@ -33,6 +33,60 @@ fn with_db(url: &str, db: &str) -> String {
     }
 }
 
+/// Whether a process of this machine is still running (its folder in /proc).
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// This test process's own folder for generated cities and their copies, under the run's
+/// TMPDIR. Test binaries run one after another and each keeps its cities for its whole life
+/// (its tests share them), so the first call removes the folders of test processes that have
+/// ended: a run holds one binary's cities on disk at a time, not every binary's (the whole
+/// suite's filled a CI machine's disk).
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let pid = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("atlas-run-"))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !alive(pid)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("atlas-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Drops the databases that test processes which have ended left on the suite's PostGIS
+/// (`atlas_{tag}_{pid}_{n}`), once per process: each holds a city, and a whole run's would
+/// fill the disk.
+async fn drop_dead_dbs(conn: &mut sqlx::PgConnection) {
+    use sqlx::Executor;
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'atlas\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    for name in names {
+        let pid = name.rsplit('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !alive(pid)) {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
+    }
+}
+
 /// Creates an empty database for one test and returns its URL.
 pub async fn fresh_db(tag: &str) -> String {
     use sqlx::Executor;
@@ -43,6 +97,7 @@ pub async fn fresh_db(tag: &str) -> String {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
         .await
         .expect("connect to the suite's PostGIS (DATABASE_URL)");
+    drop_dead_dbs(&mut conn).await;
     conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
         .await
         .unwrap();
@@ -64,7 +119,7 @@ pub fn city(scale: f64, seed: u64) -> PathBuf {
         .or_insert_with(|| {
             let dir = tempfile::Builder::new()
                 .prefix("atlas-city-")
-                .tempdir()
+                .tempdir_in(scratch())
                 .unwrap()
                 .keep();
             generate::run(&generate::Options {
@@ -84,7 +139,7 @@ pub fn city(scale: f64, seed: u64) -> PathBuf {
 pub fn copy_dir(from: &Path) -> PathBuf {
     let dir = tempfile::Builder::new()
         .prefix("atlas-copy-")
-        .tempdir()
+        .tempdir_in(scratch())
         .unwrap()
         .keep();
     for entry in std::fs::read_dir(from).unwrap() {
