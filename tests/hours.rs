@@ -266,7 +266,8 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
     );
 
     // The embedded store reopened reads its statistics file (ATLSTAT4) and answers the same;
-    // with a file of the older layout in its place it tables the complaints again, the same.
+    // with a file of the older layout in its place it tables the complaints again, the same,
+    // and writes the file anew.
     let uri = format!("/api/stats/hours?{}", cases[5].1.query());
     let before = json(&ae, &uri).await;
     drop(ae);
@@ -293,6 +294,10 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
         Rule::default(),
     )));
     assert_eq!(json(&retabled, &uri).await, before, "tabled again");
+    // …and kept: the file is of today's layout again, and the next open reads it.
+    let (_, source) = compound_atlas::io::stats::read(&file).unwrap();
+    assert!(!source.is_empty());
+    assert_eq!(&std::fs::read(&file).unwrap()[..8], b"ATLSTAT4");
 }
 
 #[tokio::test]

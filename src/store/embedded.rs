@@ -154,6 +154,18 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
         clock_bytes = stats.clock.heap_bytes(),
         "statistics tabled from the complaints"
     );
+    // Kept for the next open (the manifest already names the file; it is replaced whole, by a
+    // rename). A store on a read-only disk tables again at each open, and says so.
+    if let Some(f) = &m.stats {
+        let written = io::stats::source(&complaints, scale)
+            .and_then(|source| io::stats::write(&dir.join(f), &stats, &source));
+        if let Err(e) = written {
+            tracing::warn!(
+                "{}: cannot keep the statistics tabled again ({e}): the next open tables them again",
+                dir.join(f).display()
+            );
+        }
+    }
     Ok(stats)
 }
 
