@@ -516,10 +516,11 @@ impl Settings {
             pool: Settings::resolve_pool(&file.postgis),
             demo_scale: file.demo.scale.unwrap_or(1.0),
             demo_seed: file.demo.seed.unwrap_or(DEFAULT_SEED),
-            rule: crate::model::grade::Rule {
-                repeats: file.repeats,
-                ..file.grading.clone().unwrap_or_default()
-            },
+            rule: file
+                .grading
+                .clone()
+                .unwrap_or_default()
+                .with_repeats(file.repeats),
             alerts: file.alerts.clone(),
             handling: file.handling.clone(),
             hotspots: file.hotspots,
@@ -687,6 +688,23 @@ mod tests {
         let s = Settings::resolve_with(&StoreArgs::default(), None, &FileConfig::default(), admin);
         assert_eq!(s.tokens.len(), 1);
         assert_eq!(s.tokens[0].role, Role::Admin);
+    }
+
+    /// Repeats that weigh in the grade are named in the rule's version; at weight 0 (the
+    /// default) the version is the grading rule's own.
+    #[test]
+    fn the_rule_version_names_weighted_repeats() {
+        let no_env = |_: &str| None;
+        let rule = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Settings::resolve_with(&StoreArgs::default(), None, &file, no_env).rule
+        };
+        assert_eq!(rule("").version, "rygb-1");
+        assert_eq!(rule("[repeats]\ndays = 14").version, "rygb-1");
+        let weighted = rule("[grading]\nversion = \"city-2\"\n[repeats]\ndays = 14\nweight = 0.5");
+        assert_eq!(weighted.version, "city-2+repeats-14d-0.5");
+        assert_eq!(weighted.repeats.days, 14);
+        assert!((weighted.repeats.weight - 0.5).abs() < 1e-12);
     }
 
     #[test]

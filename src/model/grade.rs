@@ -75,6 +75,28 @@ impl Default for Rule {
     }
 }
 
+impl Rule {
+    /// This rule with `[repeats]`. Repeats that weigh in the grade (a weight above 0) change
+    /// what the rule computes, so its version names them (`rygb-1+repeats-30d-0.5`): a grade
+    /// kept or exported says which rule made it.
+    #[must_use]
+    pub fn with_repeats(self, repeats: super::repeat::RepeatRule) -> Rule {
+        let version = if repeats.weight > 0.0 {
+            format!(
+                "{}+repeats-{}d-{}",
+                self.version, repeats.days, repeats.weight
+            )
+        } else {
+            self.version
+        };
+        Rule {
+            version,
+            repeats,
+            ..self
+        }
+    }
+}
+
 /// A manual grade, with who set it, when and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Override {
