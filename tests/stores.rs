@@ -280,3 +280,145 @@ async fn a_database_error_keeps_its_source_and_sqlstate() {
         "{source}"
     );
 }
+
+/// Every statistics table of a PostGIS store, each as its rows' text in order.
+async fn stats_tables(pool: &sqlx::PgPool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for table in [
+        "stats_compound_month",
+        "stats_building_month",
+        "stats_unit_month",
+        "stats_handling_month",
+        "stats_complaint_hours",
+        "stats_compound_clock",
+        "stats_compound_repeats",
+    ] {
+        let text: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t"
+        ))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        out.push((table.to_string(), text.unwrap_or_default()));
+    }
+    out
+}
+
+/// A month's import re-tables only the months it touches (and the repeats of the eight after
+/// them): the complaints imported in four parts out of time order — two years on even days,
+/// the years after, the years before (their repeats change the gaps of the next year's), then
+/// the odd days into months that already hold complaints — give every statistics table, row
+/// for row, what one import of them all gives.
+#[tokio::test]
+async fn imports_in_any_order_table_the_same_statistics_as_one() {
+    use compound_atlas::analytics::{Atlas, Rule};
+    use compound_atlas::ingest::complaints::{read_file, Parsed};
+    let city = common::city(0.05, 41);
+    let whole = common::postgis_store(&city, "order_whole").await;
+    let whole_pool = whole.pool().clone();
+    common::with_complaints(Arc::new(whole), &city).await;
+    let parts = common::postgis_store(&city, "order_parts").await;
+    let parts_pool = parts.pool().clone();
+    let parts = Arc::new(Atlas::new(Arc::new(parts), Rule::default()));
+    let all = read_file(&city.join("complaints.csv"), None).unwrap();
+    let year =
+        |r: &ingest::complaints::Row| chrono::Datelike::year(&r.complaint.received_at.date());
+    let even = |r: &ingest::complaints::Row| {
+        chrono::Datelike::day(&r.complaint.received_at.date()).is_multiple_of(2)
+    };
+    let steps: [&dyn Fn(&ingest::complaints::Row) -> bool; 4] = [
+        &|r| (2020..=2021).contains(&year(r)) && even(r),
+        &|r| year(r) >= 2022,
+        &|r| year(r) < 2020,
+        &|r| (2020..=2021).contains(&year(r)) && !even(r),
+    ];
+    let mut loaded = 0;
+    for step in steps {
+        let rows: Vec<_> = all.rows.iter().filter(|r| step(r)).cloned().collect();
+        assert!(!rows.is_empty());
+        loaded += rows.len();
+        let part = Parsed {
+            rows,
+            rejected: Vec::new(),
+            repeated: 0,
+            encoding: all.encoding,
+            category_hits: Default::default(),
+        };
+        parts
+            .import_complaints(part, "complaints.csv")
+            .await
+            .unwrap();
+    }
+    assert_eq!(loaded, all.rows.len());
+    let (want, got) = (
+        stats_tables(&whole_pool).await,
+        stats_tables(&parts_pool).await,
+    );
+    for ((table, w), (_, g)) in want.iter().zip(&got) {
+        assert!(!w.is_empty(), "{table} is empty");
+        assert!(
+            w == g,
+            "{table}: four imports out of order differ from one import"
+        );
+    }
+}
+
+/// A complaint imported after a later one of the same unit and category changes that one's
+/// gap, nine months on: 2023-01-31 is 254 days before 2023-10-12, so the October complaint is
+/// a repeat of the January one (gap 254) once January's comes, though it came first (255:
+/// none before it).
+#[tokio::test]
+async fn an_earlier_complaint_changes_the_gap_of_one_nine_months_on() {
+    use compound_atlas::analytics::{Atlas, Rule};
+    use compound_atlas::ingest::complaints::{read_file, Parsed};
+    let city = common::city(0.02, 43);
+    let store = common::postgis_store(&city, "gap_nine").await;
+    let pool = store.pool().clone();
+    let atlas = Arc::new(Atlas::new(Arc::new(store), Rule::default()));
+    let all = read_file(&city.join("complaints.csv"), None).unwrap();
+    // A complaint whose address names its unit (three parts: building, entrance, room).
+    let model = all
+        .rows
+        .iter()
+        .find(|r| r.complaint.lon.is_none() && r.complaint.address.matches('-').count() == 2)
+        .or_else(|| all.rows.iter().find(|r| r.complaint.lon.is_none()))
+        .unwrap()
+        .clone();
+    let at = |ticket: &str, day: &str| {
+        let mut r = model.clone();
+        r.complaint.ticket_id = ticket.to_string();
+        r.contact.ticket_id = ticket.to_string();
+        r.complaint.received_at =
+            chrono::NaiveDateTime::parse_from_str(&format!("{day} 10:00:00"), "%Y-%m-%d %H:%M:%S")
+                .unwrap();
+        r.complaint.closed_at = None;
+        r.complaint.responded_at = None;
+        Parsed {
+            rows: vec![r],
+            rejected: Vec::new(),
+            repeated: 0,
+            encoding: all.encoding,
+            category_hits: Default::default(),
+        }
+    };
+    for (ticket, day) in [("GAP-LATER", "2023-10-12"), ("GAP-EARLIER", "2023-01-31")] {
+        let report = atlas
+            .import_complaints(at(ticket, day), "gaps.csv")
+            .await
+            .unwrap();
+        assert_eq!(report.loaded, 1, "{report:?}");
+    }
+    let rows: Vec<(String, i16, i32)> = sqlx::query_as(
+        "SELECT to_char(month, 'YYYY-MM'), gap, n FROM stats_compound_repeats ORDER BY month",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("2023-01".to_string(), 255, 1),
+            ("2023-10".to_string(), 254, 1)
+        ]
+    );
+}

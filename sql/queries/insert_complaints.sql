@@ -11,3 +11,6 @@ SELECT ct.ticket_id, ct.caller_name, ct.caller_phone, ct.content
 FROM stage_contacts ct JOIN stage_complaints s USING (ticket_id);
 CREATE TEMP TABLE touched ON COMMIT DROP AS
 SELECT DISTINCT compound_id FROM stage_complaints WHERE compound_id IS NOT NULL;
+CREATE TEMP TABLE touched_months ON COMMIT DROP AS
+SELECT DISTINCT compound_id, date_trunc('month', received_at)::date AS month
+FROM stage_complaints WHERE compound_id IS NOT NULL;
