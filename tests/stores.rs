@@ -422,3 +422,42 @@ async fn an_earlier_complaint_changes_the_gap_of_one_nine_months_on() {
         ]
     );
 }
+
+/// A complaint placed in a unit the geography does not hold is refused by the PostGIS store in
+/// one check of the whole import, naming the complaint and the unit, and nothing of the
+/// import is kept.
+#[tokio::test]
+async fn a_complaint_in_a_place_the_geography_lacks_is_refused_by_name() {
+    use compound_atlas::ingest::complaints::read_file;
+    let city = common::city(0.02, 43);
+    let store = common::postgis_store(&city, "missing_place").await;
+    let all = read_file(&city.join("complaints.csv"), None).unwrap();
+    let mut rows: Vec<_> = all
+        .rows
+        .iter()
+        .take(50)
+        .map(|r| (r.complaint.clone(), r.contact.clone()))
+        .collect();
+    for (c, _) in &mut rows {
+        c.place.compound_id = Some(
+            store
+                .compounds_in_bbox([119.0, 35.0, 122.0, 38.0], 1)
+                .await
+                .unwrap()[0]
+                .id,
+        );
+    }
+    rows[17].0.place.unit_id = Some(987_654_321);
+    let ticket = rows[17].0.ticket_id.clone();
+    match store.import_complaints(rows).await {
+        Err(StoreError::Rejected(m)) => {
+            assert!(m.contains(&ticket) && m.contains("unit 987654321"), "{m}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM complaints")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, 0);
+}

@@ -540,6 +540,14 @@ async fn store_complaints(
     .map_err(map_err)?;
     report.new = usize::try_from(new).unwrap_or(0);
     if report.new > 0 {
+        let missing: Option<String> =
+            sqlx::query_scalar(include_str!("../../sql/queries/missing_places.sql"))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if let Some(missing) = missing {
+            return Err(StoreError::Rejected(missing));
+        }
         run_script(
             &mut tx,
             include_str!("../../sql/queries/insert_complaints.sql"),
