@@ -11,22 +11,11 @@ mod common;
 
 use common::call;
 use compound_atlas::store::{postgis::PostgisStore, Store};
-use compound_atlas::AppState;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn server(url: &str) -> (AppState, axum::Router) {
-    let store = PostgisStore::connect_lazy(url, &Default::default()).unwrap();
-    let atlas = Arc::new(compound_atlas::analytics::Atlas::new(
-        Arc::new(store) as Arc<dyn Store>,
-        compound_atlas::analytics::Rule::default(),
-    ));
-    let state = AppState::new(atlas, &common::settings_with_tokens());
-    compound_atlas::http::watch_changes(&state).await;
-    (state.clone(), compound_atlas::app(state))
-}
+use common::postgis_server as server;
 
 /// A city's geography in a database of its own on the suite's PostGIS.
 async fn city_db(city: &Path, tag: &str) -> String {

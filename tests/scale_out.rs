@@ -13,20 +13,9 @@ mod common;
 
 use common::call;
 use compound_atlas::store::{postgis::PostgisStore, Store};
-use compound_atlas::AppState;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn server(url: &str) -> (AppState, axum::Router) {
-    let store = PostgisStore::connect_lazy(url, &Default::default()).unwrap();
-    let atlas = Arc::new(compound_atlas::analytics::Atlas::new(
-        Arc::new(store) as Arc<dyn Store>,
-        compound_atlas::analytics::Rule::default(),
-    ));
-    let state = AppState::new(atlas, &common::settings_with_tokens());
-    compound_atlas::http::watch_changes(&state).await;
-    (state.clone(), compound_atlas::app(state))
-}
+use common::postgis_server as server;
 
 #[tokio::test]
 async fn an_import_through_one_server_refreshes_the_other() {

@@ -555,3 +555,17 @@ impl Sel {
         q.join("&")
     }
 }
+
+/// A server over a PostGIS database, listening for other servers' changes (as `atlas serve`
+/// does): its state, to look at its caches, and its router.
+pub async fn postgis_server(url: &str) -> (compound_atlas::AppState, axum::Router) {
+    use compound_atlas::store::{postgis::PostgisStore, Store};
+    let store = PostgisStore::connect_lazy(url, &Default::default()).unwrap();
+    let atlas = std::sync::Arc::new(compound_atlas::analytics::Atlas::new(
+        std::sync::Arc::new(store) as std::sync::Arc<dyn Store>,
+        compound_atlas::analytics::Rule::default(),
+    ));
+    let state = compound_atlas::AppState::new(atlas, &settings_with_tokens());
+    compound_atlas::http::watch_changes(&state).await;
+    (state.clone(), compound_atlas::app(state))
+}
