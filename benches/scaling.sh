@@ -24,6 +24,7 @@ SCALE=${SCALES[0]}
 command -v wrk >/dev/null || apt_install wrk
 command -v /usr/bin/time >/dev/null || apt_install time
 bench_begin scaling
+trap 'stop_servers; bench_end' EXIT
 
 timed() { # LABEL CMD... -> "$LABEL seconds MiB" into $WORK/steps
   local label=$1 secs kib; shift
@@ -79,7 +80,8 @@ ready() { # NAME PORT ENV... -> seconds from start to /ready
   local name=$1 port=$2 t0; shift 2
   t0=$(date +%s.%N)
   env "$@" --bind "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  # Called as $(ready …), a subshell: the server's pid goes to a file the script reads back.
+  echo $! >>"$WORK/server-pids"
   for _ in $(seq 1 6000); do
     if curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then
       echo "$(date +%s.%N) $t0" | awk '{printf "%.2f", $1 - $2}'
@@ -99,9 +101,14 @@ first_tiles() { # PORT -> "median / worst" ms of a never-seen window's first z14
 }
 
 stop_servers() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
+  local p
+  [ -f "$WORK/server-pids" ] || return 0
+  while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/server-pids"
+  # Not this shell's children (started in subshells): wait until each has gone.
+  while read -r p; do
+    for _ in $(seq 1 200); do [ -d "/proc/$p" ] || break; sleep 0.05; done
+  done <"$WORK/server-pids"
+  rm -f "$WORK/server-pids"
 }
 
 ROWS=()
