@@ -9,8 +9,6 @@ FROM stage_complaints;
 INSERT INTO private.complaint_contacts (ticket_id, caller_name, caller_phone, content)
 SELECT ct.ticket_id, ct.caller_name, ct.caller_phone, ct.content
 FROM stage_contacts ct JOIN stage_complaints s USING (ticket_id);
-CREATE TEMP TABLE touched ON COMMIT DROP AS
-SELECT DISTINCT compound_id FROM stage_complaints WHERE compound_id IS NOT NULL;
 CREATE TEMP TABLE touched_months ON COMMIT DROP AS
 SELECT DISTINCT compound_id, date_trunc('month', received_at)::date AS month
 FROM stage_complaints WHERE compound_id IS NOT NULL;

@@ -120,11 +120,16 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
         return Ok(Stats::default());
     };
     let complaints = dir.join(complaints);
-    if let Some(f) = &m.stats {
+    // The complaints file's digest, read once: to check the statistics file, and to write it
+    // anew when it does not hold.
+    let now = m.stats.as_ref().map(|_| {
+        io::stats::source(&complaints, scale)
+            .map_err(|e| format!("{}: cannot read: {e}", complaints.display()))
+    });
+    if let (Some(f), Some(now)) = (&m.stats, &now) {
         let kept = io::stats::read(&dir.join(f)).and_then(|(stats, source)| {
-            let now = io::stats::source(&complaints, scale)
-                .map_err(|e| format!("{}: cannot read: {e}", complaints.display()))?;
-            if now == source {
+            let now = now.as_ref().map_err(Clone::clone)?;
+            if *now == source {
                 Ok(stats)
             } else {
                 Err(format!(
@@ -156,9 +161,10 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
     );
     // Kept for the next open (the manifest already names the file; it is replaced whole, by a
     // rename). A store on a read-only disk tables again at each open, and says so.
-    if let Some(f) = &m.stats {
-        let written = io::stats::source(&complaints, scale)
-            .and_then(|source| io::stats::write(&dir.join(f), &stats, &source));
+    if let (Some(f), Some(now)) = (&m.stats, &now) {
+        let written = now.as_ref().map_err(Clone::clone).and_then(|source| {
+            io::stats::write(&dir.join(f), &stats, source).map_err(|e| e.to_string())
+        });
         if let Err(e) = written {
             tracing::warn!(
                 "{}: cannot keep the statistics tabled again ({e}): the next open tables them again",
