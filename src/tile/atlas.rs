@@ -25,7 +25,6 @@ use crate::model::stats::NO_ROW;
 use crate::model::{Category, Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
-use geozero::mvt::{Message, Tile};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use std::collections::HashMap;
@@ -218,6 +217,10 @@ struct Links {
 struct HeatSpots {
     /// Each place with its slot and its households (units only).
     tree: RTree<GeomWithData<[f64; 2], (u32, i64)>>,
+    /// The same places in Web Mercator metres, in the order of their z20 quadkeys: a
+    /// WebMercatorQuad tile's places are one run of it, found by two binary searches
+    /// ([`HeatSpots::in_tile`]) instead of an R-tree walk, and need no projecting.
+    quad: Vec<QuadSpot>,
     /// Slots taken by units, then by buildings, then by compounds.
     units: usize,
     buildings: usize,
@@ -252,8 +255,22 @@ impl HeatSpots {
             let p = labels[k];
             spots.push(GeomWithData::new([p.x(), p.y()], (slot(nu + nb + k), 0)));
         }
+        let grid = super::Grid::WebMercatorQuad;
+        let mut quad: Vec<QuadSpot> = spots
+            .iter()
+            .map(|g| {
+                let (x, y) = grid.project(g.geom()[0], g.geom()[1]);
+                QuadSpot {
+                    at: [x, y],
+                    slot: g.data.0,
+                    households: i32::try_from(g.data.1).unwrap_or(i32::MAX),
+                }
+            })
+            .collect();
+        quad.sort_by_key(|q| quadkey(q.at, QUAD_ZOOM));
         HeatSpots {
             tree: RTree::bulk_load(spots),
+            quad,
             units: nu,
             buildings: nb,
             compounds: data.compounds.len(),
@@ -268,6 +285,52 @@ impl HeatSpots {
                 .map(|u| pos.building.get(&u.building_id).copied())
                 .collect(),
         }
+    }
+}
+
+/// A heat place in Web Mercator metres, with its slot and households (see [`HeatSpots`]).
+struct QuadSpot {
+    at: [f64; 2],
+    slot: u32,
+    households: i32,
+}
+
+/// The zoom of the quadkeys [`HeatSpots::quad`] is ordered by: any tile up to it is one run.
+const QUAD_ZOOM: u8 = 20;
+
+/// The Morton code (quadkey as a number) at zoom `z` of the WebMercatorQuad tile holding a
+/// point in Web Mercator metres; points beyond the grid's edge go to its edge tiles.
+fn quadkey(at: [f64; 2], z: u8) -> u64 {
+    let half = std::f64::consts::PI * 6_378_137.0;
+    let n = f64::from(1u32 << z);
+    let tile = |v: f64| (((v + half) / (2.0 * half) * n).floor()).clamp(0.0, n - 1.0) as u64;
+    morton(tile(at[0]), (n - 1.0) as u64 - tile(at[1]))
+}
+
+/// Bits of `x` and `y` interleaved, `x` in the even ones.
+fn morton(x: u64, y: u64) -> u64 {
+    let spread = |mut v: u64| {
+        v &= 0xFFFF_FFFF;
+        v = (v | (v << 16)) & 0x0000_FFFF_0000_FFFF;
+        v = (v | (v << 8)) & 0x00FF_00FF_00FF_00FF;
+        v = (v | (v << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+        v = (v | (v << 2)) & 0x3333_3333_3333_3333;
+        (v | (v << 1)) & 0x5555_5555_5555_5555
+    };
+    spread(x) | (spread(y) << 1)
+}
+
+impl HeatSpots {
+    /// The places of WebMercatorQuad tile `z/x/y` (`z` ≤ [`QUAD_ZOOM`]): one run of
+    /// [`HeatSpots::quad`]. A place on the tile's very edge may fall either side by floating
+    /// rounding, as it may in the tile's own arithmetic.
+    fn in_tile(&self, z: u8, x: u64, y: u64) -> &[QuadSpot] {
+        let shift = 2 * u32::from(QUAD_ZOOM - z);
+        let (lo, hi) = (morton(x, y) << shift, (morton(x, y) + 1) << shift);
+        let key = |q: &QuadSpot| quadkey(q.at, QUAD_ZOOM);
+        let a = self.quad.partition_point(|q| key(q) < lo);
+        let b = a + self.quad[a..].partition_point(|q| key(q) < hi);
+        &self.quad[a..b]
     }
 }
 
@@ -801,17 +864,29 @@ impl Figures {
     /// Heat points (longitude, latitude, complaints) in a box.
     pub fn heat_in(&self, b: [f64; 4]) -> impl Iterator<Item = (f64, f64, u64)> + '_ {
         self.heat_spots(b)
-            .filter(|(_, n, _)| *n > 0)
-            .map(|(p, n, _)| (p[0], p[1], n))
+            .filter(|s| s.complaints > 0)
+            .map(|s| (s.at[0], s.at[1], s.complaints))
     }
 
-    /// Every heat place in a box: where, the window's complaints, households.
-    fn heat_spots(&self, b: [f64; 4]) -> impl Iterator<Item = ([f64; 2], u64, i64)> + '_ {
+    /// Every heat place in a box, with the window's complaints there.
+    fn heat_spots(&self, b: [f64; 4]) -> impl Iterator<Item = Spot> + '_ {
         query(&self.spots.tree, b).map(|g| {
-            let (slot, hh) = g.data;
-            (*g.geom(), self.heat[slot as usize], hh)
+            let (slot, households) = g.data;
+            Spot {
+                at: *g.geom(),
+                complaints: self.heat[slot as usize],
+                households,
+            }
         })
     }
+}
+
+/// A heat place of a tile: where (longitude/latitude), the window's complaints and the
+/// households there.
+struct Spot {
+    at: [f64; 2],
+    complaints: u64,
+    households: i64,
 }
 
 /// Who asks: public callers get small building and unit counts withheld.
@@ -987,28 +1062,32 @@ pub fn build(
 /// The tile of the layers that hold something; `None` when none does. While the tile is over
 /// [`MAX_TILE_BYTES`] the finest layer present is dropped, and the tile says so.
 fn finish(layers: Vec<LayerBuilder>) -> Option<Built> {
-    let mut tile = Tile {
-        layers: layers
-            .into_iter()
-            .filter_map(LayerBuilder::finish)
-            .collect(),
-    };
-    if tile.layers.is_empty() {
+    let mut encoded: Vec<(&'static str, Vec<u8>)> = layers
+        .into_iter()
+        .filter_map(|l| {
+            let name = l.name();
+            l.finish().map(|l| (name, mvt::encode_layer(&l)))
+        })
+        .collect();
+    if encoded.is_empty() {
         return None;
     }
     let mut thinned = Vec::new();
-    let mut bytes = tile.encode_to_vec();
-    while bytes.len() > MAX_TILE_BYTES && tile.layers.len() > 1 {
+    let size = |e: &[(&str, Vec<u8>)]| e.iter().map(|(_, b)| b.len()).sum::<usize>();
+    while size(&encoded) > MAX_TILE_BYTES && encoded.len() > 1 {
         let Some(n) = TileLayer::THINNING
             .into_iter()
             .map(TileLayer::name)
-            .find(|n| tile.layers.iter().any(|l| l.name == *n))
+            .find(|n| encoded.iter().any(|(l, _)| l == n))
         else {
             break;
         };
-        tile.layers.retain(|l| l.name != n);
+        encoded.retain(|(l, _)| *l != n);
         thinned.push(n);
-        bytes = tile.encode_to_vec();
+    }
+    let mut bytes = Vec::with_capacity(size(&encoded));
+    for (_, b) in encoded {
+        bytes.extend_from_slice(&b);
     }
     Some(Built { bytes, thinned })
 }
@@ -1078,13 +1157,28 @@ impl<'a> Build<'a> {
         let cell = f64::from(EXTENT / HEAT_CELLS);
         let side = HEAT_CELLS as usize;
         let mut cells = [(0u64, 0i64); (HEAT_CELLS * HEAT_CELLS) as usize];
-        for (at, n, hh) in self.fig.heat_spots(self.q) {
-            if let Some(p) = mvt::point(self.frame, Point::new(at[0], at[1]), false) {
+        let mut add = |p: Option<Point<f64>>, n: u64, hh: i64| {
+            if let Some(p) = p {
                 let (cx, cy) = ((p.x() / cell) as usize, (p.y() / cell) as usize);
                 // A point rounded onto the far edge belongs to the last cell.
                 let e = &mut cells[cx.min(side - 1) * side + cy.min(side - 1)];
                 e.0 += n;
                 e.1 += hh;
+            }
+        };
+        let fr = self.frame;
+        if self.shapes.merc.is_some() && fr.z <= QUAD_ZOOM {
+            // A WebMercatorQuad tile in WGS84: its run of the places in quadkey order, already
+            // projected.
+            for q in self.fig.spots.in_tile(fr.z, fr.x, fr.y) {
+                let n = self.fig.heat[q.slot as usize];
+                let p = mvt::point(&self.at, Point::new(q.at[0], q.at[1]), false);
+                add(p, n, i64::from(q.households));
+            }
+        } else {
+            for spot in self.fig.heat_spots(self.q) {
+                let p = mvt::point(fr, Point::new(spot.at[0], spot.at[1]), false);
+                add(p, spot.complaints, spot.households);
             }
         }
         let mut l = LayerBuilder::new(TileLayer::Heat.name());
@@ -1263,5 +1357,45 @@ impl<'a> Build<'a> {
             }
         }
         l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geozero::mvt::{Message, Tile};
+
+    /// A layer of `n` point features, each with a string of `len` bytes of its own.
+    fn layer(layer: TileLayer, n: usize, len: usize) -> LayerBuilder<'static> {
+        let mut l = LayerBuilder::new(layer.name());
+        for k in 0..n {
+            let p = Geometry::Point(Point::new((k % 4096) as f64, (k / 4096) as f64));
+            let text = format!("{k:0len$}");
+            l.add(Some(k as u64), p, vec![("text", mvt::Value::String(text))]);
+        }
+        l
+    }
+
+    #[test]
+    fn a_tile_over_its_bound_drops_its_finest_layers_first() {
+        let layers = vec![
+            layer(TileLayer::Districts, 3, 10),
+            layer(TileLayer::Compounds, 300, 100),
+            layer(TileLayer::Buildings, 3_200, 150),
+            layer(TileLayer::Units, 2_000, 150),
+            LayerBuilder::new(TileLayer::Labels.name()),
+        ];
+        let built = finish(layers).unwrap();
+        assert_eq!(built.thinned, ["units", "buildings"]);
+        assert!(built.bytes.len() <= MAX_TILE_BYTES);
+        let tile = Tile::decode(&built.bytes[..]).unwrap();
+        let names: Vec<&str> = tile.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["districts", "compounds"]);
+        assert_eq!(tile.layers[1].features.len(), 300);
+
+        let small = finish(vec![layer(TileLayer::Districts, 3, 10)]).unwrap();
+        assert!(small.thinned.is_empty());
+        assert_eq!(Tile::decode(&small.bytes[..]).unwrap().layers.len(), 1);
+        assert!(finish(vec![LayerBuilder::new(TileLayer::Units.name())]).is_none());
     }
 }

@@ -284,7 +284,46 @@ fn small_convex(p: &Polygon<f64>, r: Rect<f64>, inside: bool) -> Option<Option<P
         return Some(None);
     };
     let out = Polygon::new(ext, vec![]);
-    out.is_valid().then_some(Some(out))
+    (convex_once(&out.exterior().0) || out.is_valid()).then_some(Some(out))
+}
+
+/// Whether a closed ring is convex and goes round once: every turn the same way (straight on
+/// allowed, turning back not) and the edges' x-components changing sign exactly twice. Its
+/// edges' direction then turns monotonically through one full turn, so the ring is simple —
+/// OGC-valid without geo's check of every pair of segments (which was a twentieth of building
+/// a tile). A ring it refuses still gets that check.
+fn convex_once(ring: &[Coord<f64>]) -> bool {
+    let n = ring.len().saturating_sub(1);
+    if n < 3 || ring.first() != ring.last() {
+        return false;
+    }
+    let edge = |i: usize| ring[i + 1] - ring[i];
+    // Which way the ring turns (left: true), once a turn is seen; the sign of the last
+    // non-zero x-component (positive: true).
+    let mut turn: Option<bool> = None;
+    let mut changes = 0;
+    let Some(last) = (0..n).rev().map(|i| edge(i).x).find(|x| *x != 0.0) else {
+        return false;
+    };
+    let mut east = last > 0.0;
+    for i in 0..n {
+        let (a, b) = (edge(i), edge((i + 1) % n));
+        let cross = a.x * b.y - a.y * b.x;
+        if cross == 0.0 {
+            if a.x * b.x + a.y * b.y <= 0.0 {
+                return false;
+            }
+        } else if *turn.get_or_insert(cross > 0.0) != (cross > 0.0) {
+            return false;
+        }
+        if a.x != 0.0 {
+            if (a.x > 0.0) != east {
+                changes += 1;
+            }
+            east = a.x > 0.0;
+        }
+    }
+    turn.is_some() && changes == 2
 }
 
 /// Snaps polygons to the integer grid and clips them to the tile with its buffer in integer
@@ -500,6 +539,11 @@ impl<'a> LayerBuilder<'a> {
         self.features.len()
     }
 
+    /// The layer's name in tiles.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     pub fn is_empty(&self) -> bool {
         self.features.is_empty()
     }
@@ -561,6 +605,154 @@ impl<'a> LayerBuilder<'a> {
     }
 }
 
+/// One layer encoded as it stands in a tile (`Tile.layers`, field 3, with its length), the
+/// bytes prost writes for it. prost works every nested message's length out again at each
+/// level it is written from (a feature's three times in a tile); here each feature's packed
+/// fields are measured once, the layer's length is their sum, and the bytes are written in
+/// one pass. A tile is its layers' encodings one after the other.
+#[must_use]
+pub fn encode_layer(l: &tile::Layer) -> Vec<u8> {
+    let feature_sizes: Vec<[usize; 3]> = l.features.iter().map(feature_size).collect();
+    let values: Vec<usize> = l.values.iter().map(value_size).collect();
+    let len = field(1, l.name.len())
+        + feature_sizes.iter().map(|s| field(2, s[0])).sum::<usize>()
+        + l.keys.iter().map(|k| field(3, k.len())).sum::<usize>()
+        + values.iter().map(|&v| field(4, v)).sum::<usize>()
+        + l.extent.map_or(0, |e| 1 + varint_len(u64::from(e)))
+        + 1
+        + varint_len(u64::from(l.version));
+    let mut out = Vec::with_capacity(field(3, len));
+    bytes_field(&mut out, 3, len);
+    bytes_field(&mut out, 1, l.name.len());
+    out.extend_from_slice(l.name.as_bytes());
+    for (f, s) in l.features.iter().zip(&feature_sizes) {
+        bytes_field(&mut out, 2, s[0]);
+        if let Some(id) = f.id {
+            varint(&mut out, 1 << 3);
+            varint(&mut out, id);
+        }
+        packed(&mut out, 2, &f.tags, s[1]);
+        if let Some(t) = f.r#type {
+            varint(&mut out, 3 << 3);
+            // An enumeration is an int32: negative ones take ten bytes, as prost writes them.
+            varint(&mut out, i64::from(t) as u64);
+        }
+        packed(&mut out, 4, &f.geometry, s[2]);
+    }
+    for k in &l.keys {
+        bytes_field(&mut out, 3, k.len());
+        out.extend_from_slice(k.as_bytes());
+    }
+    for (v, &size) in l.values.iter().zip(&values) {
+        bytes_field(&mut out, 4, size);
+        write_value(&mut out, v);
+    }
+    if let Some(e) = l.extent {
+        varint(&mut out, 5 << 3);
+        varint(&mut out, u64::from(e));
+    }
+    varint(&mut out, 15 << 3);
+    varint(&mut out, u64::from(l.version));
+    debug_assert_eq!(out.len(), field(3, len));
+    out
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The size of a length-delimited field `tag` (below 16) of `len` bytes.
+fn field(_tag: u32, len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+fn bytes_field(out: &mut Vec<u8>, tag: u32, len: usize) {
+    varint(out, u64::from(tag << 3 | 2));
+    varint(out, len as u64);
+}
+
+fn packed_len(v: &[u32]) -> usize {
+    v.iter().map(|&x| varint_len(u64::from(x))).sum()
+}
+
+/// A packed repeated field of `len` bytes of varints; nothing when empty.
+fn packed(out: &mut Vec<u8>, tag: u32, v: &[u32], len: usize) {
+    if v.is_empty() {
+        return;
+    }
+    bytes_field(out, tag, len);
+    for &x in v {
+        varint(out, u64::from(x));
+    }
+}
+
+/// A feature's encoded size, and its tags' and geometry's packed sizes.
+fn feature_size(f: &tile::Feature) -> [usize; 3] {
+    let (tags, geom) = (packed_len(&f.tags), packed_len(&f.geometry));
+    let size = f.id.map_or(0, |id| 1 + varint_len(id))
+        + if f.tags.is_empty() { 0 } else { field(2, tags) }
+        + f.r#type.map_or(0, |t| 1 + varint_len(i64::from(t) as u64))
+        + if f.geometry.is_empty() {
+            0
+        } else {
+            field(4, geom)
+        };
+    [size, tags, geom]
+}
+
+fn value_size(v: &tile::Value) -> usize {
+    v.string_value.as_ref().map_or(0, |s| field(1, s.len()))
+        + v.float_value.map_or(0, |_| 5)
+        + v.double_value.map_or(0, |_| 9)
+        + v.int_value.map_or(0, |i| 1 + varint_len(i as u64))
+        + v.uint_value.map_or(0, |u| 1 + varint_len(u))
+        + v.sint_value.map_or(0, |i| 1 + varint_len(zigzag(i)))
+        + v.bool_value.map_or(0, |_| 2)
+}
+
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+fn write_value(out: &mut Vec<u8>, v: &tile::Value) {
+    if let Some(s) = &v.string_value {
+        bytes_field(out, 1, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+    if let Some(f) = v.float_value {
+        varint(out, 2 << 3 | 5);
+        out.extend_from_slice(&f.to_le_bytes());
+    }
+    if let Some(d) = v.double_value {
+        varint(out, 3 << 3 | 1);
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    if let Some(i) = v.int_value {
+        varint(out, 4 << 3);
+        varint(out, i as u64);
+    }
+    if let Some(u) = v.uint_value {
+        varint(out, 5 << 3);
+        varint(out, u);
+    }
+    if let Some(i) = v.sint_value {
+        varint(out, 6 << 3);
+        varint(out, zigzag(i));
+    }
+    if let Some(b) = v.bool_value {
+        varint(out, 7 << 3);
+        varint(out, u64::from(b));
+    }
+}
+
 pub fn s(v: &str) -> Value<'_> {
     Value::Str(v)
 }
@@ -595,6 +787,104 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn layers_encode_to_the_bytes_prost_writes() {
+        use geozero::mvt::{Message, Tile};
+        let mut l = LayerBuilder::new("mixed");
+        let square = Polygon::new(
+            LineString::from(vec![
+                (0.0, 0.0),
+                (300.0, 0.0),
+                (300.0, 300.0),
+                (0.0, 300.0),
+                (0.0, 0.0),
+            ]),
+            vec![],
+        );
+        let props = |k: u64| {
+            vec![
+                ("name", s("青岛")),
+                ("owned", Value::String(format!("n{k}"))),
+                ("n", u(k * 1_000_003)),
+                ("d", i(-(k as i64) * 77)),
+                ("x", f(k as f64 / 3.0)),
+                ("b", Value::Bool(k.is_multiple_of(2))),
+            ]
+        };
+        for k in 0..40u64 {
+            let id = (k % 3 != 0).then_some(k << 40);
+            l.add(id, geo_types::Geometry::Polygon(square.clone()), props(k));
+            l.add(
+                None,
+                geo_types::Geometry::Point(Point::new(k as f64, 9.0)),
+                vec![],
+            );
+        }
+        let mut layer = l.finish().unwrap();
+        // Values of every kind a tile may hold, whether we write them or not.
+        layer.values.push(tile::Value {
+            float_value: Some(1.5),
+            ..Default::default()
+        });
+        layer.values.push(tile::Value {
+            int_value: Some(-3),
+            ..Default::default()
+        });
+        layer.values.push(tile::Value {
+            sint_value: Some(i64::MIN),
+            ..Default::default()
+        });
+        let other = LayerBuilder::new("empty-tags");
+        assert!(other.finish().is_none());
+        let mut second = layer.clone();
+        second.name = "second".into();
+        second.extent = None;
+        second.features[0].r#type = Some(-1);
+        let tile = Tile {
+            layers: vec![layer.clone(), second.clone()],
+        };
+        let ours: Vec<u8> = [encode_layer(&layer), encode_layer(&second)].concat();
+        assert_eq!(ours, tile.encode_to_vec());
+        assert_eq!(Tile::decode(&ours[..]).unwrap(), tile);
+    }
+
+    #[test]
+    fn convex_rings_that_go_round_once_are_valid_and_nothing_else_passes() {
+        use geo::Validation;
+        let ring = |pts: &[(f64, f64)]| {
+            let mut v: Vec<Coord<f64>> = pts.iter().map(|&(x, y)| coord! { x: x, y: y }).collect();
+            v.push(v[0]);
+            v
+        };
+        let square = ring(&[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)]);
+        let square_cw = ring(&[(0.0, 0.0), (0.0, 4.0), (4.0, 4.0), (4.0, 0.0)]);
+        let with_straight = ring(&[(0.0, 0.0), (2.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)]);
+        let hexagon = ring(&[
+            (2.0, 0.0),
+            (6.0, 0.0),
+            (8.0, 3.0),
+            (6.0, 6.0),
+            (2.0, 6.0),
+            (0.0, 3.0),
+        ]);
+        for r in [&square, &square_cw, &with_straight, &hexagon] {
+            assert!(convex_once(r), "{r:?}");
+            assert!(Polygon::new(LineString::from(r.clone()), vec![]).is_valid());
+        }
+        // A pentagram turns one way all along but goes round twice; a bow tie turns both ways;
+        // a spike turns back; a concave ring turns both ways; too few points make no ring.
+        let pentagram = ring(&[(0.0, 3.0), (7.0, 3.0), (1.0, -1.0), (3.5, 6.0), (6.0, -1.0)]);
+        let bow_tie = ring(&[(0.0, 0.0), (4.0, 4.0), (4.0, 0.0), (0.0, 4.0)]);
+        let spike = ring(&[(0.0, 0.0), (4.0, 0.0), (8.0, 0.0), (4.0, 0.0), (4.0, 4.0)]);
+        let concave = ring(&[(0.0, 0.0), (4.0, 0.0), (2.0, 1.0), (4.0, 4.0), (0.0, 4.0)]);
+        let line = ring(&[(0.0, 0.0), (4.0, 0.0)]);
+        for r in [&pentagram, &bow_tie, &spike, &concave, &line] {
+            assert!(!convex_once(r), "{r:?}");
+        }
+        assert!(!Polygon::new(LineString::from(pentagram), vec![]).is_valid());
+        assert!(!Polygon::new(LineString::from(bow_tie), vec![]).is_valid());
     }
 
     #[test]
