@@ -226,6 +226,40 @@ const COLD: [&str; 8] = [
     "historical_cold",
 ];
 
+/// The study area at one resolution and number of rings: the cells holding a compound (in H3
+/// order), the compounds in each and each cell's neighbourhood. It is the geography's, the
+/// same for every window and category, so it is made once and kept by the service
+/// ([`super::service::Atlas::hotspots`]); making it (an H3 cell per compound, a disk of cells
+/// per cell) was most of a new window's analysis.
+pub struct Study {
+    res: Resolution,
+    k: u32,
+    cells: Vec<CellIndex>,
+    members: Vec<Vec<i64>>,
+    nbrs: Vec<Vec<usize>>,
+}
+
+impl Study {
+    /// The study area of the compounds at `places` (id and inside point).
+    pub fn new(places: impl Iterator<Item = (i64, Point<f64>)>, res: Resolution, k: u32) -> Study {
+        let (cells, members) = study_cells(places, res);
+        let nbrs = neighbourhoods(&cells, k);
+        Study {
+            res,
+            k,
+            cells,
+            members,
+            nbrs,
+        }
+    }
+
+    /// Whether this is the study area `ask` is analysed on.
+    #[must_use]
+    pub fn fits(&self, ask: &Ask) -> bool {
+        u8::from(self.res) == ask.res && self.k == ask.k
+    }
+}
+
 /// The study cells: each compound's cell, the cells in H3 order, and who is in which.
 fn study_cells(
     places: impl Iterator<Item = (i64, Point<f64>)>,
@@ -301,8 +335,22 @@ pub fn hotspots(
     ask: &Ask,
 ) -> Result<Hotspots, Error> {
     let res = check(ask, stats)?;
-    let (cells, members) = study_cells(places, res);
-    let nbrs = neighbourhoods(&cells, ask.k);
+    analyse(stats, &Study::new(places, res, ask.k), ask)
+}
+
+/// The analysis of `ask` on a study area made for its resolution and rings.
+pub fn analyse(stats: &Stats, study: &Study, ask: &Ask) -> Result<Hotspots, Error> {
+    check(ask, stats)?;
+    if !study.fits(ask) {
+        return Err(Error::Other(anyhow::anyhow!(
+            "hot spots asked at resolution {} with {} rings, on a study area of {} with {}",
+            ask.res,
+            ask.k,
+            u8::from(study.res),
+            study.k
+        )));
+    }
+    let (cells, members, nbrs) = (&study.cells, &study.members, &study.nbrs);
     let months = ask.window.months() as usize;
     // Counts per cell and month.
     let mut y = vec![vec![0.0f64; cells.len()]; months];
@@ -318,10 +366,10 @@ pub fn hotspots(
         }
     }
     let total: Vec<f64> = totals.iter().map(|v| *v as f64).collect();
-    let z = gi_star(&total, &nbrs);
+    let z = gi_star(&total, nbrs);
     let p: Vec<Option<f64>> = z.iter().map(|z| z.map(two_sided_p)).collect();
     let q = fdr(&p);
-    let monthly: Vec<Vec<Option<f64>>> = y.iter().map(|ym| gi_star(ym, &nbrs)).collect();
+    let monthly: Vec<Vec<Option<f64>>> = y.iter().map(|ym| gi_star(ym, nbrs)).collect();
     let monthly_q: Vec<Vec<Option<f64>>> = monthly
         .iter()
         .map(|zm| fdr(&zm.iter().map(|z| z.map(two_sided_p)).collect::<Vec<_>>()))

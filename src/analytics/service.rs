@@ -2,7 +2,7 @@
 //! the grade book, cached per store version; complaint imports; trends.
 
 use super::grade::{GradeBook, Graded, Rule};
-use super::hotspots::{Ask, Hotspots};
+use super::hotspots::{Ask, Hotspots, Study};
 use super::stats::{Stats, Window};
 use crate::ingest::complaints::{Parsed, Rejected, Row, TextEncoding};
 use crate::ingest::geocode::Gazetteer;
@@ -114,7 +114,7 @@ pub struct Atlas {
     pub hotspot_defaults: crate::config::HotspotsFile,
     /// Hot-spot statistics made, typed, by store version and ask (the API's answers and the
     /// tiles' layer read the same ones); making one is single flight.
-    hotspots: KeptHotspots,
+    hotspots: Arc<KeptHotspots>,
 }
 
 /// The hot-spot statistics made last, by store version and ask: the most recent
@@ -123,6 +123,22 @@ pub struct Atlas {
 struct KeptHotspots {
     kept: std::sync::Mutex<std::collections::VecDeque<(u64, Ask, Arc<Hotspots>)>>,
     making: tokio::sync::Mutex<()>,
+    /// The study areas made last, by a digest of the places they were made of (the same
+    /// geography gives the same places) — the most recent [`KEPT_STUDIES`].
+    studies: std::sync::Mutex<std::collections::VecDeque<(u64, Arc<Study>)>>,
+}
+
+/// How many study areas [`KeptHotspots`] keeps (one per resolution and rings asked).
+const KEPT_STUDIES: usize = 3;
+
+/// A digest of the places a study area is made of: their ids and points, in order.
+fn places_digest(places: &[(i64, geo_types::Point<f64>)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (id, p) in places {
+        (id, p.x().to_bits(), p.y().to_bits()).hash(&mut h);
+    }
+    h.finish()
 }
 
 impl KeptHotspots {
@@ -133,6 +149,29 @@ impl KeptHotspots {
             .iter()
             .find(|(at, a, _)| *at == v && a == ask)
             .map(|(_, _, h)| Arc::clone(h))
+    }
+
+    /// The study area of `ask`'s resolution and rings over `places`: kept, or made and kept.
+    fn study(
+        &self,
+        places: &[(i64, geo_types::Point<f64>)],
+        ask: &Ask,
+        res: h3o::Resolution,
+    ) -> Arc<Study> {
+        let digest = places_digest(places);
+        let mut kept = self
+            .studies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, s)) = kept.iter().find(|(d, s)| *d == digest && s.fits(ask)) {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(Study::new(places.iter().copied(), res, ask.k));
+        if kept.len() >= KEPT_STUDIES {
+            kept.pop_front();
+        }
+        kept.push_back((digest, Arc::clone(&s)));
+        s
     }
 
     fn keep(&self, v: u64, ask: Ask, h: Arc<Hotspots>) {
@@ -256,7 +295,7 @@ impl Atlas {
             company_lists: ByVersion::default(),
             answers: std::sync::Mutex::default(),
             hotspot_defaults: crate::config::HotspotsFile::default(),
-            hotspots: KeptHotspots::default(),
+            hotspots: Arc::default(),
         }
     }
 
@@ -329,13 +368,17 @@ impl Atlas {
         }
         // What is refused is said at once, without waiting for another analysis being made.
         let stats = self.store.stats().await?;
-        super::hotspots::check(&ask, &stats)?;
+        let res = super::hotspots::check(&ask, &stats)?;
         let _making = self.hotspots.making.lock().await;
         if let Some(h) = self.hotspots.find(v, &ask) {
             return Ok(h);
         }
-        let h = blocking("hot spots computed", move || {
-            super::hotspots::hotspots(&stats, places.into_iter(), &ask)
+        let h = blocking("hot spots computed", {
+            let kept = Arc::clone(&self.hotspots);
+            move || {
+                let study = kept.study(&places, &ask, res);
+                super::hotspots::analyse(&stats, &study, &ask)
+            }
         })
         .await??;
         let h = Arc::new(h);

@@ -240,12 +240,14 @@ impl TileService {
             return Ok(Some(hit));
         }
         let city = self.city(atlas).await?;
-        let fig = self.figures(atlas, r.window, r.period).await?;
-        let hot = if TileLayer::Hotspots.in_zoom(r.z) {
-            self.hot_cells(atlas, r.window).await?
-        } else {
-            None
-        };
+        // A never-seen window's figures and hot-spot cells are made side by side.
+        let (fig, hot) = tokio::try_join!(self.figures(atlas, r.window, r.period), async {
+            if TileLayer::Hotspots.in_zoom(r.z) {
+                self.hot_cells(atlas, r.window).await
+            } else {
+                Ok(None)
+            }
+        })?;
         let frame = TileFrame::new(r.grid, r.datum, r.z, r.x, r.y);
         let who = r.audience;
         let filter = r.filter.clone();

@@ -128,7 +128,8 @@ impl<T> ByVersion<T> {
 }
 
 /// Runs `f` on the blocking pool (CPU work over the whole city: indexes, figures, grades) and
-/// logs at `debug` how long it took, as `what`.
+/// logs at `debug` how long it took, as `what`, with the process's resident memory then (what
+/// each structure adds, read off a server's start).
 pub async fn blocking<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
@@ -136,11 +137,21 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let x = f();
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "{what}");
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(ms, rss_mb = resident_mb(), "{what}");
         x
     })
     .await
     .map_err(|e| StoreError::Io(std::io::Error::other(e)))
+}
+
+/// The process's resident memory in MiB (Linux: `/proc/self/statm`, 4 KiB pages); `None`
+/// elsewhere.
+#[must_use]
+pub fn resident_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1024 * 1024))
 }
 
 /// What an import did, per layer: records offered, and records inserted or changed (an
