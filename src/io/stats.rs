@@ -26,7 +26,7 @@
 use crate::model::clock::{Clock, Entry, SLOTS};
 use crate::model::handling::Times;
 use crate::model::repeat::{Place, Repeats};
-use crate::model::stats::{Counts, Stats, Table};
+use crate::model::stats::{Counts, Sparse, SparseBuilder, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
@@ -93,8 +93,17 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
         }
     }
     table(&mut out, &stats.compound);
-    table(&mut out, &stats.building);
-    table(&mut out, &stats.unit);
+    for t in [&stats.building, &stats.unit] {
+        let mut ids: Vec<i64> = t.ids().collect();
+        ids.sort_unstable();
+        out.put_u32_le(ids.len() as u32);
+        for id in ids {
+            out.put_i64_le(id);
+            for [c] in t.monthly(id, n) {
+                out.put_u32_le(c);
+            }
+        }
+    }
     table(&mut out, &stats.handling);
     let mut ids: Vec<i64> = stats.times.ids().collect();
     ids.sort_unstable();
@@ -171,6 +180,25 @@ fn next_id(body: &mut &[u8], prev: &mut Option<i64>, what: &str) -> Result<i64, 
 /// What was being read when the bytes ran out.
 fn short(what: &str) -> impl Fn(bytes::TryGetError) -> String + '_ {
     move |_| format!("truncated while reading {what}")
+}
+
+/// One table of `n` months of one count per entry, ids strictly increasing, as a [`Sparse`]
+/// table (made row by row: the dense counts are never all in memory).
+fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
+    let len = body.try_get_u32_le().map_err(short(what))? as usize;
+    if len > body.remaining() / 8 {
+        return Err(format!("{what}: {len} entries cannot fit in the file"));
+    }
+    let mut b = SparseBuilder::default();
+    let mut prev = None;
+    for _ in 0..len {
+        let id = next_id(body, &mut prev, what)?;
+        if body.remaining() < n * 4 {
+            return Err(format!("truncated while reading {what}"));
+        }
+        b.push(id, (0..n).map(|_| body.get_u32_le()));
+    }
+    Ok(b.build())
 }
 
 /// One table of `n` months of `K` counts per entry, ids strictly increasing.
@@ -397,8 +425,8 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
         ));
     }
     stats.compound = table(&mut body, n, "the compound table")?;
-    stats.building = table(&mut body, n, "the building table")?;
-    stats.unit = table(&mut body, n, "the unit table")?;
+    stats.building = sparse(&mut body, n, "the building table")?;
+    stats.unit = sparse(&mut body, n, "the unit table")?;
     stats.handling = table(&mut body, n, "the handling table")?;
     stats.times = times(&mut body, n)?;
     stats.repeats = repeats(&mut body, n)?;

@@ -306,7 +306,7 @@ impl PostgisStore {
                     let (id, m, k) = monthly_row(r, &mut month);
                     months.add(&mut counts, id, m, k);
                 }
-                *table = counts.into_table();
+                *table = counts.into_sparse();
             }
             stats.handling = handling_table(&months, &handling, &mut month);
             stats.times = hours_of(&months, stats.first, &hours, &mut month);

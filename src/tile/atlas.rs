@@ -607,6 +607,20 @@ fn by_position(rows: &[u32], totals: &[u64]) -> Vec<u64> {
         .collect()
 }
 
+/// The same as `u32`s (a place's complaints in a window; saturating): the per-place figures of
+/// each kept window take half the memory.
+fn by_position_u32(rows: &[u32], totals: &[u64]) -> Vec<u32> {
+    rows.iter()
+        .map(|&r| {
+            if r == NO_ROW {
+                0
+            } else {
+                u32::try_from(totals[r as usize]).unwrap_or(u32::MAX)
+            }
+        })
+        .collect()
+}
+
 /// The figures of one complaint window and grade period, by position in the dataset's
 /// vectors (tiles read them by position; the id and code accessors go through [`Positions`]).
 pub struct Figures {
@@ -616,13 +630,13 @@ pub struct Figures {
     compound: Vec<(u64, Option<Grade>)>,
     /// Per compound, complaints closed, rated and rated satisfied.
     handled: Vec<[u64; 3]>,
-    building: Vec<u64>,
-    unit: Vec<u64>,
+    building: Vec<u32>,
+    unit: Vec<u32>,
     district: Vec<Agg>,
     street: Vec<Agg>,
     /// The city's heat places, and the window's complaints at each (by slot).
     spots: Arc<HeatSpots>,
-    heat: Vec<u64>,
+    heat: Vec<u32>,
     /// Per compound (by position): the category of its strongest early-warning alert in the
     /// window's last month, if any ([`Figures::with_alerts`]).
     alert: Vec<Option<Category>>,
@@ -647,8 +661,8 @@ impl Figures {
     ) -> Figures {
         let d = &city.data;
         let months = stats.range(window);
-        let building = by_position(&rows.building, &stats.building.window(months.clone()));
-        let unit = by_position(&rows.unit, &stats.unit.window(months.clone()));
+        let building = by_position_u32(&rows.building, &stats.building.window(months.clone()));
+        let unit = by_position_u32(&rows.unit, &stats.unit.window(months.clone()));
         let handling = stats.handling.window_each(months.clone());
         let handled: Vec<[u64; 3]> = rows
             .handling
@@ -768,35 +782,36 @@ impl Figures {
     fn heat_of(
         city: &CityIndex,
         compound: &[(u64, Option<Grade>)],
-        building: &[u64],
-        unit: &[u64],
-    ) -> Vec<u64> {
+        building: &[u32],
+        unit: &[u32],
+    ) -> Vec<u32> {
         let sp = &city.spots;
         let mut on_units = vec![0u64; building.len()];
         for (n, b) in unit.iter().zip(&sp.unit_building) {
             if let Some(b) = b {
-                on_units[*b] += n;
+                on_units[*b] += u64::from(*n);
             }
         }
         let mut on_buildings = vec![0u64; compound.len()];
         for (n, c) in building.iter().zip(&sp.building_compound) {
             if let Some(c) = c {
-                on_buildings[*c] += n;
+                on_buildings[*c] += u64::from(*n);
             }
         }
+        let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         let mut heat = Vec::with_capacity(sp.units + sp.buildings + sp.compounds);
         heat.extend_from_slice(unit);
         heat.extend(
             building
                 .iter()
                 .zip(on_units)
-                .map(|(n, on)| n.saturating_sub(on)),
+                .map(|(n, on)| narrow(u64::from(*n).saturating_sub(on))),
         );
         heat.extend(
             compound
                 .iter()
                 .zip(on_buildings)
-                .map(|((n, _), on)| n.saturating_sub(on)),
+                .map(|((n, _), on)| narrow(n.saturating_sub(on))),
         );
         heat
     }
@@ -835,12 +850,18 @@ impl Figures {
 
     /// Complaints in the window of a building.
     pub fn building(&self, id: i64) -> u64 {
-        self.pos.building.get(&id).map_or(0, |&k| self.building[k])
+        self.pos
+            .building
+            .get(&id)
+            .map_or(0, |&k| u64::from(self.building[k]))
     }
 
     /// Complaints in the window of a unit.
     pub fn unit(&self, id: i64) -> u64 {
-        self.pos.unit.get(&id).map_or(0, |&k| self.unit[k])
+        self.pos
+            .unit
+            .get(&id)
+            .map_or(0, |&k| u64::from(self.unit[k]))
     }
 
     /// Figures of a district by code.
@@ -874,7 +895,7 @@ impl Figures {
             let (slot, households) = g.data;
             Spot {
                 at: *g.geom(),
-                complaints: self.heat[slot as usize],
+                complaints: u64::from(self.heat[slot as usize]),
                 households,
             }
         })
@@ -1171,7 +1192,7 @@ impl<'a> Build<'a> {
             // A WebMercatorQuad tile in WGS84: its run of the places in quadkey order, already
             // projected.
             for q in self.fig.spots.in_tile(fr.z, fr.x, fr.y) {
-                let n = self.fig.heat[q.slot as usize];
+                let n = u64::from(self.fig.heat[q.slot as usize]);
                 let p = mvt::point(&self.at, Point::new(q.at[0], q.at[1]), false);
                 add(p, n, i64::from(q.households));
             }
@@ -1242,7 +1263,7 @@ impl<'a> Build<'a> {
         let mut l = LayerBuilder::with_capacity(TileLayer::Buildings.name(), found.len());
         for g in found {
             let b = &d.buildings[g.data];
-            let n = self.fig.building[g.data];
+            let n = u64::from(self.fig.building[g.data]);
             let dens = density(n, i64::from(b.households), self.months);
             let mut props = vec![
                 ("id", i(b.id)),
@@ -1282,7 +1303,7 @@ impl<'a> Build<'a> {
         let mut l = LayerBuilder::with_capacity(TileLayer::Units.name(), found.len());
         for g in found {
             let x = &d.units[g.data];
-            let n = self.fig.unit[g.data];
+            let n = u64::from(self.fig.unit[g.data]);
             let mut props = vec![
                 ("id", i(x.id)),
                 ("building_id", i(x.building_id)),
