@@ -16,6 +16,7 @@ use compound_atlas::analytics::service::TrendFilter;
 use compound_atlas::analytics::{Atlas, Grade, Rule, Window};
 use compound_atlas::config::{Role, Settings, StoreArgs, TokenEntry};
 use compound_atlas::ingest::{self, complaints, ImportOptions};
+use compound_atlas::model::stats::Rowed;
 use compound_atlas::model::Quarter;
 use compound_atlas::store::{embedded::EmbeddedStore, postgis::PostgisStore, Store};
 use std::path::Path;

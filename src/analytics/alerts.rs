@@ -19,7 +19,7 @@
 //!    least `min_observed` complaints.
 
 pub use crate::model::alert::AlertRule;
-use crate::model::stats::Stats;
+use crate::model::stats::{Rowed, Stats};
 use crate::model::{Category, Month};
 use serde::Serialize;
 

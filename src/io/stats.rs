@@ -26,7 +26,7 @@
 use crate::model::clock::{Clock, Entry, SLOTS};
 use crate::model::handling::Times;
 use crate::model::repeat::{Place, Repeats};
-use crate::model::stats::{Counts, Sparse, SparseBuilder, Stats, Table};
+use crate::model::stats::{Counts, Rowed, Sparse, SparseBuilder, Stats, Table};
 use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
@@ -182,48 +182,49 @@ fn short(what: &str) -> impl Fn(bytes::TryGetError) -> String + '_ {
     move |_| format!("truncated while reading {what}")
 }
 
-/// One table of `n` months of one count per entry, ids strictly increasing, as a [`Sparse`]
-/// table (made row by row: the dense counts are never all in memory).
-fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
-    let len = body.try_get_u32_le().map_err(short(what))? as usize;
-    if len > body.remaining() / 8 {
-        return Err(format!("{what}: {len} entries cannot fit in the file"));
-    }
-    let mut b = SparseBuilder::default();
-    let mut prev = None;
-    for _ in 0..len {
-        let id = next_id(body, &mut prev, what)?;
-        if body.remaining() < n * 4 {
-            return Err(format!("truncated while reading {what}"));
-        }
-        b.push(id, (0..n).map(|_| body.get_u32_le()));
-    }
-    Ok(b.build())
-}
-
-/// One table of `n` months of `K` counts per entry, ids strictly increasing.
-fn table<const K: usize>(body: &mut &[u8], n: usize, what: &str) -> Result<Table<K>, String> {
+/// Reads a table of `n` months of `K` counts per entry, ids strictly increasing, handing each
+/// entry's id and the bytes at its counts to `row` (which reads them all).
+fn each_row<const K: usize>(
+    body: &mut &[u8],
+    n: usize,
+    what: &str,
+    mut row: impl FnMut(i64, &mut &[u8]),
+) -> Result<(), String> {
     let len = body.try_get_u32_le().map_err(short(what))? as usize;
     // Each entry takes at least its id: a damaged count cannot make a huge allocation.
     if len > body.remaining() / 8 {
         return Err(format!("{what}: {len} entries cannot fit in the file"));
     }
-    let mut counts = Counts::<K>::new(n);
     let mut prev = None;
     for _ in 0..len {
-        let id = body.try_get_i64_le().map_err(short(what))?;
-        if prev.is_some_and(|p| p >= id) {
-            return Err(format!("{what}: ids out of order at {id}"));
-        }
-        prev = Some(id);
+        let id = next_id(body, &mut prev, what)?;
         if body.remaining() < n * K * 4 {
             return Err(format!("truncated while reading {what}"));
         }
+        row(id, body);
+    }
+    Ok(())
+}
+
+/// One table of `n` months of one count per entry as a [`Sparse`] table (made row by row: the
+/// dense counts are never all in memory).
+fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
+    let mut b = SparseBuilder::default();
+    each_row::<1>(body, n, what, |id, body| {
+        b.push(id, (0..n).map(|_| body.get_u32_le()));
+    })?;
+    Ok(b.build())
+}
+
+/// One table of `n` months of `K` counts per entry.
+fn table<const K: usize>(body: &mut &[u8], n: usize, what: &str) -> Result<Table<K>, String> {
+    let mut counts = Counts::<K>::new(n);
+    each_row::<K>(body, n, what, |id, body| {
         let r = counts.row(id);
         for i in 0..n {
             counts.set(r, i, std::array::from_fn(|_| body.get_u32_le()));
         }
-    }
+    })?;
     Ok(counts.into_table())
 }
 

@@ -249,26 +249,44 @@ pub struct Table<const K: usize> {
 /// No row: what [`Table::row_of`] answers for an id without complaints.
 pub const NO_ROW: u32 = u32::MAX;
 
-impl<const K: usize> Table<K> {
+/// What [`Table`] and [`Sparse`] share: a row for each id with complaints.
+pub trait Rowed {
+    /// Each id's row.
+    fn rows(&self) -> &IdMap<u32>;
+
     /// How many ids have a row.
-    pub fn len(&self) -> usize {
-        self.rows.len()
+    fn len(&self) -> usize {
+        self.rows().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+    fn is_empty(&self) -> bool {
+        self.rows().is_empty()
     }
 
     /// The ids with a row, in no particular order.
-    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
-        self.rows.keys().copied()
+    fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.rows().keys().copied()
     }
 
     /// The row of an id, or [`NO_ROW`].
-    pub fn row_of(&self, id: i64) -> u32 {
-        self.rows.get(&id).copied().unwrap_or(NO_ROW)
+    fn row_of(&self, id: i64) -> u32 {
+        self.rows().get(&id).copied().unwrap_or(NO_ROW)
     }
+}
 
+impl<const K: usize> Rowed for Table<K> {
+    fn rows(&self) -> &IdMap<u32> {
+        &self.rows
+    }
+}
+
+impl Rowed for Sparse {
+    fn rows(&self) -> &IdMap<u32> {
+        &self.rows
+    }
+}
+
+impl<const K: usize> Table<K> {
     fn at(&self, r: usize, i: usize) -> [u32; K] {
         self.cum[i][r]
     }
@@ -419,25 +437,6 @@ impl Counts<1> {
 }
 
 impl Sparse {
-    /// How many ids have a row.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The ids with a row, in no particular order.
-    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
-        self.rows.keys().copied()
-    }
-
-    /// The row of an id, or [`NO_ROW`].
-    pub fn row_of(&self, id: i64) -> u32 {
-        self.rows.get(&id).copied().unwrap_or(NO_ROW)
-    }
-
     /// Row `r`'s entries: months and running totals.
     fn entries(&self, r: usize) -> (&[u16], &[u32]) {
         let (a, b) = (self.start[r] as usize, self.start[r + 1] as usize);

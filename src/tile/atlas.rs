@@ -21,7 +21,7 @@ use crate::analytics::{
 };
 use crate::model::alert::AlertRule;
 use crate::model::company_list::List;
-use crate::model::stats::NO_ROW;
+use crate::model::stats::{Rowed, NO_ROW};
 use crate::model::{Category, Dataset, Layer, Quarter};
 use geo::{BoundingRect, Centroid, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Point, Polygon, Rect};
