@@ -219,7 +219,7 @@ async fn grade_cmd(args: GradeArgs, file: &FileConfig) -> anyhow::Result<()> {
         let mut reds: Vec<_> = book
             .records
             .values()
-            .filter(|r| r.period == period && r.district == d.code && r.grade == compound_atlas::analytics::Grade::Red)
+            .filter(|r| r.period == period && *r.district == *d.code && r.grade == compound_atlas::analytics::Grade::Red)
             .map(|r| {
                 let name = data.compounds.iter().find(|c| c.id == r.compound_id).map_or("", |c| c.name.as_str());
                 serde_json::json!({ "id": r.compound_id, "name": name, "rate": r.rate, "rank": r.rank, "held": r.held })

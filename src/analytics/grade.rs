@@ -58,7 +58,7 @@ impl GradeBook {
         for r in self
             .records
             .values()
-            .filter(|r| r.period == period && district.is_none_or(|d| r.district == d))
+            .filter(|r| r.period == period && district.is_none_or(|d| &*r.district == d))
         {
             match r.grade {
                 Grade::Red => c.0 += 1,
@@ -86,6 +86,11 @@ impl GradeBook {
             by_district.entry(c.district.as_str()).or_default().push(c);
         }
         let latest_override = latest_overrides(overrides);
+        let codes: HashMap<&str, std::sync::Arc<str>> = by_district
+            .keys()
+            .map(|d| (*d, std::sync::Arc::from(*d)))
+            .collect();
+        let version: std::sync::Arc<str> = std::sync::Arc::from(rule.version.as_str());
         let mut prev_red: HashSet<i64> = HashSet::new();
         let mut prev_below: HashSet<i64> = HashSet::new();
         while q <= last_q {
@@ -96,6 +101,7 @@ impl GradeBook {
             let mut red_now = HashSet::new();
             let mut below_now = HashSet::new();
             for (district, members) in &by_district {
+                let district_code = &codes[district];
                 let rated = rate(stats, members, rule, w);
                 let dq = DistrictQuarter::new(&rated, rule, &prev_red, &prev_below);
                 for (rank, (rate, c, weighted, repeats)) in rated.iter().enumerate() {
@@ -111,7 +117,7 @@ impl GradeBook {
                             rate: (*rate * 100.0).round() / 100.0,
                             rank: rank + 1,
                             of: rated.len(),
-                            district: (*district).to_string(),
+                            district: std::sync::Arc::clone(district_code),
                             // Held: red only by the cap-removal rule, not by its rank.
                             held: dq.held.contains(&c.id)
                                 && computed == Grade::Red
@@ -120,8 +126,8 @@ impl GradeBook {
                             yellow_line: dq.yellow_line,
                             top_categories: top_categories(weighted),
                             repeats: *repeats,
-                            r#override: ov,
-                            rule_version: rule.version.clone(),
+                            r#override: ov.map(Box::new),
+                            rule_version: std::sync::Arc::clone(&version),
                         },
                     );
                 }
@@ -221,6 +227,7 @@ fn top_categories(weighted: &[f64; 10]) -> Vec<(Category, f64)> {
         .collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     top.truncate(3);
+    top.shrink_to_fit();
     top
 }
 

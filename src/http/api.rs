@@ -338,7 +338,9 @@ pub async fn grades(
         .records
         .values()
         .filter(|r| {
-            r.period == period && r.grade != Grade::Blue && district.is_none_or(|d| r.district == d)
+            r.period == period
+                && r.grade != Grade::Blue
+                && district.is_none_or(|d| &*r.district == d)
         })
         .collect();
     flagged.sort_by(|a, b| {

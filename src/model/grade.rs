@@ -108,7 +108,9 @@ pub struct Override {
     pub at: chrono::NaiveDateTime,
 }
 
-/// One compound's grade for one quarter, with what it came from.
+/// One compound's grade for one quarter, with what it came from. A grade book holds one per
+/// compound and quarter (84,000 on the demo city), so what they share is shared: the district
+/// code and the rule's version are one string each, an override is boxed (most have none).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradeRecord {
     pub compound_id: i64,
@@ -119,7 +121,7 @@ pub struct GradeRecord {
     pub rate: f64,
     pub rank: usize,
     pub of: usize,
-    pub district: String,
+    pub district: std::sync::Arc<str>,
     /// Held red by the cap-removal rule (not by rank).
     pub held: bool,
     pub red_line: f64,
@@ -130,6 +132,6 @@ pub struct GradeRecord {
     /// the severity-weighted complaints the rate counts.
     pub repeats: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub r#override: Option<Override>,
-    pub rule_version: String,
+    pub r#override: Option<Box<Override>>,
+    pub rule_version: std::sync::Arc<str>,
 }
