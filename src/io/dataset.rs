@@ -95,7 +95,7 @@ pub fn read(dir: &Path, manifest: &Manifest) -> Result<Dataset, FormatError> {
             layer = layer.name(),
             known_valid = rules.known_valid,
             ms = started.elapsed().as_millis() as u64,
-            rss_mb = crate::store::resident_mb(),
+            rss_mb = crate::io::resident_mb(),
             "layer read"
         );
     }

@@ -118,3 +118,12 @@ impl fmt::Display for FormatError {
 }
 
 impl std::error::Error for FormatError {}
+
+/// The process's resident memory in MiB (Linux: `/proc/self/statm`, 4 KiB pages); `None`
+/// elsewhere.
+#[must_use]
+pub fn resident_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1024 * 1024))
+}

@@ -143,7 +143,7 @@ fn read_stats(dir: &Path, m: &Manifest, scale: &Scale) -> Result<Stats, StoreErr
                 tracing::debug!(
                     ms = started.elapsed().as_millis() as u64,
                     clock_bytes = stats.clock.heap_bytes(),
-                    rss_mb = crate::store::resident_mb(),
+                    rss_mb = crate::io::resident_mb(),
                     "statistics read"
                 );
                 return Ok(stats);

@@ -138,20 +138,11 @@ pub async fn blocking<T: Send + 'static>(
         let started = std::time::Instant::now();
         let x = f();
         let ms = started.elapsed().as_millis() as u64;
-        tracing::debug!(ms, rss_mb = resident_mb(), "{what}");
+        tracing::debug!(ms, rss_mb = crate::io::resident_mb(), "{what}");
         x
     })
     .await
     .map_err(|e| StoreError::Io(std::io::Error::other(e)))
-}
-
-/// The process's resident memory in MiB (Linux: `/proc/self/statm`, 4 KiB pages); `None`
-/// elsewhere.
-#[must_use]
-pub fn resident_mb() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096 / (1024 * 1024))
 }
 
 /// What an import did, per layer: records offered, and records inserted or changed (an

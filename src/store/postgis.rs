@@ -318,7 +318,7 @@ impl PostgisStore {
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
             clock_bytes = stats.clock.heap_bytes(),
-            rss_mb = crate::store::resident_mb(),
+            rss_mb = crate::io::resident_mb(),
             "statistics read"
         );
         Ok(stats)

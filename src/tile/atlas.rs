@@ -255,21 +255,9 @@ impl HeatSpots {
             let p = labels[k];
             spots.push(GeomWithData::new([p.x(), p.y()], (slot(nu + nb + k), 0)));
         }
-        let grid = super::Grid::WebMercatorQuad;
-        let mut quad: Vec<QuadSpot> = spots
-            .iter()
-            .map(|g| {
-                let (x, y) = grid.project(g.geom()[0], g.geom()[1]);
-                QuadSpot {
-                    at: [x, y],
-                    slot: g.data.0,
-                    households: i32::try_from(g.data.1).unwrap_or(i32::MAX),
-                }
-            })
-            .collect();
-        quad.sort_by_key(|q| quadkey(q.at, QUAD_ZOOM));
+        let (tree, quad) = spot_index(spots);
         HeatSpots {
-            tree: RTree::bulk_load(spots),
+            tree,
             quad,
             units: nu,
             buildings: nb,
@@ -284,6 +272,26 @@ impl HeatSpots {
                 .iter()
                 .map(|u| pos.building.get(&u.building_id).copied())
                 .collect(),
+        }
+    }
+}
+
+/// The heat places' R-tree (longitude/latitude) and their projected copy in quadkey order.
+fn spot_index(spots: Vec<GeomWithData<[f64; 2], (u32, i64)>>) -> SpotIndex {
+    let mut quad: Vec<QuadSpot> = spots.iter().map(QuadSpot::of).collect();
+    quad.sort_by_key(|q| quadkey(q.at, QUAD_ZOOM));
+    (RTree::bulk_load(spots), quad)
+}
+
+type SpotIndex = (RTree<GeomWithData<[f64; 2], (u32, i64)>>, Vec<QuadSpot>);
+
+impl QuadSpot {
+    fn of(g: &GeomWithData<[f64; 2], (u32, i64)>) -> QuadSpot {
+        let (x, y) = super::Grid::WebMercatorQuad.project(g.geom()[0], g.geom()[1]);
+        QuadSpot {
+            at: [x, y],
+            slot: g.data.0,
+            households: i32::try_from(g.data.1).unwrap_or(i32::MAX),
         }
     }
 }
@@ -321,16 +329,38 @@ fn morton(x: u64, y: u64) -> u64 {
 }
 
 impl HeatSpots {
-    /// The places of WebMercatorQuad tile `z/x/y` (`z` ≤ [`QUAD_ZOOM`]): one run of
-    /// [`HeatSpots::quad`]. A place on the tile's very edge may fall either side by floating
-    /// rounding, as it may in the tile's own arithmetic.
-    fn in_tile(&self, z: u8, x: u64, y: u64) -> &[QuadSpot] {
-        let shift = 2 * u32::from(QUAD_ZOOM - z);
-        let (lo, hi) = (morton(x, y) << shift, (morton(x, y) + 1) << shift);
+    /// The places that may lie in WebMercatorQuad tile `frame` (WGS84, zoom ≤ [`QUAD_ZOOM`]),
+    /// projected: the tile's run of [`HeatSpots::quad`], and apart the few places within a hair
+    /// of its edges whose quadkey names a neighbouring tile — the quadkeys' grid and the tile's
+    /// own arithmetic may round a place on an edge to different sides (the tile decides, with
+    /// [`mvt::point`], which are in).
+    fn in_tile(&self, frame: &TileFrame) -> (&[QuadSpot], Vec<QuadSpot>) {
+        let shift = 2 * u32::from(QUAD_ZOOM - frame.z);
+        let m = morton(frame.x, frame.y);
+        let (lo, hi) = (m << shift, (m + 1) << shift);
         let key = |q: &QuadSpot| quadkey(q.at, QUAD_ZOOM);
         let a = self.quad.partition_point(|q| key(q) < lo);
         let b = a + self.quad[a..].partition_point(|q| key(q) < hi);
-        &self.quad[a..b]
+        // Strips a ten-millionth of a degree (about a centimetre) wide along the four edges;
+        // the two grids disagree by some 1e-8 m.
+        const HAIR: f64 = 1e-7;
+        let [w, s, e, n] = frame.bounds_lonlat();
+        let strips = [
+            [w - HAIR, s - HAIR, w + HAIR, n + HAIR],
+            [e - HAIR, s - HAIR, e + HAIR, n + HAIR],
+            [w - HAIR, s - HAIR, e + HAIR, s + HAIR],
+            [w - HAIR, n - HAIR, e + HAIR, n + HAIR],
+        ];
+        let mut beside: Vec<QuadSpot> = Vec::new();
+        for strip in strips {
+            for g in query(&self.tree, strip) {
+                let q = QuadSpot::of(g);
+                if !(lo..hi).contains(&key(&q)) && !beside.iter().any(|b| b.slot == q.slot) {
+                    beside.push(q);
+                }
+            }
+        }
+        (&self.quad[a..b], beside)
     }
 }
 
@@ -1191,7 +1221,8 @@ impl<'a> Build<'a> {
         if self.shapes.merc.is_some() && fr.z <= QUAD_ZOOM {
             // A WebMercatorQuad tile in WGS84: its run of the places in quadkey order, already
             // projected.
-            for q in self.fig.spots.in_tile(fr.z, fr.x, fr.y) {
+            let (run, beside) = self.fig.spots.in_tile(fr);
+            for q in run.iter().chain(&beside) {
                 let n = u64::from(self.fig.heat[q.slot as usize]);
                 let p = mvt::point(&self.at, Point::new(q.at[0], q.at[1]), false);
                 add(p, n, i64::from(q.households));
@@ -1395,6 +1426,104 @@ mod tests {
             l.add(Some(k as u64), p, vec![("text", mvt::Value::String(text))]);
         }
         l
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)] // a test reads top to bottom
+    fn heat_places_on_tile_edges_are_found_as_the_tiles_own_arithmetic_finds_them() {
+        use super::super::{Datum, Grid};
+        let tile_at = |lon: f64, lat: f64, z: u8| {
+            let n = f64::from(1u32 << z);
+            let r = lat.to_radians();
+            let x = ((lon + 180.0) / 360.0 * n).floor();
+            let y =
+                ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
+            (x as u64, y as u64)
+        };
+        let frame = |z, x, y| TileFrame::new(Grid::WebMercatorQuad, Datum::Wgs84, z, x, y);
+        // Places on the edges and corners of tiles, and a hair either side, at several zooms:
+        // at the equator and the prime meridian, over Qingdao, over New York.
+        let mut probes = Vec::new();
+        let mut places: Vec<[f64; 2]> = Vec::new();
+        for z in [1u8, 2, 3, 9, 12, 15, 18, 20] {
+            for (lon, lat) in [(0.0, 0.0), (120.38, 36.07), (-73.98, 40.75)] {
+                let (x, y) = tile_at(lon, lat, z);
+                probes.push((z, x, y));
+                let [w, s, e, n] = frame(z, x, y).bounds_lonlat();
+                let (cx, cy) = (f64::midpoint(w, e), f64::midpoint(s, n));
+                for (px, py) in [
+                    (w, s),
+                    (w, n),
+                    (e, s),
+                    (e, n),
+                    (w, cy),
+                    (e, cy),
+                    (cx, s),
+                    (cx, n),
+                ] {
+                    for d in [-1e-9, -1e-12, 0.0, 1e-12, 1e-9] {
+                        places.push([px + d, py]);
+                        places.push([px, py + d]);
+                    }
+                }
+            }
+        }
+        let spots = places
+            .iter()
+            .enumerate()
+            .map(|(k, p)| GeomWithData::new(*p, (k as u32, 1)))
+            .collect();
+        let (tree, quad) = spot_index(spots);
+        let hs = HeatSpots {
+            tree,
+            quad,
+            units: 0,
+            buildings: 0,
+            compounds: 0,
+            building_compound: Vec::new(),
+            unit_building: Vec::new(),
+        };
+        let mut beside = 0;
+        for (z, x, y) in probes {
+            let mut seen = vec![0u32; places.len()];
+            let last = (1u64 << z) - 1;
+            for tx in x.saturating_sub(1)..=(x + 1).min(last) {
+                for ty in y.saturating_sub(1)..=(y + 1).min(last) {
+                    let f = frame(z, tx, ty);
+                    let mut own: Vec<u32> = query(&hs.tree, f.query_bbox())
+                        .filter(|g| {
+                            mvt::point(&f, Point::new(g.geom()[0], g.geom()[1]), false).is_some()
+                        })
+                        .map(|g| g.data.0)
+                        .collect();
+                    let (run, extra) = hs.in_tile(&f);
+                    beside += extra.len();
+                    let mut fast: Vec<u32> = run
+                        .iter()
+                        .chain(&extra)
+                        .filter(|q| {
+                            mvt::point(&f.projected(), Point::new(q.at[0], q.at[1]), false)
+                                .is_some()
+                        })
+                        .map(|q| q.slot)
+                        .collect();
+                    own.sort_unstable();
+                    fast.sort_unstable();
+                    assert_eq!(fast, own, "z{z}/{tx}/{ty}");
+                    for k in own {
+                        seen[k as usize] += 1;
+                    }
+                }
+            }
+            assert!(
+                seen.iter().all(|n| *n <= 1),
+                "a place counted in two tiles at z{z}"
+            );
+        }
+        assert!(
+            beside > 0,
+            "no place needed the edge strips: the test does not reach them"
+        );
     }
 
     #[test]

@@ -94,6 +94,14 @@ impl TileFrame {
         [w - pad_x, s - pad_y, e + pad_x, n + pad_y]
     }
 
+    /// The tile's own box (no buffer) in the grid's longitude/latitude, before any datum shift.
+    pub fn bounds_lonlat(&self) -> [f64; 4] {
+        let [w, s, e, n] = self.xy;
+        let (lw, ls) = self.grid.unproject(w, s);
+        let (le, ln) = self.grid.unproject(e, n);
+        [lw, ls, le, ln]
+    }
+
     /// The WGS84 box to fetch features from: the tile with its buffer, widened by the datum
     /// shift (GCJ-02 moves Qingdao about 500 m east).
     pub fn query_bbox(&self) -> [f64; 4] {
