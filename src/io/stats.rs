@@ -79,32 +79,28 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     out.put_u64_le(stats.total);
     out.put_u64_le(stats.unmatched);
     out.put_u32_le(n as u32);
-    fn table<const K: usize>(out: &mut Vec<u8>, t: &Table<K>) {
+    /// A table's rows by id, each with its counts month by month (dense or sparse alike).
+    fn table<const K: usize, I: Iterator<Item = [u32; K]>>(
+        out: &mut Vec<u8>,
+        t: &impl Rowed,
+        monthly: impl Fn(i64) -> I,
+    ) {
         let mut ids: Vec<i64> = t.ids().collect();
         ids.sort_unstable();
         out.put_u32_le(ids.len() as u32);
         for id in ids {
             out.put_i64_le(id);
-            for month in t.monthly(id) {
+            for month in monthly(id) {
                 for c in month {
                     out.put_u32_le(c);
                 }
             }
         }
     }
-    table(&mut out, &stats.compound);
-    for t in [&stats.building, &stats.unit] {
-        let mut ids: Vec<i64> = t.ids().collect();
-        ids.sort_unstable();
-        out.put_u32_le(ids.len() as u32);
-        for id in ids {
-            out.put_i64_le(id);
-            for [c] in t.monthly(id, n) {
-                out.put_u32_le(c);
-            }
-        }
-    }
-    table(&mut out, &stats.handling);
+    table(&mut out, &stats.compound, |id| stats.compound.monthly(id));
+    table(&mut out, &stats.building, |id| stats.building.monthly(id));
+    table(&mut out, &stats.unit, |id| stats.unit.monthly(id));
+    table(&mut out, &stats.handling, |id| stats.handling.monthly(id));
     let mut ids: Vec<i64> = stats.times.ids().collect();
     ids.sort_unstable();
     out.put_u32_le(ids.len() as u32);
@@ -209,7 +205,7 @@ fn each_row<const K: usize>(
 /// One table of `n` months of one count per entry as a [`Sparse`] table (made row by row: the
 /// dense counts are never all in memory).
 fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
-    let mut b = SparseBuilder::default();
+    let mut b = SparseBuilder::new(n);
     each_row::<1>(body, n, what, |id, body| {
         b.push(id, (0..n).map(|_| body.get_u32_le()));
     })?;

@@ -382,13 +382,22 @@ pub struct Sparse {
     month: Vec<u16>,
     /// ... and the row's running total up to and including it (modular, as [`Table`]'s).
     cum: Vec<u32>,
+    /// How many months the tables span.
+    months: usize,
 }
 
 /// Rows of a [`Sparse`] table pushed one after the other.
-#[derive(Default)]
 pub struct SparseBuilder(Sparse);
 
 impl SparseBuilder {
+    /// A table of `months` months.
+    pub fn new(months: usize) -> SparseBuilder {
+        SparseBuilder(Sparse {
+            months,
+            ..Sparse::default()
+        })
+    }
+
     /// A row for `id` with its counts month by month from the tables' first; an id pushed
     /// twice keeps its first row.
     pub fn push(&mut self, id: i64, counts: impl IntoIterator<Item = u32>) {
@@ -428,7 +437,7 @@ impl Counts<1> {
         for (id, r) in &self.rows {
             ids[*r as usize] = *id;
         }
-        let mut b = SparseBuilder::default();
+        let mut b = SparseBuilder::new(self.months.len());
         for (r, id) in ids.into_iter().enumerate() {
             b.push(id, self.months.iter().map(|m| m[r][0]));
         }
@@ -479,16 +488,16 @@ impl Sparse {
             .collect()
     }
 
-    /// The monthly counts of `id`'s row over `n` months from the first of the tables
-    /// (nothing for an id without a row).
-    pub fn monthly(&self, id: i64, n: usize) -> impl Iterator<Item = [u32; 1]> + '_ {
+    /// The monthly counts of `id`'s row, from the first month of the tables (nothing for an
+    /// id without a row).
+    pub fn monthly(&self, id: i64) -> impl Iterator<Item = [u32; 1]> + '_ {
         let row = self.row_of(id);
         let (months, cum) = if row == NO_ROW {
             (&[][..], &[][..])
         } else {
             self.entries(row as usize)
         };
-        let n = if row == NO_ROW { 0 } else { n };
+        let n = if row == NO_ROW { 0 } else { self.months };
         let mut k = 0;
         let mut before = 0u32;
         (0..n).map(move |i| {
@@ -513,16 +522,9 @@ impl Sparse {
 /// their rows were made in.
 impl PartialEq for Sparse {
     fn eq(&self, other: &Self) -> bool {
-        let n = self
-            .month
-            .iter()
-            .chain(&other.month)
-            .max()
-            .map_or(0, |m| usize::from(*m) + 1);
-        self.len() == other.len()
-            && self
-                .ids()
-                .all(|id| self.monthly(id, n).eq(other.monthly(id, n)))
+        self.months == other.months
+            && self.len() == other.len()
+            && self.ids().all(|id| self.monthly(id).eq(other.monthly(id)))
     }
 }
 
@@ -875,15 +877,15 @@ mod tests {
             }
         }
         for id in dense.ids() {
-            assert!(sparse.monthly(id, n).eq(dense.monthly(id)), "{id}");
+            assert!(sparse.monthly(id).eq(dense.monthly(id)), "{id}");
             assert_eq!(sparse.row_of(id), dense.row_of(id));
         }
-        assert_eq!(sparse.monthly(77, n).count(), 0);
+        assert_eq!(sparse.monthly(77).count(), 0);
         assert_eq!(sparse.row_of(77), NO_ROW);
         assert!(sparse.heap_bytes() < 4 * n * dense.len());
-        let mut again = SparseBuilder::default();
+        let mut again = SparseBuilder::new(n);
         for id in [9, 11] {
-            again.push(id, sparse.monthly(id, n).map(|[c]| c));
+            again.push(id, sparse.monthly(id).map(|[c]| c));
         }
         again.push(9, [1, 2, 3]);
         assert_eq!(again.build().sums(9, 0..n), [3 * n as u64]);

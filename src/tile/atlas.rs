@@ -307,12 +307,10 @@ struct QuadSpot {
 const QUAD_ZOOM: u8 = 20;
 
 /// The Morton code (quadkey as a number) at zoom `z` of the WebMercatorQuad tile holding a
-/// point in Web Mercator metres; points beyond the grid's edge go to its edge tiles.
+/// point in Web Mercator metres (tile-grid's tile; beyond the grid's edge, its edge tiles).
 fn quadkey(at: [f64; 2], z: u8) -> u64 {
-    let half = std::f64::consts::PI * 6_378_137.0;
-    let n = f64::from(1u32 << z);
-    let tile = |v: f64| (((v + half) / (2.0 * half) * n).floor()).clamp(0.0, n - 1.0) as u64;
-    morton(tile(at[0]), (n - 1.0) as u64 - tile(at[1]))
+    let (x, y) = super::Grid::WebMercatorQuad.xy_tile(at[0], at[1], z);
+    morton(x, y)
 }
 
 /// Bits of `x` and `y` interleaved, `x` in the even ones.
@@ -331,9 +329,9 @@ fn morton(x: u64, y: u64) -> u64 {
 impl HeatSpots {
     /// The places that may lie in WebMercatorQuad tile `frame` (WGS84, zoom ≤ [`QUAD_ZOOM`]),
     /// projected: the tile's run of [`HeatSpots::quad`], and apart the few places within a hair
-    /// of its edges whose quadkey names a neighbouring tile — the quadkeys' grid and the tile's
-    /// own arithmetic may round a place on an edge to different sides (the tile decides, with
-    /// [`mvt::point`], which are in).
+    /// of its edges whose quadkey names a neighbouring tile — a place's z20 tile and the tile's own
+    /// arithmetic at its zoom may round a place on an edge to different sides (the tile decides,
+    /// with [`mvt::point`], which are in).
     fn in_tile(&self, frame: &TileFrame) -> (&[QuadSpot], Vec<QuadSpot>) {
         let shift = 2 * u32::from(QUAD_ZOOM - frame.z);
         let m = morton(frame.x, frame.y);
@@ -341,10 +339,10 @@ impl HeatSpots {
         let key = |q: &QuadSpot| quadkey(q.at, QUAD_ZOOM);
         let a = self.quad.partition_point(|q| key(q) < lo);
         let b = a + self.quad[a..].partition_point(|q| key(q) < hi);
-        // Strips a ten-millionth of a degree (about a centimetre) wide along the four edges;
-        // the two grids disagree by some 1e-8 m.
+        // Strips a ten-millionth of a degree (about a centimetre) wide along the four edges:
+        // far wider than floating rounding at Web Mercator's scale (nanometres).
         const HAIR: f64 = 1e-7;
-        let [w, s, e, n] = frame.bounds_lonlat();
+        let [w, s, e, n] = frame.grid.lonlat_bounds(frame.z, frame.x, frame.y);
         let strips = [
             [w - HAIR, s - HAIR, w + HAIR, n + HAIR],
             [e - HAIR, s - HAIR, e + HAIR, n + HAIR],
@@ -630,25 +628,23 @@ impl Rows {
     }
 }
 
-/// A table's totals (by row) read by dataset position.
-fn by_position(rows: &[u32], totals: &[u64]) -> Vec<u64> {
-    rows.iter()
-        .map(|&r| if r == NO_ROW { 0 } else { totals[r as usize] })
-        .collect()
-}
-
-/// The same as `u32`s (a place's complaints in a window; saturating): the per-place figures of
-/// each kept window take half the memory.
-fn by_position_u32(rows: &[u32], totals: &[u64]) -> Vec<u32> {
+/// A table's totals (by row) read by dataset position, each as `as_kept` keeps it.
+fn by_position<T: Default>(rows: &[u32], totals: &[u64], as_kept: impl Fn(u64) -> T) -> Vec<T> {
     rows.iter()
         .map(|&r| {
             if r == NO_ROW {
-                0
+                T::default()
             } else {
-                u32::try_from(totals[r as usize]).unwrap_or(u32::MAX)
+                as_kept(totals[r as usize])
             }
         })
         .collect()
+}
+
+/// A place's complaints in a window as a kept window holds them: `u32` (saturating), half the
+/// memory of the per-place figures.
+fn narrow(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 /// The figures of one complaint window and grade period, by position in the dataset's
@@ -691,8 +687,12 @@ impl Figures {
     ) -> Figures {
         let d = &city.data;
         let months = stats.range(window);
-        let building = by_position_u32(&rows.building, &stats.building.window(months.clone()));
-        let unit = by_position_u32(&rows.unit, &stats.unit.window(months.clone()));
+        let building = by_position(
+            &rows.building,
+            &stats.building.window(months.clone()),
+            narrow,
+        );
+        let unit = by_position(&rows.unit, &stats.unit.window(months.clone()), narrow);
         let handling = stats.handling.window_each(months.clone());
         let handled: Vec<[u64; 3]> = rows
             .handling
@@ -700,7 +700,7 @@ impl Figures {
             .map(|&r| handling.get(r as usize).copied().unwrap_or_default())
             .collect();
         let compound: Vec<(u64, Option<Grade>)> =
-            by_position(&rows.compound, &stats.compound.window(months))
+            by_position(&rows.compound, &stats.compound.window(months), |n| n)
                 .into_iter()
                 .zip(&d.compounds)
                 .map(|(n, c)| (n, period.and_then(|q| book.get(q, c.id)).map(|r| r.grade)))
@@ -828,7 +828,6 @@ impl Figures {
                 on_buildings[*c] += u64::from(*n);
             }
         }
-        let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         let mut heat = Vec::with_capacity(sp.units + sp.buildings + sp.compounds);
         heat.extend_from_slice(unit);
         heat.extend(
@@ -1449,7 +1448,7 @@ mod tests {
             for (lon, lat) in [(0.0, 0.0), (120.38, 36.07), (-73.98, 40.75)] {
                 let (x, y) = tile_at(lon, lat, z);
                 probes.push((z, x, y));
-                let [w, s, e, n] = frame(z, x, y).bounds_lonlat();
+                let [w, s, e, n] = Grid::WebMercatorQuad.lonlat_bounds(z, x, y);
                 let (cx, cy) = (f64::midpoint(w, e), f64::midpoint(s, n));
                 for (px, py) in [
                     (w, s),

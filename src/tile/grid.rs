@@ -148,18 +148,19 @@ impl Grid {
             let (g, z) = self.served_as(z);
             return g.tile_range(z, bbox);
         }
-        let (w, h) = self.matrix_size(z);
-        let tms = &loaded(self).tms;
         let (x0, y0) = self.project(bbox[0], bbox[3]);
         let (x1, y1) = self.project(bbox[2], bbox[1]);
-        let nw = tms.xy_tile(x0, y0, z);
-        let se = tms.xy_tile(x1, y1, z);
-        [
-            nw.x.min(w - 1),
-            nw.y.min(h - 1),
-            se.x.min(w - 1),
-            se.y.min(h - 1),
-        ]
+        let nw = self.xy_tile(x0, y0, z);
+        let se = self.xy_tile(x1, y1, z);
+        [nw.0, nw.1, se.0, se.1]
+    }
+
+    /// The tile of zoom `z` (column, row) holding a point in the grid's CRS: tile-grid's,
+    /// clamped to the matrix (CGCS2000Quad: call it with the zoom it is served as).
+    pub fn xy_tile(self, x: f64, y: f64, z: u8) -> (u64, u64) {
+        let (w, h) = self.matrix_size(z);
+        let t = loaded(self).tms.xy_tile(x, y, z);
+        (t.x.min(w - 1), t.y.min(h - 1))
     }
 
     pub fn matrix_size(self, z: u8) -> (u64, u64) {

@@ -94,14 +94,6 @@ impl TileFrame {
         [w - pad_x, s - pad_y, e + pad_x, n + pad_y]
     }
 
-    /// The tile's own box (no buffer) in the grid's longitude/latitude, before any datum shift.
-    pub fn bounds_lonlat(&self) -> [f64; 4] {
-        let [w, s, e, n] = self.xy;
-        let (lw, ls) = self.grid.unproject(w, s);
-        let (le, ln) = self.grid.unproject(e, n);
-        [lw, ls, le, ln]
-    }
-
     /// The WGS84 box to fetch features from: the tile with its buffer, widened by the datum
     /// shift (GCJ-02 moves Qingdao about 500 m east).
     pub fn query_bbox(&self) -> [f64; 4] {
@@ -622,14 +614,14 @@ impl<'a> LayerBuilder<'a> {
 pub fn encode_layer(l: &tile::Layer) -> Vec<u8> {
     let feature_sizes: Vec<[usize; 3]> = l.features.iter().map(feature_size).collect();
     let values: Vec<usize> = l.values.iter().map(value_size).collect();
-    let len = field(1, l.name.len())
-        + feature_sizes.iter().map(|s| field(2, s[0])).sum::<usize>()
-        + l.keys.iter().map(|k| field(3, k.len())).sum::<usize>()
-        + values.iter().map(|&v| field(4, v)).sum::<usize>()
+    let len = delimited(l.name.len())
+        + feature_sizes.iter().map(|s| delimited(s[0])).sum::<usize>()
+        + l.keys.iter().map(|k| delimited(k.len())).sum::<usize>()
+        + values.iter().map(|&v| delimited(v)).sum::<usize>()
         + l.extent.map_or(0, |e| 1 + varint_len(u64::from(e)))
         + 1
         + varint_len(u64::from(l.version));
-    let mut out = Vec::with_capacity(field(3, len));
+    let mut out = Vec::with_capacity(delimited(len));
     bytes_field(&mut out, 3, len);
     bytes_field(&mut out, 1, l.name.len());
     out.extend_from_slice(l.name.as_bytes());
@@ -661,7 +653,7 @@ pub fn encode_layer(l: &tile::Layer) -> Vec<u8> {
     }
     varint(&mut out, 15 << 3);
     varint(&mut out, u64::from(l.version));
-    debug_assert_eq!(out.len(), field(3, len));
+    debug_assert_eq!(out.len(), delimited(len));
     out
 }
 
@@ -677,8 +669,8 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
-/// The size of a length-delimited field `tag` (below 16) of `len` bytes.
-fn field(_tag: u32, len: usize) -> usize {
+/// The size of a length-delimited field of `len` bytes (its tag below 16: one byte).
+fn delimited(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
@@ -706,18 +698,22 @@ fn packed(out: &mut Vec<u8>, tag: u32, v: &[u32], len: usize) {
 fn feature_size(f: &tile::Feature) -> [usize; 3] {
     let (tags, geom) = (packed_len(&f.tags), packed_len(&f.geometry));
     let size = f.id.map_or(0, |id| 1 + varint_len(id))
-        + if f.tags.is_empty() { 0 } else { field(2, tags) }
+        + if f.tags.is_empty() {
+            0
+        } else {
+            delimited(tags)
+        }
         + f.r#type.map_or(0, |t| 1 + varint_len(i64::from(t) as u64))
         + if f.geometry.is_empty() {
             0
         } else {
-            field(4, geom)
+            delimited(geom)
         };
     [size, tags, geom]
 }
 
 fn value_size(v: &tile::Value) -> usize {
-    v.string_value.as_ref().map_or(0, |s| field(1, s.len()))
+    v.string_value.as_ref().map_or(0, |s| delimited(s.len()))
         + v.float_value.map_or(0, |_| 5)
         + v.double_value.map_or(0, |_| 9)
         + v.int_value.map_or(0, |i| 1 + varint_len(i as u64))
