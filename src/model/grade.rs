@@ -109,8 +109,9 @@ pub struct Override {
 }
 
 /// One compound's grade for one quarter, with what it came from. A grade book holds one per
-/// compound and quarter (84,000 on the demo city), so what they share is shared: the district
-/// code and the rule's version are one string each, an override is boxed (most have none).
+/// compound and quarter (79,800 on the demo city: 4,200 × 19 quarters), so what they share is
+/// shared: the district code and the rule's version are one string each, an override is boxed
+/// (most have none).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradeRecord {
     pub compound_id: i64,
