@@ -377,19 +377,24 @@
   }
   const hoursQuery = (sel, from, to) => new URLSearchParams({ ...sel, ...(from && to ? { from, to } : {}) });
 
+  // Each opening of the panel is numbered: an answer for an earlier one (the window changed
+  // again, or another compound was opened, while it was on its way) is dropped, never drawn
+  // over the newer one.
+  let panelAsked = 0;
   const openCompound = guard(async (id, zoom) => {
     state.tool = null;
     markTools();
     state.compound = id;
+    const asked = ++panelAsked;
     const [c, al] = await Promise.all([
       api(`/api/compounds/${encodeURIComponent(id)}?${windowQuery()}`),
       // The early-warning alerts of the window's last month (the data's last by default).
       api(`/api/alerts?${new URLSearchParams({ compound: id, ...(state.to ? { month: state.to } : {}) })}`).catch(() => null),
     ]);
-    if (state.compound !== id) return;
+    if (asked !== panelAsked) return;
     // The time pattern of the same window as the figures.
     const hours = await api(`/api/stats/hours?${hoursQuery({ compound: id }, c.window.from, c.window.to)}`).catch((e) => ({ error: e.message }));
-    if (state.compound !== id) return;
+    if (asked !== panelAsked) return;
     const feature = { type: 'Feature', properties: { id: c.id }, geometry: c.geometry };
     setOverlay('sel', { type: 'FeatureCollection', features: [feature] });
     if (zoom) fitFeatures([feature]);
