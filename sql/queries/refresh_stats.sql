@@ -5,6 +5,9 @@
 -- complaint before one up to 254 days later, which from the 20th of a month on falls nine
 -- months on). Complaints are only ever added, never changed,
 -- so a month's figures are whole again once re-tabled from every complaint it holds.
+CREATE TEMP TABLE touched_months ON COMMIT DROP AS
+SELECT DISTINCT compound_id, date_trunc('month', received_at)::date AS month
+FROM stage_complaints WHERE compound_id IS NOT NULL;
 ANALYZE touched_months;
 CREATE TEMP TABLE recount ON COMMIT DROP AS
 SELECT c.compound_id, t.month, c.received_at, c.category, c.status, c.satisfaction,

@@ -4,6 +4,3 @@ CREATE TEMP TABLE stage_complaints (
     compound_id bigint, building_id bigint, unit_id bigint, match_method text, unmatched_reason text,
     closed_at timestamp, responded_at timestamp
 ) ON COMMIT DROP;
-CREATE TEMP TABLE stage_contacts (
-    ticket_id text, caller_name text, caller_phone text, content text
-) ON COMMIT DROP;

@@ -2,6 +2,8 @@
 //! COPY into staging tables and one upsert per layer, all in one transaction.
 
 use super::ComplaintImport;
+
+mod tally;
 use super::{Area, Bbox, Change, Hit, ImportReport, Store, StoreError};
 use crate::io::Record;
 use crate::model::company_list::{CompanyOverride, List};
@@ -393,7 +395,8 @@ fn copy_row<T: Record>(out: &mut String, rec: &T) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn stage(conn: &mut PgConnection, layer: Layer) -> Result<(), StoreError> {
+/// A layer's records (`body`, COPY text) in a temporary table of the layer's shape.
+async fn stage(conn: &mut PgConnection, layer: Layer, body: Vec<String>) -> Result<(), StoreError> {
     let t = layer.name();
     conn.execute(
         format!("CREATE TEMP TABLE stage_{t} (LIKE {t} INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -401,18 +404,16 @@ async fn stage(conn: &mut PgConnection, layer: Layer) -> Result<(), StoreError> 
     )
     .await
     .map_err(map_err)?;
-    Ok(())
+    copy_in(conn, &format!("COPY stage_{t} FROM STDIN"), body).await
 }
 
+/// Runs a `COPY … FROM STDIN` statement with `body`'s text, chunk by chunk.
 async fn copy_in(
     conn: &mut PgConnection,
-    layer: Layer,
-    body: Vec<String>,
+    statement: &str,
+    body: impl IntoIterator<Item = String>,
 ) -> Result<(), StoreError> {
-    let mut copy = conn
-        .copy_in_raw(&format!("COPY stage_{} FROM STDIN", layer.name()))
-        .await
-        .map_err(map_err)?;
+    let mut copy = conn.copy_in_raw(statement).await.map_err(map_err)?;
     for chunk in body {
         copy.send(chunk.into_bytes()).await.map_err(map_err)?;
     }
@@ -486,11 +487,12 @@ async fn run_script(conn: &mut PgConnection, script: &str) -> Result<(), StoreEr
 }
 
 /// The transaction of a complaint import: stage by COPY, tell repeats from conflicts, insert
-/// the new ones with their contacts, refresh the statistics of the compounds touched.
+/// the new ones with their contacts, table the statistics of the months they fall in — in
+/// Rust when the import only appends ([`tally`]), else re-tabled in SQL.
 async fn store_complaints(
     pool: &PgPool,
+    rows: Arc<Vec<(Complaint, ComplaintContact)>>,
     complaints: String,
-    contacts: String,
     instance: &str,
     touched: &[i64],
 ) -> Result<ComplaintImport, StoreError> {
@@ -503,31 +505,21 @@ async fn store_complaints(
         include_str!("../../sql/queries/stage_complaints.sql"),
     )
     .await?;
-    let mut copy = tx
-        .copy_in_raw("COPY stage_complaints FROM STDIN")
-        .await
-        .map_err(map_err)?;
-    copy.send(complaints.into_bytes()).await.map_err(map_err)?;
-    copy.finish().await.map_err(map_err)?;
-    let mut copy = tx
-        .copy_in_raw("COPY stage_contacts FROM STDIN")
-        .await
-        .map_err(map_err)?;
-    copy.send(contacts.into_bytes()).await.map_err(map_err)?;
-    copy.finish().await.map_err(map_err)?;
+    copy_in(&mut tx, "COPY stage_complaints FROM STDIN", [complaints]).await?;
     let mut report = ComplaintImport::default();
+    let mut known = std::collections::HashSet::new();
     for r in sqlx::query(include_str!("../../sql/queries/complaint_repeats.sql"))
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?
     {
+        let ticket: String = r.try_get("ticket_id").map_err(map_err)?;
         if r.try_get::<bool, _>("same").map_err(map_err)? {
             report.unchanged += 1;
         } else {
-            report
-                .conflicts
-                .push(r.try_get("ticket_id").map_err(map_err)?);
+            report.conflicts.push(ticket.clone());
         }
+        known.insert(ticket);
     }
     sqlx::query(include_str!("../../sql/queries/drop_known_complaints.sql"))
         .execute(&mut *tx)
@@ -541,24 +533,181 @@ async fn store_complaints(
     .map_err(map_err)?;
     report.new = usize::try_from(new).unwrap_or(0);
     if report.new > 0 {
-        let missing: Option<String> =
-            sqlx::query_scalar(include_str!("../../sql/queries/missing_places.sql"))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        if let Some(missing) = missing {
-            return Err(StoreError::Rejected(missing));
-        }
-        run_script(
-            &mut tx,
-            include_str!("../../sql/queries/insert_complaints.sql"),
-        )
-        .await?;
-        run_script(&mut tx, include_str!("../../sql/queries/refresh_stats.sql")).await?;
+        store_new(&mut tx, rows, known, report.new).await?;
         announce(&mut tx, instance, Some(touched)).await?;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(report)
+}
+
+/// Stores an import's new complaints (those of `rows` not `known`) with their contacts and
+/// statistics: checked against the geography first, the statistics tabled in Rust when the
+/// import only appends ([`tally`]), else re-tabled in SQL.
+async fn store_new(
+    tx: &mut PgConnection,
+    rows: Arc<Vec<(Complaint, ComplaintContact)>>,
+    known: std::collections::HashSet<String>,
+    new: usize,
+) -> Result<(), StoreError> {
+    let fresh_rows = fresh(&rows, &known);
+    if let Some(missing) = missing_place(&mut *tx, &fresh_rows).await? {
+        return Err(StoreError::Rejected(missing));
+    }
+    copy_in(&mut *tx, CONTACTS_COPY, [contacts_text(&rows, &known)]).await?;
+    let (compounds, since) = tally::first_months(&fresh_rows);
+    drop(fresh_rows);
+    let appends =
+        !sqlx::query_scalar::<_, bool>(include_str!("../../sql/queries/stored_since.sql"))
+            .bind(&compounds)
+            .bind(&since)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    if appends {
+        let before = last_before(&mut *tx, &compounds, &since).await?;
+        // Counted on another thread while PostgreSQL inserts the complaints.
+        let tables =
+            tokio::task::spawn_blocking(move || tally::tally(&fresh(&rows, &known), &before));
+        run_script(
+            &mut *tx,
+            include_str!("../../sql/queries/insert_complaints.sql"),
+        )
+        .await?;
+        let tables = tables
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        for (statement, text) in tables {
+            copy_in(&mut *tx, statement, [text]).await?;
+        }
+        tracing::debug!(
+            new = new,
+            "statistics of an appending import tabled in Rust"
+        );
+    } else {
+        run_script(
+            &mut *tx,
+            include_str!("../../sql/queries/insert_complaints.sql"),
+        )
+        .await?;
+        run_script(
+            &mut *tx,
+            include_str!("../../sql/queries/refresh_stats.sql"),
+        )
+        .await?;
+        tracing::debug!(
+            new = new,
+            "statistics re-tabled in SQL (not only appending)"
+        );
+    }
+    Ok(())
+}
+
+/// How the contacts of new complaints are stored.
+const CONTACTS_COPY: &str =
+    "COPY private.complaint_contacts (ticket_id, caller_name, caller_phone, content) FROM STDIN";
+
+/// The contacts of the complaints of `rows` not already stored (`known`), as COPY text.
+fn contacts_text(
+    rows: &[(Complaint, ComplaintContact)],
+    known: &std::collections::HashSet<String>,
+) -> String {
+    let mut out = String::with_capacity(rows.len() * 80);
+    for (_, p) in rows.iter().filter(|(c, _)| !known.contains(&c.ticket_id)) {
+        for (i, f) in [&p.ticket_id, &p.caller_name, &p.caller_phone, &p.content]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push('\t');
+            }
+            copy_text(&mut out, f);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The first place new `complaints` name that the geography does not hold, as a refusal
+/// naming the complaint and the place (`sql/queries/missing_places.sql`, each id probed once).
+async fn missing_place(
+    tx: &mut PgConnection,
+    complaints: &[&Complaint],
+) -> Result<Option<String>, StoreError> {
+    let ids = |pick: fn(&Complaint) -> Option<i64>| {
+        let mut v: Vec<i64> = complaints.iter().filter_map(|c| pick(c)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let compound = |c: &Complaint| c.place.compound_id;
+    let building = |c: &Complaint| c.place.building_id;
+    let unit = |c: &Complaint| c.place.unit_id;
+    let Some((layer, id)) =
+        sqlx::query_as::<_, (String, i64)>(include_str!("../../sql/queries/missing_places.sql"))
+            .bind(ids(compound))
+            .bind(ids(building))
+            .bind(ids(unit))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+    else {
+        return Ok(None);
+    };
+    let pick = match layer.as_str() {
+        "compound" => compound,
+        "building" => building,
+        _ => unit,
+    };
+    let ticket = complaints
+        .iter()
+        .find(|c| pick(c) == Some(id))
+        .map_or("?", |c| c.ticket_id.as_str());
+    Ok(Some(format!(
+        "complaint {ticket} names {layer} {id}, which the geography does not hold"
+    )))
+}
+
+/// The complaints of `rows` not already stored (`known`).
+fn fresh<'a>(
+    rows: &'a [(Complaint, ComplaintContact)],
+    known: &std::collections::HashSet<String>,
+) -> Vec<&'a Complaint> {
+    rows.iter()
+        .map(|(c, _)| c)
+        .filter(|c| !known.contains(&c.ticket_id))
+        .collect()
+}
+
+/// The last stored complaint of each place and category before an appending import's months
+/// (`sql/queries/last_before.sql`).
+async fn last_before(
+    tx: &mut PgConnection,
+    compounds: &[i64],
+    since: &[chrono::NaiveDate],
+) -> Result<tally::LastBefore, StoreError> {
+    let mut before = tally::LastBefore::new();
+    for r in sqlx::query(include_str!("../../sql/queries/last_before.sql"))
+        .bind(compounds)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+    {
+        let code: String = r.try_get("category").map_err(map_err)?;
+        let category = Category::parse(&code).ok_or_else(|| {
+            StoreError::Database(format!("a stored complaint has category {code:?}"))
+        })?;
+        before.insert(
+            (
+                r.try_get("compound_id").map_err(map_err)?,
+                r.try_get("is_unit").map_err(map_err)?,
+                r.try_get("place_id").map_err(map_err)?,
+                category,
+            ),
+            r.try_get("day").map_err(map_err)?,
+        );
+    }
+    Ok(before)
 }
 
 fn building_from(r: &sqlx::postgres::PgRow) -> Result<Building, StoreError> {
@@ -838,8 +987,7 @@ impl Store for PostgisStore {
             if n == 0 {
                 continue;
             }
-            stage(&mut tx, layer).await?;
-            copy_in(&mut tx, layer, body).await?;
+            stage(&mut tx, layer, body).await?;
             // A key twice in one import would make the upsert touch a row twice.
             let dup: Option<String> = sqlx::query_scalar(&format!(
                 "SELECT {k}::text FROM stage_{t} GROUP BY {k} HAVING count(*) > 1 LIMIT 1",
@@ -999,8 +1147,7 @@ impl Store for PostgisStore {
     ) -> Result<ComplaintImport, StoreError> {
         let opt = |v: Option<String>| v.unwrap_or_else(|| "\\N".to_string());
         let mut complaints = String::with_capacity(rows.len() * 160);
-        let mut contacts = String::with_capacity(rows.len() * 80);
-        for (c, p) in &rows {
+        for (c, _) in &rows {
             let when = |t: Option<chrono::NaiveDateTime>| {
                 opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
             };
@@ -1033,16 +1180,6 @@ impl Store for PostgisStore {
                 }
             }
             complaints.push('\n');
-            for (i, f) in [&p.ticket_id, &p.caller_name, &p.caller_phone, &p.content]
-                .into_iter()
-                .enumerate()
-            {
-                if i > 0 {
-                    contacts.push('\t');
-                }
-                copy_text(&mut contacts, f);
-            }
-            contacts.push('\n');
         }
         let mut touched: Vec<i64> = rows
             .iter()
@@ -1050,8 +1187,14 @@ impl Store for PostgisStore {
             .collect();
         touched.sort_unstable();
         touched.dedup();
-        let report =
-            store_complaints(&self.pool, complaints, contacts, &self.instance, &touched).await?;
+        let report = store_complaints(
+            &self.pool,
+            Arc::new(rows),
+            complaints,
+            &self.instance,
+            &touched,
+        )
+        .await?;
         if report.new > 0 {
             self.versions.facts_changed();
         }
@@ -1088,12 +1231,7 @@ impl Store for PostgisStore {
         tx.execute(include_str!("../../sql/queries/clear_grades.sql"))
             .await
             .map_err(map_err)?;
-        let mut copy = tx
-            .copy_in_raw("COPY grades FROM STDIN")
-            .await
-            .map_err(map_err)?;
-        copy.send(body.into_bytes()).await.map_err(map_err)?;
-        copy.finish().await.map_err(map_err)?;
+        copy_in(&mut tx, "COPY grades FROM STDIN", [body]).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }
