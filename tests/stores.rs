@@ -308,7 +308,10 @@ async fn stats_tables(pool: &sqlx::PgPool) -> Vec<(String, String)> {
 /// them): the complaints imported in four parts out of time order — two years on even days,
 /// the years after, the years before (their repeats change the gaps of the next year's), then
 /// the odd days into months that already hold complaints — give every statistics table, row
-/// for row, what one import of them all gives.
+/// for row, what one import of them all gives. The whole import and the first two parts only
+/// append (their statistics counted in Rust, the second's gaps starting from stored
+/// complaints), the last two do not (re-tabled in SQL), so each way is checked against the
+/// other.
 #[tokio::test]
 async fn imports_in_any_order_table_the_same_statistics_as_one() {
     use compound_atlas::analytics::{Atlas, Rule};
