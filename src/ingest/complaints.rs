@@ -319,8 +319,37 @@ impl ExportMapping {
 const LON: std::ops::RangeInclusive<f64> = -180.0..=180.0;
 const LAT: std::ops::RangeInclusive<f64> = -90.0..=90.0;
 
+/// `YYYY-MM-DD HH:MM:SS`, the form of nearly every export's times, read without a format
+/// string (chrono's parser reads its format string anew for each value: a tenth of a 1.1 M-row
+/// import's time); anything else is left to [`parse_time`]'s forms.
+fn iso_seconds(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |a, &d| {
+            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(n(0..4)?).ok()?, n(5..7)?, n(8..10)?)?.and_hms_opt(
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    )
+}
+
 fn parse_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
+    if let Some(t) = iso_seconds(s) {
+        return Some(t);
+    }
     // An Excel serial date (days since 1899-12-30, the fraction the time of day), as a
     // workbook's date cell or a CSV saved from one gives it.
     if let Ok(serial) = s.parse::<f64>() {
@@ -945,8 +974,7 @@ pub fn looks_like_export_with(path: &Path, ticket: Option<&str>) -> bool {
         return looks_like_export(path);
     };
     looks_like_export(path)
-        || std::fs::read(path).is_ok_and(|b| {
-            let head: Vec<u8> = b.into_iter().take(4096).collect();
+        || head_of(path).is_some_and(|head| {
             let text = String::from_utf8(head.clone())
                 .unwrap_or_else(|_| encoding_rs::GBK.decode(&head).0.into_owned());
             text.lines().next().is_some_and(|l| {
@@ -962,10 +990,19 @@ pub fn ticket_header(mapping: &ExportMapping) -> Option<&str> {
     mapping.header(Field::Ticket)
 }
 
+/// The first 4 KiB of a file (where its header is), without reading the rest.
+fn head_of(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .ok()?;
+    Some(head)
+}
+
 /// Does this CSV look like a hotline export (by its header)?
 pub fn looks_like_export(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(4096).collect::<Vec<u8>>())
-    else {
+    let Some(bytes) = head_of(path) else {
         return false;
     };
     let head = match std::str::from_utf8(&bytes) {
@@ -989,6 +1026,38 @@ pub fn looks_like_export(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// The fast reading of `YYYY-MM-DD HH:MM:SS` gives what chrono's does, and leaves what it
+    /// cannot read (other forms, impossible dates, a leap second) to the general path.
+    #[test]
+    fn iso_times_read_as_chrono_reads_them() {
+        for s in [
+            "2023-07-01 08:05:09",
+            "2020-02-29 23:59:59",
+            "2021-02-29 10:00:00",
+            "2023-13-01 10:00:00",
+            "2023-07-01 24:00:00",
+            "2023-07-01 23:59:60",
+            "2023-07-01T08:05:09",
+            "2023-7-01 08:05:09",
+            "2023-07-01 08:05:0x",
+            "２０２３-07-01 08:05:09",
+        ] {
+            let fast = super::iso_seconds(s);
+            if fast.is_some() {
+                assert_eq!(
+                    fast,
+                    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok(),
+                    "{s}"
+                );
+            }
+            assert_eq!(
+                fast.is_some(),
+                ["2023-07-01 08:05:09", "2020-02-29 23:59:59"].contains(&s),
+                "{s}"
+            );
+        }
+    }
     use super::*;
 
     const HEAD: &str = "工单编号,受理时间,诉求类别,来源渠道,诉求地址,经度,纬度,办理状态,满意度,来电人,联系电话,诉求内容\n";

@@ -1,0 +1,2 @@
+-- Whether no complaint is stored yet (a city's first import).
+SELECT NOT EXISTS (SELECT 1 FROM complaints)
