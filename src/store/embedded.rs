@@ -534,16 +534,23 @@ impl Store for EmbeddedStore {
         type Outcome = (Option<Manifest>, Stats, ComplaintImport);
         let (manifest, stats, report) =
             tokio::task::spawn_blocking(move || -> Result<Outcome, StoreError> {
-                // What is stored already: by ticket, to tell repeats from conflicts.
+                // What is stored already of the tickets offered, to tell repeats from
+                // conflicts (only those kept: every stored complaint by ticket was a tenth of
+                // a month's import into the full city).
+                let offered: std::collections::HashSet<&str> =
+                    rows.iter().map(|(c, _)| c.ticket_id.as_str()).collect();
                 let mut stored: HashMap<String, Complaint> = HashMap::new();
                 let mut facts = Vec::new();
                 if let Some(f) = &old.complaints {
                     io::complaints::read_complaints(&dir.join(f), |c| {
                         facts.push(io::complaints::fact(&c, &scale));
-                        stored.insert(c.ticket_id.clone(), c);
+                        if offered.contains(c.ticket_id.as_str()) {
+                            stored.insert(c.ticket_id.clone(), c);
+                        }
                     })
                     .map_err(corrupt)?;
                 }
+                drop(offered);
                 let mut report = ComplaintImport::default();
                 let mut new_rows = Vec::new();
                 let mut new_contacts = Vec::new();
