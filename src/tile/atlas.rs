@@ -279,7 +279,7 @@ impl HeatSpots {
 /// The heat places' R-tree (longitude/latitude) and their projected copy in quadkey order.
 fn spot_index(spots: Vec<GeomWithData<[f64; 2], (u32, i64)>>) -> SpotIndex {
     let mut quad: Vec<QuadSpot> = spots.iter().map(QuadSpot::of).collect();
-    quad.sort_by_key(|q| quadkey(q.at, QUAD_ZOOM));
+    quad.sort_by_cached_key(|q| quadkey(q.at));
     (RTree::bulk_load(spots), quad)
 }
 
@@ -306,10 +306,12 @@ struct QuadSpot {
 /// The zoom of the quadkeys [`HeatSpots::quad`] is ordered by: any tile up to it is one run.
 const QUAD_ZOOM: u8 = 20;
 
-/// The Morton code (quadkey as a number) at zoom `z` of the WebMercatorQuad tile holding a
+/// The Morton code (quadkey as a number) at zoom [`QUAD_ZOOM`] of the WebMercatorQuad tile holding a
 /// point in Web Mercator metres (tile-grid's tile; beyond the grid's edge, its edge tiles).
-fn quadkey(at: [f64; 2], z: u8) -> u64 {
-    let (x, y) = super::Grid::WebMercatorQuad.xy_tile(at[0], at[1], z);
+fn quadkey(at: [f64; 2]) -> u64 {
+    static STEP: std::sync::OnceLock<super::grid::TileStep> = std::sync::OnceLock::new();
+    let step = STEP.get_or_init(|| super::Grid::WebMercatorQuad.tile_step(QUAD_ZOOM));
+    let (x, y) = step.tile(at[0], at[1]);
     morton(x, y)
 }
 
@@ -336,7 +338,7 @@ impl HeatSpots {
         let shift = 2 * u32::from(QUAD_ZOOM - frame.z);
         let m = morton(frame.x, frame.y);
         let (lo, hi) = (m << shift, (m + 1) << shift);
-        let key = |q: &QuadSpot| quadkey(q.at, QUAD_ZOOM);
+        let key = |q: &QuadSpot| quadkey(q.at);
         let a = self.quad.partition_point(|q| key(q) < lo);
         let b = a + self.quad[a..].partition_point(|q| key(q) < hi);
         // Strips a ten-millionth of a degree (about a centimetre) wide along the four edges:

@@ -41,6 +41,43 @@ fn load(json: &str) -> Loaded {
 
 /// The grid whose tile-grid arithmetic serves `g` (CGCS2000Quad's is WorldCRS84Quad's, one
 /// level down: tile-grid takes EPSG:4490's degrees for metres).
+/// One zoom's tile arithmetic ([`Grid::tile_step`]): tile-grid's `xy_tile`, operation for
+/// operation, with the matrix found once instead of at every point (tile-grid finds it by its
+/// identifier, a string made and compared per call: sorting the full city's 277,000 heat places
+/// by tile took 3.2 s of a server's first tile).
+#[derive(Debug, Clone, Copy)]
+pub struct TileStep {
+    origin: (f64, f64),
+    step: (f64, f64),
+    matrix: (u64, u64),
+    last: (u64, u64),
+}
+
+impl TileStep {
+    /// The tile (column, row) holding a point in the grid's CRS, clamped to the matrix.
+    pub fn tile(&self, x: f64, y: f64) -> (u64, u64) {
+        let column = if x.is_infinite() {
+            0.0
+        } else {
+            ((x - self.origin.0) / self.step.0).floor()
+        };
+        let row = if y.is_infinite() {
+            0.0
+        } else {
+            ((self.origin.1 - y) / self.step.1).floor()
+        };
+        // As tile-grid: below the matrix is 0, beyond it its width; then within ours.
+        let clamp = |t: f64, width: u64, last: u64| {
+            let t = if t < 0.0 { 0 } else { t as u64 };
+            t.min(width).min(last)
+        };
+        (
+            clamp(column, self.matrix.0, self.last.0),
+            clamp(row, self.matrix.1, self.last.1),
+        )
+    }
+}
+
 fn loaded(g: Grid) -> &'static Loaded {
     static WM: OnceLock<Loaded> = OnceLock::new();
     static C84: OnceLock<Loaded> = OnceLock::new();
@@ -158,9 +195,29 @@ impl Grid {
     /// The tile of zoom `z` (column, row) holding a point in the grid's CRS: tile-grid's,
     /// clamped to the matrix (CGCS2000Quad: call it with the zoom it is served as).
     pub fn xy_tile(self, x: f64, y: f64, z: u8) -> (u64, u64) {
-        let (w, h) = self.matrix_size(z);
-        let t = loaded(self).tms.xy_tile(x, y, z);
-        (t.x.min(w - 1), t.y.min(h - 1))
+        self.tile_step(z).tile(x, y)
+    }
+
+    /// Zoom `z`'s tile arithmetic, its matrix looked up once, for finding the tiles of many
+    /// points ([`TileStep::tile`]; CGCS2000Quad: call it with the zoom it is served as).
+    pub fn tile_step(self, z: u8) -> TileStep {
+        let tms = &loaded(self).tms;
+        let matrix = tms.matrix(z);
+        let m = matrix.as_ref();
+        let res = tms.resolution(m);
+        // The top-left corner of tile (0, 0) is the matrix's origin, axes as tile-grid orders
+        // them (x + 0·step is x exactly).
+        let origin = tms.xy_ul(&Xyz::new(0, 0, z));
+        let size = self.matrix_size(z);
+        TileStep {
+            origin: (origin.x, origin.y),
+            step: (
+                res * f64::from(u16::from(m.tile_width)),
+                res * f64::from(u16::from(m.tile_height)),
+            ),
+            matrix: (u64::from(m.matrix_width), u64::from(m.matrix_height)),
+            last: (size.0 - 1, size.1 - 1),
+        }
     }
 
     pub fn matrix_size(self, z: u8) -> (u64, u64) {
@@ -219,6 +276,43 @@ impl Grid {
 #[allow(clippy::float_cmp)] // tests compare the exact values they expect
 mod tests {
     use super::*;
+
+    /// A zoom's tile arithmetic found once gives tile-grid's own tile (clamped) for points
+    /// inside, on the edges of and outside every grid's matrix, at every zoom.
+    #[test]
+    fn a_tile_step_gives_tile_grids_tile() {
+        for grid in [Grid::WebMercatorQuad, Grid::WorldCrs84Quad] {
+            for z in 0..=22u8 {
+                let step = grid.tile_step(z);
+                let (w, h) = grid.matrix_size(z);
+                let mut points = vec![(f64::INFINITY, f64::NEG_INFINITY), (f64::NAN, 0.0)];
+                for lon in [
+                    -180.0, -179.9, -0.000_001, 0.0, 120.38, 179.99, 180.0, 200.0,
+                ] {
+                    for lat in [-89.0, -85.06, -1e-9, 0.0, 36.17, 36.062_5, 85.06, 89.0] {
+                        points.push(grid.project(lon, lat));
+                    }
+                }
+                // Points on tile edges at this zoom, and a hair either side.
+                for (x, y) in [(3u64, 5u64), (w / 2, h / 2), (w - 1, h - 1)] {
+                    let [l, b, r, t] = grid.xy_bounds(z, x.min(w - 1), y.min(h - 1));
+                    for (px, py) in [(l, t), (r, b), (f64::midpoint(l, r), f64::midpoint(b, t))] {
+                        for e in [-1e-9, 0.0, 1e-9] {
+                            points.push((px + e, py - e));
+                        }
+                    }
+                }
+                for (x, y) in points {
+                    let t = loaded(grid).tms.xy_tile(x, y, z);
+                    assert_eq!(
+                        step.tile(x, y),
+                        (t.x.min(w - 1), t.y.min(h - 1)),
+                        "{grid:?} z{z} ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn grids_agree_with_their_definitions() {
