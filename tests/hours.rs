@@ -265,7 +265,7 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
         want.iter().flatten().sum::<u64>()
     );
 
-    // The embedded store reopened reads its statistics file (ATLSTAT4) and answers the same;
+    // The embedded store reopened reads its statistics file (ATLSTAT5) and answers the same;
     // with a file of the older layout in its place it tables the complaints again, the same,
     // and writes the file anew.
     let uri = format!("/api/stats/hours?{}", cases[5].1.query());
@@ -284,7 +284,7 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
     let m = compound_atlas::io::manifest::Manifest::read(&dir).unwrap();
     let file = dir.join(m.stats.unwrap());
     let mut bytes = std::fs::read(&file).unwrap();
-    assert_eq!(&bytes[..8], b"ATLSTAT4");
+    assert_eq!(&bytes[..8], b"ATLSTAT5");
     bytes[..8].copy_from_slice(b"ATLSTAT2");
     std::fs::write(&file, bytes).unwrap();
     let err = compound_atlas::io::stats::read(&file).unwrap_err();
@@ -297,7 +297,7 @@ async fn both_stores_count_weekdays_and_hours_as_postgis_does_over_the_stored_co
     // …and kept: the file is of today's layout again, and the next open reads it.
     let (_, source) = compound_atlas::io::stats::read(&file).unwrap();
     assert!(!source.is_empty());
-    assert_eq!(&std::fs::read(&file).unwrap()[..8], b"ATLSTAT4");
+    assert_eq!(&std::fs::read(&file).unwrap()[..8], b"ATLSTAT5");
 }
 
 #[tokio::test]

@@ -7,8 +7,11 @@
 //! Layout (little-endian): `ATLSTAT3`; the source (u16 length, UTF-8: the complaints file's
 //! digest and the handling scale's); first and last month (i32, `i32::MIN` for none); total
 //! and unmatched (u64); months per table `n` (u32); then four tables — compounds (n × 10
-//! categories), buildings (n), units (n), the compounds' handling (n × closed, rated,
-//! satisfied) — each a count (u32) and per entry an id (i64) and its u32 counts, in id order;
+//! categories), buildings, units, the compounds' handling (n × closed, rated, satisfied) —
+//! each a count (u32) and per entry in id order its id (i64) and its u32 counts; the
+//! buildings' and units' only for their months with complaints (ATLSTAT5): the number of such
+//! months (u16) and each one's index (u16) and count (u32), in month order (dense, they were
+//! two thirds of the full city's 104 MB file);
 //! then the compounds' hours: a count (u32) and per compound in id order its id (i64), its
 //! number of entries (u32) and each entry's month index (u16), response and closing hours
 //! (f32, NaN for none), in month order; then the compounds' repeats (ATLSTAT4): the number of
@@ -20,7 +23,8 @@
 //! a count (u32) and per compound in id order its id (i64), its number of entries (u32) and
 //! each entry's month index (u16), category (u8, its place in the category list) and hour of
 //! the week (u8, 0–167), in order; last, the CRC-32 of all that precedes it (u32). A file of
-//! an older layout (`ATLSTAT1`, `ATLSTAT2`: no clock; `ATLSTAT3`: no repeats) is not read: the
+//! an older layout (`ATLSTAT1`, `ATLSTAT2`: no clock; `ATLSTAT3`: no repeats; `ATLSTAT4`: the
+//! buildings' and units' months dense) is not read: the
 //! store says so and tables its complaints again.
 
 use crate::model::clock::{Clock, Entry, SLOTS};
@@ -31,7 +35,7 @@ use crate::model::Month;
 use bytes::{Buf, BufMut};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"ATLSTAT4";
+const MAGIC: &[u8; 8] = b"ATLSTAT5";
 
 /// What a statistics file says it was tabled from: the complaints file's digest and the
 /// handling scale's fingerprint.
@@ -98,8 +102,8 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
         }
     }
     table(&mut out, &stats.compound, |id| stats.compound.monthly(id));
-    table(&mut out, &stats.building, |id| stats.building.monthly(id));
-    table(&mut out, &stats.unit, |id| stats.unit.monthly(id));
+    encode_sparse(&mut out, &stats.building);
+    encode_sparse(&mut out, &stats.unit);
     table(&mut out, &stats.handling, |id| stats.handling.monthly(id));
     let mut ids: Vec<i64> = stats.times.ids().collect();
     ids.sort_unstable();
@@ -131,6 +135,27 @@ fn encode(stats: &Stats, source: &str) -> Vec<u8> {
     let crc = crc32fast::hash(&out);
     out.put_u32_le(crc);
     out
+}
+
+/// A sparse table's rows by id, each with its months that have complaints.
+fn encode_sparse(out: &mut Vec<u8>, t: &Sparse) {
+    let mut ids: Vec<i64> = t.ids().collect();
+    ids.sort_unstable();
+    out.put_u32_le(ids.len() as u32);
+    for id in ids {
+        out.put_i64_le(id);
+        let months: Vec<(u16, u32)> = t
+            .monthly(id)
+            .enumerate()
+            .filter(|(_, [c])| *c > 0)
+            .map(|(i, [c])| (i as u16, c))
+            .collect();
+        out.put_u16_le(months.len() as u16);
+        for (i, c) in months {
+            out.put_u16_le(i);
+            out.put_u32_le(c);
+        }
+    }
 }
 
 /// The repeats section: its counts, then each compound's places and entries.
@@ -202,13 +227,38 @@ fn each_row<const K: usize>(
     Ok(())
 }
 
-/// One table of `n` months of one count per entry as a [`Sparse`] table (made row by row: the
-/// dense counts are never all in memory).
+/// One table of `n` months of one count per entry, each entry's months with complaints only,
+/// as a [`Sparse`] table (made row by row: the dense counts are never all in memory).
 fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
+    let len = body.try_get_u32_le().map_err(short(what))? as usize;
+    // Each entry takes at least its id and its number of months.
+    if len > body.remaining() / 10 {
+        return Err(format!("{what}: {len} entries cannot fit in the file"));
+    }
     let mut b = SparseBuilder::new(n);
-    each_row::<1>(body, n, what, |id, body| {
-        b.push(id, (0..n).map(|_| body.get_u32_le()));
-    })?;
+    let mut counts = vec![0u32; n];
+    let mut prev = None;
+    for _ in 0..len {
+        let id = next_id(body, &mut prev, what)?;
+        let k = body.try_get_u16_le().map_err(short(what))? as usize;
+        if body.remaining() < k * 6 {
+            return Err(format!("truncated while reading {what}"));
+        }
+        counts.fill(0);
+        let mut last = None;
+        for _ in 0..k {
+            let i = usize::from(body.get_u16_le());
+            let c = body.get_u32_le();
+            if i >= n || last.is_some_and(|l| i <= l) {
+                return Err(format!(
+                    "{what}: entry {id}'s months are out of order or beyond the {n} months"
+                ));
+            }
+            counts[i] = c;
+            last = Some(i);
+        }
+        b.push(id, counts.iter().copied());
+    }
     Ok(b.build())
 }
 
@@ -378,11 +428,11 @@ fn decode(bytes: &[u8]) -> Result<(Stats, String), String> {
     if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(if bytes.starts_with(b"ATLSTAT") {
             format!(
-                "a statistics file of an older layout ({}; this server reads ATLSTAT4, which adds the repeats)",
+                "a statistics file of an older layout ({}; this server reads ATLSTAT5, which keeps the buildings' and units' months sparse)",
                 String::from_utf8_lossy(&bytes[..MAGIC.len().min(bytes.len())])
             )
         } else {
-            "not a statistics file (no ATLSTAT4 header)".into()
+            "not a statistics file (no ATLSTAT5 header)".into()
         });
     }
     let (body, mut tail) = bytes.split_at(bytes.len() - 4);
@@ -542,7 +592,7 @@ mod tests {
         b[..8].copy_from_slice(b"ATLSTAT3");
         let e = decode(&b).unwrap_err();
         assert!(
-            e.contains("older layout (ATLSTAT3") && e.contains("ATLSTAT4"),
+            e.contains("older layout (ATLSTAT3") && e.contains("ATLSTAT5"),
             "{e}"
         );
     }
