@@ -227,23 +227,43 @@ fn each_row<const K: usize>(
     Ok(())
 }
 
-/// One table of `n` months of one count per entry, each entry's months with complaints only,
-/// as a [`Sparse`] table (made row by row: the dense counts are never all in memory).
-fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
+/// A section of entries in id order: a count (u32), then per entry its id (i64), its number of
+/// items (u32, or u16 when not `wide`) and that many items of `item` bytes, which `entry`
+/// reads. The count is checked against what the file holds (an entry takes at least `least`
+/// bytes) and each entry's items against what remains, so damage cannot make a huge
+/// allocation or a read past the end.
+fn each_entry(
+    body: &mut &[u8],
+    what: &str,
+    (least, item, wide): (usize, usize, bool),
+    mut entry: impl FnMut(i64, usize, &mut &[u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let len = body.try_get_u32_le().map_err(short(what))? as usize;
-    // Each entry takes at least its id and its number of months.
-    if len > body.remaining() / 10 {
+    if len > body.remaining() / least {
         return Err(format!("{what}: {len} entries cannot fit in the file"));
     }
-    let mut b = SparseBuilder::new(n);
-    let mut counts = vec![0u32; n];
     let mut prev = None;
     for _ in 0..len {
         let id = next_id(body, &mut prev, what)?;
-        let k = body.try_get_u16_le().map_err(short(what))? as usize;
-        if body.remaining() < k * 6 {
+        let k = if wide {
+            body.try_get_u32_le().map_err(short(what))? as usize
+        } else {
+            usize::from(body.try_get_u16_le().map_err(short(what))?)
+        };
+        if body.remaining() < k * item {
             return Err(format!("truncated while reading {what}"));
         }
+        entry(id, k, body)?;
+    }
+    Ok(())
+}
+
+/// One table of `n` months of one count per entry, each entry's months with complaints only,
+/// as a [`Sparse`] table (made row by row: the dense counts are never all in memory).
+fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
+    let mut b = SparseBuilder::new(n);
+    let mut counts = vec![0u32; n];
+    each_entry(body, what, (10, 6, false), |id, k, body| {
         counts.fill(0);
         let mut last = None;
         for _ in 0..k {
@@ -258,7 +278,8 @@ fn sparse(body: &mut &[u8], n: usize, what: &str) -> Result<Sparse, String> {
             last = Some(i);
         }
         b.push(id, counts.iter().copied());
-    }
+        Ok(())
+    })?;
     Ok(b.build())
 }
 
@@ -277,18 +298,8 @@ fn table<const K: usize>(body: &mut &[u8], n: usize, what: &str) -> Result<Table
 /// The compounds' hours: ids strictly increasing, entries in month order inside `n` months.
 fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
     const WHAT: &str = "the hours";
-    let len = body.try_get_u32_le().map_err(short(WHAT))? as usize;
-    if len > body.remaining() / 12 {
-        return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
-    }
     let mut t = Times::default();
-    let mut prev = None;
-    for _ in 0..len {
-        let id = next_id(body, &mut prev, WHAT)?;
-        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
-        if body.remaining() < k * 10 {
-            return Err(format!("truncated while reading {WHAT}"));
-        }
+    each_entry(body, WHAT, (12, 10, true), |id, k, body| {
         let mut entries = Vec::with_capacity(k);
         for _ in 0..k {
             let e = (body.get_u16_le(), body.get_f32_le(), body.get_f32_le());
@@ -301,7 +312,8 @@ fn times(body: &mut &[u8], n: usize) -> Result<Times, String> {
             entries.push(e);
         }
         t.push(id, entries);
-    }
+        Ok(())
+    })?;
     Ok(t)
 }
 
@@ -386,20 +398,12 @@ fn repeats(body: &mut &[u8], n: usize) -> Result<Repeats, String> {
 /// categories and 168 hours of the week.
 fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
     const WHAT: &str = "the clock";
-    let len = body.try_get_u32_le().map_err(short(WHAT))? as usize;
-    if len > body.remaining() / 12 {
-        return Err(format!("{WHAT}: {len} compounds cannot fit in the file"));
-    }
     // The clock is the last section: what remains is its compounds' ids and counts (12
     // bytes each) and its entries (4 bytes each), so they are allocated once, never doubled.
-    let mut c = Clock::with_capacity(body.remaining().saturating_sub(len * 12) / 4);
-    let mut prev = None;
-    for _ in 0..len {
-        let id = next_id(body, &mut prev, WHAT)?;
-        let k = body.try_get_u32_le().map_err(short(WHAT))? as usize;
-        if body.remaining() < k * 4 {
-            return Err(format!("truncated while reading {WHAT}"));
-        }
+    let mut peek: &[u8] = body;
+    let len = peek.try_get_u32_le().unwrap_or(0) as usize;
+    let mut c = Clock::with_capacity(body.remaining().saturating_sub(4 + len * 12) / 4);
+    each_entry(body, WHAT, (12, 4, true), |id, k, body| {
         let mut entries: Vec<Entry> = Vec::with_capacity(k);
         for _ in 0..k {
             let e = Entry {
@@ -419,7 +423,8 @@ fn clock(body: &mut &[u8], n: usize) -> Result<Clock, String> {
             entries.push(e);
         }
         c.push(id, entries);
-    }
+        Ok(())
+    })?;
     c.shrink_to_fit();
     Ok(c)
 }
