@@ -161,10 +161,12 @@ async function watch(page, errors, external) {
     tileUrls.length = 0;
     await page.selectOption('#to', to);
     await page.selectOption('#from', from);
-    await page.waitForFunction((b) => {
-      const el = document.getElementById('fig-complaints');
-      return el && el.textContent.trim() !== b;
-    }, before, { timeout: 20000 }).catch(() => {});
+    // Setting `to` before `from` makes two windows (the first one month long, `from` pulled
+    // up to `to`): wait for the panel of the second, not merely for a changed figure.
+    await page.waitForFunction(([f, t]) => {
+      const el = document.getElementById('fig-repeats');
+      return el && el.dataset.from === f && el.dataset.to === t;
+    }, [from, to], { timeout: 20000 }).catch(() => {});
     const after = (await page.textContent('#fig-complaints')).trim();
     check('a new window changes the compound\'s complaints', after !== before, `${before} → ${after} (${from}..${to})`);
     const heatAfter = await heatSum('heat-compound');
