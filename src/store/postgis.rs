@@ -605,10 +605,7 @@ async fn store_new(
         for (statement, text) in tables {
             copy_in(&mut *tx, statement, [text]).await?;
         }
-        tracing::debug!(
-            new = new,
-            "statistics of an appending import tabled in Rust"
-        );
+        tracing::debug!(new, "statistics of an appending import tabled in Rust");
     } else {
         insert.run(&mut *tx).await?;
         run_script(
@@ -616,10 +613,7 @@ async fn store_new(
             include_str!("../../sql/queries/refresh_stats.sql"),
         )
         .await?;
-        tracing::debug!(
-            new = new,
-            "statistics re-tabled in SQL (not only appending)"
-        );
+        tracing::debug!(new, "statistics re-tabled in SQL (not only appending)");
     }
     Ok(())
 }

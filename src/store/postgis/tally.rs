@@ -11,8 +11,8 @@
 //! taken) and compares every table row for row.
 
 use super::copy_text;
-use crate::model::{clock, handling, repeat, Category, Complaint};
-use chrono::{Datelike, NaiveDate};
+use crate::model::{clock, handling, repeat, Category, Complaint, Month};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -20,9 +20,9 @@ use std::fmt::Write;
 /// building id, category) in the 256 days before the import's first month of its compound.
 pub(super) type LastBefore = HashMap<RunKey, NaiveDate>;
 
-/// The first day of a time's month.
-fn month_of(at: chrono::NaiveDateTime) -> NaiveDate {
-    at.date().with_day(1).unwrap_or(at.date())
+/// The first day of a day's month (`Month`'s own).
+fn month_of(day: NaiveDate) -> NaiveDate {
+    Month::of(day).first_day()
 }
 
 /// Each compound's first month among `complaints` (its first day), by compound id.
@@ -30,7 +30,7 @@ pub(super) fn first_months(complaints: &[&Complaint]) -> (Vec<i64>, Vec<NaiveDat
     let mut first: HashMap<i64, NaiveDate> = HashMap::new();
     for c in complaints {
         if let Some(id) = c.place.compound_id {
-            let m = month_of(c.received_at);
+            let m = month_of(c.received_at.date());
             first
                 .entry(id)
                 .and_modify(|f| *f = (*f).min(m))
@@ -66,7 +66,7 @@ type RunKey = (i64, bool, i64, Category);
 pub(super) fn tally(complaints: &[&Complaint], before: &LastBefore) -> Vec<(&'static str, String)> {
     let placed: Vec<Placed> = complaints
         .iter()
-        .filter_map(|c| Some((*c, c.place.compound_id?, month_of(c.received_at))))
+        .filter_map(|c| Some((*c, c.place.compound_id?, month_of(c.received_at.date()))))
         .collect();
     vec![
         (
@@ -221,14 +221,7 @@ fn repeats(placed: &[Placed], before: &LastBefore) -> String {
         };
         let gap = last.map_or(repeat::NO_GAP, |d| repeat::gap((*day - d).num_days()));
         let (id, is_unit, place, cat) = *key;
-        gaps.push((
-            id,
-            day.with_day(1).unwrap_or(*day),
-            cat,
-            is_unit,
-            place,
-            gap,
-        ));
+        gaps.push((id, month_of(*day), cat, is_unit, place, gap));
         previous = Some((key, *day));
     }
     let mut text = String::with_capacity(runs.len() * 32);
